@@ -1,0 +1,403 @@
+//! The index file: a checkpoint of the whole mailbox state except record bodies.
+//!
+//! Layout (spec section "Index file"): a 96-byte [`IndexHeader`], then the body: placed
+//! [`IndexEntry`]s, unplaced [`IndexEntry`]s, overlay [`Record`]s, the atom table and the
+//! flag-set table, in that order and nothing after.
+
+use zerocopy::byteorder::little_endian::{U32, U64};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
+
+use crate::block::Record;
+use crate::checksum::crc32;
+use crate::cursor::Cursor;
+use crate::error::{FormatError, FormatErrorKind};
+use crate::version::check_version;
+use crate::FORMAT_VERSION;
+
+/// Magic number at byte 0 of the index file.
+pub const INDEX_MAGIC: [u8; 8] = *b"UCINDEX\0";
+/// `IndexEntry::seq_start` of an unplaced entry.
+pub const SEQ_UNPLACED: u32 = u32::MAX;
+
+/// Bits of [`IndexHeader::known`]: which header values are known.
+pub mod known {
+    /// UIDVALIDITY is known.
+    pub const UIDVALIDITY: u32 = 1;
+    /// UIDNEXT is known.
+    pub const UIDNEXT: u32 = 2;
+    /// HIGHESTMODSEQ is known.
+    pub const HIGHESTMODSEQ: u32 = 4;
+    /// The message count (EXISTS) is known.
+    pub const EXISTS: u32 = 8;
+    /// Every bit that format version 1 defines.
+    pub const ALL: u32 = 15;
+}
+
+/// Header of the index file, 96 bytes.
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct IndexHeader {
+    /// [`INDEX_MAGIC`].
+    pub magic: [u8; 8],
+    /// [`FORMAT_VERSION`].
+    pub version: U32,
+    /// Bit set of [`known`] values.
+    pub known: U32,
+    /// Checkpoint number; the journal whose generation equals it continues this index.
+    pub generation: U64,
+    /// Lowest block ID never used by a committed change.
+    pub next_block_id: U64,
+    /// UIDVALIDITY (meaningful if known).
+    pub uidvalidity: U32,
+    /// UIDNEXT (meaningful if known).
+    pub uidnext: U32,
+    /// HIGHESTMODSEQ (meaningful if known).
+    pub highestmodseq: U64,
+    /// Message count (meaningful if known).
+    pub exists: U32,
+    /// Number of placed entries.
+    pub placed_count: U32,
+    /// Number of unplaced entries.
+    pub unplaced_count: U32,
+    /// Number of overlay records.
+    pub overlay_count: U32,
+    /// Number of atoms.
+    pub atom_count: U32,
+    /// Number of flag sets.
+    pub flagset_count: U32,
+    /// Length of the body in bytes: the file is exactly header plus body.
+    pub body_len: U64,
+    /// CRC-32 of the body.
+    pub body_crc32: U32,
+    /// Zero.
+    pub reserved: [u8; 8],
+    /// CRC-32 of header bytes 0..92.
+    pub header_crc32: U32,
+}
+
+/// Size of an [`IndexHeader`].
+pub const INDEX_HEADER_SIZE: usize = std::mem::size_of::<IndexHeader>();
+/// Offset of [`IndexHeader::header_crc32`].
+pub const INDEX_HEADER_CRC_OFFSET: usize = std::mem::offset_of!(IndexHeader, header_crc32);
+
+/// One slice of a block file: `len` consecutive records from `first_record` on. 32 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct IndexEntry {
+    /// The block file holding the records.
+    pub block_id: U64,
+    /// Sequence number of the first record, or [`SEQ_UNPLACED`].
+    pub seq_start: U32,
+    /// Number of records, at least 1.
+    pub len: U32,
+    /// Position of the first record within the block file.
+    pub first_record: U32,
+    /// UID of the first record.
+    pub first_uid: U32,
+    /// UID of the last record.
+    pub last_uid: U32,
+    /// Zero.
+    pub reserved: U32,
+}
+
+/// Size of an [`IndexEntry`].
+pub const INDEX_ENTRY_SIZE: usize = std::mem::size_of::<IndexEntry>();
+
+/// The decoded index file, owned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IndexImage {
+    /// Bit set of [`known`] values.
+    pub known: u32,
+    /// Checkpoint number.
+    pub generation: u64,
+    /// Lowest block ID never used.
+    pub next_block_id: u64,
+    /// UIDVALIDITY.
+    pub uidvalidity: u32,
+    /// UIDNEXT.
+    pub uidnext: u32,
+    /// HIGHESTMODSEQ.
+    pub highestmodseq: u64,
+    /// Message count.
+    pub exists: u32,
+    /// Placed entries, ascending `seq_start`.
+    pub placed: Vec<IndexEntry>,
+    /// Unplaced entries, ascending `first_uid`.
+    pub unplaced: Vec<IndexEntry>,
+    /// Flag/MODSEQ changes not yet folded into blocks, ascending UID.
+    pub overlay: Vec<Record>,
+    /// Flag names (atoms), indexed by atom ID.
+    pub atoms: Vec<Vec<u8>>,
+    /// Flag sets: sorted atom IDs, indexed by flag-set ID.
+    pub flagsets: Vec<Vec<u32>>,
+}
+
+fn count_u32(n: usize) -> U32 {
+    U32::new(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// File offset of placed entry `i`.
+pub fn placed_entry_offset(i: usize) -> u64 {
+    (INDEX_HEADER_SIZE + i * INDEX_ENTRY_SIZE) as u64
+}
+
+impl IndexImage {
+    /// Encodes the complete index file.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend_from_slice(self.placed.as_bytes());
+        body.extend_from_slice(self.unplaced.as_bytes());
+        body.extend_from_slice(self.overlay.as_bytes());
+        for atom in &self.atoms {
+            body.extend_from_slice(&count_u32(atom.len()).get().to_le_bytes());
+            body.extend_from_slice(atom);
+        }
+        for set in &self.flagsets {
+            body.extend_from_slice(&count_u32(set.len()).get().to_le_bytes());
+            for id in set {
+                body.extend_from_slice(&id.to_le_bytes());
+            }
+        }
+        let mut header = IndexHeader {
+            magic: INDEX_MAGIC,
+            version: U32::new(FORMAT_VERSION),
+            known: U32::new(self.known),
+            generation: U64::new(self.generation),
+            next_block_id: U64::new(self.next_block_id),
+            uidvalidity: U32::new(self.uidvalidity),
+            uidnext: U32::new(self.uidnext),
+            highestmodseq: U64::new(self.highestmodseq),
+            exists: U32::new(self.exists),
+            placed_count: count_u32(self.placed.len()),
+            unplaced_count: count_u32(self.unplaced.len()),
+            overlay_count: count_u32(self.overlay.len()),
+            atom_count: count_u32(self.atoms.len()),
+            flagset_count: count_u32(self.flagsets.len()),
+            body_len: U64::new(body.len() as u64),
+            body_crc32: U32::new(crc32(&[&body])),
+            reserved: [0; 8],
+            header_crc32: U32::new(0),
+        };
+        let covered = header.as_bytes().get(..INDEX_HEADER_CRC_OFFSET).unwrap_or_default();
+        header.header_crc32 = U32::new(crc32(&[covered]));
+        let mut out = Vec::with_capacity(INDEX_HEADER_SIZE + body.len());
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Decodes and checks an index file: magic, version, both checksums, section lengths.
+    ///
+    /// The meaning of the entries (order, overlap) is checked by the engine, which knows the
+    /// rules of the state they describe.
+    pub fn decode(bytes: &[u8]) -> Result<IndexImage, FormatError> {
+        let (header, body) = IndexHeader::ref_from_prefix(bytes).map_err(|_| {
+            FormatError::truncated("IndexHeader", 0, INDEX_HEADER_SIZE, bytes.len())
+        })?;
+        if header.magic != INDEX_MAGIC {
+            return Err(FormatError::new(
+                FormatErrorKind::BadMagic,
+                "IndexHeader",
+                "magic",
+                0,
+                format_args!("{INDEX_MAGIC:?}"),
+                format_args!("{:?}", header.magic),
+            ));
+        }
+        let covered = bytes.get(..INDEX_HEADER_CRC_OFFSET).unwrap_or_default();
+        let actual = crc32(&[covered]);
+        if actual != header.header_crc32.get() {
+            return Err(FormatError::new(
+                FormatErrorKind::BadChecksum,
+                "IndexHeader",
+                "header_crc32",
+                INDEX_HEADER_CRC_OFFSET as u64,
+                format_args!("{actual:#010x}"),
+                format_args!("{:#010x}", header.header_crc32.get()),
+            ));
+        }
+        check_version(header.version.get(), "IndexHeader", 8)?;
+        let known = header.known.get();
+        if known & !known::ALL != 0 {
+            return Err(FormatError::new(
+                FormatErrorKind::Invalid,
+                "IndexHeader",
+                "known",
+                12,
+                "bits 0..4 only",
+                format_args!("{known:#x}"),
+            ));
+        }
+        if body.len() as u64 != header.body_len.get() {
+            return Err(FormatError::new(
+                FormatErrorKind::Truncated,
+                "IndexHeader",
+                "body_len",
+                72,
+                format_args!("{} body bytes", header.body_len.get()),
+                format_args!("{} body bytes", body.len()),
+            ));
+        }
+        let actual = crc32(&[body]);
+        if actual != header.body_crc32.get() {
+            return Err(FormatError::new(
+                FormatErrorKind::BadChecksum,
+                "IndexHeader",
+                "body_crc32",
+                80,
+                format_args!("{actual:#010x}"),
+                format_args!("{:#010x}", header.body_crc32.get()),
+            ));
+        }
+        let mut cur = Cursor::new(body, INDEX_HEADER_SIZE as u64, "IndexBody");
+        let placed = read_entries(&mut cur, header.placed_count.get())?;
+        let unplaced = read_entries(&mut cur, header.unplaced_count.get())?;
+        let overlay_bytes = take_n(&mut cur, header.overlay_count.get(), crate::block::RECORD_SIZE)?;
+        let overlay = <[Record]>::ref_from_bytes(overlay_bytes)
+            .map_err(|_| FormatError::truncated("Overlay", cur.offset(), 0, 0))?
+            .to_vec();
+        let mut atoms = Vec::new();
+        for _ in 0..header.atom_count.get() {
+            let len = cur.u32()? as usize;
+            atoms.push(cur.take(len)?.to_vec());
+        }
+        let mut flagsets = Vec::new();
+        for _ in 0..header.flagset_count.get() {
+            let n = cur.u32()?;
+            let ids = take_n(&mut cur, n, 4)?;
+            flagsets.push(
+                ids.chunks_exact(4)
+                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+            );
+        }
+        if !cur.is_empty() {
+            return Err(FormatError::new(
+                FormatErrorKind::Invalid,
+                "IndexBody",
+                "end",
+                cur.offset(),
+                "end of file after the flag-set table",
+                "trailing bytes",
+            ));
+        }
+        Ok(IndexImage {
+            known,
+            generation: header.generation.get(),
+            next_block_id: header.next_block_id.get(),
+            uidvalidity: header.uidvalidity.get(),
+            uidnext: header.uidnext.get(),
+            highestmodseq: header.highestmodseq.get(),
+            exists: header.exists.get(),
+            placed,
+            unplaced,
+            overlay,
+            atoms,
+            flagsets,
+        })
+    }
+}
+
+fn take_n<'a>(cur: &mut Cursor<'a>, n: u32, size: usize) -> Result<&'a [u8], FormatError> {
+    let len = (n as usize).checked_mul(size).unwrap_or(usize::MAX);
+    cur.take(len)
+}
+
+fn read_entries(cur: &mut Cursor<'_>, n: u32) -> Result<Vec<IndexEntry>, FormatError> {
+    let at = cur.offset();
+    let bytes = take_n(cur, n, INDEX_ENTRY_SIZE)?;
+    Ok(<[IndexEntry]>::ref_from_bytes(bytes)
+        .map_err(|_| FormatError::truncated("IndexEntry", at, 0, 0))?
+        .to_vec())
+}
+
+impl IndexEntry {
+    /// An entry from native values.
+    pub fn new(block_id: u64, seq_start: u32, len: u32, first_record: u32, first_uid: u32, last_uid: u32) -> Self {
+        IndexEntry {
+            block_id: U64::new(block_id),
+            seq_start: U32::new(seq_start),
+            len: U32::new(len),
+            first_record: U32::new(first_record),
+            first_uid: U32::new(first_uid),
+            last_uid: U32::new(last_uid),
+            reserved: U32::new(0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> IndexImage {
+        IndexImage {
+            known: known::UIDVALIDITY | known::EXISTS,
+            generation: 7,
+            next_block_id: 12,
+            uidvalidity: 99,
+            uidnext: 0,
+            highestmodseq: 0,
+            exists: 40,
+            placed: vec![IndexEntry::new(3, 1, 10, 0, 1, 10), IndexEntry::new(4, 20, 5, 2, 30, 34)],
+            unplaced: vec![IndexEntry::new(4, SEQ_UNPLACED, 1, 0, 50, 50)],
+            overlay: vec![Record::new(2, 1, 77)],
+            atoms: vec![b"\\Seen".to_vec(), b"$Junk".to_vec()],
+            flagsets: vec![vec![], vec![0, 1]],
+        }
+    }
+
+    #[test]
+    fn layout_matches_spec() {
+        assert_eq!(INDEX_HEADER_SIZE, 96);
+        assert_eq!(INDEX_ENTRY_SIZE, 32);
+        assert_eq!(std::mem::offset_of!(IndexHeader, known), 12);
+        assert_eq!(std::mem::offset_of!(IndexHeader, generation), 16);
+        assert_eq!(std::mem::offset_of!(IndexHeader, next_block_id), 24);
+        assert_eq!(std::mem::offset_of!(IndexHeader, uidvalidity), 32);
+        assert_eq!(std::mem::offset_of!(IndexHeader, uidnext), 36);
+        assert_eq!(std::mem::offset_of!(IndexHeader, highestmodseq), 40);
+        assert_eq!(std::mem::offset_of!(IndexHeader, exists), 48);
+        assert_eq!(std::mem::offset_of!(IndexHeader, placed_count), 52);
+        assert_eq!(std::mem::offset_of!(IndexHeader, flagset_count), 68);
+        assert_eq!(std::mem::offset_of!(IndexHeader, body_len), 72);
+        assert_eq!(std::mem::offset_of!(IndexHeader, body_crc32), 80);
+        assert_eq!(INDEX_HEADER_CRC_OFFSET, 92);
+        assert_eq!(std::mem::offset_of!(IndexEntry, seq_start), 8);
+        assert_eq!(std::mem::offset_of!(IndexEntry, len), 12);
+        assert_eq!(std::mem::offset_of!(IndexEntry, first_record), 16);
+        assert_eq!(std::mem::offset_of!(IndexEntry, first_uid), 20);
+        assert_eq!(std::mem::offset_of!(IndexEntry, last_uid), 24);
+    }
+
+    #[test]
+    fn round_trip() {
+        let image = sample();
+        assert_eq!(IndexImage::decode(&image.encode()).expect("valid"), image);
+    }
+
+    #[test]
+    fn rejects_damage() {
+        let good = sample().encode();
+        let mut bad = good.clone();
+        bad[0] = b'X';
+        assert_eq!(IndexImage::decode(&bad).unwrap_err().kind, FormatErrorKind::BadMagic);
+        for cut in 0..good.len() {
+            assert!(IndexImage::decode(&good[..cut]).is_err(), "cut at {cut} accepted");
+        }
+        for byte in 0..good.len() {
+            let mut bad = good.clone();
+            bad[byte] ^= 0x40;
+            assert!(IndexImage::decode(&bad).is_err(), "flip at {byte} accepted");
+        }
+    }
+
+    #[test]
+    fn version_rules() {
+        let mut image = sample().encode();
+        image[8] = 2;
+        let covered = image[..INDEX_HEADER_CRC_OFFSET].to_vec();
+        image[92..96].copy_from_slice(&crc32(&[&covered]).to_le_bytes());
+        assert_eq!(IndexImage::decode(&image).unwrap_err().kind, FormatErrorKind::UnknownVersion);
+    }
+}

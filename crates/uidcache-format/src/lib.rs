@@ -1,0 +1,46 @@
+//! On-disk structures of a uidcache mailbox directory, and their encoding and checks.
+//!
+//! This crate does no I/O: it turns bytes into checked structures and back. The normative
+//! description of every byte is `format-spec/FORMAT.md` in the repository; the structs here
+//! follow it field for field, and each module's tests check sizes and offsets against it.
+//!
+//! All integers are little-endian. Every file starts with an 8-byte magic number and a
+//! 32-bit version ([`FORMAT_VERSION`]); every structure is covered by CRC-32 ([`crc32`]).
+//!
+//! # Example
+//! ```
+//! use uidcache_format::{encode_block, parse_block, Record};
+//! let bytes = encode_block(7, &[Record::new(42, 0, 1)]);
+//! let records = parse_block(&bytes, 7).unwrap();
+//! assert_eq!(records[0].uid.get(), 42);
+//! ```
+#![deny(missing_docs)]
+
+mod block;
+mod checksum;
+mod cursor;
+mod error;
+mod index;
+mod journal;
+mod ops;
+mod version;
+
+pub use block::{
+    encode_block, parse_block, BlockHeader, Record, BLOCK_HEADER_SIZE, BLOCK_MAGIC, FLAGS_UNKNOWN,
+    MODSEQ_UNKNOWN, RECORD_SIZE,
+};
+pub use checksum::crc32;
+pub use error::{FormatError, FormatErrorKind};
+pub use index::{
+    known, placed_entry_offset, IndexEntry, IndexHeader, IndexImage, INDEX_ENTRY_SIZE,
+    INDEX_HEADER_SIZE, INDEX_MAGIC, SEQ_UNPLACED,
+};
+pub use journal::{
+    encode_frame, encode_journal_header, parse_journal_header, scan_journal, FrameHeader,
+    FrameRef, JournalHeader, JournalScan, JournalTail, FRAME_DURABLE, FRAME_HEADER_SIZE,
+    FRAME_MAGIC, JOURNAL_HEADER_SIZE, JOURNAL_MAGIC, MAX_FRAME_PAYLOAD,
+};
+pub use ops::{HeaderField, Op};
+
+/// The format version this code reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
