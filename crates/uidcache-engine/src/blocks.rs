@@ -1,0 +1,143 @@
+//! Block files: writing new ones, and mapping, checking and caching published ones.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use uidcache_format::{encode_block, parse_block, FormatError, Record, BLOCK_HEADER_SIZE};
+
+use crate::dirfs::{block_path, replace_file, SyncCounter};
+use crate::error::{Error, Result};
+use crate::mmap::Mapping;
+
+/// Most records a block file holds (32 KiB of records); see FORMAT.md "Block sizing".
+pub const MAX_BLOCK_RECORDS: usize = 2048;
+/// How many mapped blocks stay cached; beyond it the cache is emptied, which bounds the
+/// resident memory of a long-lived reader to about this many blocks.
+const MAPPED_CACHE_LIMIT: usize = 512;
+
+/// A checked, mapped block file.
+pub(crate) struct MappedBlock {
+    mapping: Mapping,
+    count: usize,
+}
+
+impl MappedBlock {
+    fn records(&self) -> &[Record] {
+        let body = self.mapping.bytes().get(BLOCK_HEADER_SIZE..).unwrap_or_default();
+        // The mapping was checked by `parse_block` when it was created, and never changes.
+        <[Record] as zerocopy::FromBytes>::ref_from_bytes(body)
+            .ok()
+            .and_then(|r| r.get(..self.count))
+            .unwrap_or_default()
+    }
+}
+
+/// The records of one block, borrowed (a block of the open transaction) or shared (mapped).
+pub(crate) enum Records<'a> {
+    Borrowed(&'a [Record]),
+    Mapped(Arc<MappedBlock>),
+}
+
+impl Deref for Records<'_> {
+    type Target = [Record];
+    fn deref(&self) -> &[Record] {
+        match self {
+            Records::Borrowed(r) => r,
+            Records::Mapped(m) => m.records(),
+        }
+    }
+}
+
+/// Where the state machine reads records that its index entries point at.
+pub(crate) trait RecordSource {
+    /// The records of block `id`.
+    fn records(&self, id: u64) -> Result<Records<'_>>;
+    /// The file of block `id`, for error messages.
+    fn block_file(&self, id: u64) -> PathBuf;
+}
+
+/// The published block files of one mailbox directory.
+pub(crate) struct BlockStore {
+    dir: PathBuf,
+    mapped: Mutex<HashMap<u64, Arc<MappedBlock>>>,
+}
+
+impl BlockStore {
+    pub(crate) fn new(dir: &Path) -> Self {
+        BlockStore { dir: dir.to_path_buf(), mapped: Mutex::new(HashMap::new()) }
+    }
+
+    /// Maps and fully checks block `id` (magic, version, ID, length, CRC) on first use.
+    pub(crate) fn mapped(&self, id: u64) -> Result<Arc<MappedBlock>> {
+        if let Some(block) = self.lock_cache().get(&id) {
+            return Ok(Arc::clone(block));
+        }
+        let path = block_path(&self.dir, id);
+        let file = File::open(&path).map_err(Error::io("open block", &path))?;
+        let len = file.metadata().map_err(Error::io("stat block", &path))?.len();
+        if len < BLOCK_HEADER_SIZE as u64 {
+            return Err(Error::corrupt(
+                &path,
+                FormatError::truncated("BlockHeader", 0, BLOCK_HEADER_SIZE, len as usize),
+            ));
+        }
+        let mapping = Mapping::map_block_file(&file, len).map_err(Error::io("mmap block", &path))?;
+        let count = parse_block(mapping.bytes(), id).map_err(|e| Error::corrupt(&path, e))?.len();
+        let block = Arc::new(MappedBlock { mapping, count });
+        let mut cache = self.lock_cache();
+        if cache.len() >= MAPPED_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(id, Arc::clone(&block));
+        Ok(block)
+    }
+
+    /// Forgets cached mappings of blocks that are about to be unlinked.
+    pub(crate) fn evict(&self, id: u64) {
+        self.lock_cache().remove(&id);
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<MappedBlock>>> {
+        // A panic while holding this lock cannot leave the map inconsistent (plain inserts).
+        self.mapped.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Publishes a new block file (write, fsync when durable, rename). The caller fsyncs the
+    /// blocks directory before any index or journal refers to it.
+    pub(crate) fn write_block(&self, id: u64, records: &[Record], durable: bool, syncs: &SyncCounter) -> Result<()> {
+        replace_file(&block_path(&self.dir, id), &encode_block(id, records), durable, syncs)
+    }
+}
+
+impl RecordSource for BlockStore {
+    fn records(&self, id: u64) -> Result<Records<'_>> {
+        Ok(Records::Mapped(self.mapped(id)?))
+    }
+
+    fn block_file(&self, id: u64) -> PathBuf {
+        block_path(&self.dir, id)
+    }
+}
+
+/// Blocks written by the open transaction and not yet published, read through to the store.
+#[derive(Clone, Copy)]
+pub(crate) struct WithPending<'a> {
+    pub(crate) store: &'a BlockStore,
+    pub(crate) pending: &'a [(u64, Vec<Record>)],
+}
+
+impl RecordSource for WithPending<'_> {
+    fn records(&self, id: u64) -> Result<Records<'_>> {
+        match self.pending.iter().find(|(pid, _)| *pid == id) {
+            Some((_, records)) => Ok(Records::Borrowed(records)),
+            None => self.store.records(id),
+        }
+    }
+
+    fn block_file(&self, id: u64) -> PathBuf {
+        self.store.block_file(id)
+    }
+}

@@ -1,0 +1,310 @@
+//! The cache handle: opening a mailbox directory, recovery, reads, checkpoints.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+use uidcache_format::{scan_journal, FormatError, FormatErrorKind, IndexImage, Op};
+
+use crate::blocks::{BlockStore, WithPending};
+use crate::dirfs::{block_id_of, SyncCounter, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE, LOCK_FILE, TMP_SUFFIX};
+use crate::error::{Error, Result};
+use crate::image::{from_image, to_image};
+use crate::journal::JournalWriter;
+use crate::lock::lock_writer;
+use crate::options::OpenOptions;
+use crate::state::State;
+use crate::view::View;
+
+/// The writer's exclusive resources.
+pub(crate) struct Writer {
+    _lock: File,
+    pub(crate) journal: JournalWriter,
+}
+
+/// Counters of what the handle did, for monitoring and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// fsync calls (files and directories) made through this handle.
+    pub fsyncs: u64,
+    /// Commits that wrote a journal frame.
+    pub commits: u64,
+    /// Index checkpoints.
+    pub checkpoints: u64,
+    /// Compactions.
+    pub compactions: u64,
+}
+
+/// Figures about the on-disk layout, for `uidcache stat` and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LayoutInfo {
+    /// Placed index entries.
+    pub placed_entries: usize,
+    /// Unplaced index entries.
+    pub unplaced_entries: usize,
+    /// Distinct block files referenced.
+    pub blocks: usize,
+    /// Placed records.
+    pub placed_records: u64,
+    /// Unplaced records.
+    pub unplaced_records: u64,
+    /// Overlay (not yet folded) flag changes.
+    pub overlay: usize,
+    /// Journal frames since the last checkpoint (writers only).
+    pub journal_frames: u64,
+    /// Journal bytes (writers only).
+    pub journal_bytes: u64,
+    /// Index generation.
+    pub generation: u64,
+}
+
+/// One mailbox's state on disk. See the crate docs for an example.
+pub struct Cache {
+    pub(crate) dir: PathBuf,
+    pub(crate) state: State,
+    pub(crate) store: BlockStore,
+    pub(crate) writer: Option<Writer>,
+    pub(crate) generation: u64,
+    pub(crate) options: OpenOptions,
+    pub(crate) syncs: SyncCounter,
+    pub(crate) stats: Stats,
+    pub(crate) poisoned: bool,
+}
+
+/// What the index and journal hold, read without changing anything.
+struct Loaded {
+    state: State,
+    generation: u64,
+    /// `(salt, next frame seq, valid end, file length)` of a journal that continues the index.
+    journal: Option<(u32, u64, u64, u64)>,
+}
+
+impl Cache {
+    /// Opens (creating if needed) the cache in `dir` as the writer, with default options.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Cache> {
+        Self::open_with(dir, OpenOptions::default())
+    }
+
+    /// Opens the cache in `dir` as a reader of its committed state.
+    pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Cache> {
+        Self::open_with(dir, OpenOptions { read_only: true, create: false, ..OpenOptions::default() })
+    }
+
+    /// Opens the cache in `dir` with `options`.
+    pub fn open_with(dir: impl AsRef<Path>, options: OpenOptions) -> Result<Cache> {
+        let dir = dir.as_ref().to_path_buf();
+        let syncs = SyncCounter::default();
+        let lock = if options.read_only {
+            None
+        } else {
+            if options.create {
+                fs::create_dir_all(dir.join(BLOCKS_DIR)).map_err(Error::io("create directory", &dir))?;
+            }
+            Some(lock_writer(&dir.join(LOCK_FILE), options.lock_wait)?)
+        };
+        let store = BlockStore::new(&dir);
+        if lock.is_some() && !dir.join(INDEX_FILE).exists() {
+            initialize(&dir, &syncs)?;
+        }
+        let loaded = load(&dir, &store)?;
+        let writer = match lock {
+            None => None,
+            Some(lock) => {
+                let journal_path = dir.join(JOURNAL_FILE);
+                let journal = match loaded.journal {
+                    Some((salt, next, end, len)) => JournalWriter::resume(&journal_path, salt, next, end, len, &syncs)?,
+                    None => {
+                        let j = JournalWriter::create(&journal_path, loaded.generation, &syncs)?;
+                        syncs.sync_dir(&dir)?;
+                        j
+                    }
+                };
+                remove_temp_files(&dir);
+                Some(Writer { _lock: lock, journal })
+            }
+        };
+        Ok(Cache {
+            dir,
+            state: loaded.state,
+            store,
+            writer,
+            generation: loaded.generation,
+            options,
+            syncs,
+            stats: Stats::default(),
+            poisoned: false,
+        })
+    }
+
+    /// Read access to the committed state.
+    pub fn view(&self) -> View<'_> {
+        View { state: &self.state, src: WithPending { store: &self.store, pending: &[] } }
+    }
+
+    /// The mailbox directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// What this handle has done so far.
+    pub fn stats(&self) -> Stats {
+        Stats { fsyncs: self.syncs.get(), ..self.stats }
+    }
+
+    /// Figures about the current layout.
+    pub fn layout(&self) -> LayoutInfo {
+        let mut blocks: Vec<u64> = self.state.placed.iter().chain(&self.state.unplaced).map(|s| s.block).collect();
+        blocks.sort_unstable();
+        blocks.dedup();
+        LayoutInfo {
+            placed_entries: self.state.placed.len(),
+            unplaced_entries: self.state.unplaced.len(),
+            blocks: blocks.len(),
+            placed_records: self.state.placed.iter().map(|s| u64::from(s.len)).sum(),
+            unplaced_records: self.state.unplaced.iter().map(|s| u64::from(s.len)).sum(),
+            overlay: self.state.overlay.len(),
+            journal_frames: self.writer.as_ref().map_or(0, |w| w.journal.frames()),
+            journal_bytes: self.writer.as_ref().map_or(0, |w| w.journal.len()),
+            generation: self.generation,
+        }
+    }
+
+    /// Re-reads the committed state from disk: a reader calls this to see newer commits.
+    pub fn refresh(&mut self) -> Result<()> {
+        let loaded = load(&self.dir, &self.store)?;
+        self.state = loaded.state;
+        self.generation = loaded.generation;
+        Ok(())
+    }
+
+    pub(crate) fn writable(&self) -> Result<()> {
+        if self.poisoned {
+            return Err(Error::Poisoned);
+        }
+        if self.writer.is_none() {
+            return Err(Error::ReadOnly);
+        }
+        Ok(())
+    }
+
+    /// Writes the whole state as a new index and starts an empty journal.
+    pub fn checkpoint(&mut self) -> Result<()> {
+        self.writable()?;
+        let result = self.write_checkpoint();
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result
+    }
+
+    /// The checkpoint protocol of FORMAT.md "Checkpoint": new index (temp, fsync, rename,
+    /// fsync dir), then a new journal of the new generation, then dead block files go.
+    pub(crate) fn write_checkpoint(&mut self) -> Result<()> {
+        let generation = self.generation + 1;
+        let bytes = to_image(&self.state, generation).encode();
+        crate::dirfs::replace_file(&self.dir.join(INDEX_FILE), &bytes, true, &self.syncs)?;
+        self.syncs.sync_dir(&self.dir)?;
+        let journal = JournalWriter::create(&self.dir.join(JOURNAL_FILE), generation, &self.syncs)?;
+        self.syncs.sync_dir(&self.dir)?;
+        if let Some(writer) = self.writer.as_mut() {
+            writer.journal = journal;
+        }
+        self.generation = generation;
+        self.stats.checkpoints += 1;
+        self.remove_dead_blocks()
+    }
+
+    /// Unlinks block files that the committed state does not reference. Runs only after a
+    /// checkpoint made that state durable, and only in the writer.
+    fn remove_dead_blocks(&mut self) -> Result<()> {
+        let live: std::collections::HashSet<u64> =
+            self.state.placed.iter().chain(&self.state.unplaced).map(|s| s.block).collect();
+        let blocks = self.dir.join(BLOCKS_DIR);
+        let entries = fs::read_dir(&blocks).map_err(Error::io("list", &blocks))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let dead = match block_id_of(&name) {
+                Some(id) => !live.contains(&id),
+                None => name.ends_with(TMP_SUFFIX),
+            };
+            if dead {
+                if let Some(id) = block_id_of(&name) {
+                    self.store.evict(id);
+                }
+                let path = entry.path();
+                fs::remove_file(&path).map_err(Error::io("remove dead block", &path))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes the files of an empty cache: index of generation 0, then its journal.
+fn initialize(dir: &Path, syncs: &SyncCounter) -> Result<()> {
+    if dir.join(JOURNAL_FILE).exists() {
+        return Err(Error::corrupt(
+            dir.join(INDEX_FILE),
+            FormatError::new(FormatErrorKind::Truncated, "IndexHeader", "file", 0, "an index beside the journal", "no index file"),
+        ));
+    }
+    let bytes = IndexImage { next_block_id: 1, ..IndexImage::default() }.encode();
+    crate::dirfs::replace_file(&dir.join(INDEX_FILE), &bytes, true, syncs)?;
+    syncs.sync_dir(dir)?;
+    JournalWriter::create(&dir.join(JOURNAL_FILE), 0, syncs)?;
+    syncs.sync_dir(dir)
+}
+
+/// Reads the index, then replays the journal that continues it.
+fn load(dir: &Path, store: &BlockStore) -> Result<Loaded> {
+    let index_path = dir.join(INDEX_FILE);
+    let bytes = fs::read(&index_path).map_err(Error::io("read index", &index_path))?;
+    let image = IndexImage::decode(&bytes).map_err(|e| Error::corrupt(&index_path, e))?;
+    let generation = image.generation;
+    let mut state = from_image(image, &index_path)?;
+    let journal_path = dir.join(JOURNAL_FILE);
+    let bytes = match fs::read(&journal_path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Loaded { state, generation, journal: None });
+        }
+        Err(e) => return Err(Error::io("read journal", &journal_path)(e)),
+    };
+    let scan = scan_journal(&bytes).map_err(|e| Error::corrupt(&journal_path, e))?;
+    if scan.generation < generation {
+        // A checkpoint was interrupted after its index was renamed into place: the old
+        // journal's frames are all in the index already.
+        return Ok(Loaded { state, generation, journal: None });
+    }
+    if scan.generation > generation {
+        return Err(Error::corrupt(
+            &journal_path,
+            FormatError::new(FormatErrorKind::Invalid, "JournalHeader", "generation", 16, format_args!("at most {generation} (the index's)"), scan.generation),
+        ));
+    }
+    for frame in &scan.frames {
+        let ops = Op::decode_all(frame.payload, frame.payload_offset).map_err(|e| Error::corrupt(&journal_path, e))?;
+        for op in &ops {
+            state.apply(op, store).map_err(|e| match e {
+                Error::Invalid(why) => Error::corrupt(
+                    &journal_path,
+                    FormatError::new(FormatErrorKind::Invalid, "JournalFrame", "ops", frame.offset, "ops that fit the state", why),
+                ),
+                other => other,
+            })?;
+        }
+    }
+    let next = scan.frames.last().map_or(1, |f| f.frame_seq + 1);
+    Ok(Loaded { state, generation, journal: Some((scan.salt, next, scan.end, bytes.len() as u64)) })
+}
+
+fn remove_temp_files(dir: &Path) {
+    for d in [dir.to_path_buf(), dir.join(BLOCKS_DIR)] {
+        if let Ok(entries) = fs::read_dir(&d) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().ends_with(TMP_SUFFIX) {
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! The writer lock: an exclusive `flock` on the `lock` file, held for the writer's life.
+//!
+//! We use `std::fs::File::try_lock` (stable since Rust 1.89) rather than fs2: the same
+//! `flock(2)` on Unix and `LockFileEx` on Windows, maintained with the standard library,
+//! one dependency fewer. The lock is advisory and per open file description; on file
+//! systems where `flock` is not enforced across machines (some NFS and SMB mounts) two
+//! writers on different machines are not excluded — FORMAT.md "Locking" says so.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+/// Takes the writer lock of the directory whose lock file is `path`, waiting up to `wait`.
+pub(crate) fn lock_writer(path: &Path, wait: Option<Duration>) -> Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(Error::io("open lock file", path))?;
+    let deadline = wait.map(|w| Instant::now() + w);
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(TryLockError::WouldBlock) => match deadline {
+                Some(deadline) if Instant::now() < deadline => {
+                    std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                _ => return Err(Error::Locked { path: path.to_path_buf() }),
+            },
+            Err(TryLockError::Error(e)) => return Err(Error::io("lock", path)(e)),
+        }
+    }
+}

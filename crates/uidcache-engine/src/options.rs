@@ -1,0 +1,44 @@
+//! How a cache is opened and how commits behave.
+
+use std::time::Duration;
+
+/// Whether a commit waits for stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// fsync before the commit returns: survives power loss. The default.
+    #[default]
+    Durable,
+    /// No fsync: survives a crash of the process, not of the machine. After power loss the
+    /// cache opens at some earlier commit (never a mix of commits).
+    NoSync,
+}
+
+/// Options for [`crate::Cache::open_with`].
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// Open as a reader: no lock, no writes, the committed state of the moment.
+    pub read_only: bool,
+    /// Create the directory and an empty cache when missing (writers only). Default: true.
+    pub create: bool,
+    /// How long a writer waits for another writer's lock; `None` fails at once.
+    pub lock_wait: Option<Duration>,
+    /// Durability of [`crate::Transaction::commit`].
+    pub durability: Durability,
+    /// Journal size in bytes past which a commit checkpoints the index. Default: 1 MiB.
+    pub journal_limit: u64,
+    /// Whether checkpoints also compact when the layout is fragmented. Default: true.
+    pub auto_compact: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            read_only: false,
+            create: true,
+            lock_wait: None,
+            durability: Durability::Durable,
+            journal_limit: 1 << 20,
+            auto_compact: true,
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! A slice: consecutive records of one block file, the unit the index is made of.
+
+use uidcache_format::{FormatError, FormatErrorKind, Record};
+
+use crate::blocks::{RecordSource, Records};
+use crate::error::{Error, Result};
+
+/// `len` records of block `block` from `first_record` on. Placed slices also carry the
+/// sequence number of their first record; unplaced ones have `seq == 0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Slice {
+    pub(crate) block: u64,
+    pub(crate) first_record: u32,
+    pub(crate) len: u32,
+    pub(crate) seq: u32,
+    pub(crate) first_uid: u32,
+    pub(crate) last_uid: u32,
+}
+
+/// The records of one slice, checked to lie inside their block.
+pub(crate) struct SliceView<'s> {
+    records: Records<'s>,
+    start: usize,
+    end: usize,
+}
+
+impl SliceView<'_> {
+    pub(crate) fn records(&self) -> &[Record] {
+        self.records.get(self.start..self.end).unwrap_or_default()
+    }
+
+    /// The UID of the record at `k`, or 0 when `k` is outside the slice.
+    pub(crate) fn uid(&self, k: u32) -> u32 {
+        self.records().get(k as usize).map_or(0, |r| r.uid.get())
+    }
+
+    /// Position of `uid` in the slice (`Err`: where it would go). Slices are UID-sorted.
+    pub(crate) fn position(&self, uid: u32) -> std::result::Result<u32, u32> {
+        self.records()
+            .binary_search_by_key(&uid, |r| r.uid.get())
+            .map(|k| k as u32)
+            .map_err(|k| k as u32)
+    }
+}
+
+impl Slice {
+    /// Sequence number of the last record (placed slices; `len >= 1`).
+    pub(crate) fn seq_end(&self) -> u32 {
+        self.seq + self.len.saturating_sub(1)
+    }
+
+    /// Reads the slice's records through `src`.
+    pub(crate) fn view<'s>(&self, src: &'s dyn RecordSource) -> Result<SliceView<'s>> {
+        let records = src.records(self.block)?;
+        let start = self.first_record as usize;
+        let end = start + self.len as usize;
+        if end > records.len() {
+            return Err(Error::corrupt(
+                src.block_file(self.block),
+                FormatError::new(
+                    FormatErrorKind::Invalid,
+                    "BlockHeader",
+                    "record_count",
+                    12,
+                    format_args!("at least {end} records (an index entry uses them)"),
+                    records.len(),
+                ),
+            ));
+        }
+        Ok(SliceView { records, start, end })
+    }
+
+    /// The records `from..to` of this slice as a slice of their own.
+    pub(crate) fn sub(&self, view: &SliceView<'_>, from: u32, to: u32) -> Slice {
+        Slice {
+            block: self.block,
+            first_record: self.first_record + from,
+            len: to - from,
+            seq: if self.seq == 0 { 0 } else { self.seq + from },
+            first_uid: view.uid(from),
+            last_uid: view.uid(to.saturating_sub(1)),
+        }
+    }
+}

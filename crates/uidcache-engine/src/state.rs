@@ -1,0 +1,401 @@
+//! The mailbox state as the index describes it, and `apply`, the one function that changes
+//! it. A transaction and journal replay both go through `apply`, so what a commit did and
+//! what recovery redoes cannot differ.
+
+use std::collections::BTreeMap;
+
+use uidcache_format::{HeaderField, Op, Record, FLAGS_UNKNOWN, MODSEQ_UNKNOWN};
+
+use crate::blocks::RecordSource;
+use crate::error::{InvalidOp, Result};
+use crate::flags::FlagTable;
+use crate::slice::Slice;
+
+/// Header values; `None` is "not known".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub(crate) uidvalidity: Option<u32>,
+    pub(crate) uidnext: Option<u32>,
+    pub(crate) highestmodseq: Option<u64>,
+    pub(crate) exists: Option<u32>,
+}
+
+/// Flags and MODSEQ that override a record's block copy; sentinel fields keep the block's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Meta {
+    pub(crate) flags: u32,
+    pub(crate) modseq: u64,
+}
+
+impl Meta {
+    /// `self` on top of `base`.
+    pub(crate) fn over(self, base: Meta) -> Meta {
+        Meta {
+            flags: if self.flags == FLAGS_UNKNOWN { base.flags } else { self.flags },
+            modseq: if self.modseq == MODSEQ_UNKNOWN { base.modseq } else { self.modseq },
+        }
+    }
+
+    pub(crate) fn of(record: &Record) -> Meta {
+        Meta { flags: record.flags.get(), modseq: record.modseq.get() }
+    }
+}
+
+/// The whole mailbox state except record bodies, which stay in block files.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct State {
+    pub(crate) header: Header,
+    /// Ascending, disjoint sequence ranges inside `1..=exists`; UIDs increase across them.
+    pub(crate) placed: Vec<Slice>,
+    /// Ascending, disjoint UID ranges.
+    pub(crate) unplaced: Vec<Slice>,
+    pub(crate) overlay: BTreeMap<u32, Meta>,
+    pub(crate) flags: FlagTable,
+    pub(crate) next_block_id: u64,
+}
+
+fn out_of_range(seq: u64, exists: u32) -> InvalidOp {
+    InvalidOp::SeqOutOfRange { seq, exists }
+}
+
+impl State {
+    pub(crate) fn exists(&self) -> u32 {
+        self.header.exists.unwrap_or(0)
+    }
+
+    /// Number of records, placed and unplaced.
+    pub(crate) fn record_count(&self) -> u64 {
+        self.placed.iter().chain(&self.unplaced).map(|s| u64::from(s.len)).sum()
+    }
+
+    /// `Ok(i)`: placed slice `i` holds `seq`; `Err(i)`: `seq` is in a hole before slice `i`.
+    pub(crate) fn placed_find(&self, seq: u32) -> std::result::Result<usize, usize> {
+        let i = self.placed.partition_point(|s| s.seq_end() < seq);
+        match self.placed.get(i) {
+            Some(s) if s.seq <= seq => Ok(i),
+            _ => Err(i),
+        }
+    }
+
+    /// The record at `seq` as stored in its block (no overlay).
+    pub(crate) fn block_record_at(&self, seq: u32, src: &dyn RecordSource) -> Result<Option<Record>> {
+        let Ok(i) = self.placed_find(seq) else { return Ok(None) };
+        let Some(s) = self.placed.get(i) else { return Ok(None) };
+        let view = s.view(src)?;
+        Ok(view.records().get((seq - s.seq) as usize).copied())
+    }
+
+    /// The UID at `seq`, if known.
+    pub(crate) fn uid_at(&self, seq: u32, src: &dyn RecordSource) -> Result<Option<u32>> {
+        let Ok(i) = self.placed_find(seq) else { return Ok(None) };
+        match self.placed.get(i) {
+            Some(s) if s.seq == seq => Ok(Some(s.first_uid)),
+            Some(s) if s.seq_end() == seq => Ok(Some(s.last_uid)),
+            Some(s) => Ok(Some(s.view(src)?.uid(seq - s.seq))),
+            None => Ok(None),
+        }
+    }
+
+    /// The sequence number of placed `uid`.
+    pub(crate) fn seq_of_uid(&self, uid: u32, src: &dyn RecordSource) -> Result<Option<u32>> {
+        let i = self.placed.partition_point(|s| s.last_uid < uid);
+        match self.placed.get(i) {
+            Some(s) if s.first_uid <= uid => Ok(s.view(src)?.position(uid).ok().map(|k| s.seq + k)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Where an unknown `uid` must lie: the hole between its placed neighbours, if any.
+    /// `None` when placed knowledge proves there is no room for it.
+    pub(crate) fn hole_for_uid(&self, uid: u32) -> Option<(u32, u32)> {
+        let i = self.placed.partition_point(|s| s.last_uid < uid);
+        let next = self.placed.get(i);
+        if next.is_some_and(|s| s.first_uid <= uid) {
+            return None;
+        }
+        let lo = match i.checked_sub(1).and_then(|p| self.placed.get(p)) {
+            Some(prev) => prev.seq_end() + 1,
+            None => 1,
+        };
+        let hi = next.map_or(self.exists(), |s| s.seq - 1);
+        (lo <= hi).then_some((lo, hi))
+    }
+
+    /// The unplaced record with `uid`.
+    pub(crate) fn unplaced_record(&self, uid: u32, src: &dyn RecordSource) -> Result<Option<Record>> {
+        let i = self.unplaced.partition_point(|s| s.last_uid < uid);
+        match self.unplaced.get(i) {
+            Some(s) if s.first_uid <= uid => {
+                let view = s.view(src)?;
+                Ok(view.position(uid).ok().and_then(|k| view.records().get(k as usize).copied()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Applies one op. On `Err` the op is refused; ops check before they change anything,
+    /// except for I/O errors while reading blocks, after which the caller discards the state.
+    pub(crate) fn apply(&mut self, op: &Op, src: &dyn RecordSource) -> Result<()> {
+        match op {
+            Op::SetHeader { field, value } => {
+                match field {
+                    HeaderField::UidValidity => self.header.uidvalidity = value.map(|v| v as u32),
+                    HeaderField::UidNext => self.header.uidnext = value.map(|v| v as u32),
+                    HeaderField::HighestModseq => self.header.highestmodseq = *value,
+                }
+                Ok(())
+            }
+            Op::SetExists { count } => self.set_exists(*count, src),
+            Op::Clear => {
+                self.header = Header::default();
+                self.placed.clear();
+                self.unplaced.clear();
+                self.overlay.clear();
+                Ok(())
+            }
+            Op::Learn { seq, block_id, first_record, len, first_uid, last_uid } => {
+                let slice = Slice {
+                    block: *block_id,
+                    first_record: *first_record,
+                    len: *len,
+                    seq: *seq,
+                    first_uid: *first_uid,
+                    last_uid: *last_uid,
+                };
+                self.learn(slice, src)
+            }
+            Op::Expunge { seq } => self.expunge(*seq, src),
+            Op::RemoveUid { uid } => self.remove_uid(*uid, src),
+            Op::ForgetUid { uid } => self.forget_uid(*uid, src),
+            Op::Unplace { first_seq, last_seq } => self.unplace(*first_seq, *last_seq, src),
+            Op::SetMeta { uid, flags, modseq } => {
+                if *flags != FLAGS_UNKNOWN && *flags as usize >= self.flags.sets().len() {
+                    return Err(InvalidOp::NotKnown(format!("flag set {flags}")).into());
+                }
+                self.overlay.insert(*uid, Meta { flags: *flags, modseq: *modseq });
+                Ok(())
+            }
+            Op::DefineAtom { id, name } => {
+                self.flags.define_atom(*id, name.clone()).map_err(|e| InvalidOp::Unsupported(e).into())
+            }
+            Op::DefineFlagSet { id, atoms } => {
+                self.flags.define_set(*id, atoms.clone()).map_err(|e| InvalidOp::Unsupported(e).into())
+            }
+        }
+    }
+
+    fn set_exists(&mut self, count: u32, src: &dyn RecordSource) -> Result<()> {
+        if let Some(last) = self.placed.last() {
+            if last.seq_end() > count {
+                return Err(InvalidOp::ShrinkOverRecords { count, seq: last.seq_end() }.into());
+            }
+        }
+        let grew = self.header.exists.is_some_and(|e| count > e);
+        self.header.exists = Some(count);
+        if !grew {
+            self.prune_gap(count, src)?;
+        }
+        Ok(())
+    }
+
+    fn learn(&mut self, mut new: Slice, src: &dyn RecordSource) -> Result<()> {
+        let exists = self.exists();
+        let end = u64::from(new.seq) + u64::from(new.len) - 1;
+        if new.len == 0 || new.seq == 0 || end > u64::from(exists) {
+            return Err(out_of_range(end.max(u64::from(new.seq)), exists).into());
+        }
+        let end = end as u32;
+        if new.first_uid == 0 || new.last_uid < new.first_uid || new.last_uid - new.first_uid < new.len - 1 {
+            return Err(InvalidOp::UidOrder(format!("UIDs {}..={} for {} records", new.first_uid, new.last_uid, new.len)).into());
+        }
+        let i = self.placed.partition_point(|s| s.seq_end() < new.seq);
+        if let Some(next) = self.placed.get(i) {
+            if next.seq <= end {
+                return Err(InvalidOp::Conflict { seq: next.seq.max(new.seq), known: next.first_uid, given: new.first_uid }.into());
+            }
+            if u64::from(next.first_uid) < u64::from(new.last_uid) + u64::from(next.seq - end) {
+                return Err(InvalidOp::UidOrder(format!(
+                    "UID {} at {} does not leave room below UID {} at {}",
+                    new.last_uid, end, next.first_uid, next.seq
+                ))
+                .into());
+            }
+        }
+        if let Some(prev) = i.checked_sub(1).and_then(|p| self.placed.get(p)) {
+            if u64::from(new.first_uid) < u64::from(prev.last_uid) + u64::from(new.seq - prev.seq_end()) {
+                return Err(InvalidOp::UidOrder(format!(
+                    "UID {} at {} does not leave room above UID {} at {}",
+                    new.first_uid, new.seq, prev.last_uid, prev.seq_end()
+                ))
+                .into());
+            }
+        }
+        {
+            let view = new.view(src)?;
+            if view.uid(0) != new.first_uid || view.uid(new.len - 1) != new.last_uid {
+                return Err(InvalidOp::UidOrder(format!("block {:016x} does not hold UIDs {}..={} there", new.block, new.first_uid, new.last_uid)).into());
+            }
+        }
+        self.drop_unplaced(new.first_uid, new.last_uid, src)?;
+        let stale: Vec<u32> = self.overlay.range(new.first_uid..=new.last_uid).map(|(u, _)| *u).collect();
+        for uid in stale {
+            self.overlay.remove(&uid);
+        }
+        self.next_block_id = self.next_block_id.max(new.block + 1);
+        let mut at = i;
+        if let Some(prev) = i.checked_sub(1).and_then(|p| self.placed.get_mut(p)) {
+            if prev.block == new.block && prev.first_record + prev.len == new.first_record && prev.seq_end() + 1 == new.seq {
+                prev.len += new.len;
+                prev.last_uid = new.last_uid;
+                new = *prev;
+                at = i - 1;
+                self.placed.remove(at);
+            }
+        }
+        if let Some(next) = self.placed.get(at) {
+            if next.block == new.block && new.first_record + new.len == next.first_record && new.seq_end() + 1 == next.seq {
+                new.len += next.len;
+                new.last_uid = next.last_uid;
+                self.placed.remove(at);
+            }
+        }
+        let (seq, end) = (new.seq, new.seq_end());
+        self.placed.insert(at, new);
+        self.prune_gap(seq - 1, src)?;
+        self.prune_gap(end, src)
+    }
+
+    fn check_seq(&self, seq: u32) -> Result<()> {
+        if seq == 0 || seq > self.exists() {
+            return Err(out_of_range(u64::from(seq), self.exists()).into());
+        }
+        Ok(())
+    }
+
+    fn expunge(&mut self, seq: u32, src: &dyn RecordSource) -> Result<()> {
+        self.check_seq(seq)?;
+        for gone in self.cut_placed(seq, seq, src)? {
+            self.overlay.remove(&gone.first_uid);
+        }
+        let from = self.placed.partition_point(|s| s.seq < seq);
+        for s in self.placed.get_mut(from..).unwrap_or_default() {
+            s.seq -= 1;
+        }
+        self.header.exists = Some(self.exists() - 1);
+        self.prune_gap(seq - 1, src)
+    }
+
+    fn remove_uid(&mut self, uid: u32, src: &dyn RecordSource) -> Result<()> {
+        if let Some(seq) = self.seq_of_uid(uid, src)? {
+            return self.expunge(seq, src);
+        }
+        self.drop_unplaced(uid, uid, src)?;
+        self.overlay.remove(&uid);
+        if let Some((hole, _)) = self.hole_for_uid(uid) {
+            self.expunge(hole, src)?;
+        }
+        Ok(())
+    }
+
+    fn forget_uid(&mut self, uid: u32, src: &dyn RecordSource) -> Result<()> {
+        if let Some(seq) = self.seq_of_uid(uid, src)? {
+            self.cut_placed(seq, seq, src)?;
+        } else {
+            self.drop_unplaced(uid, uid, src)?;
+        }
+        self.overlay.remove(&uid);
+        Ok(())
+    }
+
+    fn unplace(&mut self, first: u32, last: u32, src: &dyn RecordSource) -> Result<()> {
+        let last = last.min(self.exists());
+        if first == 0 || first > last {
+            return Ok(());
+        }
+        for mut s in self.cut_placed(first, last, src)? {
+            s.seq = 0;
+            let at = self.unplaced.partition_point(|u| u.last_uid < s.first_uid);
+            if self.unplaced.get(at).is_some_and(|u| u.first_uid <= s.last_uid) {
+                return Err(InvalidOp::UidOrder(format!(
+                    "unplaced UIDs {}..={} overlap the unplaced set",
+                    s.first_uid, s.last_uid
+                ))
+                .into());
+            }
+            self.unplaced.insert(at, s);
+        }
+        Ok(())
+    }
+
+    /// Splits the placed slice holding `seq` so that one starts at `seq`.
+    fn split_placed_at(&mut self, seq: u32, src: &dyn RecordSource) -> Result<()> {
+        let Ok(i) = self.placed_find(seq) else { return Ok(()) };
+        let Some(s) = self.placed.get(i).copied() else { return Ok(()) };
+        if s.seq < seq {
+            let view = s.view(src)?;
+            let k = seq - s.seq;
+            let (left, right) = (s.sub(&view, 0, k), s.sub(&view, k, s.len));
+            if let Some(slot) = self.placed.get_mut(i) {
+                *slot = left;
+            }
+            self.placed.insert(i + 1, right);
+        }
+        Ok(())
+    }
+
+    /// Removes the placed records of `lo..=hi` (their positions become holes) and returns them.
+    fn cut_placed(&mut self, lo: u32, hi: u32, src: &dyn RecordSource) -> Result<Vec<Slice>> {
+        self.split_placed_at(lo, src)?;
+        if let Some(after) = hi.checked_add(1) {
+            self.split_placed_at(after, src)?;
+        }
+        let a = self.placed.partition_point(|s| s.seq < lo);
+        let b = self.placed.partition_point(|s| s.seq <= hi);
+        Ok(self.placed.drain(a..b).collect())
+    }
+
+    /// Drops unplaced records with UIDs in `lo..=hi`.
+    pub(crate) fn drop_unplaced(&mut self, lo: u32, hi: u32, src: &dyn RecordSource) -> Result<()> {
+        let mut i = self.unplaced.partition_point(|s| s.last_uid < lo);
+        while let Some(s) = self.unplaced.get(i).copied() {
+            if s.first_uid > hi {
+                break;
+            }
+            let view = s.view(src)?;
+            let recs = view.records();
+            let a = recs.partition_point(|r| r.uid.get() < lo) as u32;
+            let b = recs.partition_point(|r| r.uid.get() <= hi) as u32;
+            let mut keep = Vec::with_capacity(2);
+            if a > 0 {
+                keep.push(s.sub(&view, 0, a));
+            }
+            if b < s.len {
+                keep.push(s.sub(&view, b, s.len));
+            }
+            let kept = keep.len();
+            self.unplaced.splice(i..=i, keep);
+            i += kept;
+        }
+        Ok(())
+    }
+
+    /// Drops unplaced records that placed knowledge rules out between sequence numbers `g`
+    /// and `g + 1` (0 is "before the first", `exists` is "after the last").
+    fn prune_gap(&mut self, g: u32, src: &dyn RecordSource) -> Result<()> {
+        if self.unplaced.is_empty() || self.header.exists.is_none() || g > self.exists() {
+            return Ok(());
+        }
+        let lower = if g == 0 { Some(0) } else { self.uid_at(g, src)?.map(u64::from) };
+        let upper = if g >= self.exists() {
+            Some(u64::from(u32::MAX) + 1)
+        } else {
+            self.uid_at(g + 1, src)?.map(u64::from)
+        };
+        if let (Some(lower), Some(upper)) = (lower, upper) {
+            if lower + 1 < upper {
+                self.drop_unplaced((lower + 1) as u32, (upper - 1) as u32, src)?;
+            }
+        }
+        Ok(())
+    }
+}

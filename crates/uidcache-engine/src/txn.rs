@@ -1,0 +1,393 @@
+//! Transactions: a group of changes that commits atomically as one journal frame.
+
+use uidcache_format::{HeaderField, Op, Record, FLAGS_UNKNOWN, MODSEQ_UNKNOWN};
+
+use crate::blocks::{WithPending, MAX_BLOCK_RECORDS};
+use crate::cache::Cache;
+use crate::error::{Error, InvalidOp, Result};
+use crate::options::Durability;
+use crate::state::Meta;
+use crate::view::View;
+
+/// What [`Transaction::remove_uid`] removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    /// The record at this sequence number; later ones shifted down.
+    Placed(u32),
+    /// Nothing known, but the UID had to lie in the hole at this sequence number, which
+    /// shrank by one (and an unplaced record with that UID, if any, was dropped).
+    Hole(u32),
+    /// An unplaced record, which no hole can hold; the count is unchanged.
+    Unplaced,
+    /// Nothing: placed knowledge proves the UID is not in the mailbox.
+    Absent,
+}
+
+/// Flags and MODSEQ to learn or set; `None` leaves the stored value.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Update<'f> {
+    /// The complete FLAGS of the message (bytes as received; `\Recent` is dropped).
+    pub flags: Option<&'f [&'f [u8]]>,
+    /// The MODSEQ.
+    pub modseq: Option<u64>,
+}
+
+/// Changes to a [`Cache`] that become visible to other handles, and durable, at
+/// [`Transaction::commit`]. Dropping a transaction without committing discards it.
+///
+/// Every method either makes its whole change or, returning an error, none of it. An I/O
+/// error while reading blocks breaks the transaction: later calls and `commit` fail.
+pub struct Transaction<'c> {
+    cache: &'c mut Cache,
+    ops: Vec<Op>,
+    pending: Vec<(u64, Vec<Record>)>,
+    broken: bool,
+    done: bool,
+}
+
+impl Cache {
+    /// Starts a transaction. Fails on a read-only or poisoned handle.
+    pub fn transaction(&mut self) -> Result<Transaction<'_>> {
+        self.writable()?;
+        Ok(Transaction { cache: self, ops: Vec::new(), pending: Vec::new(), broken: false, done: false })
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if !self.done && (!self.ops.is_empty() || self.broken) {
+            // The state was changed in place; the files still hold the last commit.
+            if self.cache.refresh().is_err() {
+                self.cache.poisoned = true;
+            }
+        }
+    }
+}
+
+impl<'c> Transaction<'c> {
+    /// Reads of the state as this transaction has changed it so far.
+    pub fn view(&self) -> View<'_> {
+        View { state: &self.cache.state, src: WithPending { store: &self.cache.store, pending: &self.pending } }
+    }
+
+    fn push(&mut self, op: Op) -> Result<()> {
+        if self.broken {
+            return Err(Error::Poisoned);
+        }
+        let src = WithPending { store: &self.cache.store, pending: &self.pending };
+        match self.cache.state.apply(&op, &src) {
+            Ok(()) => {
+                self.ops.push(op);
+                Ok(())
+            }
+            Err(e @ Error::Invalid(_)) => Err(e),
+            Err(e) => {
+                self.broken = true;
+                Err(e)
+            }
+        }
+    }
+
+    fn with_src<T>(&self, f: impl FnOnce(&View<'_>) -> Result<T>) -> Result<T> {
+        f(&self.view())
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.broken {
+            return Err(Error::Poisoned);
+        }
+        Ok(())
+    }
+
+    /// Sets or forgets UIDVALIDITY. Changing it does not drop records: call
+    /// [`Transaction::clear`] first when the server's UIDVALIDITY differs.
+    pub fn set_uidvalidity(&mut self, value: Option<u32>) -> Result<()> {
+        self.push(Op::SetHeader { field: HeaderField::UidValidity, value: value.map(u64::from) })
+    }
+
+    /// Sets or forgets UIDNEXT.
+    pub fn set_uidnext(&mut self, value: Option<u32>) -> Result<()> {
+        self.push(Op::SetHeader { field: HeaderField::UidNext, value: value.map(u64::from) })
+    }
+
+    /// Sets or forgets HIGHESTMODSEQ. Set it in the same transaction as (or after) the
+    /// record changes it covers: a commit is atomic, so it is never persisted ahead of them.
+    pub fn set_highestmodseq(&mut self, value: Option<u64>) -> Result<()> {
+        self.push(Op::SetHeader { field: HeaderField::HighestModseq, value })
+    }
+
+    /// Sets the message count. Growing adds unknown messages at the end; shrinking is only
+    /// allowed over trailing unknown messages.
+    pub fn set_exists(&mut self, count: u32) -> Result<()> {
+        self.push(Op::SetExists { count })
+    }
+
+    /// Forgets everything: header, records, unplaced records (a UIDVALIDITY change).
+    pub fn clear(&mut self) -> Result<()> {
+        self.push(Op::Clear)
+    }
+
+    /// Learns that sequence numbers `seq..seq + uids.len()` hold `uids` (the answer to
+    /// `UID SEARCH seq:...`). Positions already known must agree.
+    pub fn learn_range(&mut self, seq: u32, uids: &[u32]) -> Result<()> {
+        let entries: Vec<(u32, Update<'_>)> = uids.iter().map(|u| (*u, Update::default())).collect();
+        self.learn_many(seq, &entries)
+    }
+
+    /// Learns one message: `seq` holds `uid`, with flags and MODSEQ when given.
+    pub fn learn(&mut self, seq: u32, uid: u32, update: Update<'_>) -> Result<()> {
+        self.learn_many(seq, &[(uid, update)])
+    }
+
+    /// Learns consecutive messages from `seq` on, each with its own flags and MODSEQ.
+    pub fn learn_many(&mut self, seq: u32, entries: &[(u32, Update<'_>)]) -> Result<()> {
+        self.check_open()?;
+        let Some(last) = entries.len().checked_sub(1) else { return Ok(()) };
+        let exists = self.cache.state.exists();
+        let end = u64::from(seq) + last as u64;
+        if seq == 0 || end > u64::from(exists) {
+            return Err(InvalidOp::SeqOutOfRange { seq: end.max(u64::from(seq)), exists }.into());
+        }
+        let mut prev_uid = 0;
+        for (uid, _) in entries {
+            if *uid <= prev_uid {
+                return Err(InvalidOp::UidOrder(format!("UID {uid} after UID {prev_uid}")).into());
+            }
+            prev_uid = *uid;
+        }
+        // Which positions are new, and do the known ones agree?
+        let mut known = Vec::with_capacity(entries.len());
+        self.with_src(|v| {
+            for (k, (uid, _)) in entries.iter().enumerate() {
+                let s = seq + k as u32;
+                let have = v.state.uid_at(s, &v.src)?;
+                if let Some(have) = have {
+                    if have != *uid {
+                        return Err(InvalidOp::Conflict { seq: s, known: have, given: *uid }.into());
+                    }
+                }
+                known.push(have.is_some());
+            }
+            Ok(())
+        })?;
+        self.check_neighbours(seq, entries)?;
+        // Resolve flag sets first so that the records can name them.
+        let mut metas = Vec::with_capacity(entries.len());
+        for (_, update) in entries {
+            let flags = match update.flags {
+                Some(names) => self.intern(names)?,
+                None => FLAGS_UNKNOWN,
+            };
+            metas.push(Meta { flags, modseq: update.modseq.unwrap_or(MODSEQ_UNKNOWN) });
+        }
+        let mut run: Vec<Record> = Vec::new();
+        let mut run_seq = seq;
+        for (k, ((uid, _), meta)) in entries.iter().zip(&metas).enumerate() {
+            let s = seq + k as u32;
+            if known.get(k).copied().unwrap_or(false) {
+                self.flush_run(run_seq, &mut run)?;
+                if *meta != (Meta { flags: FLAGS_UNKNOWN, modseq: MODSEQ_UNKNOWN }) {
+                    self.set_meta(*uid, *meta)?;
+                }
+                continue;
+            }
+            if run.is_empty() {
+                run_seq = s;
+            }
+            let base = self.with_src(|v| {
+                let from_unplaced = v.state.unplaced_record(*uid, &v.src)?.map(|r| Meta::of(&r));
+                let base = from_unplaced.unwrap_or(Meta { flags: FLAGS_UNKNOWN, modseq: MODSEQ_UNKNOWN });
+                Ok(v.state.overlay.get(uid).map_or(base, |o| o.over(base)))
+            })?;
+            let meta = meta.over(base);
+            run.push(Record::new(*uid, meta.flags, meta.modseq));
+        }
+        self.flush_run(run_seq, &mut run)
+    }
+
+    /// Refuses UIDs that leave no room for the sequence numbers between them and their
+    /// known neighbours, before anything changes.
+    fn check_neighbours(&self, seq: u32, entries: &[(u32, Update<'_>)]) -> Result<()> {
+        let state = &self.cache.state;
+        let end = seq + entries.len() as u32 - 1;
+        let (Some((first, _)), Some((last, _))) = (entries.first(), entries.last()) else { return Ok(()) };
+        let before = state.placed.partition_point(|s| s.seq_end() < seq);
+        if let Some(p) = before.checked_sub(1).and_then(|i| state.placed.get(i)) {
+            if u64::from(*first) < u64::from(p.last_uid) + u64::from(seq - p.seq_end()) {
+                return Err(InvalidOp::UidOrder(format!("UID {first} at {seq} is too low after UID {} at {}", p.last_uid, p.seq_end())).into());
+            }
+        }
+        let after = state.placed.partition_point(|s| s.seq <= end);
+        if let Some(n) = state.placed.get(after) {
+            if u64::from(n.first_uid) < u64::from(*last) + u64::from(n.seq - end) {
+                return Err(InvalidOp::UidOrder(format!("UID {last} at {end} is too high before UID {} at {}", n.first_uid, n.seq)).into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `run` into pending blocks and places it at `seq`.
+    fn flush_run(&mut self, seq: u32, run: &mut Vec<Record>) -> Result<()> {
+        let mut seq = seq;
+        let mut rest: &[Record] = run;
+        while !rest.is_empty() {
+            let room = match self.pending.last() {
+                Some((_, block)) if block.len() < MAX_BLOCK_RECORDS => MAX_BLOCK_RECORDS - block.len(),
+                _ => {
+                    let id = self.cache.state.next_block_id;
+                    self.cache.state.next_block_id += 1;
+                    self.pending.push((id, Vec::with_capacity(MAX_BLOCK_RECORDS)));
+                    MAX_BLOCK_RECORDS
+                }
+            };
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            let Some((id, block)) = self.pending.last_mut() else { break };
+            let first_record = block.len() as u32;
+            block.extend_from_slice(now);
+            let op = Op::Learn {
+                seq,
+                block_id: *id,
+                first_record,
+                len: now.len() as u32,
+                first_uid: now.first().map_or(0, |r| r.uid.get()),
+                last_uid: now.last().map_or(0, |r| r.uid.get()),
+            };
+            if let Err(e) = self.push(op) {
+                self.broken = true;
+                return Err(e);
+            }
+            seq += now.len() as u32;
+            rest = later;
+        }
+        run.clear();
+        Ok(())
+    }
+
+    fn intern(&mut self, names: &[&[u8]]) -> Result<u32> {
+        let (id, defs) = self.cache.state.flags.lookup_or_plan(names)?;
+        for op in defs {
+            self.push(op)?;
+        }
+        Ok(id)
+    }
+
+    fn set_meta(&mut self, uid: u32, meta: Meta) -> Result<()> {
+        let merged = self.cache.state.overlay.get(&uid).map_or(meta, |o| meta.over(*o));
+        self.push(Op::SetMeta { uid, flags: merged.flags, modseq: merged.modseq })
+    }
+
+    /// Changes the flags and/or MODSEQ of the message at `seq`, which must be known.
+    pub fn update_seq(&mut self, seq: u32, update: Update<'_>) -> Result<()> {
+        self.check_open()?;
+        let uid = self.with_src(|v| v.state.uid_at(seq, &v.src))?;
+        let uid = uid.ok_or_else(|| InvalidOp::NotKnown(format!("sequence number {seq}")))?;
+        self.update_known(uid, update)
+    }
+
+    /// Changes the flags and/or MODSEQ of the message with `uid`, placed or unplaced.
+    pub fn update_uid(&mut self, uid: u32, update: Update<'_>) -> Result<()> {
+        self.check_open()?;
+        let present = self.with_src(|v| {
+            Ok(v.state.seq_of_uid(uid, &v.src)?.is_some() || v.state.unplaced_record(uid, &v.src)?.is_some())
+        })?;
+        if !present {
+            return Err(InvalidOp::NotKnown(format!("UID {uid}")).into());
+        }
+        self.update_known(uid, update)
+    }
+
+    fn update_known(&mut self, uid: u32, update: Update<'_>) -> Result<()> {
+        let flags = match update.flags {
+            Some(names) => self.intern(names)?,
+            None => FLAGS_UNKNOWN,
+        };
+        let meta = Meta { flags, modseq: update.modseq.unwrap_or(MODSEQ_UNKNOWN) };
+        if meta == (Meta { flags: FLAGS_UNKNOWN, modseq: MODSEQ_UNKNOWN }) {
+            return Ok(());
+        }
+        self.set_meta(uid, meta)
+    }
+
+    /// Removes sequence number `seq` (EXPUNGE); later messages shift down by one.
+    pub fn expunge(&mut self, seq: u32) -> Result<()> {
+        self.push(Op::Expunge { seq })
+    }
+
+    /// Removes the message with `uid` (VANISHED): see [`Removal`] for the cases.
+    pub fn remove_uid(&mut self, uid: u32) -> Result<Removal> {
+        self.check_open()?;
+        let removal = self.with_src(|v| {
+            if let Some(seq) = v.state.seq_of_uid(uid, &v.src)? {
+                return Ok(Removal::Placed(seq));
+            }
+            if let Some((hole, _)) = v.state.hole_for_uid(uid) {
+                return Ok(Removal::Hole(hole));
+            }
+            Ok(if v.state.unplaced_record(uid, &v.src)?.is_some() { Removal::Unplaced } else { Removal::Absent })
+        })?;
+        if removal != Removal::Absent {
+            self.push(Op::RemoveUid { uid })?;
+        }
+        Ok(removal)
+    }
+
+    /// Forgets the record with `uid` without changing the count: a placed record's
+    /// position becomes unknown. Returns whether there was such a record.
+    pub fn forget_uid(&mut self, uid: u32) -> Result<bool> {
+        self.check_open()?;
+        let present = self.with_src(|v| {
+            Ok(v.state.seq_of_uid(uid, &v.src)?.is_some() || v.state.unplaced_record(uid, &v.src)?.is_some())
+        })?;
+        if present {
+            self.push(Op::ForgetUid { uid })?;
+        }
+        Ok(present)
+    }
+
+    /// Moves the records of `first..=last` to the unplaced set: UID, flags and MODSEQ stay
+    /// known, the positions become unknown. They are placed again when a later
+    /// [`Transaction::learn`] names their UID, and dropped when placed knowledge rules them out.
+    pub fn unplace(&mut self, first: u32, last: u32) -> Result<()> {
+        self.push(Op::Unplace { first_seq: first, last_seq: last })
+    }
+
+    /// Commits with the handle's durability (durable unless opened otherwise).
+    pub fn commit(self) -> Result<()> {
+        let durability = self.cache.options.durability;
+        self.commit_with(durability)
+    }
+
+    /// Commits: publishes new blocks, appends one journal frame, and with
+    /// [`Durability::Durable`] returns after both are on stable storage.
+    pub fn commit_with(mut self, durability: Durability) -> Result<()> {
+        self.check_open()?;
+        self.done = true;
+        if self.ops.is_empty() {
+            return Ok(());
+        }
+        let durable = durability == Durability::Durable;
+        let result = self.publish(durable);
+        if result.is_err() {
+            self.cache.poisoned = true;
+            return result;
+        }
+        self.cache.stats.commits += 1;
+        self.cache.after_commit()
+    }
+
+    fn publish(&mut self, durable: bool) -> Result<()> {
+        let cache = &mut *self.cache;
+        for (id, records) in &self.pending {
+            cache.store.write_block(*id, records, durable, &cache.syncs)?;
+        }
+        if durable && !self.pending.is_empty() {
+            cache.syncs.sync_dir(&cache.dir.join(crate::dirfs::BLOCKS_DIR))?;
+        }
+        let mut payload = Vec::new();
+        for op in &self.ops {
+            op.encode(&mut payload);
+        }
+        let writer = cache.writer.as_mut().ok_or(Error::ReadOnly)?;
+        writer.journal.append(&payload, durable, &cache.syncs)
+    }
+}

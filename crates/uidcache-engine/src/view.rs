@@ -1,0 +1,201 @@
+//! Reads of a mailbox state: the same code serves a [`crate::Cache`] and an open
+//! [`crate::Transaction`].
+
+use std::ops::RangeInclusive;
+
+use uidcache_format::{Record, FLAGS_UNKNOWN, MODSEQ_UNKNOWN};
+
+use crate::blocks::WithPending;
+use crate::error::Result;
+use crate::flags::FlagSetId;
+use crate::slice::Slice;
+use crate::state::{Meta, State};
+
+/// One message as the cache knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Message {
+    /// The UID.
+    pub uid: u32,
+    /// The flag set, or `None` when FLAGS were never learned.
+    pub flags: Option<FlagSetId>,
+    /// The MODSEQ, or `None` when it was never learned.
+    pub modseq: Option<u64>,
+}
+
+/// Where a UID stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UidPosition {
+    /// At this sequence number.
+    Placed(u32),
+    /// Not known, but if the message exists it is at one of these sequence numbers.
+    InHole {
+        /// First sequence number of the hole.
+        first: u32,
+        /// Last sequence number of the hole.
+        last: u32,
+    },
+    /// Known as an unplaced record; it may also lie in a hole, see `hole`.
+    Unplaced {
+        /// The hole it must lie in if it exists, as for [`UidPosition::InHole`].
+        hole: Option<(u32, u32)>,
+    },
+    /// Placed knowledge proves no message with this UID exists.
+    Absent,
+}
+
+/// A maximal run of known or unknown sequence numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Segment {
+    /// Every sequence number in the range has a record.
+    Known(u32, u32),
+    /// No sequence number in the range has a record.
+    Hole(u32, u32),
+}
+
+/// Read access to a mailbox state.
+pub struct View<'a> {
+    pub(crate) state: &'a State,
+    pub(crate) src: WithPending<'a>,
+}
+
+pub(crate) fn message_of(record: &Record, overlay: Option<&Meta>) -> Message {
+    let base = Meta::of(record);
+    let meta = overlay.map_or(base, |o| o.over(base));
+    Message {
+        uid: record.uid.get(),
+        flags: (meta.flags != FLAGS_UNKNOWN).then_some(FlagSetId(meta.flags)),
+        modseq: (meta.modseq != MODSEQ_UNKNOWN).then_some(meta.modseq),
+    }
+}
+
+impl<'a> View<'a> {
+    /// UIDVALIDITY, if known.
+    pub fn uidvalidity(&self) -> Option<u32> {
+        self.state.header.uidvalidity
+    }
+
+    /// UIDNEXT, if known.
+    pub fn uidnext(&self) -> Option<u32> {
+        self.state.header.uidnext
+    }
+
+    /// HIGHESTMODSEQ, if known.
+    pub fn highestmodseq(&self) -> Option<u64> {
+        self.state.header.highestmodseq
+    }
+
+    /// The message count (EXISTS), if known.
+    pub fn exists(&self) -> Option<u32> {
+        self.state.header.exists
+    }
+
+    fn message(&self, record: &Record) -> Message {
+        let overlay = if self.state.overlay.is_empty() { None } else { self.state.overlay.get(&record.uid.get()) };
+        message_of(record, overlay)
+    }
+
+    /// The message at `seq`, or `None` when that sequence number is unknown (or out of range).
+    pub fn message_at(&self, seq: u32) -> Result<Option<Message>> {
+        Ok(self.state.block_record_at(seq, &self.src)?.map(|r| self.message(&r)))
+    }
+
+    /// Where `uid` stands.
+    pub fn position_of_uid(&self, uid: u32) -> Result<UidPosition> {
+        if let Some(seq) = self.state.seq_of_uid(uid, &self.src)? {
+            return Ok(UidPosition::Placed(seq));
+        }
+        let hole = self.state.hole_for_uid(uid);
+        if self.state.unplaced_record(uid, &self.src)?.is_some() {
+            return Ok(UidPosition::Unplaced { hole });
+        }
+        Ok(match hole {
+            Some((first, last)) => UidPosition::InHole { first, last },
+            None => UidPosition::Absent,
+        })
+    }
+
+    /// The unplaced record with `uid`.
+    pub fn unplaced_message(&self, uid: u32) -> Result<Option<Message>> {
+        Ok(self.state.unplaced_record(uid, &self.src)?.map(|r| self.message(&r)))
+    }
+
+    /// Known runs and holes covering `1..=exists`, in order.
+    pub fn segments(&self) -> Vec<Segment> {
+        let mut out = Vec::new();
+        let mut next = 1u32;
+        for s in &self.state.placed {
+            if s.seq > next {
+                out.push(Segment::Hole(next, s.seq - 1));
+            }
+            match out.last_mut() {
+                Some(Segment::Known(_, last)) if *last + 1 == s.seq => *last = s.seq_end(),
+                _ => out.push(Segment::Known(s.seq, s.seq_end())),
+            }
+            next = s.seq_end() + 1;
+        }
+        if next <= self.state.exists() {
+            out.push(Segment::Hole(next, self.state.exists()));
+        }
+        out
+    }
+
+    fn each(&self, slices: &[Slice], f: &mut dyn FnMut(u32, Message)) -> Result<()> {
+        for s in slices {
+            let view = s.view(&self.src)?;
+            for (k, r) in view.records().iter().enumerate() {
+                f(if s.seq == 0 { 0 } else { s.seq + k as u32 }, self.message(r));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every placed message with its sequence number, ascending.
+    pub fn placed_messages(&self) -> Result<Vec<(u32, Message)>> {
+        let mut out = Vec::new();
+        self.each(&self.state.placed, &mut |seq, m| out.push((seq, m)))?;
+        Ok(out)
+    }
+
+    /// Every unplaced message, ascending by UID.
+    pub fn unplaced_messages(&self) -> Result<Vec<Message>> {
+        let mut out = Vec::new();
+        self.each(&self.state.unplaced, &mut |_, m| out.push(m))?;
+        Ok(out)
+    }
+
+    /// Messages whose MODSEQ is known and above `modseq`: `(Some(seq), _)` for placed ones,
+    /// `(None, _)` for unplaced ones.
+    pub fn changed_since(&self, modseq: u64) -> Result<Vec<(Option<u32>, Message)>> {
+        let mut out = Vec::new();
+        let mut keep = |seq: u32, m: Message| {
+            if m.modseq.is_some_and(|v| v > modseq) {
+                out.push(((seq != 0).then_some(seq), m));
+            }
+        };
+        self.each(&self.state.placed, &mut keep)?;
+        self.each(&self.state.unplaced, &mut keep)?;
+        Ok(out)
+    }
+
+    /// The flag names of a flag set, sorted by bytes.
+    pub fn flag_names(&self, id: FlagSetId) -> Option<Vec<&'a [u8]>> {
+        self.state.flags.names(id)
+    }
+
+    /// The range a client should fetch next to learn `seq`: at most `max` sequence numbers,
+    /// aligned to multiples of `max` so that clients walking a mailbox ask for the same
+    /// blocks, and never overlapping what is known. `None` when `seq` is known or out of range.
+    pub fn fetch_plan(&self, seq: u32, max: u32) -> Option<RangeInclusive<u32>> {
+        let max = max.max(1);
+        if seq == 0 || seq > self.state.exists() || self.state.placed_find(seq).is_ok() {
+            return None;
+        }
+        let i = self.state.placed_find(seq).err()?;
+        let hole_lo = i.checked_sub(1).and_then(|p| self.state.placed.get(p)).map_or(1, |s| s.seq_end() + 1);
+        let hole_hi = self.state.placed.get(i).map_or(self.state.exists(), |s| s.seq - 1);
+        let aligned = (seq - 1) / max * max + 1;
+        let lo = aligned.max(hole_lo);
+        let hi = aligned.saturating_add(max - 1).min(hole_hi);
+        Some(lo..=hi)
+    }
+}
