@@ -26,7 +26,11 @@ pub(crate) struct MappedBlock {
 
 impl MappedBlock {
     fn records(&self) -> &[Record] {
-        let body = self.mapping.bytes().get(BLOCK_HEADER_SIZE..).unwrap_or_default();
+        let body = self
+            .mapping
+            .bytes()
+            .get(BLOCK_HEADER_SIZE..)
+            .unwrap_or_default();
         // The mapping was checked by `parse_block` when it was created, and never changes.
         <[Record] as zerocopy::FromBytes>::ref_from_bytes(body)
             .ok()
@@ -67,7 +71,10 @@ pub(crate) struct BlockStore {
 
 impl BlockStore {
     pub(crate) fn new(dir: &Path) -> Self {
-        BlockStore { dir: dir.to_path_buf(), mapped: Mutex::new(HashMap::new()) }
+        BlockStore {
+            dir: dir.to_path_buf(),
+            mapped: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Maps and fully checks block `id` (magic, version, ID, length, CRC) on first use.
@@ -77,15 +84,21 @@ impl BlockStore {
         }
         let path = block_path(&self.dir, id);
         let file = File::open(&path).map_err(Error::io("open block", &path))?;
-        let len = file.metadata().map_err(Error::io("stat block", &path))?.len();
+        let len = file
+            .metadata()
+            .map_err(Error::io("stat block", &path))?
+            .len();
         if len < BLOCK_HEADER_SIZE as u64 {
             return Err(Error::corrupt(
                 &path,
                 FormatError::truncated("BlockHeader", 0, BLOCK_HEADER_SIZE, len as usize),
             ));
         }
-        let mapping = Mapping::map_block_file(&file, len).map_err(Error::io("mmap block", &path))?;
-        let count = parse_block(mapping.bytes(), id).map_err(|e| Error::corrupt(&path, e))?.len();
+        let mapping =
+            Mapping::map_block_file(&file, len).map_err(Error::io("mmap block", &path))?;
+        let count = parse_block(mapping.bytes(), id)
+            .map_err(|e| Error::corrupt(&path, e))?
+            .len();
         let block = Arc::new(MappedBlock { mapping, count });
         let mut cache = self.lock_cache();
         if cache.len() >= MAPPED_CACHE_LIMIT {
@@ -102,13 +115,26 @@ impl BlockStore {
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<MappedBlock>>> {
         // A panic while holding this lock cannot leave the map inconsistent (plain inserts).
-        self.mapped.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.mapped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Publishes a new block file (write, fsync when durable, rename). The caller fsyncs the
     /// blocks directory before any index or journal refers to it.
-    pub(crate) fn write_block(&self, id: u64, records: &[Record], durable: bool, syncs: &SyncCounter) -> Result<()> {
-        replace_file(&block_path(&self.dir, id), &encode_block(id, records), durable, syncs)
+    pub(crate) fn write_block(
+        &self,
+        id: u64,
+        records: &[Record],
+        durable: bool,
+        syncs: &SyncCounter,
+    ) -> Result<()> {
+        replace_file(
+            &block_path(&self.dir, id),
+            &encode_block(id, records),
+            durable,
+            syncs,
+        )
     }
 }
 

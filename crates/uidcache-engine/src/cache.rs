@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use uidcache_format::{scan_journal, FormatError, FormatErrorKind, IndexImage, Op};
 
 use crate::blocks::{BlockStore, WithPending};
-use crate::dirfs::{block_id_of, SyncCounter, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE, LOCK_FILE, TMP_SUFFIX};
+use crate::dirfs::{
+    block_id_of, SyncCounter, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE, LOCK_FILE, TMP_SUFFIX,
+};
 use crate::error::{Error, Result};
 use crate::image::{from_image, to_image};
 use crate::journal::JournalWriter;
@@ -86,7 +88,14 @@ impl Cache {
 
     /// Opens the cache in `dir` as a reader of its committed state.
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Cache> {
-        Self::open_with(dir, OpenOptions { read_only: true, create: false, ..OpenOptions::default() })
+        Self::open_with(
+            dir,
+            OpenOptions {
+                read_only: true,
+                create: false,
+                ..OpenOptions::default()
+            },
+        )
     }
 
     /// Opens the cache in `dir` with `options`.
@@ -97,7 +106,8 @@ impl Cache {
             None
         } else {
             if options.create {
-                fs::create_dir_all(dir.join(BLOCKS_DIR)).map_err(Error::io("create directory", &dir))?;
+                fs::create_dir_all(dir.join(BLOCKS_DIR))
+                    .map_err(Error::io("create directory", &dir))?;
             }
             Some(lock_writer(&dir.join(LOCK_FILE), options.lock_wait)?)
         };
@@ -111,7 +121,9 @@ impl Cache {
             Some(lock) => {
                 let journal_path = dir.join(JOURNAL_FILE);
                 let journal = match loaded.journal {
-                    Some((salt, next, end, len)) => JournalWriter::resume(&journal_path, salt, next, end, len, &syncs)?,
+                    Some((salt, next, end, len)) => {
+                        JournalWriter::resume(&journal_path, salt, next, end, len, &syncs)?
+                    }
                     None => {
                         let j = JournalWriter::create(&journal_path, loaded.generation, &syncs)?;
                         syncs.sync_dir(&dir)?;
@@ -119,7 +131,10 @@ impl Cache {
                     }
                 };
                 remove_temp_files(&dir);
-                Some(Writer { _lock: lock, journal })
+                Some(Writer {
+                    _lock: lock,
+                    journal,
+                })
             }
         };
         Ok(Cache {
@@ -137,7 +152,13 @@ impl Cache {
 
     /// Read access to the committed state.
     pub fn view(&self) -> View<'_> {
-        View { state: &self.state, src: WithPending { store: &self.store, pending: &[] } }
+        View {
+            state: &self.state,
+            src: WithPending {
+                store: &self.store,
+                pending: &[],
+            },
+        }
     }
 
     /// The mailbox directory.
@@ -147,12 +168,21 @@ impl Cache {
 
     /// What this handle has done so far.
     pub fn stats(&self) -> Stats {
-        Stats { fsyncs: self.syncs.get(), ..self.stats }
+        Stats {
+            fsyncs: self.syncs.get(),
+            ..self.stats
+        }
     }
 
     /// Figures about the current layout.
     pub fn layout(&self) -> LayoutInfo {
-        let mut blocks: Vec<u64> = self.state.placed.iter().chain(&self.state.unplaced).map(|s| s.block).collect();
+        let mut blocks: Vec<u64> = self
+            .state
+            .placed
+            .iter()
+            .chain(&self.state.unplaced)
+            .map(|s| s.block)
+            .collect();
         blocks.sort_unstable();
         blocks.dedup();
         LayoutInfo {
@@ -216,8 +246,13 @@ impl Cache {
     /// Unlinks block files that the committed state does not reference. Runs only after a
     /// checkpoint made that state durable, and only in the writer.
     fn remove_dead_blocks(&mut self) -> Result<()> {
-        let live: std::collections::HashSet<u64> =
-            self.state.placed.iter().chain(&self.state.unplaced).map(|s| s.block).collect();
+        let live: std::collections::HashSet<u64> = self
+            .state
+            .placed
+            .iter()
+            .chain(&self.state.unplaced)
+            .map(|s| s.block)
+            .collect();
         let blocks = self.dir.join(BLOCKS_DIR);
         let entries = fs::read_dir(&blocks).map_err(Error::io("list", &blocks))?;
         for entry in entries.flatten() {
@@ -244,10 +279,21 @@ fn initialize(dir: &Path, syncs: &SyncCounter) -> Result<()> {
     if dir.join(JOURNAL_FILE).exists() {
         return Err(Error::corrupt(
             dir.join(INDEX_FILE),
-            FormatError::new(FormatErrorKind::Truncated, "IndexHeader", "file", 0, "an index beside the journal", "no index file"),
+            FormatError::new(
+                FormatErrorKind::Truncated,
+                "IndexHeader",
+                "file",
+                0,
+                "an index beside the journal",
+                "no index file",
+            ),
         ));
     }
-    let bytes = IndexImage { next_block_id: 1, ..IndexImage::default() }.encode();
+    let bytes = IndexImage {
+        next_block_id: 1,
+        ..IndexImage::default()
+    }
+    .encode();
     crate::dirfs::replace_file(&dir.join(INDEX_FILE), &bytes, true, syncs)?;
     syncs.sync_dir(dir)?;
     JournalWriter::create(&dir.join(JOURNAL_FILE), 0, syncs)?;
@@ -265,7 +311,11 @@ fn load(dir: &Path, store: &BlockStore) -> Result<Loaded> {
     let bytes = match fs::read(&journal_path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(Loaded { state, generation, journal: None });
+            return Ok(Loaded {
+                state,
+                generation,
+                journal: None,
+            });
         }
         Err(e) => return Err(Error::io("read journal", &journal_path)(e)),
     };
@@ -273,28 +323,51 @@ fn load(dir: &Path, store: &BlockStore) -> Result<Loaded> {
     if scan.generation < generation {
         // A checkpoint was interrupted after its index was renamed into place: the old
         // journal's frames are all in the index already.
-        return Ok(Loaded { state, generation, journal: None });
+        return Ok(Loaded {
+            state,
+            generation,
+            journal: None,
+        });
     }
     if scan.generation > generation {
         return Err(Error::corrupt(
             &journal_path,
-            FormatError::new(FormatErrorKind::Invalid, "JournalHeader", "generation", 16, format_args!("at most {generation} (the index's)"), scan.generation),
+            FormatError::new(
+                FormatErrorKind::Invalid,
+                "JournalHeader",
+                "generation",
+                16,
+                format_args!("at most {generation} (the index's)"),
+                scan.generation,
+            ),
         ));
     }
     for frame in &scan.frames {
-        let ops = Op::decode_all(frame.payload, frame.payload_offset).map_err(|e| Error::corrupt(&journal_path, e))?;
+        let ops = Op::decode_all(frame.payload, frame.payload_offset)
+            .map_err(|e| Error::corrupt(&journal_path, e))?;
         for op in &ops {
             state.apply(op, store).map_err(|e| match e {
                 Error::Invalid(why) => Error::corrupt(
                     &journal_path,
-                    FormatError::new(FormatErrorKind::Invalid, "JournalFrame", "ops", frame.offset, "ops that fit the state", why),
+                    FormatError::new(
+                        FormatErrorKind::Invalid,
+                        "JournalFrame",
+                        "ops",
+                        frame.offset,
+                        "ops that fit the state",
+                        why,
+                    ),
                 ),
                 other => other,
             })?;
         }
     }
     let next = scan.frames.last().map_or(1, |f| f.frame_seq + 1);
-    Ok(Loaded { state, generation, journal: Some((scan.salt, next, scan.end, bytes.len() as u64)) })
+    Ok(Loaded {
+        state,
+        generation,
+        journal: Some((scan.salt, next, scan.end, bytes.len() as u64)),
+    })
 }
 
 fn remove_temp_files(dir: &Path) {

@@ -31,7 +31,10 @@ impl Cache {
     /// Runs after every commit: checkpoint (and compact, when fragmented) once the journal
     /// is past its limit.
     pub(crate) fn after_commit(&mut self) -> Result<()> {
-        let over = self.writer.as_ref().is_some_and(|w| w.journal.len() > self.options.journal_limit);
+        let over = self
+            .writer
+            .as_ref()
+            .is_some_and(|w| w.journal.len() > self.options.journal_limit);
         if !over {
             return Ok(());
         }
@@ -68,8 +71,20 @@ impl Cache {
         let mut stats = CompactStats::default();
         let mut new_blocks: Vec<(u64, Vec<Record>)> = Vec::new();
         let mut folded: Vec<u32> = Vec::new();
-        let placed = self.rewrite(&self.state.placed, true, &sparse, &mut new_blocks, &mut folded)?;
-        let unplaced = self.rewrite(&self.state.unplaced, false, &sparse, &mut new_blocks, &mut folded)?;
+        let placed = self.rewrite(
+            &self.state.placed,
+            true,
+            &sparse,
+            &mut new_blocks,
+            &mut folded,
+        )?;
+        let unplaced = self.rewrite(
+            &self.state.unplaced,
+            false,
+            &sparse,
+            &mut new_blocks,
+            &mut folded,
+        )?;
         for (id, records) in &new_blocks {
             self.store.write_block(*id, records, true, &self.syncs)?;
             stats.blocks_written += 1;
@@ -114,7 +129,13 @@ impl Cache {
     }
 
     fn has_overlay(&self, s: &Slice) -> bool {
-        !self.state.overlay.is_empty() && self.state.overlay.range(s.first_uid..=s.last_uid).next().is_some()
+        !self.state.overlay.is_empty()
+            && self
+                .state
+                .overlay
+                .range(s.first_uid..=s.last_uid)
+                .next()
+                .is_some()
     }
 
     /// The slices after compaction: runs of adjacent candidates are copied (with their

@@ -55,7 +55,12 @@ pub fn block_id_of(name: &str) -> Option<u64> {
 
 /// Writes `bytes` to `path` through a temporary file in the same directory: write, fsync
 /// (when `durable`), rename. The caller fsyncs the directory before relying on the name.
-pub(crate) fn replace_file(path: &Path, bytes: &[u8], durable: bool, syncs: &SyncCounter) -> Result<()> {
+pub(crate) fn replace_file(
+    path: &Path,
+    bytes: &[u8],
+    durable: bool,
+    syncs: &SyncCounter,
+) -> Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(TMP_SUFFIX);
     let tmp = PathBuf::from(tmp);

@@ -43,6 +43,10 @@ pub enum Error {
     /// The cache was opened read-only.
     #[error("the cache was opened read-only")]
     ReadOnly,
+    /// An internal consistency rule of the engine failed: a bug, or damage that the
+    /// checksums could not see. The transaction is discarded.
+    #[error("internal invariant failed: {0}")]
+    Invariant(String),
     /// A call's arguments contradict the mailbox state; nothing was changed.
     #[error("{0}")]
     Invalid(#[from] InvalidOp),
@@ -90,13 +94,19 @@ pub enum InvalidOp {
 }
 
 impl Error {
-    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io { op, path, source }
     }
 
     pub(crate) fn corrupt(path: impl Into<PathBuf>, detail: FormatError) -> Error {
-        Error::Corrupt { path: path.into(), detail }
+        Error::Corrupt {
+            path: path.into(),
+            detail,
+        }
     }
 
     /// Whether this error reports damaged files (as opposed to I/O or misuse).

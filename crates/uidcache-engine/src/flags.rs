@@ -52,7 +52,10 @@ impl FlagTable {
             return Err(format!("atom id {id}, expected {}", self.atoms.len()));
         }
         if self.atom_ids.contains_key(&name) {
-            return Err(format!("atom {:?} defined twice", String::from_utf8_lossy(&name)));
+            return Err(format!(
+                "atom {:?} defined twice",
+                String::from_utf8_lossy(&name)
+            ));
         }
         self.atom_ids.insert(name.clone(), id);
         self.atoms.push(name);
@@ -67,12 +70,16 @@ impl FlagTable {
         if set.iter().any(|a| *a as usize >= self.atoms.len()) {
             return Err(format!("flag set {id} names an undefined atom"));
         }
-        let sorted = set.windows(2).all(|w| match (self.atoms.get(w[0] as usize), self.atoms.get(w[1] as usize)) {
-            (Some(a), Some(b)) => a < b,
-            _ => false,
+        let sorted = set.windows(2).all(|w| {
+            match (self.atoms.get(w[0] as usize), self.atoms.get(w[1] as usize)) {
+                (Some(a), Some(b)) => a < b,
+                _ => false,
+            }
         });
         if !sorted || self.set_ids.contains_key(&set) {
-            return Err(format!("flag set {id} is not sorted, has duplicates, or is defined twice"));
+            return Err(format!(
+                "flag set {id} is not sorted, has duplicates, or is defined twice"
+            ));
         }
         self.set_ids.insert(set.clone(), id);
         self.sets.push(set);
@@ -82,7 +89,9 @@ impl FlagTable {
     /// The names of flag set `id`, sorted by bytes.
     pub(crate) fn names(&self, id: FlagSetId) -> Option<Vec<&[u8]>> {
         let set = self.sets.get(id.0 as usize)?;
-        set.iter().map(|a| self.atoms.get(*a as usize).map(Vec::as_slice)).collect()
+        set.iter()
+            .map(|a| self.atoms.get(*a as usize).map(Vec::as_slice))
+            .collect()
     }
 
     /// The ID of the set of `names` (deduplicated, `\Recent` dropped), with the ops that
@@ -98,8 +107,12 @@ impl FlagTable {
             let id = match self.atom_ids.get(name) {
                 Some(id) => *id,
                 None => {
-                    let id = u32::try_from(next_atom).map_err(|_| InvalidOp::Unsupported("too many flags".into()))?;
-                    ops.push(Op::DefineAtom { id, name: name.to_vec() });
+                    let id = u32::try_from(next_atom)
+                        .map_err(|_| InvalidOp::Unsupported("too many flags".into()))?;
+                    ops.push(Op::DefineAtom {
+                        id,
+                        name: name.to_vec(),
+                    });
                     next_atom += 1;
                     id
                 }

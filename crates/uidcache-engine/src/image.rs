@@ -51,8 +51,16 @@ pub(crate) fn to_image(state: &State, generation: u64) -> IndexImage {
         highestmodseq: h.highestmodseq.unwrap_or(0),
         exists: h.exists.unwrap_or(0),
         placed: state.placed.iter().map(|s| entry_of(s, s.seq)).collect(),
-        unplaced: state.unplaced.iter().map(|s| entry_of(s, SEQ_UNPLACED)).collect(),
-        overlay: state.overlay.iter().map(|(uid, m)| Record::new(*uid, m.flags, m.modseq)).collect(),
+        unplaced: state
+            .unplaced
+            .iter()
+            .map(|s| entry_of(s, SEQ_UNPLACED))
+            .collect(),
+        overlay: state
+            .overlay
+            .iter()
+            .map(|(uid, m)| Record::new(*uid, m.flags, m.modseq))
+            .collect(),
         atoms: state.flags.atoms().to_vec(),
         flagsets: state.flags.sets().to_vec(),
     }
@@ -61,7 +69,17 @@ pub(crate) fn to_image(state: &State, generation: u64) -> IndexImage {
 /// The state an index image describes, after checking the rules of FORMAT.md "Index rules".
 pub(crate) fn from_image(image: IndexImage, path: &Path) -> Result<State> {
     let bad = |offset: u64, field: &'static str, expected: &str, found: String| {
-        Error::corrupt(path, FormatError::new(FormatErrorKind::Invalid, "IndexEntry", field, offset, expected, found))
+        Error::corrupt(
+            path,
+            FormatError::new(
+                FormatErrorKind::Invalid,
+                "IndexEntry",
+                field,
+                offset,
+                expected,
+                found,
+            ),
+        )
     };
     let has = |bit| image.known & bit != 0;
     let header = Header {
@@ -78,14 +96,29 @@ pub(crate) fn from_image(image: IndexImage, path: &Path) -> Result<State> {
         let s = slice_of(e, e.seq_start.get());
         check_entry(&s, at, image.next_block_id, &bad)?;
         if s.seq == 0 || u64::from(s.seq) + u64::from(s.len) - 1 > exists {
-            return Err(bad(at + 8, "seq_start", "a range inside 1..=exists", format!("{}+{}", s.seq, s.len)));
+            return Err(bad(
+                at + 8,
+                "seq_start",
+                "a range inside 1..=exists",
+                format!("{}+{}", s.seq, s.len),
+            ));
         }
         if let Some(p) = prev {
             if s.seq <= p.seq_end() {
-                return Err(bad(at + 8, "seq_start", "after the previous entry", s.seq.to_string()));
+                return Err(bad(
+                    at + 8,
+                    "seq_start",
+                    "after the previous entry",
+                    s.seq.to_string(),
+                ));
             }
             if u64::from(s.first_uid) < u64::from(p.last_uid) + u64::from(s.seq - p.seq_end()) {
-                return Err(bad(at + 20, "first_uid", "UIDs increasing with sequence numbers", s.first_uid.to_string()));
+                return Err(bad(
+                    at + 20,
+                    "first_uid",
+                    "UIDs increasing with sequence numbers",
+                    s.first_uid.to_string(),
+                ));
             }
         }
         prev = Some(s);
@@ -96,29 +129,64 @@ pub(crate) fn from_image(image: IndexImage, path: &Path) -> Result<State> {
     for (i, e) in image.unplaced.iter().enumerate() {
         let at = unplaced_base + (i * INDEX_ENTRY_SIZE) as u64;
         if e.seq_start.get() != SEQ_UNPLACED {
-            return Err(bad(at + 8, "seq_start", "0xFFFFFFFF (unplaced)", e.seq_start.get().to_string()));
+            return Err(bad(
+                at + 8,
+                "seq_start",
+                "0xFFFFFFFF (unplaced)",
+                e.seq_start.get().to_string(),
+            ));
         }
         let s = slice_of(e, 0);
         check_entry(&s, at, image.next_block_id, &bad)?;
         if unplaced.last().is_some_and(|p| p.last_uid >= s.first_uid) {
-            return Err(bad(at + 20, "first_uid", "above the previous unplaced entry", s.first_uid.to_string()));
+            return Err(bad(
+                at + 20,
+                "first_uid",
+                "above the previous unplaced entry",
+                s.first_uid.to_string(),
+            ));
         }
         unplaced.push(s);
     }
     let flags = FlagTable::from_parts(image.atoms, image.flagsets).map_err(|e| {
-        Error::corrupt(path, FormatError::new(FormatErrorKind::Invalid, "FlagTable", "ids", 0, "a valid table", e))
+        Error::corrupt(
+            path,
+            FormatError::new(
+                FormatErrorKind::Invalid,
+                "FlagTable",
+                "ids",
+                0,
+                "a valid table",
+                e,
+            ),
+        )
     })?;
     let mut overlay = std::collections::BTreeMap::new();
     for r in &image.overlay {
-        let flags_ok = r.flags.get() == FLAGS_UNKNOWN || (r.flags.get() as usize) < flags.sets().len();
+        let flags_ok =
+            r.flags.get() == FLAGS_UNKNOWN || (r.flags.get() as usize) < flags.sets().len();
         if r.uid.get() == 0 || !flags_ok || overlay.insert(r.uid.get(), Meta::of(r)).is_some() {
             return Err(Error::corrupt(
                 path,
-                FormatError::new(FormatErrorKind::Invalid, "Overlay", "record", 0, "unique nonzero UIDs, valid flag sets", r.uid.get()),
+                FormatError::new(
+                    FormatErrorKind::Invalid,
+                    "Overlay",
+                    "record",
+                    0,
+                    "unique nonzero UIDs, valid flag sets",
+                    r.uid.get(),
+                ),
             ));
         }
     }
-    Ok(State { header, placed, unplaced, overlay, flags, next_block_id: image.next_block_id })
+    Ok(State {
+        header,
+        placed,
+        unplaced,
+        overlay,
+        flags,
+        next_block_id: image.next_block_id,
+    })
 }
 
 fn check_entry(
@@ -131,10 +199,20 @@ fn check_entry(
         return Err(bad(at + 12, "len", "at least 1", "0".into()));
     }
     if s.first_uid == 0 || s.last_uid < s.first_uid || s.last_uid - s.first_uid < s.len - 1 {
-        return Err(bad(at + 20, "first_uid", "0 < first_uid, last_uid - first_uid >= len - 1", format!("{}..={}", s.first_uid, s.last_uid)));
+        return Err(bad(
+            at + 20,
+            "first_uid",
+            "0 < first_uid, last_uid - first_uid >= len - 1",
+            format!("{}..={}", s.first_uid, s.last_uid),
+        ));
     }
     if s.block >= next_block_id {
-        return Err(bad(at, "block_id", "below the header's next_block_id", s.block.to_string()));
+        return Err(bad(
+            at,
+            "block_id",
+            "below the header's next_block_id",
+            s.block.to_string(),
+        ));
     }
     Ok(())
 }

@@ -28,10 +28,16 @@ pub(crate) fn lock_writer(path: &Path, wait: Option<Duration>) -> Result<File> {
             Ok(()) => return Ok(file),
             Err(TryLockError::WouldBlock) => match deadline {
                 Some(deadline) if Instant::now() < deadline => {
-                    std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+                    std::thread::sleep(
+                        pause.min(deadline.saturating_duration_since(Instant::now())),
+                    );
                     pause = (pause * 2).min(Duration::from_millis(50));
                 }
-                _ => return Err(Error::Locked { path: path.to_path_buf() }),
+                _ => {
+                    return Err(Error::Locked {
+                        path: path.to_path_buf(),
+                    })
+                }
             },
             Err(TryLockError::Error(e)) => return Err(Error::io("lock", path)(e)),
         }

@@ -14,7 +14,8 @@ impl Mapping {
     /// Maps the first `len` bytes of `file`, which must be a published block file whose
     /// length the caller just read from `file.metadata()`.
     pub(crate) fn map_block_file(file: &File, len: u64) -> io::Result<Mapping> {
-        let len = usize::try_from(len).map_err(|_| io::Error::other("block file too large to map"))?;
+        let len =
+            usize::try_from(len).map_err(|_| io::Error::other("block file too large to map"))?;
         if len == 0 {
             return Err(io::Error::other("empty file cannot be mapped"));
         }

@@ -67,7 +67,11 @@ impl Slice {
                 ),
             ));
         }
-        Ok(SliceView { records, start, end })
+        Ok(SliceView {
+            records,
+            start,
+            end,
+        })
     }
 
     /// The records `from..to` of this slice as a slice of their own.

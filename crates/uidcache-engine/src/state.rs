@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use uidcache_format::{HeaderField, Op, Record, FLAGS_UNKNOWN, MODSEQ_UNKNOWN};
 
 use crate::blocks::RecordSource;
-use crate::error::{InvalidOp, Result};
+use crate::error::{Error, InvalidOp, Result};
 use crate::flags::FlagTable;
 use crate::slice::Slice;
 
@@ -31,13 +31,24 @@ impl Meta {
     /// `self` on top of `base`.
     pub(crate) fn over(self, base: Meta) -> Meta {
         Meta {
-            flags: if self.flags == FLAGS_UNKNOWN { base.flags } else { self.flags },
-            modseq: if self.modseq == MODSEQ_UNKNOWN { base.modseq } else { self.modseq },
+            flags: if self.flags == FLAGS_UNKNOWN {
+                base.flags
+            } else {
+                self.flags
+            },
+            modseq: if self.modseq == MODSEQ_UNKNOWN {
+                base.modseq
+            } else {
+                self.modseq
+            },
         }
     }
 
     pub(crate) fn of(record: &Record) -> Meta {
-        Meta { flags: record.flags.get(), modseq: record.modseq.get() }
+        Meta {
+            flags: record.flags.get(),
+            modseq: record.modseq.get(),
+        }
     }
 }
 
@@ -65,7 +76,11 @@ impl State {
 
     /// Number of records, placed and unplaced.
     pub(crate) fn record_count(&self) -> u64 {
-        self.placed.iter().chain(&self.unplaced).map(|s| u64::from(s.len)).sum()
+        self.placed
+            .iter()
+            .chain(&self.unplaced)
+            .map(|s| u64::from(s.len))
+            .sum()
     }
 
     /// `Ok(i)`: placed slice `i` holds `seq`; `Err(i)`: `seq` is in a hole before slice `i`.
@@ -78,16 +93,26 @@ impl State {
     }
 
     /// The record at `seq` as stored in its block (no overlay).
-    pub(crate) fn block_record_at(&self, seq: u32, src: &dyn RecordSource) -> Result<Option<Record>> {
-        let Ok(i) = self.placed_find(seq) else { return Ok(None) };
-        let Some(s) = self.placed.get(i) else { return Ok(None) };
+    pub(crate) fn block_record_at(
+        &self,
+        seq: u32,
+        src: &dyn RecordSource,
+    ) -> Result<Option<Record>> {
+        let Ok(i) = self.placed_find(seq) else {
+            return Ok(None);
+        };
+        let Some(s) = self.placed.get(i) else {
+            return Ok(None);
+        };
         let view = s.view(src)?;
         Ok(view.records().get((seq - s.seq) as usize).copied())
     }
 
     /// The UID at `seq`, if known.
     pub(crate) fn uid_at(&self, seq: u32, src: &dyn RecordSource) -> Result<Option<u32>> {
-        let Ok(i) = self.placed_find(seq) else { return Ok(None) };
+        let Ok(i) = self.placed_find(seq) else {
+            return Ok(None);
+        };
         match self.placed.get(i) {
             Some(s) if s.seq == seq => Ok(Some(s.first_uid)),
             Some(s) if s.seq_end() == seq => Ok(Some(s.last_uid)),
@@ -122,12 +147,19 @@ impl State {
     }
 
     /// The unplaced record with `uid`.
-    pub(crate) fn unplaced_record(&self, uid: u32, src: &dyn RecordSource) -> Result<Option<Record>> {
+    pub(crate) fn unplaced_record(
+        &self,
+        uid: u32,
+        src: &dyn RecordSource,
+    ) -> Result<Option<Record>> {
         let i = self.unplaced.partition_point(|s| s.last_uid < uid);
         match self.unplaced.get(i) {
             Some(s) if s.first_uid <= uid => {
                 let view = s.view(src)?;
-                Ok(view.position(uid).ok().and_then(|k| view.records().get(k as usize).copied()))
+                Ok(view
+                    .position(uid)
+                    .ok()
+                    .and_then(|k| view.records().get(k as usize).copied()))
             }
             _ => Ok(None),
         }
@@ -153,7 +185,14 @@ impl State {
                 self.overlay.clear();
                 Ok(())
             }
-            Op::Learn { seq, block_id, first_record, len, first_uid, last_uid } => {
+            Op::Learn {
+                seq,
+                block_id,
+                first_record,
+                len,
+                first_uid,
+                last_uid,
+            } => {
                 let slice = Slice {
                     block: *block_id,
                     first_record: *first_record,
@@ -167,27 +206,42 @@ impl State {
             Op::Expunge { seq } => self.expunge(*seq, src),
             Op::RemoveUid { uid } => self.remove_uid(*uid, src),
             Op::ForgetUid { uid } => self.forget_uid(*uid, src),
-            Op::Unplace { first_seq, last_seq } => self.unplace(*first_seq, *last_seq, src),
+            Op::Unplace {
+                first_seq,
+                last_seq,
+            } => self.unplace(*first_seq, *last_seq, src),
             Op::SetMeta { uid, flags, modseq } => {
                 if *flags != FLAGS_UNKNOWN && *flags as usize >= self.flags.sets().len() {
                     return Err(InvalidOp::NotKnown(format!("flag set {flags}")).into());
                 }
-                self.overlay.insert(*uid, Meta { flags: *flags, modseq: *modseq });
+                self.overlay.insert(
+                    *uid,
+                    Meta {
+                        flags: *flags,
+                        modseq: *modseq,
+                    },
+                );
                 Ok(())
             }
-            Op::DefineAtom { id, name } => {
-                self.flags.define_atom(*id, name.clone()).map_err(|e| InvalidOp::Unsupported(e).into())
-            }
-            Op::DefineFlagSet { id, atoms } => {
-                self.flags.define_set(*id, atoms.clone()).map_err(|e| InvalidOp::Unsupported(e).into())
-            }
+            Op::DefineAtom { id, name } => self
+                .flags
+                .define_atom(*id, name.clone())
+                .map_err(|e| InvalidOp::Unsupported(e).into()),
+            Op::DefineFlagSet { id, atoms } => self
+                .flags
+                .define_set(*id, atoms.clone())
+                .map_err(|e| InvalidOp::Unsupported(e).into()),
         }
     }
 
     fn set_exists(&mut self, count: u32, src: &dyn RecordSource) -> Result<()> {
         if let Some(last) = self.placed.last() {
             if last.seq_end() > count {
-                return Err(InvalidOp::ShrinkOverRecords { count, seq: last.seq_end() }.into());
+                return Err(InvalidOp::ShrinkOverRecords {
+                    count,
+                    seq: last.seq_end(),
+                }
+                .into());
             }
         }
         let grew = self.header.exists.is_some_and(|e| count > e);
@@ -205,13 +259,25 @@ impl State {
             return Err(out_of_range(end.max(u64::from(new.seq)), exists).into());
         }
         let end = end as u32;
-        if new.first_uid == 0 || new.last_uid < new.first_uid || new.last_uid - new.first_uid < new.len - 1 {
-            return Err(InvalidOp::UidOrder(format!("UIDs {}..={} for {} records", new.first_uid, new.last_uid, new.len)).into());
+        if new.first_uid == 0
+            || new.last_uid < new.first_uid
+            || new.last_uid - new.first_uid < new.len - 1
+        {
+            return Err(InvalidOp::UidOrder(format!(
+                "UIDs {}..={} for {} records",
+                new.first_uid, new.last_uid, new.len
+            ))
+            .into());
         }
         let i = self.placed.partition_point(|s| s.seq_end() < new.seq);
         if let Some(next) = self.placed.get(i) {
             if next.seq <= end {
-                return Err(InvalidOp::Conflict { seq: next.seq.max(new.seq), known: next.first_uid, given: new.first_uid }.into());
+                return Err(InvalidOp::Conflict {
+                    seq: next.seq.max(new.seq),
+                    known: next.first_uid,
+                    given: new.first_uid,
+                }
+                .into());
             }
             if u64::from(next.first_uid) < u64::from(new.last_uid) + u64::from(next.seq - end) {
                 return Err(InvalidOp::UidOrder(format!(
@@ -222,10 +288,15 @@ impl State {
             }
         }
         if let Some(prev) = i.checked_sub(1).and_then(|p| self.placed.get(p)) {
-            if u64::from(new.first_uid) < u64::from(prev.last_uid) + u64::from(new.seq - prev.seq_end()) {
+            if u64::from(new.first_uid)
+                < u64::from(prev.last_uid) + u64::from(new.seq - prev.seq_end())
+            {
                 return Err(InvalidOp::UidOrder(format!(
                     "UID {} at {} does not leave room above UID {} at {}",
-                    new.first_uid, new.seq, prev.last_uid, prev.seq_end()
+                    new.first_uid,
+                    new.seq,
+                    prev.last_uid,
+                    prev.seq_end()
                 ))
                 .into());
             }
@@ -233,18 +304,31 @@ impl State {
         {
             let view = new.view(src)?;
             if view.uid(0) != new.first_uid || view.uid(new.len - 1) != new.last_uid {
-                return Err(InvalidOp::UidOrder(format!("block {:016x} does not hold UIDs {}..={} there", new.block, new.first_uid, new.last_uid)).into());
+                return Err(InvalidOp::UidOrder(format!(
+                    "block {:016x} does not hold UIDs {}..={} there",
+                    new.block, new.first_uid, new.last_uid
+                ))
+                .into());
             }
         }
         self.drop_unplaced(new.first_uid, new.last_uid, src)?;
-        let stale: Vec<u32> = self.overlay.range(new.first_uid..=new.last_uid).map(|(u, _)| *u).collect();
+        let stale: Vec<u32> = self
+            .overlay
+            .range(new.first_uid..=new.last_uid)
+            .map(|(u, _)| *u)
+            .collect();
         for uid in stale {
             self.overlay.remove(&uid);
         }
         self.next_block_id = self.next_block_id.max(new.block + 1);
+        // The gaps to prune are those around the learned run itself, whatever it merges with.
+        let (seq, end) = (new.seq, new.seq_end());
         let mut at = i;
         if let Some(prev) = i.checked_sub(1).and_then(|p| self.placed.get_mut(p)) {
-            if prev.block == new.block && prev.first_record + prev.len == new.first_record && prev.seq_end() + 1 == new.seq {
+            if prev.block == new.block
+                && prev.first_record + prev.len == new.first_record
+                && prev.seq_end() + 1 == new.seq
+            {
                 prev.len += new.len;
                 prev.last_uid = new.last_uid;
                 new = *prev;
@@ -253,13 +337,15 @@ impl State {
             }
         }
         if let Some(next) = self.placed.get(at) {
-            if next.block == new.block && new.first_record + new.len == next.first_record && new.seq_end() + 1 == next.seq {
+            if next.block == new.block
+                && new.first_record + new.len == next.first_record
+                && new.seq_end() + 1 == next.seq
+            {
                 new.len += next.len;
                 new.last_uid = next.last_uid;
                 self.placed.remove(at);
             }
         }
-        let (seq, end) = (new.seq, new.seq_end());
         self.placed.insert(at, new);
         self.prune_gap(seq - 1, src)?;
         self.prune_gap(end, src)
@@ -314,23 +400,47 @@ impl State {
         }
         for mut s in self.cut_placed(first, last, src)? {
             s.seq = 0;
-            let at = self.unplaced.partition_point(|u| u.last_uid < s.first_uid);
-            if self.unplaced.get(at).is_some_and(|u| u.first_uid <= s.last_uid) {
-                return Err(InvalidOp::UidOrder(format!(
-                    "unplaced UIDs {}..={} overlap the unplaced set",
-                    s.first_uid, s.last_uid
-                ))
-                .into());
-            }
-            self.unplaced.insert(at, s);
+            self.insert_unplaced(s, src)?;
         }
         Ok(())
     }
 
+    /// Adds a slice to the unplaced set. An unplaced slice's UID range may straddle the new
+    /// one (compaction packs unplaced records whose UIDs interleave with placed ones), but
+    /// holds no UID inside it: those lay between adjacent placed messages and were pruned.
+    fn insert_unplaced(&mut self, s: Slice, src: &dyn RecordSource) -> Result<()> {
+        let at = self.unplaced.partition_point(|u| u.last_uid < s.first_uid);
+        let Some(u) = self.unplaced.get(at).copied() else {
+            self.unplaced.push(s);
+            return Ok(());
+        };
+        if u.first_uid > s.last_uid {
+            self.unplaced.insert(at, s);
+            return Ok(());
+        }
+        let view = u.view(src)?;
+        let split = view.position(s.first_uid);
+        match split {
+            Err(p) if u.first_uid < s.first_uid && view.uid(p) > s.last_uid => {
+                let (left, right) = (u.sub(&view, 0, p), u.sub(&view, p, u.len));
+                self.unplaced.splice(at..=at, [left, s, right]);
+                Ok(())
+            }
+            _ => Err(Error::Invariant(format!(
+                "unplaced UIDs {}..={} interleave with unplaced UIDs {}..={}",
+                s.first_uid, s.last_uid, u.first_uid, u.last_uid
+            ))),
+        }
+    }
+
     /// Splits the placed slice holding `seq` so that one starts at `seq`.
     fn split_placed_at(&mut self, seq: u32, src: &dyn RecordSource) -> Result<()> {
-        let Ok(i) = self.placed_find(seq) else { return Ok(()) };
-        let Some(s) = self.placed.get(i).copied() else { return Ok(()) };
+        let Ok(i) = self.placed_find(seq) else {
+            return Ok(());
+        };
+        let Some(s) = self.placed.get(i).copied() else {
+            return Ok(());
+        };
         if s.seq < seq {
             let view = s.view(src)?;
             let k = seq - s.seq;
@@ -385,7 +495,11 @@ impl State {
         if self.unplaced.is_empty() || self.header.exists.is_none() || g > self.exists() {
             return Ok(());
         }
-        let lower = if g == 0 { Some(0) } else { self.uid_at(g, src)?.map(u64::from) };
+        let lower = if g == 0 {
+            Some(0)
+        } else {
+            self.uid_at(g, src)?.map(u64::from)
+        };
         let upper = if g >= self.exists() {
             Some(u64::from(u32::MAX) + 1)
         } else {

@@ -49,7 +49,13 @@ impl Cache {
     /// Starts a transaction. Fails on a read-only or poisoned handle.
     pub fn transaction(&mut self) -> Result<Transaction<'_>> {
         self.writable()?;
-        Ok(Transaction { cache: self, ops: Vec::new(), pending: Vec::new(), broken: false, done: false })
+        Ok(Transaction {
+            cache: self,
+            ops: Vec::new(),
+            pending: Vec::new(),
+            broken: false,
+            done: false,
+        })
     }
 }
 
@@ -67,14 +73,23 @@ impl Drop for Transaction<'_> {
 impl<'c> Transaction<'c> {
     /// Reads of the state as this transaction has changed it so far.
     pub fn view(&self) -> View<'_> {
-        View { state: &self.cache.state, src: WithPending { store: &self.cache.store, pending: &self.pending } }
+        View {
+            state: &self.cache.state,
+            src: WithPending {
+                store: &self.cache.store,
+                pending: &self.pending,
+            },
+        }
     }
 
     fn push(&mut self, op: Op) -> Result<()> {
         if self.broken {
             return Err(Error::Poisoned);
         }
-        let src = WithPending { store: &self.cache.store, pending: &self.pending };
+        let src = WithPending {
+            store: &self.cache.store,
+            pending: &self.pending,
+        };
         match self.cache.state.apply(&op, &src) {
             Ok(()) => {
                 self.ops.push(op);
@@ -102,18 +117,27 @@ impl<'c> Transaction<'c> {
     /// Sets or forgets UIDVALIDITY. Changing it does not drop records: call
     /// [`Transaction::clear`] first when the server's UIDVALIDITY differs.
     pub fn set_uidvalidity(&mut self, value: Option<u32>) -> Result<()> {
-        self.push(Op::SetHeader { field: HeaderField::UidValidity, value: value.map(u64::from) })
+        self.push(Op::SetHeader {
+            field: HeaderField::UidValidity,
+            value: value.map(u64::from),
+        })
     }
 
     /// Sets or forgets UIDNEXT.
     pub fn set_uidnext(&mut self, value: Option<u32>) -> Result<()> {
-        self.push(Op::SetHeader { field: HeaderField::UidNext, value: value.map(u64::from) })
+        self.push(Op::SetHeader {
+            field: HeaderField::UidNext,
+            value: value.map(u64::from),
+        })
     }
 
     /// Sets or forgets HIGHESTMODSEQ. Set it in the same transaction as (or after) the
     /// record changes it covers: a commit is atomic, so it is never persisted ahead of them.
     pub fn set_highestmodseq(&mut self, value: Option<u64>) -> Result<()> {
-        self.push(Op::SetHeader { field: HeaderField::HighestModseq, value })
+        self.push(Op::SetHeader {
+            field: HeaderField::HighestModseq,
+            value,
+        })
     }
 
     /// Sets the message count. Growing adds unknown messages at the end; shrinking is only
@@ -130,7 +154,8 @@ impl<'c> Transaction<'c> {
     /// Learns that sequence numbers `seq..seq + uids.len()` hold `uids` (the answer to
     /// `UID SEARCH seq:...`). Positions already known must agree.
     pub fn learn_range(&mut self, seq: u32, uids: &[u32]) -> Result<()> {
-        let entries: Vec<(u32, Update<'_>)> = uids.iter().map(|u| (*u, Update::default())).collect();
+        let entries: Vec<(u32, Update<'_>)> =
+            uids.iter().map(|u| (*u, Update::default())).collect();
         self.learn_many(seq, &entries)
     }
 
@@ -142,11 +167,17 @@ impl<'c> Transaction<'c> {
     /// Learns consecutive messages from `seq` on, each with its own flags and MODSEQ.
     pub fn learn_many(&mut self, seq: u32, entries: &[(u32, Update<'_>)]) -> Result<()> {
         self.check_open()?;
-        let Some(last) = entries.len().checked_sub(1) else { return Ok(()) };
+        let Some(last) = entries.len().checked_sub(1) else {
+            return Ok(());
+        };
         let exists = self.cache.state.exists();
         let end = u64::from(seq) + last as u64;
         if seq == 0 || end > u64::from(exists) {
-            return Err(InvalidOp::SeqOutOfRange { seq: end.max(u64::from(seq)), exists }.into());
+            return Err(InvalidOp::SeqOutOfRange {
+                seq: end.max(u64::from(seq)),
+                exists,
+            }
+            .into());
         }
         let mut prev_uid = 0;
         for (uid, _) in entries {
@@ -163,7 +194,12 @@ impl<'c> Transaction<'c> {
                 let have = v.state.uid_at(s, &v.src)?;
                 if let Some(have) = have {
                     if have != *uid {
-                        return Err(InvalidOp::Conflict { seq: s, known: have, given: *uid }.into());
+                        return Err(InvalidOp::Conflict {
+                            seq: s,
+                            known: have,
+                            given: *uid,
+                        }
+                        .into());
                     }
                 }
                 known.push(have.is_some());
@@ -178,7 +214,10 @@ impl<'c> Transaction<'c> {
                 Some(names) => self.intern(names)?,
                 None => FLAGS_UNKNOWN,
             };
-            metas.push(Meta { flags, modseq: update.modseq.unwrap_or(MODSEQ_UNKNOWN) });
+            metas.push(Meta {
+                flags,
+                modseq: update.modseq.unwrap_or(MODSEQ_UNKNOWN),
+            });
         }
         let mut run: Vec<Record> = Vec::new();
         let mut run_seq = seq;
@@ -186,7 +225,12 @@ impl<'c> Transaction<'c> {
             let s = seq + k as u32;
             if known.get(k).copied().unwrap_or(false) {
                 self.flush_run(run_seq, &mut run)?;
-                if *meta != (Meta { flags: FLAGS_UNKNOWN, modseq: MODSEQ_UNKNOWN }) {
+                if *meta
+                    != (Meta {
+                        flags: FLAGS_UNKNOWN,
+                        modseq: MODSEQ_UNKNOWN,
+                    })
+                {
                     self.set_meta(*uid, *meta)?;
                 }
                 continue;
@@ -194,10 +238,20 @@ impl<'c> Transaction<'c> {
             if run.is_empty() {
                 run_seq = s;
             }
+            // An unplaced record is placed again with what is known of it; an overlay entry
+            // of a UID that is not unplaced is stale (its record was dropped) and ignored.
             let base = self.with_src(|v| {
-                let from_unplaced = v.state.unplaced_record(*uid, &v.src)?.map(|r| Meta::of(&r));
-                let base = from_unplaced.unwrap_or(Meta { flags: FLAGS_UNKNOWN, modseq: MODSEQ_UNKNOWN });
-                Ok(v.state.overlay.get(uid).map_or(base, |o| o.over(base)))
+                Ok(match v.state.unplaced_record(*uid, &v.src)? {
+                    Some(r) => v
+                        .state
+                        .overlay
+                        .get(uid)
+                        .map_or(Meta::of(&r), |o| o.over(Meta::of(&r))),
+                    None => Meta {
+                        flags: FLAGS_UNKNOWN,
+                        modseq: MODSEQ_UNKNOWN,
+                    },
+                })
             })?;
             let meta = meta.over(base);
             run.push(Record::new(*uid, meta.flags, meta.modseq));
@@ -210,17 +264,28 @@ impl<'c> Transaction<'c> {
     fn check_neighbours(&self, seq: u32, entries: &[(u32, Update<'_>)]) -> Result<()> {
         let state = &self.cache.state;
         let end = seq + entries.len() as u32 - 1;
-        let (Some((first, _)), Some((last, _))) = (entries.first(), entries.last()) else { return Ok(()) };
+        let (Some((first, _)), Some((last, _))) = (entries.first(), entries.last()) else {
+            return Ok(());
+        };
         let before = state.placed.partition_point(|s| s.seq_end() < seq);
         if let Some(p) = before.checked_sub(1).and_then(|i| state.placed.get(i)) {
             if u64::from(*first) < u64::from(p.last_uid) + u64::from(seq - p.seq_end()) {
-                return Err(InvalidOp::UidOrder(format!("UID {first} at {seq} is too low after UID {} at {}", p.last_uid, p.seq_end())).into());
+                return Err(InvalidOp::UidOrder(format!(
+                    "UID {first} at {seq} is too low after UID {} at {}",
+                    p.last_uid,
+                    p.seq_end()
+                ))
+                .into());
             }
         }
         let after = state.placed.partition_point(|s| s.seq <= end);
         if let Some(n) = state.placed.get(after) {
             if u64::from(n.first_uid) < u64::from(*last) + u64::from(n.seq - end) {
-                return Err(InvalidOp::UidOrder(format!("UID {last} at {end} is too high before UID {} at {}", n.first_uid, n.seq)).into());
+                return Err(InvalidOp::UidOrder(format!(
+                    "UID {last} at {end} is too high before UID {} at {}",
+                    n.first_uid, n.seq
+                ))
+                .into());
             }
         }
         Ok(())
@@ -232,16 +297,21 @@ impl<'c> Transaction<'c> {
         let mut rest: &[Record] = run;
         while !rest.is_empty() {
             let room = match self.pending.last() {
-                Some((_, block)) if block.len() < MAX_BLOCK_RECORDS => MAX_BLOCK_RECORDS - block.len(),
+                Some((_, block)) if block.len() < MAX_BLOCK_RECORDS => {
+                    MAX_BLOCK_RECORDS - block.len()
+                }
                 _ => {
                     let id = self.cache.state.next_block_id;
                     self.cache.state.next_block_id += 1;
-                    self.pending.push((id, Vec::with_capacity(MAX_BLOCK_RECORDS)));
+                    self.pending
+                        .push((id, Vec::with_capacity(MAX_BLOCK_RECORDS)));
                     MAX_BLOCK_RECORDS
                 }
             };
             let (now, later) = rest.split_at(room.min(rest.len()));
-            let Some((id, block)) = self.pending.last_mut() else { break };
+            let Some((id, block)) = self.pending.last_mut() else {
+                break;
+            };
             let first_record = block.len() as u32;
             block.extend_from_slice(now);
             let op = Op::Learn {
@@ -272,8 +342,17 @@ impl<'c> Transaction<'c> {
     }
 
     fn set_meta(&mut self, uid: u32, meta: Meta) -> Result<()> {
-        let merged = self.cache.state.overlay.get(&uid).map_or(meta, |o| meta.over(*o));
-        self.push(Op::SetMeta { uid, flags: merged.flags, modseq: merged.modseq })
+        let merged = self
+            .cache
+            .state
+            .overlay
+            .get(&uid)
+            .map_or(meta, |o| meta.over(*o));
+        self.push(Op::SetMeta {
+            uid,
+            flags: merged.flags,
+            modseq: merged.modseq,
+        })
     }
 
     /// Changes the flags and/or MODSEQ of the message at `seq`, which must be known.
@@ -288,7 +367,8 @@ impl<'c> Transaction<'c> {
     pub fn update_uid(&mut self, uid: u32, update: Update<'_>) -> Result<()> {
         self.check_open()?;
         let present = self.with_src(|v| {
-            Ok(v.state.seq_of_uid(uid, &v.src)?.is_some() || v.state.unplaced_record(uid, &v.src)?.is_some())
+            Ok(v.state.seq_of_uid(uid, &v.src)?.is_some()
+                || v.state.unplaced_record(uid, &v.src)?.is_some())
         })?;
         if !present {
             return Err(InvalidOp::NotKnown(format!("UID {uid}")).into());
@@ -301,8 +381,16 @@ impl<'c> Transaction<'c> {
             Some(names) => self.intern(names)?,
             None => FLAGS_UNKNOWN,
         };
-        let meta = Meta { flags, modseq: update.modseq.unwrap_or(MODSEQ_UNKNOWN) };
-        if meta == (Meta { flags: FLAGS_UNKNOWN, modseq: MODSEQ_UNKNOWN }) {
+        let meta = Meta {
+            flags,
+            modseq: update.modseq.unwrap_or(MODSEQ_UNKNOWN),
+        };
+        if meta
+            == (Meta {
+                flags: FLAGS_UNKNOWN,
+                modseq: MODSEQ_UNKNOWN,
+            })
+        {
             return Ok(());
         }
         self.set_meta(uid, meta)
@@ -323,7 +411,11 @@ impl<'c> Transaction<'c> {
             if let Some((hole, _)) = v.state.hole_for_uid(uid) {
                 return Ok(Removal::Hole(hole));
             }
-            Ok(if v.state.unplaced_record(uid, &v.src)?.is_some() { Removal::Unplaced } else { Removal::Absent })
+            Ok(if v.state.unplaced_record(uid, &v.src)?.is_some() {
+                Removal::Unplaced
+            } else {
+                Removal::Absent
+            })
         })?;
         if removal != Removal::Absent {
             self.push(Op::RemoveUid { uid })?;
@@ -336,7 +428,8 @@ impl<'c> Transaction<'c> {
     pub fn forget_uid(&mut self, uid: u32) -> Result<bool> {
         self.check_open()?;
         let present = self.with_src(|v| {
-            Ok(v.state.seq_of_uid(uid, &v.src)?.is_some() || v.state.unplaced_record(uid, &v.src)?.is_some())
+            Ok(v.state.seq_of_uid(uid, &v.src)?.is_some()
+                || v.state.unplaced_record(uid, &v.src)?.is_some())
         })?;
         if present {
             self.push(Op::ForgetUid { uid })?;
@@ -348,7 +441,10 @@ impl<'c> Transaction<'c> {
     /// known, the positions become unknown. They are placed again when a later
     /// [`Transaction::learn`] names their UID, and dropped when placed knowledge rules them out.
     pub fn unplace(&mut self, first: u32, last: u32) -> Result<()> {
-        self.push(Op::Unplace { first_seq: first, last_seq: last })
+        self.push(Op::Unplace {
+            first_seq: first,
+            last_seq: last,
+        })
     }
 
     /// Commits with the handle's durability (durable unless opened otherwise).
@@ -378,10 +474,14 @@ impl<'c> Transaction<'c> {
     fn publish(&mut self, durable: bool) -> Result<()> {
         let cache = &mut *self.cache;
         for (id, records) in &self.pending {
-            cache.store.write_block(*id, records, durable, &cache.syncs)?;
+            cache
+                .store
+                .write_block(*id, records, durable, &cache.syncs)?;
         }
         if durable && !self.pending.is_empty() {
-            cache.syncs.sync_dir(&cache.dir.join(crate::dirfs::BLOCKS_DIR))?;
+            cache
+                .syncs
+                .sync_dir(&cache.dir.join(crate::dirfs::BLOCKS_DIR))?;
         }
         let mut payload = Vec::new();
         for op in &self.ops {

@@ -90,13 +90,20 @@ impl<'a> View<'a> {
     }
 
     fn message(&self, record: &Record) -> Message {
-        let overlay = if self.state.overlay.is_empty() { None } else { self.state.overlay.get(&record.uid.get()) };
+        let overlay = if self.state.overlay.is_empty() {
+            None
+        } else {
+            self.state.overlay.get(&record.uid.get())
+        };
         message_of(record, overlay)
     }
 
     /// The message at `seq`, or `None` when that sequence number is unknown (or out of range).
     pub fn message_at(&self, seq: u32) -> Result<Option<Message>> {
-        Ok(self.state.block_record_at(seq, &self.src)?.map(|r| self.message(&r)))
+        Ok(self
+            .state
+            .block_record_at(seq, &self.src)?
+            .map(|r| self.message(&r)))
     }
 
     /// Where `uid` stands.
@@ -116,7 +123,10 @@ impl<'a> View<'a> {
 
     /// The unplaced record with `uid`.
     pub fn unplaced_message(&self, uid: u32) -> Result<Option<Message>> {
-        Ok(self.state.unplaced_record(uid, &self.src)?.map(|r| self.message(&r)))
+        Ok(self
+            .state
+            .unplaced_record(uid, &self.src)?
+            .map(|r| self.message(&r)))
     }
 
     /// Known runs and holes covering `1..=exists`, in order.
@@ -143,7 +153,10 @@ impl<'a> View<'a> {
         for s in slices {
             let view = s.view(&self.src)?;
             for (k, r) in view.records().iter().enumerate() {
-                f(if s.seq == 0 { 0 } else { s.seq + k as u32 }, self.message(r));
+                f(
+                    if s.seq == 0 { 0 } else { s.seq + k as u32 },
+                    self.message(r),
+                );
             }
         }
         Ok(())
@@ -191,8 +204,15 @@ impl<'a> View<'a> {
             return None;
         }
         let i = self.state.placed_find(seq).err()?;
-        let hole_lo = i.checked_sub(1).and_then(|p| self.state.placed.get(p)).map_or(1, |s| s.seq_end() + 1);
-        let hole_hi = self.state.placed.get(i).map_or(self.state.exists(), |s| s.seq - 1);
+        let hole_lo = i
+            .checked_sub(1)
+            .and_then(|p| self.state.placed.get(p))
+            .map_or(1, |s| s.seq_end() + 1);
+        let hole_hi = self
+            .state
+            .placed
+            .get(i)
+            .map_or(self.state.exists(), |s| s.seq - 1);
         let aligned = (seq - 1) / max * max + 1;
         let lo = aligned.max(hole_lo);
         let hi = aligned.saturating_add(max - 1).min(hole_hi);

@@ -19,7 +19,9 @@ pub const FLAGS_UNKNOWN: u32 = u32::MAX;
 pub const MODSEQ_UNKNOWN: u64 = 0;
 
 /// Header of a block file, 32 bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
 #[repr(C)]
 pub struct BlockHeader {
     /// [`BLOCK_MAGIC`].
@@ -80,7 +82,10 @@ pub fn encode_block(block_id: u64, records: &[Record]) -> Vec<u8> {
         crc32: U32::new(0),
     };
     let body = records.as_bytes();
-    let covered = header.as_bytes().get(..BLOCK_CRC_OFFSET).unwrap_or_default();
+    let covered = header
+        .as_bytes()
+        .get(..BLOCK_CRC_OFFSET)
+        .unwrap_or_default();
     header.crc32 = U32::new(crc32(&[covered, body]));
     let mut out = Vec::with_capacity(BLOCK_HEADER_SIZE + body.len());
     out.extend_from_slice(header.as_bytes());
@@ -140,9 +145,8 @@ pub fn parse_block(bytes: &[u8], expected_id: u64) -> Result<&[Record], FormatEr
             format_args!("{:#010x}", header.crc32.get()),
         ));
     }
-    <[Record]>::ref_from_bytes(body).map_err(|_| {
-        FormatError::truncated("Record", BLOCK_HEADER_SIZE as u64, need, body.len())
-    })
+    <[Record]>::ref_from_bytes(body)
+        .map_err(|_| FormatError::truncated("Record", BLOCK_HEADER_SIZE as u64, need, body.len()))
 }
 
 #[cfg(test)]
@@ -150,7 +154,9 @@ mod tests {
     use super::*;
 
     fn sample() -> Vec<u8> {
-        let records: Vec<Record> = (1..=5).map(|u| Record::new(u * 3, 0, u64::from(u))).collect();
+        let records: Vec<Record> = (1..=5)
+            .map(|u| Record::new(u * 3, 0, u64::from(u)))
+            .collect();
         encode_block(0xABCD, &records)
     }
 
@@ -181,17 +187,31 @@ mod tests {
         let good = sample();
         let mut bad = good.clone();
         bad[0] ^= 1;
-        assert_eq!(parse_block(&bad, 0xABCD).unwrap_err().kind, FormatErrorKind::BadMagic);
+        assert_eq!(
+            parse_block(&bad, 0xABCD).unwrap_err().kind,
+            FormatErrorKind::BadMagic
+        );
         let mut bad = good.clone();
         bad[8] = 9;
-        assert_eq!(parse_block(&bad, 0xABCD).unwrap_err().kind, FormatErrorKind::UnknownVersion);
+        assert_eq!(
+            parse_block(&bad, 0xABCD).unwrap_err().kind,
+            FormatErrorKind::UnknownVersion
+        );
         assert_eq!(parse_block(&good, 0xABCE).unwrap_err().field, "block_id");
         let mut bad = good.clone();
         bad[40] ^= 0x10;
         let err = parse_block(&bad, 0xABCD).unwrap_err();
         assert_eq!((err.kind, err.offset), (FormatErrorKind::BadChecksum, 28));
-        assert_eq!(parse_block(&good[..good.len() - 1], 0xABCD).unwrap_err().kind, FormatErrorKind::Truncated);
-        assert_eq!(parse_block(&good[..10], 0xABCD).unwrap_err().kind, FormatErrorKind::Truncated);
+        assert_eq!(
+            parse_block(&good[..good.len() - 1], 0xABCD)
+                .unwrap_err()
+                .kind,
+            FormatErrorKind::Truncated
+        );
+        assert_eq!(
+            parse_block(&good[..10], 0xABCD).unwrap_err().kind,
+            FormatErrorKind::Truncated
+        );
     }
 
     #[test]
@@ -201,7 +221,10 @@ mod tests {
             for bit in 0..8 {
                 let mut bad = good.clone();
                 bad[byte] ^= 1 << bit;
-                assert!(parse_block(&bad, 0xABCD).is_err(), "flip at {byte}:{bit} undetected");
+                assert!(
+                    parse_block(&bad, 0xABCD).is_err(),
+                    "flip at {byte}:{bit} undetected"
+                );
             }
         }
     }

@@ -81,7 +81,9 @@ pub const INDEX_HEADER_SIZE: usize = std::mem::size_of::<IndexHeader>();
 pub const INDEX_HEADER_CRC_OFFSET: usize = std::mem::offset_of!(IndexHeader, header_crc32);
 
 /// One slice of a block file: `len` consecutive records from `first_record` on. 32 bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
 #[repr(C)]
 pub struct IndexEntry {
     /// The block file holding the records.
@@ -178,7 +180,10 @@ impl IndexImage {
             reserved: [0; 8],
             header_crc32: U32::new(0),
         };
-        let covered = header.as_bytes().get(..INDEX_HEADER_CRC_OFFSET).unwrap_or_default();
+        let covered = header
+            .as_bytes()
+            .get(..INDEX_HEADER_CRC_OFFSET)
+            .unwrap_or_default();
         header.header_crc32 = U32::new(crc32(&[covered]));
         let mut out = Vec::with_capacity(INDEX_HEADER_SIZE + body.len());
         out.extend_from_slice(header.as_bytes());
@@ -252,7 +257,11 @@ impl IndexImage {
         let mut cur = Cursor::new(body, INDEX_HEADER_SIZE as u64, "IndexBody");
         let placed = read_entries(&mut cur, header.placed_count.get())?;
         let unplaced = read_entries(&mut cur, header.unplaced_count.get())?;
-        let overlay_bytes = take_n(&mut cur, header.overlay_count.get(), crate::block::RECORD_SIZE)?;
+        let overlay_bytes = take_n(
+            &mut cur,
+            header.overlay_count.get(),
+            crate::block::RECORD_SIZE,
+        )?;
         let overlay = <[Record]>::ref_from_bytes(overlay_bytes)
             .map_err(|_| FormatError::truncated("Overlay", cur.offset(), 0, 0))?
             .to_vec();
@@ -313,7 +322,14 @@ fn read_entries(cur: &mut Cursor<'_>, n: u32) -> Result<Vec<IndexEntry>, FormatE
 
 impl IndexEntry {
     /// An entry from native values.
-    pub fn new(block_id: u64, seq_start: u32, len: u32, first_record: u32, first_uid: u32, last_uid: u32) -> Self {
+    pub fn new(
+        block_id: u64,
+        seq_start: u32,
+        len: u32,
+        first_record: u32,
+        first_uid: u32,
+        last_uid: u32,
+    ) -> Self {
         IndexEntry {
             block_id: U64::new(block_id),
             seq_start: U32::new(seq_start),
@@ -339,7 +355,10 @@ mod tests {
             uidnext: 0,
             highestmodseq: 0,
             exists: 40,
-            placed: vec![IndexEntry::new(3, 1, 10, 0, 1, 10), IndexEntry::new(4, 20, 5, 2, 30, 34)],
+            placed: vec![
+                IndexEntry::new(3, 1, 10, 0, 1, 10),
+                IndexEntry::new(4, 20, 5, 2, 30, 34),
+            ],
             unplaced: vec![IndexEntry::new(4, SEQ_UNPLACED, 1, 0, 50, 50)],
             overlay: vec![Record::new(2, 1, 77)],
             atoms: vec![b"\\Seen".to_vec(), b"$Junk".to_vec()],
@@ -381,9 +400,15 @@ mod tests {
         let good = sample().encode();
         let mut bad = good.clone();
         bad[0] = b'X';
-        assert_eq!(IndexImage::decode(&bad).unwrap_err().kind, FormatErrorKind::BadMagic);
+        assert_eq!(
+            IndexImage::decode(&bad).unwrap_err().kind,
+            FormatErrorKind::BadMagic
+        );
         for cut in 0..good.len() {
-            assert!(IndexImage::decode(&good[..cut]).is_err(), "cut at {cut} accepted");
+            assert!(
+                IndexImage::decode(&good[..cut]).is_err(),
+                "cut at {cut} accepted"
+            );
         }
         for byte in 0..good.len() {
             let mut bad = good.clone();
@@ -398,6 +423,9 @@ mod tests {
         image[8] = 2;
         let covered = image[..INDEX_HEADER_CRC_OFFSET].to_vec();
         image[92..96].copy_from_slice(&crc32(&[&covered]).to_le_bytes());
-        assert_eq!(IndexImage::decode(&image).unwrap_err().kind, FormatErrorKind::UnknownVersion);
+        assert_eq!(
+            IndexImage::decode(&image).unwrap_err().kind,
+            FormatErrorKind::UnknownVersion
+        );
     }
 }

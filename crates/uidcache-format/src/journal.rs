@@ -118,7 +118,10 @@ pub fn encode_frame(salt: u32, frame_seq: u64, flags: u32, payload: &[u8]) -> Ve
         flags: U32::new(flags),
         crc32: U32::new(0),
     };
-    let covered = header.as_bytes().get(..FRAME_CRC_OFFSET).unwrap_or_default();
+    let covered = header
+        .as_bytes()
+        .get(..FRAME_CRC_OFFSET)
+        .unwrap_or_default();
     header.crc32 = U32::new(crc32(&[&salt.to_le_bytes(), covered, payload]));
     let mut out = Vec::with_capacity(FRAME_HEADER_SIZE + payload.len());
     out.extend_from_slice(header.as_bytes());
@@ -149,13 +152,26 @@ impl FrameRef<'_> {
 }
 
 /// Checks the frame at `offset` of the whole journal `bytes`.
-fn frame_at(bytes: &[u8], offset: u64, salt: u32, expected_seq: u64) -> Result<FrameRef<'_>, FormatError> {
+fn frame_at(
+    bytes: &[u8],
+    offset: u64,
+    salt: u32,
+    expected_seq: u64,
+) -> Result<FrameRef<'_>, FormatError> {
     let start = usize::try_from(offset).unwrap_or(usize::MAX);
     let rest = bytes.get(start..).unwrap_or_default();
-    let (header, after) = FrameHeader::ref_from_prefix(rest)
-        .map_err(|_| FormatError::truncated("FrameHeader", offset, FRAME_HEADER_SIZE, rest.len()))?;
+    let (header, after) = FrameHeader::ref_from_prefix(rest).map_err(|_| {
+        FormatError::truncated("FrameHeader", offset, FRAME_HEADER_SIZE, rest.len())
+    })?;
     let invalid = |field, at: u64, expected: String, found: String| {
-        FormatError::new(FormatErrorKind::Invalid, "FrameHeader", field, offset + at, expected, found)
+        FormatError::new(
+            FormatErrorKind::Invalid,
+            "FrameHeader",
+            field,
+            offset + at,
+            expected,
+            found,
+        )
     };
     if header.magic != FRAME_MAGIC {
         return Err(FormatError::new(
@@ -169,11 +185,21 @@ fn frame_at(bytes: &[u8], offset: u64, salt: u32, expected_seq: u64) -> Result<F
     }
     let len = header.payload_len.get();
     if len == 0 || len > MAX_FRAME_PAYLOAD {
-        return Err(invalid("payload_len", 4, format!("1..={MAX_FRAME_PAYLOAD}"), len.to_string()));
+        return Err(invalid(
+            "payload_len",
+            4,
+            format!("1..={MAX_FRAME_PAYLOAD}"),
+            len.to_string(),
+        ));
     }
-    let payload = after
-        .get(..len as usize)
-        .ok_or_else(|| FormatError::truncated("JournalFrame", offset, FRAME_HEADER_SIZE + len as usize, rest.len()))?;
+    let payload = after.get(..len as usize).ok_or_else(|| {
+        FormatError::truncated(
+            "JournalFrame",
+            offset,
+            FRAME_HEADER_SIZE + len as usize,
+            rest.len(),
+        )
+    })?;
     let covered = rest.get(..FRAME_CRC_OFFSET).unwrap_or_default();
     let actual = crc32(&[&salt.to_le_bytes(), covered, payload]);
     if actual != header.crc32.get() {
@@ -187,7 +213,12 @@ fn frame_at(bytes: &[u8], offset: u64, salt: u32, expected_seq: u64) -> Result<F
         ));
     }
     if header.frame_seq.get() != expected_seq {
-        return Err(invalid("frame_seq", 8, expected_seq.to_string(), header.frame_seq.get().to_string()));
+        return Err(invalid(
+            "frame_seq",
+            8,
+            expected_seq.to_string(),
+            header.frame_seq.get().to_string(),
+        ));
     }
     Ok(FrameRef {
         offset,
@@ -236,7 +267,13 @@ pub fn scan_journal(bytes: &[u8]) -> Result<JournalScan<'_>, FormatError> {
     let total = bytes.len() as u64;
     loop {
         if offset == total {
-            return Ok(JournalScan { salt, generation, frames, end: offset, tail: JournalTail::Clean });
+            return Ok(JournalScan {
+                salt,
+                generation,
+                frames,
+                end: offset,
+                tail: JournalTail::Clean,
+            });
         }
         let expected = frames.last().map_or(1, |f| f.frame_seq + 1);
         match frame_at(bytes, offset, salt, expected) {
@@ -251,7 +288,10 @@ pub fn scan_journal(bytes: &[u8]) -> Result<JournalScan<'_>, FormatError> {
                         "JournalFrame",
                         "frame",
                         offset,
-                        format_args!("frame {expected}, since durable frame {} follows at byte {}", later.0, later.1),
+                        format_args!(
+                            "frame {expected}, since durable frame {} follows at byte {}",
+                            later.0, later.1
+                        ),
                         format_args!("damage: {reason}"),
                     ));
                 }
@@ -260,7 +300,10 @@ pub fn scan_journal(bytes: &[u8]) -> Result<JournalScan<'_>, FormatError> {
                     generation,
                     frames,
                     end: offset,
-                    tail: JournalTail::Torn { reason, dropped_bytes: total - offset },
+                    tail: JournalTail::Torn {
+                        reason,
+                        dropped_bytes: total - offset,
+                    },
                 });
             }
         }
@@ -347,7 +390,13 @@ mod tests {
         bytes.extend(std::iter::repeat_n(0u8, 4096));
         let scan = scan_journal(&bytes).expect("valid");
         assert_eq!(scan.frames.len(), 1);
-        assert!(matches!(scan.tail, JournalTail::Torn { dropped_bytes: 4096, .. }));
+        assert!(matches!(
+            scan.tail,
+            JournalTail::Torn {
+                dropped_bytes: 4096,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -36,9 +36,9 @@ pub use index::{
     INDEX_HEADER_SIZE, INDEX_MAGIC, SEQ_UNPLACED,
 };
 pub use journal::{
-    encode_frame, encode_journal_header, parse_journal_header, scan_journal, FrameHeader,
-    FrameRef, JournalHeader, JournalScan, JournalTail, FRAME_DURABLE, FRAME_HEADER_SIZE,
-    FRAME_MAGIC, JOURNAL_HEADER_SIZE, JOURNAL_MAGIC, MAX_FRAME_PAYLOAD,
+    encode_frame, encode_journal_header, parse_journal_header, scan_journal, FrameHeader, FrameRef,
+    JournalHeader, JournalScan, JournalTail, FRAME_DURABLE, FRAME_HEADER_SIZE, FRAME_MAGIC,
+    JOURNAL_HEADER_SIZE, JOURNAL_MAGIC, MAX_FRAME_PAYLOAD,
 };
 pub use ops::{HeaderField, Op};
 

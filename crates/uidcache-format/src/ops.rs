@@ -142,7 +142,14 @@ impl Op {
                 put32(out, *count);
             }
             Op::Clear => out.push(3),
-            Op::Learn { seq, block_id, first_record, len, first_uid, last_uid } => {
+            Op::Learn {
+                seq,
+                block_id,
+                first_record,
+                len,
+                first_uid,
+                last_uid,
+            } => {
                 out.push(4);
                 put32(out, *seq);
                 put64(out, *block_id);
@@ -163,7 +170,10 @@ impl Op {
                 out.push(7);
                 put32(out, *uid);
             }
-            Op::Unplace { first_seq, last_seq } => {
+            Op::Unplace {
+                first_seq,
+                last_seq,
+            } => {
                 out.push(8);
                 put32(out, *first_seq);
                 put32(out, *last_seq);
@@ -208,7 +218,14 @@ impl Op {
             1 => {
                 let code = cur.u8()?;
                 let field = HeaderField::from_code(code).ok_or_else(|| {
-                    FormatError::new(FormatErrorKind::Invalid, "Op", "field", at + 1, "1, 2 or 3", code)
+                    FormatError::new(
+                        FormatErrorKind::Invalid,
+                        "Op",
+                        "field",
+                        at + 1,
+                        "1, 2 or 3",
+                        code,
+                    )
                 })?;
                 let present = cur.u8()?;
                 let value = cur.u64()?;
@@ -241,12 +258,22 @@ impl Op {
             5 => Op::Expunge { seq: cur.u32()? },
             6 => Op::RemoveUid { uid: cur.u32()? },
             7 => Op::ForgetUid { uid: cur.u32()? },
-            8 => Op::Unplace { first_seq: cur.u32()?, last_seq: cur.u32()? },
-            9 => Op::SetMeta { uid: cur.u32()?, flags: cur.u32()?, modseq: cur.u64()? },
+            8 => Op::Unplace {
+                first_seq: cur.u32()?,
+                last_seq: cur.u32()?,
+            },
+            9 => Op::SetMeta {
+                uid: cur.u32()?,
+                flags: cur.u32()?,
+                modseq: cur.u64()?,
+            },
             10 => {
                 let id = cur.u32()?;
                 let len = cur.u32()? as usize;
-                Op::DefineAtom { id, name: cur.take(len)?.to_vec() }
+                Op::DefineAtom {
+                    id,
+                    name: cur.take(len)?.to_vec(),
+                }
             }
             11 => {
                 let id = cur.u32()?;
@@ -258,7 +285,14 @@ impl Op {
                 Op::DefineFlagSet { id, atoms }
             }
             other => {
-                return Err(FormatError::new(FormatErrorKind::Invalid, "Op", "tag", at, "1..=11", other))
+                return Err(FormatError::new(
+                    FormatErrorKind::Invalid,
+                    "Op",
+                    "tag",
+                    at,
+                    "1..=11",
+                    other,
+                ))
             }
         };
         Ok(op)
@@ -271,18 +305,44 @@ mod tests {
 
     fn every_op() -> Vec<Op> {
         vec![
-            Op::SetHeader { field: HeaderField::UidValidity, value: Some(5) },
-            Op::SetHeader { field: HeaderField::HighestModseq, value: None },
+            Op::SetHeader {
+                field: HeaderField::UidValidity,
+                value: Some(5),
+            },
+            Op::SetHeader {
+                field: HeaderField::HighestModseq,
+                value: None,
+            },
             Op::SetExists { count: 9 },
             Op::Clear,
-            Op::Learn { seq: 1, block_id: 2, first_record: 3, len: 4, first_uid: 5, last_uid: 8 },
+            Op::Learn {
+                seq: 1,
+                block_id: 2,
+                first_record: 3,
+                len: 4,
+                first_uid: 5,
+                last_uid: 8,
+            },
             Op::Expunge { seq: 3 },
             Op::RemoveUid { uid: 4 },
             Op::ForgetUid { uid: 6 },
-            Op::Unplace { first_seq: 2, last_seq: 7 },
-            Op::SetMeta { uid: 4, flags: 1, modseq: 99 },
-            Op::DefineAtom { id: 0, name: b"\\Seen".to_vec() },
-            Op::DefineFlagSet { id: 0, atoms: vec![0, 3] },
+            Op::Unplace {
+                first_seq: 2,
+                last_seq: 7,
+            },
+            Op::SetMeta {
+                uid: 4,
+                flags: 1,
+                modseq: 99,
+            },
+            Op::DefineAtom {
+                id: 0,
+                name: b"\\Seen".to_vec(),
+            },
+            Op::DefineFlagSet {
+                id: 0,
+                atoms: vec![0, 3],
+            },
         ]
     }
 

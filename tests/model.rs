@@ -1,0 +1,700 @@
+//! Model-based test of the engine (issue 2): long random sequences of every write
+//! operation run against the engine and against a plain in-memory model of the contract,
+//! with commits, aborts, reopens, checkpoints and compactions at random points; every read
+//! is compared after every step.
+//!
+//! Seeded, so a failure prints the seed and the step; `UIDCACHE_MODEL_CASES` and
+//! `UIDCACHE_MODEL_SEED` set how many cases run and from which seed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "a test: a panic is a failure report"
+)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::Rng;
+use uidcache::{
+    Cache, Durability, OpenOptions, Removal, Segment, Transaction, UidPosition, Update, View,
+};
+
+type Flags = BTreeSet<Vec<u8>>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Rec {
+    uid: u32,
+    flags: Option<Flags>,
+    modseq: Option<u64>,
+}
+
+/// The contract, written as plainly as possible.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Model {
+    uidvalidity: Option<u32>,
+    uidnext: Option<u32>,
+    highestmodseq: Option<u64>,
+    exists: Option<u32>,
+    seqs: Vec<Option<Rec>>,
+    unplaced: BTreeMap<u32, Rec>,
+}
+
+fn norm_flags(names: &[&[u8]]) -> Flags {
+    names
+        .iter()
+        .filter(|n| !n.eq_ignore_ascii_case(b"\\Recent"))
+        .map(|n| n.to_vec())
+        .collect()
+}
+
+impl Model {
+    fn known(&self) -> impl Iterator<Item = (u32, &Rec)> {
+        self.seqs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.as_ref().map(|r| (i as u32 + 1, r)))
+    }
+
+    fn seq_of(&self, uid: u32) -> Option<u32> {
+        self.known().find(|(_, r)| r.uid == uid).map(|(s, _)| s)
+    }
+
+    /// The hole an unknown UID must lie in.
+    fn hole_for(&self, uid: u32) -> Option<(u32, u32)> {
+        let prev = self
+            .known()
+            .filter(|(_, r)| r.uid < uid)
+            .last()
+            .map(|(s, _)| s);
+        let next = self.known().find(|(_, r)| r.uid > uid).map(|(s, _)| s);
+        let lo = prev.map_or(1, |p| p + 1);
+        let hi = next.map_or(self.seqs.len() as u32, |n| n - 1);
+        (lo <= hi).then_some((lo, hi))
+    }
+
+    fn prune(&mut self) {
+        if self.exists.is_none() {
+            return;
+        }
+        let doomed: Vec<u32> = self
+            .unplaced
+            .keys()
+            .copied()
+            .filter(|u| self.hole_for(*u).is_none())
+            .collect();
+        for u in doomed {
+            self.unplaced.remove(&u);
+        }
+    }
+
+    fn set_exists(&mut self, n: u32) -> bool {
+        if (n as usize) < self.seqs.len() && self.seqs[n as usize..].iter().any(Option::is_some) {
+            return false;
+        }
+        self.seqs.resize(n as usize, None);
+        self.exists = Some(n);
+        self.prune();
+        true
+    }
+
+    fn learn(&mut self, seq: u32, entries: &[(u32, Option<Flags>, Option<u64>)]) -> bool {
+        if entries.is_empty() {
+            return true;
+        }
+        let end = seq as u64 + entries.len() as u64 - 1;
+        if seq == 0 || end > self.seqs.len() as u64 {
+            return false;
+        }
+        let mut prev = 0;
+        for (u, _, _) in entries {
+            if *u <= prev {
+                return false;
+            }
+            prev = *u;
+        }
+        for (k, (u, _, _)) in entries.iter().enumerate() {
+            if let Some(r) = &self.seqs[seq as usize - 1 + k] {
+                if r.uid != *u {
+                    return false;
+                }
+            }
+        }
+        let end = end as u32;
+        if let Some((p, r)) = self.known().filter(|(s, _)| *s < seq).last() {
+            if (entries[0].0 as u64) < r.uid as u64 + (seq - p) as u64 {
+                return false;
+            }
+        }
+        if let Some((n, r)) = self.known().find(|(s, _)| *s > end) {
+            if (r.uid as u64) < entries.last().unwrap().0 as u64 + (n - end) as u64 {
+                return false;
+            }
+        }
+        for (k, (uid, flags, modseq)) in entries.iter().enumerate() {
+            let slot = &mut self.seqs[seq as usize - 1 + k];
+            let base = match slot.take() {
+                Some(r) => r,
+                None => self.unplaced.remove(uid).unwrap_or(Rec {
+                    uid: *uid,
+                    flags: None,
+                    modseq: None,
+                }),
+            };
+            *slot = Some(Rec {
+                uid: *uid,
+                flags: flags.clone().or(base.flags),
+                modseq: modseq.or(base.modseq),
+            });
+        }
+        self.prune();
+        true
+    }
+
+    fn update_uid(&mut self, uid: u32, flags: Option<Flags>, modseq: Option<u64>) -> bool {
+        let rec = match self.seq_of(uid) {
+            Some(s) => self.seqs[s as usize - 1].as_mut(),
+            None => self.unplaced.get_mut(&uid),
+        };
+        let Some(rec) = rec else { return false };
+        if flags.is_some() {
+            rec.flags = flags;
+        }
+        if modseq.is_some() {
+            rec.modseq = modseq;
+        }
+        true
+    }
+
+    fn expunge(&mut self, seq: u32) -> bool {
+        if seq == 0 || seq as usize > self.seqs.len() {
+            return false;
+        }
+        self.seqs.remove(seq as usize - 1);
+        self.exists = Some(self.seqs.len() as u32);
+        self.prune();
+        true
+    }
+
+    fn remove_uid(&mut self, uid: u32) -> Removal {
+        if let Some(s) = self.seq_of(uid) {
+            self.expunge(s);
+            return Removal::Placed(s);
+        }
+        let was_unplaced = self.unplaced.remove(&uid).is_some();
+        match self.hole_for(uid) {
+            Some((lo, _)) => {
+                self.expunge(lo);
+                Removal::Hole(lo)
+            }
+            None if was_unplaced => Removal::Unplaced,
+            None => Removal::Absent,
+        }
+    }
+
+    fn forget_uid(&mut self, uid: u32) -> bool {
+        if let Some(s) = self.seq_of(uid) {
+            self.seqs[s as usize - 1] = None;
+            return true;
+        }
+        self.unplaced.remove(&uid).is_some()
+    }
+
+    fn unplace(&mut self, first: u32, last: u32) {
+        let last = last.min(self.seqs.len() as u32);
+        if first == 0 || first > last {
+            return;
+        }
+        for s in first..=last {
+            if let Some(r) = self.seqs[s as usize - 1].take() {
+                self.unplaced.insert(r.uid, r);
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        *self = Model::default();
+    }
+}
+
+fn flags_of(view: &View<'_>, id: Option<uidcache::FlagSetId>) -> Option<Flags> {
+    id.map(|id| {
+        view.flag_names(id)
+            .unwrap()
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect()
+    })
+}
+
+fn assert_same(view: &View<'_>, model: &Model, ctx: &str) {
+    assert_eq!(view.uidvalidity(), model.uidvalidity, "{ctx}: uidvalidity");
+    assert_eq!(view.uidnext(), model.uidnext, "{ctx}: uidnext");
+    assert_eq!(
+        view.highestmodseq(),
+        model.highestmodseq,
+        "{ctx}: highestmodseq"
+    );
+    assert_eq!(view.exists(), model.exists, "{ctx}: exists");
+    let placed: Vec<(u32, Rec)> = view
+        .placed_messages()
+        .unwrap()
+        .into_iter()
+        .map(|(s, m)| {
+            (
+                s,
+                Rec {
+                    uid: m.uid,
+                    flags: flags_of(view, m.flags),
+                    modseq: m.modseq,
+                },
+            )
+        })
+        .collect();
+    let want: Vec<(u32, Rec)> = model.known().map(|(s, r)| (s, r.clone())).collect();
+    assert_eq!(placed, want, "{ctx}: placed records");
+    let unplaced: Vec<Rec> = view
+        .unplaced_messages()
+        .unwrap()
+        .into_iter()
+        .map(|m| Rec {
+            uid: m.uid,
+            flags: flags_of(view, m.flags),
+            modseq: m.modseq,
+        })
+        .collect();
+    let want: Vec<Rec> = model.unplaced.values().cloned().collect();
+    assert_eq!(unplaced, want, "{ctx}: unplaced records");
+    // Segments must tile 1..=exists exactly as the model's holes do.
+    let mut tiles = Vec::new();
+    for seg in view.segments() {
+        let (a, b, known) = match seg {
+            Segment::Known(a, b) => (a, b, true),
+            Segment::Hole(a, b) => (a, b, false),
+        };
+        for s in a..=b {
+            tiles.push((s, known));
+        }
+    }
+    let want: Vec<(u32, bool)> = model
+        .seqs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (i as u32 + 1, r.is_some()))
+        .collect();
+    assert_eq!(tiles, want, "{ctx}: segments");
+    // Point reads.
+    for (s, r) in model.seqs.iter().enumerate() {
+        let m = view.message_at(s as u32 + 1).unwrap();
+        assert_eq!(
+            m.map(|m| m.uid),
+            r.as_ref().map(|r| r.uid),
+            "{ctx}: message_at({})",
+            s + 1
+        );
+    }
+    let max_uid = model
+        .known()
+        .map(|(_, r)| r.uid)
+        .chain(model.unplaced.keys().copied())
+        .max()
+        .unwrap_or(0);
+    // Every UID of small mailboxes; a stride through large ones (the model is O(n) a lookup).
+    let stride = (max_uid / 150).max(1) as usize;
+    for uid in (1..=max_uid + 2).step_by(stride) {
+        let want = match model.seq_of(uid) {
+            Some(s) => UidPosition::Placed(s),
+            None if model.unplaced.contains_key(&uid) => UidPosition::Unplaced {
+                hole: model.hole_for(uid),
+            },
+            None => match model.hole_for(uid) {
+                Some((first, last)) => UidPosition::InHole { first, last },
+                None => UidPosition::Absent,
+            },
+        };
+        assert_eq!(
+            view.position_of_uid(uid).unwrap(),
+            want,
+            "{ctx}: position_of_uid({uid})"
+        );
+    }
+    let stride = (model.seqs.len() / 150).max(1);
+    for seq in (0..=model.seqs.len() as u32 + 1).step_by(stride) {
+        let plan = view.fetch_plan(seq, 16);
+        let unknown = seq >= 1
+            && (seq as usize) <= model.seqs.len()
+            && model.seqs[seq as usize - 1].is_none();
+        assert_eq!(plan.is_some(), unknown, "{ctx}: fetch_plan({seq}) presence");
+        if let Some(range) = plan {
+            assert!(
+                range.contains(&seq) && range.end() - range.start() < 16,
+                "{ctx}: fetch_plan({seq}) = {range:?}"
+            );
+            for s in range {
+                assert!(
+                    model.seqs[s as usize - 1].is_none(),
+                    "{ctx}: fetch_plan({seq}) overlaps known {s}"
+                );
+            }
+        }
+    }
+}
+
+const FLAG_POOL: [&[u8]; 7] = [
+    b"\\Seen",
+    b"\\Flagged",
+    b"$Junk",
+    b"\\Recent",
+    b"$Forwarded",
+    b"\\seen",
+    b"Work",
+];
+
+fn random_flags(rng: &mut Rng) -> Vec<&'static [u8]> {
+    (0..rng.below(4))
+        .map(|_| FLAG_POOL[rng.below(FLAG_POOL.len() as u64) as usize])
+        .collect()
+}
+
+/// The server's mailbox, from which mostly consistent answers are drawn.
+#[derive(Clone)]
+struct Truth {
+    uids: Vec<u32>,
+    next_uid: u32,
+}
+
+struct Case {
+    rng: Rng,
+    dir: tempfile::TempDir,
+    options: OpenOptions,
+    model: Model,
+    truth: Truth,
+    log: Vec<String>,
+}
+
+impl Case {
+    fn open(&self) -> Cache {
+        Cache::open_with(self.dir.path(), self.options.clone()).unwrap()
+    }
+
+    /// One random change inside `tx`, mirrored on the model (and the truth).
+    fn step(&mut self, tx: &mut Transaction<'_>, model: &mut Model, truth: &mut Truth) {
+        let rng = &mut self.rng;
+        let exists = model.seqs.len() as u32;
+        let pick_seq = |rng: &mut Rng| {
+            if exists == 0 {
+                1
+            } else {
+                1 + rng.below(exists as u64) as u32
+            }
+        };
+        match rng.below(100) {
+            0..=9 => {
+                let n = if rng.below(20) == 0 {
+                    2100 + rng.below(300) as u32
+                } else {
+                    1 + rng.below(12) as u32
+                };
+                for _ in 0..n {
+                    truth.next_uid += 1 + rng.below(3) as u32;
+                    truth.uids.push(truth.next_uid);
+                }
+                let count = truth.uids.len() as u32;
+                self.log.push(format!("set_exists({count})"));
+                let ok = tx.set_exists(count).is_ok();
+                assert_eq!(ok, model.set_exists(count), "set_exists({count})");
+            }
+            10..=34 => {
+                let a = pick_seq(rng);
+                let span = if rng.below(10) == 0 { 3000 } else { 40 };
+                let len = 1 + rng.below(span) as u32;
+                let b = (a + len - 1).min(truth.uids.len() as u32);
+                let uids: Vec<u32> = (a..=b)
+                    .filter_map(|s| truth.uids.get(s as usize - 1).copied())
+                    .collect();
+                self.log
+                    .push(format!("learn_range({a}, {} uids)", uids.len()));
+                let ok = tx.learn_range(a, &uids).is_ok();
+                let entries: Vec<_> = uids.iter().map(|u| (*u, None, None)).collect();
+                assert_eq!(ok, model.learn(a, &entries), "learn_range({a}, {uids:?})");
+            }
+            35..=44 => {
+                let a = pick_seq(rng);
+                let n = 1 + rng.below(5) as usize;
+                let mut entries = Vec::new();
+                let mut names = Vec::new();
+                for k in 0..n {
+                    let Some(uid) = truth.uids.get(a as usize - 1 + k).copied() else {
+                        break;
+                    };
+                    names.push((
+                        uid,
+                        (rng.below(3) > 0).then(|| random_flags(rng)),
+                        (rng.below(3) > 0).then(|| 1 + rng.below(1000)),
+                    ));
+                }
+                let updates: Vec<(u32, Update<'_>)> = names
+                    .iter()
+                    .map(|(u, f, m)| {
+                        (
+                            *u,
+                            Update {
+                                flags: f.as_deref(),
+                                modseq: *m,
+                            },
+                        )
+                    })
+                    .collect();
+                for (u, f, m) in &names {
+                    entries.push((*u, f.as_deref().map(norm_flags), *m));
+                }
+                self.log.push(format!("learn_many({a}, {entries:?})"));
+                let ok = tx.learn_many(a, &updates).is_ok();
+                assert_eq!(ok, model.learn(a, &entries), "learn_many({a})");
+            }
+            45..=52 => {
+                let flags = (rng.below(2) == 0).then(|| random_flags(rng));
+                let modseq = (rng.below(2) == 0).then(|| 1 + rng.below(1000));
+                let by_seq = rng.below(2) == 0;
+                let target = if by_seq {
+                    pick_seq(rng)
+                } else {
+                    rng.below(truth.next_uid as u64 + 2) as u32
+                };
+                self.log.push(format!(
+                    "update(by_seq={by_seq}, {target}, {flags:?}, {modseq:?})"
+                ));
+                let update = Update {
+                    flags: flags.as_deref(),
+                    modseq,
+                };
+                let ok = if by_seq {
+                    tx.update_seq(target, update)
+                } else {
+                    tx.update_uid(target, update)
+                }
+                .is_ok();
+                let uid = if by_seq {
+                    model
+                        .seqs
+                        .get((target as usize).wrapping_sub(1))
+                        .and_then(|r| r.as_ref())
+                        .map(|r| r.uid)
+                } else {
+                    Some(target)
+                        .filter(|u| model.seq_of(*u).is_some() || model.unplaced.contains_key(u))
+                };
+                if let Some(uid) = uid {
+                    model.update_uid(uid, flags.as_deref().map(norm_flags), modseq);
+                }
+                assert_eq!(ok, uid.is_some(), "update");
+            }
+            53..=64 => {
+                let seq = if rng.below(10) == 0 {
+                    exists + 1
+                } else {
+                    pick_seq(rng)
+                };
+                self.log.push(format!("expunge({seq})"));
+                let ok = tx.expunge(seq).is_ok();
+                assert_eq!(ok, model.expunge(seq), "expunge({seq})");
+                if ok && (seq as usize) <= truth.uids.len() {
+                    truth.uids.remove(seq as usize - 1);
+                }
+            }
+            65..=74 => {
+                let uid = match truth.uids.len() {
+                    0 => 1 + rng.below(10) as u32,
+                    n if rng.below(8) > 0 => truth.uids[rng.below(n as u64) as usize],
+                    _ => 1 + rng.below(truth.next_uid as u64 + 3) as u32,
+                };
+                self.log.push(format!("remove_uid({uid})"));
+                let got = tx.remove_uid(uid).unwrap();
+                assert_eq!(got, model.remove_uid(uid), "remove_uid({uid})");
+                if let Some(i) = truth.uids.iter().position(|u| *u == uid) {
+                    truth.uids.remove(i);
+                }
+            }
+            75..=79 => {
+                let uid = 1 + rng.below(truth.next_uid as u64 + 1) as u32;
+                self.log.push(format!("forget_uid({uid})"));
+                assert_eq!(
+                    tx.forget_uid(uid).unwrap(),
+                    model.forget_uid(uid),
+                    "forget_uid({uid})"
+                );
+            }
+            80..=85 => {
+                let a = pick_seq(rng);
+                let b = a + rng.below(exists as u64 + 1) as u32;
+                self.log.push(format!("unplace({a}, {b})"));
+                tx.unplace(a, b).unwrap();
+                model.unplace(a, b);
+            }
+            86..=87 => {
+                self.log.push("clear + set_exists".into());
+                tx.clear().unwrap();
+                model.clear();
+                let count = truth.uids.len() as u32;
+                assert!(tx.set_exists(count).is_ok() && model.set_exists(count));
+            }
+            88..=93 => {
+                let v = (rng.below(4) > 0).then(|| 1 + rng.below(1 << 40));
+                match rng.below(3) {
+                    0 => {
+                        tx.set_uidvalidity(v.map(|v| v as u32)).unwrap();
+                        model.uidvalidity = v.map(|v| v as u32);
+                    }
+                    1 => {
+                        tx.set_uidnext(v.map(|v| v as u32)).unwrap();
+                        model.uidnext = v.map(|v| v as u32);
+                    }
+                    _ => {
+                        tx.set_highestmodseq(v).unwrap();
+                        model.highestmodseq = v;
+                    }
+                }
+            }
+            _ => {
+                // Arbitrary, often contradictory answers: a misbehaving server.
+                let a = rng.below(exists as u64 + 3) as u32;
+                let mut uid = rng.below(truth.next_uid as u64 + 5) as u32;
+                let uids: Vec<u32> = (0..1 + rng.below(6))
+                    .map(|_| {
+                        uid += rng.below(4) as u32;
+                        uid
+                    })
+                    .collect();
+                self.log.push(format!("random learn_range({a}, {uids:?})"));
+                let ok = tx.learn_range(a, &uids).is_ok();
+                let entries: Vec<_> = uids.iter().map(|u| (*u, None, None)).collect();
+                assert_eq!(
+                    ok,
+                    model.learn(a, &entries),
+                    "random learn_range({a}, {uids:?})"
+                );
+            }
+        }
+    }
+}
+
+fn run_case(seed: u64, steps: usize) {
+    let mut rng = Rng::new(seed);
+    let small_journal = rng.below(2) == 0;
+    let options = OpenOptions {
+        journal_limit: if small_journal {
+            2048 + rng.below(8192)
+        } else {
+            1 << 20
+        },
+        durability: if rng.below(2) == 0 {
+            Durability::Durable
+        } else {
+            Durability::NoSync
+        },
+        ..OpenOptions::default()
+    };
+    let mut case = Case {
+        rng,
+        dir: tempfile::tempdir().unwrap(),
+        options,
+        model: Model::default(),
+        truth: Truth {
+            uids: Vec::new(),
+            next_uid: 0,
+        },
+        log: Vec::new(),
+    };
+    let mut cache = Some(case.open());
+    let mut step = 0;
+    while step < steps {
+        let c = cache.as_mut().unwrap();
+        let mut model = case.model.clone();
+        let mut truth = case.truth.clone();
+        let mut tx = c.transaction().unwrap();
+        let n = 1 + case.rng.below(8);
+        for _ in 0..n {
+            let ctx = format!("seed {seed} step {step}");
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                case.step(&mut tx, &mut model, &mut truth);
+                assert_same(&tx.view(), &model, &ctx);
+            }));
+            if let Err(e) = result {
+                let tail: Vec<_> = case.log.iter().rev().take(12).rev().collect();
+                panic!(
+                    "{ctx} failed; last ops: {tail:#?}; cause: {:?}",
+                    e.downcast_ref::<String>()
+                );
+            }
+            step += 1;
+        }
+        let ctx = format!("seed {seed} step {step}");
+        match case.rng.below(10) {
+            0 => {
+                case.log.push("abort".into());
+                drop(tx);
+                assert_same(&c.view(), &case.model, &format!("{ctx} after abort"));
+            }
+            _ => {
+                case.log.push("commit".into());
+                tx.commit().unwrap();
+                case.model = model;
+                case.truth = truth;
+                assert_same(&c.view(), &case.model, &format!("{ctx} after commit"));
+            }
+        }
+        match case.rng.below(12) {
+            0 => {
+                case.log.push("reopen".into());
+                // The old handle (and its lock) must be gone before the new one opens.
+                drop(cache.take());
+                cache = Some(case.open());
+                assert_same(
+                    &cache.as_ref().unwrap().view(),
+                    &case.model,
+                    &format!("{ctx} after reopen"),
+                );
+            }
+            1 => {
+                case.log.push("compact".into());
+                cache.as_mut().unwrap().compact().unwrap();
+                assert_same(
+                    &cache.as_ref().unwrap().view(),
+                    &case.model,
+                    &format!("{ctx} after compact"),
+                );
+            }
+            2 => {
+                case.log.push("checkpoint".into());
+                cache.as_mut().unwrap().checkpoint().unwrap();
+            }
+            3 => {
+                let reader = Cache::open_read_only(case.dir.path()).unwrap();
+                assert_same(&reader.view(), &case.model, &format!("{ctx} read-only"));
+            }
+            _ => {}
+        }
+    }
+    drop(cache);
+    let reopened = case.open();
+    assert_same(
+        &reopened.view(),
+        &case.model,
+        &format!("seed {seed} final reopen"),
+    );
+}
+
+#[test]
+fn engine_matches_model() {
+    let cases: u64 = std::env::var("UIDCACHE_MODEL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1500);
+    let first: u64 = std::env::var("UIDCACHE_MODEL_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    for seed in first..first + cases {
+        run_case(seed, 60);
+    }
+}
