@@ -72,6 +72,17 @@ pub struct Cache {
     pub(crate) poisoned: bool,
 }
 
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("dir", &self.dir)
+            .field("generation", &self.generation)
+            .field("writer", &self.writer.is_some())
+            .field("poisoned", &self.poisoned)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What the index and journal hold, read without changing anything.
 struct Loaded {
     state: State,

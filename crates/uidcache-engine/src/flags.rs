@@ -70,12 +70,11 @@ impl FlagTable {
         if set.iter().any(|a| *a as usize >= self.atoms.len()) {
             return Err(format!("flag set {id} names an undefined atom"));
         }
-        let sorted = set.windows(2).all(|w| {
-            match (self.atoms.get(w[0] as usize), self.atoms.get(w[1] as usize)) {
-                (Some(a), Some(b)) => a < b,
-                _ => false,
-            }
-        });
+        let names: Vec<Option<&Vec<u8>>> =
+            set.iter().map(|a| self.atoms.get(*a as usize)).collect();
+        let sorted = names
+            .windows(2)
+            .all(|w| matches!(w, [Some(a), Some(b)] if a < b));
         if !sorted || self.set_ids.contains_key(&set) {
             return Err(format!(
                 "flag set {id} is not sorted, has duplicates, or is defined twice"

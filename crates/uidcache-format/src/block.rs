@@ -122,7 +122,7 @@ pub fn parse_block(bytes: &[u8], expected_id: u64) -> Result<&[Record], FormatEr
         ));
     }
     let count = header.record_count.get() as usize;
-    let need = count.checked_mul(RECORD_SIZE).unwrap_or(usize::MAX);
+    let need = count.saturating_mul(RECORD_SIZE);
     if body.len() != need {
         return Err(FormatError::new(
             FormatErrorKind::Truncated,

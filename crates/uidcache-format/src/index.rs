@@ -276,7 +276,7 @@ impl IndexImage {
             let ids = take_n(&mut cur, n, 4)?;
             flagsets.push(
                 ids.chunks_exact(4)
-                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .map(|c| u32::from_le_bytes(c.try_into().unwrap_or([0; 4])))
                     .collect(),
             );
         }
@@ -308,7 +308,7 @@ impl IndexImage {
 }
 
 fn take_n<'a>(cur: &mut Cursor<'a>, n: u32, size: usize) -> Result<&'a [u8], FormatError> {
-    let len = (n as usize).checked_mul(size).unwrap_or(usize::MAX);
+    let len = (n as usize).saturating_mul(size);
     cur.take(len)
 }
 

@@ -1,0 +1,256 @@
+//! Damaged and interrupted files (issue 2): torn journal tails are dropped, damage is a
+//! typed error naming the file and the byte offset, nothing committed is lost.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "a test: a panic is a failure report"
+)]
+
+use std::fs;
+use std::path::Path;
+
+use uidcache::{Cache, Error, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE};
+
+/// Three commits: a fill, an expunge, a flag change.
+fn three_commits(dir: &Path) -> Vec<u64> {
+    let mut cache = Cache::open(dir).unwrap();
+    let mut sizes = vec![fs::metadata(dir.join(JOURNAL_FILE)).unwrap().len()];
+    let mut tx = cache.transaction().unwrap();
+    tx.set_exists(10).unwrap();
+    tx.learn_range(1, &[2, 4, 6, 8, 10, 12, 14, 16, 18, 20])
+        .unwrap();
+    tx.commit().unwrap();
+    sizes.push(fs::metadata(dir.join(JOURNAL_FILE)).unwrap().len());
+    let mut tx = cache.transaction().unwrap();
+    tx.expunge(3).unwrap();
+    tx.commit().unwrap();
+    sizes.push(fs::metadata(dir.join(JOURNAL_FILE)).unwrap().len());
+    let mut tx = cache.transaction().unwrap();
+    tx.update_seq(
+        1,
+        uidcache::Update {
+            flags: Some(&[b"\\Seen"]),
+            modseq: Some(9),
+        },
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    sizes.push(fs::metadata(dir.join(JOURNAL_FILE)).unwrap().len());
+    sizes
+}
+
+fn uids(cache: &Cache) -> Vec<u32> {
+    cache
+        .view()
+        .placed_messages()
+        .unwrap()
+        .iter()
+        .map(|(_, m)| m.uid)
+        .collect()
+}
+
+#[test]
+fn every_truncation_of_the_journal_recovers_a_committed_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let sizes = three_commits(dir.path());
+    let full = fs::read(dir.path().join(JOURNAL_FILE)).unwrap();
+    let expected = [0usize, 10, 9, 9];
+    for cut in sizes[0]..=sizes[3] {
+        let copy = tempfile::tempdir().unwrap();
+        copy_dir(dir.path(), copy.path());
+        fs::write(copy.path().join(JOURNAL_FILE), &full[..cut as usize]).unwrap();
+        let commits = sizes.iter().filter(|s| **s <= cut).count() - 1;
+        let mut cache = Cache::open(copy.path()).unwrap();
+        assert_eq!(uids(&cache).len(), expected[commits], "cut at {cut}");
+        // The torn tail is cut off, so the next commit lands right after the last good frame.
+        let mut tx = cache.transaction().unwrap();
+        tx.set_uidnext(Some(99)).unwrap();
+        tx.commit().unwrap();
+        drop(cache);
+        let cache = Cache::open(copy.path()).unwrap();
+        assert_eq!(cache.view().uidnext(), Some(99), "cut at {cut}");
+        assert_eq!(
+            uids(&cache).len(),
+            expected[commits],
+            "cut at {cut}, after a new commit"
+        );
+    }
+}
+
+#[test]
+fn zero_filled_journal_tail_is_a_torn_write() {
+    let dir = tempfile::tempdir().unwrap();
+    three_commits(dir.path());
+    let mut bytes = fs::read(dir.path().join(JOURNAL_FILE)).unwrap();
+    bytes.extend(std::iter::repeat_n(0u8, 8192));
+    fs::write(dir.path().join(JOURNAL_FILE), &bytes).unwrap();
+    let cache = Cache::open(dir.path()).unwrap();
+    assert_eq!(uids(&cache), vec![2, 4, 8, 10, 12, 14, 16, 18, 20]);
+}
+
+#[test]
+fn damage_before_a_durable_frame_names_journal_and_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let sizes = three_commits(dir.path());
+    let path = dir.path().join(JOURNAL_FILE);
+    let mut bytes = fs::read(&path).unwrap();
+    let first_frame = sizes[0] as usize;
+    bytes[first_frame + 30] ^= 0x55;
+    fs::write(&path, &bytes).unwrap();
+    match Cache::open(dir.path()) {
+        Err(Error::Corrupt { path: p, detail }) => {
+            assert!(p.ends_with(JOURNAL_FILE));
+            assert_eq!(detail.offset, first_frame as u64);
+        }
+        other => panic!("expected corruption, got {:?}", other.map(|_| ())),
+    }
+    // A reader gets the same answer, and nothing was changed by either attempt.
+    assert!(Cache::open_read_only(dir.path())
+        .unwrap_err()
+        .is_corruption());
+    assert_eq!(fs::read(&path).unwrap(), bytes);
+}
+
+#[test]
+fn damaged_index_is_a_typed_error_at_every_byte_and_length() {
+    let dir = tempfile::tempdir().unwrap();
+    three_commits(dir.path());
+    Cache::open(dir.path()).unwrap().checkpoint().unwrap();
+    let path = dir.path().join(INDEX_FILE);
+    let good = fs::read(&path).unwrap();
+    for i in 0..good.len() {
+        let mut bad = good.clone();
+        bad[i] ^= 0x08;
+        fs::write(&path, &bad).unwrap();
+        let err = Cache::open_read_only(dir.path())
+            .err()
+            .unwrap_or_else(|| panic!("flip at {i} accepted"));
+        assert!(err.is_corruption(), "flip at {i}: {err}");
+    }
+    for cut in 0..good.len() {
+        fs::write(&path, &good[..cut]).unwrap();
+        assert!(
+            Cache::open_read_only(dir.path())
+                .unwrap_err()
+                .is_corruption(),
+            "cut at {cut}"
+        );
+    }
+    fs::write(&path, &good).unwrap();
+    assert_eq!(uids(&Cache::open(dir.path()).unwrap()).len(), 9);
+}
+
+#[test]
+fn damaged_block_is_reported_on_read_with_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    three_commits(dir.path());
+    let blocks: Vec<_> = fs::read_dir(dir.path().join(BLOCKS_DIR))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(blocks.len(), 1);
+    let good = fs::read(&blocks[0]).unwrap();
+    let mut bytes = good.clone();
+    bytes[40] ^= 1;
+    fs::write(&blocks[0], &bytes).unwrap();
+    let names_block = |result: Result<(), Error>| match result {
+        Err(Error::Corrupt { path, detail }) => {
+            assert_eq!(path, blocks[0]);
+            assert_eq!(detail.offset, 28, "the block checksum field");
+        }
+        other => panic!("expected corruption, got {other:?}"),
+    };
+    // Replaying the journal's expunge splits a slice of that block, so opening reads it.
+    names_block(Cache::open(dir.path()).map(|_| ()));
+    // After a checkpoint nothing reads the block until a record in it is asked for.
+    fs::write(&blocks[0], &good).unwrap();
+    Cache::open(dir.path()).unwrap().checkpoint().unwrap();
+    fs::write(&blocks[0], &bytes).unwrap();
+    let cache = Cache::open(dir.path()).unwrap();
+    names_block(cache.view().message_at(1).map(|_| ()));
+    drop(cache);
+    fs::remove_file(&blocks[0]).unwrap();
+    let cache = Cache::open(dir.path()).unwrap();
+    assert!(matches!(cache.view().message_at(1), Err(Error::Io { .. })));
+}
+
+#[test]
+fn interrupted_checkpoint_leaves_a_stale_journal_that_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    three_commits(dir.path());
+    let old_journal = fs::read(dir.path().join(JOURNAL_FILE)).unwrap();
+    Cache::open(dir.path()).unwrap().checkpoint().unwrap();
+    // The crash came after the new index was renamed in, before the new journal was.
+    fs::write(dir.path().join(JOURNAL_FILE), &old_journal).unwrap();
+    let cache = Cache::open(dir.path()).unwrap();
+    assert_eq!(uids(&cache), vec![2, 4, 8, 10, 12, 14, 16, 18, 20]);
+    assert_eq!(cache.view().message_at(1).unwrap().unwrap().modseq, Some(9));
+}
+
+#[test]
+fn journal_from_a_future_generation_is_corruption() {
+    let dir = tempfile::tempdir().unwrap();
+    three_commits(dir.path());
+    let index_gen0 = fs::read(dir.path().join(INDEX_FILE)).unwrap();
+    Cache::open(dir.path()).unwrap().checkpoint().unwrap();
+    fs::write(dir.path().join(INDEX_FILE), &index_gen0).unwrap();
+    let err = Cache::open(dir.path()).err().unwrap();
+    assert!(
+        matches!(&err, Error::Corrupt { detail, .. } if detail.field == "generation"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_index_beside_a_journal_is_corruption_not_a_fresh_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    three_commits(dir.path());
+    fs::remove_file(dir.path().join(INDEX_FILE)).unwrap();
+    assert!(Cache::open(dir.path()).unwrap_err().is_corruption());
+}
+
+#[test]
+fn leftovers_of_a_crash_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    three_commits(dir.path());
+    let tmp = dir.path().join("index.tmp");
+    fs::write(&tmp, b"half an index").unwrap();
+    let orphan = uidcache::block_path(dir.path(), 0xdead);
+    fs::write(&orphan, b"a block no commit refers to").unwrap();
+    let mut cache = Cache::open(dir.path()).unwrap();
+    assert!(!tmp.exists());
+    cache.checkpoint().unwrap();
+    assert!(!orphan.exists());
+    assert_eq!(uids(&cache).len(), 9);
+}
+
+#[test]
+fn uncommitted_changes_are_invisible_after_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    three_commits(dir.path());
+    let mut cache = Cache::open(dir.path()).unwrap();
+    let mut tx = cache.transaction().unwrap();
+    tx.clear().unwrap();
+    assert_eq!(tx.view().exists(), None);
+    drop(tx);
+    assert_eq!(
+        uids(&cache).len(),
+        9,
+        "a dropped transaction is rolled back in memory"
+    );
+    drop(cache);
+    assert_eq!(uids(&Cache::open(dir.path()).unwrap()).len(), 9);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
