@@ -126,7 +126,11 @@ impl Cache {
         if lock.is_some() && !dir.join(INDEX_FILE).exists() {
             initialize(&dir, &syncs)?;
         }
-        let loaded = load(&dir, &store)?;
+        let loaded = if lock.is_some() {
+            load(&dir, &store)?
+        } else {
+            load_as_reader(&dir, &store)?
+        };
         let writer = match lock {
             None => None,
             Some(lock) => {
@@ -210,8 +214,16 @@ impl Cache {
     }
 
     /// Re-reads the committed state from disk: a reader calls this to see newer commits.
+    ///
+    /// A reader's snapshot stays readable until the writer's next checkpoint unlinks blocks
+    /// it no longer needs; a read that then fails with a not-found I/O error is answered by
+    /// calling this and reading again.
     pub fn refresh(&mut self) -> Result<()> {
-        let loaded = load(&self.dir, &self.store)?;
+        let loaded = if self.writer.is_some() {
+            load(&self.dir, &self.store)?
+        } else {
+            load_as_reader(&self.dir, &self.store)?
+        };
         self.state = loaded.state;
         self.generation = loaded.generation;
         Ok(())
@@ -309,6 +321,27 @@ fn initialize(dir: &Path, syncs: &SyncCounter) -> Result<()> {
     syncs.sync_dir(dir)?;
     JournalWriter::create(&dir.join(JOURNAL_FILE), 0, syncs)?;
     syncs.sync_dir(dir)
+}
+
+/// How many times a reader starts over when a checkpoint replaced files under it.
+const READER_ATTEMPTS: usize = 20;
+
+/// `load` for a reader, which takes no lock: a checkpoint between its reads of the index
+/// and the journal shows up as a journal newer than the index, or a block already unlinked.
+/// Both mean "read again"; anything else is an answer.
+fn load_as_reader(dir: &Path, store: &BlockStore) -> Result<Loaded> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match load(dir, store) {
+            Err(Error::Corrupt { detail, .. })
+                if detail.field == "generation" && attempt < READER_ATTEMPTS => {}
+            Err(Error::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound && attempt < READER_ATTEMPTS => {}
+            other => return other,
+        }
+        std::thread::sleep(std::time::Duration::from_millis(attempt as u64));
+    }
 }
 
 /// Reads the index, then replays the journal that continues it.
