@@ -689,7 +689,7 @@ fn engine_matches_model() {
     let cases: u64 = std::env::var("UIDCACHE_MODEL_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1500);
+        .unwrap_or(3000);
     let first: u64 = std::env::var("UIDCACHE_MODEL_SEED")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -70,6 +70,8 @@ pub struct Cache {
     pub(crate) syncs: SyncCounter,
     pub(crate) stats: Stats,
     pub(crate) poisoned: bool,
+    /// Blocks written by no-sync commits and not yet fsynced.
+    pub(crate) unsynced_blocks: Vec<u64>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -162,6 +164,7 @@ impl Cache {
             syncs,
             stats: Stats::default(),
             poisoned: false,
+            unsynced_blocks: Vec::new(),
         })
     }
 
@@ -249,9 +252,28 @@ impl Cache {
         result
     }
 
+    /// fsyncs the blocks of earlier no-sync commits (and their directory), before anything
+    /// durable refers to them.
+    pub(crate) fn sync_unsynced_blocks(&mut self) -> Result<()> {
+        if self.unsynced_blocks.is_empty() {
+            return Ok(());
+        }
+        for id in std::mem::take(&mut self.unsynced_blocks) {
+            let path = crate::dirfs::block_path(&self.dir, id);
+            match File::open(&path) {
+                Ok(file) => self.syncs.sync_file(&file, &path)?,
+                // Unlinked by a compaction since: nothing refers to it any more.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("open block", &path)(e)),
+            }
+        }
+        self.syncs.sync_dir(&self.dir.join(BLOCKS_DIR))
+    }
+
     /// The checkpoint protocol of FORMAT.md "Checkpoint": new index (temp, fsync, rename,
     /// fsync dir), then a new journal of the new generation, then dead block files go.
     pub(crate) fn write_checkpoint(&mut self) -> Result<()> {
+        self.sync_unsynced_blocks()?;
         let generation = self.generation + 1;
         let bytes = to_image(&self.state, generation).encode();
         crate::dirfs::replace_file(&self.dir.join(INDEX_FILE), &bytes, true, &self.syncs)?;

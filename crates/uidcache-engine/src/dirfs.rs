@@ -47,7 +47,12 @@ pub fn block_path(dir: &Path, id: u64) -> PathBuf {
 /// Parses a block file name back into its ID.
 pub fn block_id_of(name: &str) -> Option<u64> {
     let hex = name.strip_suffix(".ucb")?;
-    if hex.len() != 16 {
+    // Only the canonical spelling: 16 lowercase hex digits, as `block_path` writes them.
+    if hex.len() != 16
+        || !hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return None;
     }
     u64::from_str_radix(hex, 16).ok()

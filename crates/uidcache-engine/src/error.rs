@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use uidcache_format::FormatError;
+use uidcache_format::{FormatError, FormatErrorKind};
 
 /// Result of engine calls.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -40,6 +40,10 @@ pub enum Error {
     /// because a retried fsync can report success for data the kernel already dropped.
     #[error("the cache handle is poisoned by an earlier I/O failure; reopen the cache")]
     Poisoned,
+    /// The commit succeeded (its changes are in the journal), but the checkpoint or
+    /// compaction that followed it failed; the handle is poisoned.
+    #[error("committed, but the checkpoint after the commit failed: {0}")]
+    AfterCommit(Box<Error>),
     /// The cache was opened read-only.
     #[error("the cache was opened read-only")]
     ReadOnly,
@@ -111,6 +115,11 @@ impl Error {
 
     /// Whether this error reports damaged files (as opposed to I/O or misuse).
     pub fn is_corruption(&self) -> bool {
-        matches!(self, Error::Corrupt { .. })
+        matches!(self, Error::Corrupt { detail, .. } if detail.kind != FormatErrorKind::UpgradeRequired)
+    }
+
+    /// Whether a file was written by an older format version that this code cannot read.
+    pub fn is_upgrade_required(&self) -> bool {
+        matches!(self, Error::Corrupt { detail, .. } if detail.kind == FormatErrorKind::UpgradeRequired)
     }
 }

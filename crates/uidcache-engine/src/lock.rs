@@ -1,8 +1,8 @@
 //! The writer lock: an exclusive `flock` on the `lock` file, held for the writer's life.
 //!
 //! We use `std::fs::File::try_lock` (stable since Rust 1.89) rather than fs2: the same
-//! `flock(2)` on Unix and `LockFileEx` on Windows, maintained with the standard library,
-//! one dependency fewer. The lock is advisory and per open file description; on file
+//! `flock(2)`, maintained with the standard library, one dependency fewer. (The engine is
+//! Unix-only for now: the journal uses positioned writes from `std::os::unix`.) The lock is advisory and per open file description; on file
 //! systems where `flock` is not enforced across machines (some NFS and SMB mounts) two
 //! writers on different machines are not excluded — FORMAT.md "Locking" says so.
 

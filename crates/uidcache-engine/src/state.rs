@@ -170,9 +170,16 @@ impl State {
     pub(crate) fn apply(&mut self, op: &Op, src: &dyn RecordSource) -> Result<()> {
         match op {
             Op::SetHeader { field, value } => {
+                let narrow = |v: u64| {
+                    u32::try_from(v).map_err(|_| {
+                        InvalidOp::Unsupported(format!("{field:?} {v} does not fit 32 bits"))
+                    })
+                };
                 match field {
-                    HeaderField::UidValidity => self.header.uidvalidity = value.map(|v| v as u32),
-                    HeaderField::UidNext => self.header.uidnext = value.map(|v| v as u32),
+                    HeaderField::UidValidity => {
+                        self.header.uidvalidity = value.map(narrow).transpose()?
+                    }
+                    HeaderField::UidNext => self.header.uidnext = value.map(narrow).transpose()?,
                     HeaderField::HighestModseq => self.header.highestmodseq = *value,
                 }
                 Ok(())

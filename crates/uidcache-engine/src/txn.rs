@@ -404,6 +404,9 @@ impl<'c> Transaction<'c> {
     /// Removes the message with `uid` (VANISHED): see [`Removal`] for the cases.
     pub fn remove_uid(&mut self, uid: u32) -> Result<Removal> {
         self.check_open()?;
+        if uid == 0 {
+            return Ok(Removal::Absent);
+        }
         let removal = self.with_src(|v| {
             if let Some(seq) = v.state.seq_of_uid(uid, &v.src)? {
                 return Ok(Removal::Placed(seq));
@@ -468,15 +471,25 @@ impl<'c> Transaction<'c> {
             return result;
         }
         self.cache.stats.commits += 1;
-        self.cache.after_commit()
+        self.cache
+            .after_commit()
+            .map_err(|e| Error::AfterCommit(Box::new(e)))
     }
 
     fn publish(&mut self, durable: bool) -> Result<()> {
         let cache = &mut *self.cache;
+        if durable {
+            // A durable frame makes every earlier frame durable too, so the blocks of
+            // earlier no-sync commits must reach the disk first.
+            cache.sync_unsynced_blocks()?;
+        }
         for (id, records) in &self.pending {
             cache
                 .store
                 .write_block(*id, records, durable, &cache.syncs)?;
+            if !durable {
+                cache.unsynced_blocks.push(*id);
+            }
         }
         if durable && !self.pending.is_empty() {
             cache
@@ -486,6 +499,13 @@ impl<'c> Transaction<'c> {
         let mut payload = Vec::new();
         for op in &self.ops {
             op.encode(&mut payload);
+        }
+        if payload.len() > uidcache_format::MAX_FRAME_PAYLOAD as usize {
+            return Err(InvalidOp::Unsupported(format!(
+                "a transaction of {} bytes of changes; commit more often",
+                payload.len()
+            ))
+            .into());
         }
         let writer = cache.writer.as_mut().ok_or(Error::ReadOnly)?;
         writer.journal.append(&payload, durable, &cache.syncs)
