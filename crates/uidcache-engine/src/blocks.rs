@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::io::Read;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -14,9 +15,10 @@ use crate::mmap::Mapping;
 
 /// Most records a block file holds (32 KiB of records); see FORMAT.md "Block sizing".
 pub const MAX_BLOCK_RECORDS: usize = 2048;
-/// How many mapped blocks stay cached; beyond it the cache is emptied, which bounds the
-/// resident memory of a long-lived reader to about this many blocks.
-const MAPPED_CACHE_LIMIT: usize = 512;
+/// How many blocks stay mapped (32 MiB of records per 1,024). Past it the map cache is
+/// emptied, which bounds the number of mappings (the kernel limits them per process), not
+/// memory: a mapping costs resident memory only for the pages that lookups touch.
+const MAPPED_CACHE_LIMIT: usize = 16_384;
 
 /// A checked, mapped block file.
 pub(crate) struct MappedBlock {
@@ -94,11 +96,22 @@ impl BlockStore {
                 FormatError::truncated("BlockHeader", 0, BLOCK_HEADER_SIZE, len as usize),
             ));
         }
-        let mapping =
-            Mapping::map_block_file(&file, len).map_err(Error::io("mmap block", &path))?;
-        let count = parse_block(mapping.bytes(), id)
+        // The checksum is checked on a copy read with read(2), not through the mapping:
+        // reading the mapped pages would make the whole block resident in this process,
+        // while a lookup needs one page of it.
+        let mut bytes = Vec::with_capacity(len as usize);
+        (&file)
+            .read_to_end(&mut bytes)
+            .map_err(Error::io("read block", &path))?;
+        let count = parse_block(&bytes, id)
             .map_err(|e| Error::corrupt(&path, e))?
             .len();
+        if bytes.len() as u64 != len {
+            let changed = std::io::Error::other("block file changed size while open");
+            return Err(Error::io("read block", &path)(changed));
+        }
+        let mapping =
+            Mapping::map_block_file(&file, len).map_err(Error::io("mmap block", &path))?;
         let block = Arc::new(MappedBlock { mapping, count });
         let mut cache = self.lock_cache();
         if cache.len() >= MAPPED_CACHE_LIMIT {
