@@ -358,8 +358,11 @@ fn load_as_reader(dir: &Path, store: &BlockStore) -> Result<Loaded> {
         match load(dir, store) {
             Err(Error::Corrupt { detail, .. })
                 if detail.field == "generation" && attempt < READER_ATTEMPTS => {}
-            Err(Error::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound && attempt < READER_ATTEMPTS => {}
+            // A missing index is an answer (no cache there), a missing block a race.
+            Err(Error::Io { source, path, .. })
+                if source.kind() == std::io::ErrorKind::NotFound
+                    && path != dir.join(INDEX_FILE)
+                    && attempt < READER_ATTEMPTS => {}
             other => return other,
         }
         std::thread::sleep(std::time::Duration::from_millis(attempt as u64));
