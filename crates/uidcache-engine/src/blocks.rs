@@ -1,17 +1,15 @@
 //! Block files: writing new ones, and mapping, checking and caching published ones.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::Read;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use uidcache_format::{encode_block, parse_block, FormatError, Record, BLOCK_HEADER_SIZE};
 
-use crate::dirfs::{block_path, replace_file, SyncCounter};
+use crate::dirfs::{block_path, Fs};
 use crate::error::{Error, Result};
-use crate::mmap::Mapping;
+use crate::vfs::{BlockBytes, Vfs};
 
 /// Most records a block file holds (32 KiB of records); see FORMAT.md "Block sizing".
 pub const MAX_BLOCK_RECORDS: usize = 2048;
@@ -22,7 +20,7 @@ const MAPPED_CACHE_LIMIT: usize = 16_384;
 
 /// A checked, mapped block file.
 pub(crate) struct MappedBlock {
-    mapping: Mapping,
+    mapping: Box<dyn BlockBytes>,
     count: usize,
 }
 
@@ -68,13 +66,15 @@ pub(crate) trait RecordSource {
 /// The published block files of one mailbox directory.
 pub(crate) struct BlockStore {
     dir: PathBuf,
+    vfs: Arc<dyn Vfs>,
     mapped: Mutex<HashMap<u64, Arc<MappedBlock>>>,
 }
 
 impl BlockStore {
-    pub(crate) fn new(dir: &Path) -> Self {
+    pub(crate) fn new(dir: &Path, vfs: Arc<dyn Vfs>) -> Self {
         BlockStore {
             dir: dir.to_path_buf(),
+            vfs,
             mapped: Mutex::new(HashMap::new()),
         }
     }
@@ -85,33 +85,31 @@ impl BlockStore {
             return Ok(Arc::clone(block));
         }
         let path = block_path(&self.dir, id);
-        let file = File::open(&path).map_err(Error::io("open block", &path))?;
-        let len = file
-            .metadata()
-            .map_err(Error::io("stat block", &path))?
-            .len();
-        if len < BLOCK_HEADER_SIZE as u64 {
-            return Err(Error::corrupt(
-                &path,
-                FormatError::truncated("BlockHeader", 0, BLOCK_HEADER_SIZE, len as usize),
-            ));
-        }
         // The checksum is checked on a copy read with read(2), not through the mapping:
         // reading the mapped pages would make the whole block resident in this process,
         // while a lookup needs one page of it.
-        let mut bytes = Vec::with_capacity(len as usize);
-        (&file)
-            .read_to_end(&mut bytes)
+        let bytes = self
+            .vfs
+            .read(&path)
             .map_err(Error::io("read block", &path))?;
+        if bytes.len() < BLOCK_HEADER_SIZE {
+            let short = FormatError::truncated("BlockHeader", 0, BLOCK_HEADER_SIZE, bytes.len());
+            return Err(Error::corrupt(&path, short));
+        }
         let count = parse_block(&bytes, id)
             .map_err(|e| Error::corrupt(&path, e))?
             .len();
-        if bytes.len() as u64 != len {
-            let changed = std::io::Error::other("block file changed size while open");
-            return Err(Error::io("read block", &path)(changed));
+        let mapping = self
+            .vfs
+            .map_block(&path)
+            .map_err(Error::io("mmap block", &path))?;
+        // Comparing lengths, not bytes, keeps the mapping's pages untouched; published
+        // blocks never change, so a length change means a foreign writer.
+        if mapping.bytes().len() != bytes.len() {
+            let changed =
+                std::io::Error::other("block file changed size while it was being opened");
+            return Err(Error::io("map block", &path)(changed));
         }
-        let mapping =
-            Mapping::map_block_file(&file, len).map_err(Error::io("mmap block", &path))?;
         let block = Arc::new(MappedBlock { mapping, count });
         let mut cache = self.lock_cache();
         if cache.len() >= MAPPED_CACHE_LIMIT {
@@ -137,16 +135,15 @@ impl BlockStore {
     /// blocks directory before any index or journal refers to it.
     pub(crate) fn write_block(
         &self,
+        fs: &Fs,
         id: u64,
         records: &[Record],
         durable: bool,
-        syncs: &SyncCounter,
     ) -> Result<()> {
-        replace_file(
+        fs.replace_file(
             &block_path(&self.dir, id),
             &encode_block(id, records),
             durable,
-            syncs,
         )
     }
 }

@@ -1,25 +1,25 @@
 //! The cache handle: opening a mailbox directory, recovery, reads, checkpoints.
 
-use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use uidcache_format::{scan_journal, FormatError, FormatErrorKind, IndexImage, Op};
 
+use std::sync::Arc;
+
 use crate::blocks::{BlockStore, WithPending};
-use crate::dirfs::{
-    block_id_of, SyncCounter, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE, LOCK_FILE, TMP_SUFFIX,
-};
+use crate::dirfs::{block_id_of, Fs, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE, LOCK_FILE, TMP_SUFFIX};
 use crate::error::{Error, Result};
 use crate::image::{from_image, to_image};
 use crate::journal::JournalWriter;
 use crate::lock::lock_writer;
 use crate::options::OpenOptions;
 use crate::state::State;
+use crate::vfs::StdVfs;
 use crate::view::View;
 
 /// The writer's exclusive resources.
 pub(crate) struct Writer {
-    _lock: File,
+    _lock: crate::vfs::LockGuard,
     pub(crate) journal: JournalWriter,
 }
 
@@ -67,7 +67,7 @@ pub struct Cache {
     pub(crate) writer: Option<Writer>,
     pub(crate) generation: u64,
     pub(crate) options: OpenOptions,
-    pub(crate) syncs: SyncCounter,
+    pub(crate) fs: Fs,
     pub(crate) stats: Stats,
     pub(crate) poisoned: bool,
     /// Blocks written by no-sync commits and not yet fsynced.
@@ -114,24 +114,29 @@ impl Cache {
     /// Opens the cache in `dir` with `options`.
     pub fn open_with(dir: impl AsRef<Path>, options: OpenOptions) -> Result<Cache> {
         let dir = dir.as_ref().to_path_buf();
-        let syncs = SyncCounter::default();
+        let fs = Fs::new(options.vfs.clone().unwrap_or_else(|| Arc::new(StdVfs)));
         let lock = if options.read_only {
             None
         } else {
             if options.create {
-                fs::create_dir_all(dir.join(BLOCKS_DIR))
+                fs.vfs
+                    .create_dir_all(&dir.join(BLOCKS_DIR))
                     .map_err(Error::io("create directory", &dir))?;
             }
-            Some(lock_writer(&dir.join(LOCK_FILE), options.lock_wait)?)
+            Some(lock_writer(
+                fs.vfs.as_ref(),
+                &dir.join(LOCK_FILE),
+                options.lock_wait,
+            )?)
         };
-        let store = BlockStore::new(&dir);
-        if lock.is_some() && !dir.join(INDEX_FILE).exists() {
-            initialize(&dir, &syncs)?;
+        let store = BlockStore::new(&dir, Arc::clone(&fs.vfs));
+        if lock.is_some() && !fs.vfs.exists(&dir.join(INDEX_FILE)) {
+            initialize(&dir, &fs)?;
         }
         let loaded = if lock.is_some() {
-            load(&dir, &store)?
+            load(&dir, &fs, &store)?
         } else {
-            load_as_reader(&dir, &store)?
+            load_as_reader(&dir, &fs, &store)?
         };
         let writer = match lock {
             None => None,
@@ -139,15 +144,15 @@ impl Cache {
                 let journal_path = dir.join(JOURNAL_FILE);
                 let journal = match loaded.journal {
                     Some((salt, next, end, len)) => {
-                        JournalWriter::resume(&journal_path, salt, next, end, len, &syncs)?
+                        JournalWriter::resume(&fs, &journal_path, salt, next, end, len)?
                     }
                     None => {
-                        let j = JournalWriter::create(&journal_path, loaded.generation, &syncs)?;
-                        syncs.sync_dir(&dir)?;
+                        let j = JournalWriter::create(&fs, &journal_path, loaded.generation)?;
+                        fs.sync_dir(&dir)?;
                         j
                     }
                 };
-                remove_temp_files(&dir);
+                remove_temp_files(&fs, &dir);
                 Some(Writer {
                     _lock: lock,
                     journal,
@@ -161,7 +166,7 @@ impl Cache {
             writer,
             generation: loaded.generation,
             options,
-            syncs,
+            fs,
             stats: Stats::default(),
             poisoned: false,
             unsynced_blocks: Vec::new(),
@@ -187,7 +192,7 @@ impl Cache {
     /// What this handle has done so far.
     pub fn stats(&self) -> Stats {
         Stats {
-            fsyncs: self.syncs.get(),
+            fsyncs: self.fs.syncs(),
             ..self.stats
         }
     }
@@ -223,9 +228,9 @@ impl Cache {
     /// calling this and reading again.
     pub fn refresh(&mut self) -> Result<()> {
         let loaded = if self.writer.is_some() {
-            load(&self.dir, &self.store)?
+            load(&self.dir, &self.fs, &self.store)?
         } else {
-            load_as_reader(&self.dir, &self.store)?
+            load_as_reader(&self.dir, &self.fs, &self.store)?
         };
         self.state = loaded.state;
         self.generation = loaded.generation;
@@ -260,14 +265,14 @@ impl Cache {
         }
         for id in std::mem::take(&mut self.unsynced_blocks) {
             let path = crate::dirfs::block_path(&self.dir, id);
-            match File::open(&path) {
-                Ok(file) => self.syncs.sync_file(&file, &path)?,
+            match self.fs.vfs.open_file(&path) {
+                Ok(file) => self.fs.sync_file(file.as_ref(), &path)?,
                 // Unlinked by a compaction since: nothing refers to it any more.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(Error::io("open block", &path)(e)),
             }
         }
-        self.syncs.sync_dir(&self.dir.join(BLOCKS_DIR))
+        self.fs.sync_dir(&self.dir.join(BLOCKS_DIR))
     }
 
     /// The checkpoint protocol of FORMAT.md "Checkpoint": new index (temp, fsync, rename,
@@ -276,10 +281,11 @@ impl Cache {
         self.sync_unsynced_blocks()?;
         let generation = self.generation + 1;
         let bytes = to_image(&self.state, generation).encode();
-        crate::dirfs::replace_file(&self.dir.join(INDEX_FILE), &bytes, true, &self.syncs)?;
-        self.syncs.sync_dir(&self.dir)?;
-        let journal = JournalWriter::create(&self.dir.join(JOURNAL_FILE), generation, &self.syncs)?;
-        self.syncs.sync_dir(&self.dir)?;
+        self.fs
+            .replace_file(&self.dir.join(INDEX_FILE), &bytes, true)?;
+        self.fs.sync_dir(&self.dir)?;
+        let journal = JournalWriter::create(&self.fs, &self.dir.join(JOURNAL_FILE), generation)?;
+        self.fs.sync_dir(&self.dir)?;
         if let Some(writer) = self.writer.as_mut() {
             writer.journal = journal;
         }
@@ -299,10 +305,12 @@ impl Cache {
             .map(|s| s.block)
             .collect();
         let blocks = self.dir.join(BLOCKS_DIR);
-        let entries = fs::read_dir(&blocks).map_err(Error::io("list", &blocks))?;
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
+        let names = self
+            .fs
+            .vfs
+            .list_dir(&blocks)
+            .map_err(Error::io("list", &blocks))?;
+        for name in names {
             let dead = match block_id_of(&name) {
                 Some(id) => !live.contains(&id),
                 None => name.ends_with(TMP_SUFFIX),
@@ -311,8 +319,11 @@ impl Cache {
                 if let Some(id) = block_id_of(&name) {
                     self.store.evict(id);
                 }
-                let path = entry.path();
-                fs::remove_file(&path).map_err(Error::io("remove dead block", &path))?;
+                let path = blocks.join(&name);
+                self.fs
+                    .vfs
+                    .remove_file(&path)
+                    .map_err(Error::io("remove dead block", &path))?;
             }
         }
         Ok(())
@@ -320,8 +331,8 @@ impl Cache {
 }
 
 /// Writes the files of an empty cache: index of generation 0, then its journal.
-fn initialize(dir: &Path, syncs: &SyncCounter) -> Result<()> {
-    if dir.join(JOURNAL_FILE).exists() {
+fn initialize(dir: &Path, fs: &Fs) -> Result<()> {
+    if fs.vfs.exists(&dir.join(JOURNAL_FILE)) {
         return Err(Error::corrupt(
             dir.join(INDEX_FILE),
             FormatError::new(
@@ -339,10 +350,10 @@ fn initialize(dir: &Path, syncs: &SyncCounter) -> Result<()> {
         ..IndexImage::default()
     }
     .encode();
-    crate::dirfs::replace_file(&dir.join(INDEX_FILE), &bytes, true, syncs)?;
-    syncs.sync_dir(dir)?;
-    JournalWriter::create(&dir.join(JOURNAL_FILE), 0, syncs)?;
-    syncs.sync_dir(dir)
+    fs.replace_file(&dir.join(INDEX_FILE), &bytes, true)?;
+    fs.sync_dir(dir)?;
+    JournalWriter::create(fs, &dir.join(JOURNAL_FILE), 0)?;
+    fs.sync_dir(dir)
 }
 
 /// How many times a reader starts over when a checkpoint replaced files under it.
@@ -351,11 +362,11 @@ const READER_ATTEMPTS: usize = 20;
 /// `load` for a reader, which takes no lock: a checkpoint between its reads of the index
 /// and the journal shows up as a journal newer than the index, or a block already unlinked.
 /// Both mean "read again"; anything else is an answer.
-fn load_as_reader(dir: &Path, store: &BlockStore) -> Result<Loaded> {
+fn load_as_reader(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match load(dir, store) {
+        match load(dir, fs, store) {
             Err(Error::Corrupt { detail, .. })
                 if detail.field == "generation" && attempt < READER_ATTEMPTS => {}
             // A missing index is an answer (no cache there), a missing block a race.
@@ -370,14 +381,14 @@ fn load_as_reader(dir: &Path, store: &BlockStore) -> Result<Loaded> {
 }
 
 /// Reads the index, then replays the journal that continues it.
-fn load(dir: &Path, store: &BlockStore) -> Result<Loaded> {
+fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
     let index_path = dir.join(INDEX_FILE);
-    let bytes = fs::read(&index_path).map_err(Error::io("read index", &index_path))?;
+    let bytes = fs.read(&index_path, "read index")?;
     let image = IndexImage::decode(&bytes).map_err(|e| Error::corrupt(&index_path, e))?;
     let generation = image.generation;
     let mut state = from_image(image, &index_path)?;
     let journal_path = dir.join(JOURNAL_FILE);
-    let bytes = match fs::read(&journal_path) {
+    let bytes = match fs.vfs.read(&journal_path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok(Loaded {
@@ -439,13 +450,13 @@ fn load(dir: &Path, store: &BlockStore) -> Result<Loaded> {
     })
 }
 
-fn remove_temp_files(dir: &Path) {
+/// Best effort: a temporary file that cannot be removed now is removed by a later open or
+/// checkpoint, and no reader ever looks at one.
+fn remove_temp_files(fs: &Fs, dir: &Path) {
     for d in [dir.to_path_buf(), dir.join(BLOCKS_DIR)] {
-        if let Ok(entries) = fs::read_dir(&d) {
-            for entry in entries.flatten() {
-                if entry.file_name().to_string_lossy().ends_with(TMP_SUFFIX) {
-                    let _ = fs::remove_file(entry.path());
-                }
+        for name in fs.vfs.list_dir(&d).unwrap_or_default() {
+            if name.ends_with(TMP_SUFFIX) {
+                let _ = fs.vfs.remove_file(&d.join(name));
             }
         }
     }

@@ -86,12 +86,12 @@ impl Cache {
             &mut folded,
         )?;
         for (id, records) in &new_blocks {
-            self.store.write_block(*id, records, true, &self.syncs)?;
+            self.store.write_block(&self.fs, *id, records, true)?;
             stats.blocks_written += 1;
             stats.records_rewritten += records.len() as u64;
         }
         if !new_blocks.is_empty() {
-            self.syncs.sync_dir(&self.dir.join(BLOCKS_DIR))?;
+            self.fs.sync_dir(&self.dir.join(BLOCKS_DIR))?;
         }
         self.state.placed = placed;
         self.state.unplaced = unplaced;
@@ -120,7 +120,11 @@ impl Cache {
         }
         live.into_iter()
             .filter(|(id, used)| {
-                let size = std::fs::metadata(block_path(&self.dir, *id)).map_or(0, |m| m.len());
+                let size = self
+                    .fs
+                    .vfs
+                    .file_len(&block_path(&self.dir, *id))
+                    .unwrap_or(0);
                 let total = size.saturating_sub(BLOCK_HEADER_SIZE as u64) / RECORD_SIZE as u64;
                 used * 2 < total
             })

@@ -1,11 +1,11 @@
 //! Names of the files in a mailbox directory, and the durable way to replace one.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::vfs::{Vfs, VfsFile};
 
 /// File name of the index.
 pub const INDEX_FILE: &str = "index";
@@ -18,24 +18,60 @@ pub const BLOCKS_DIR: &str = "blocks";
 /// Suffix of files being written; left-overs from a crash are removed by the next writer.
 pub(crate) const TMP_SUFFIX: &str = ".tmp";
 
-/// Counts fsync calls, for the "fsyncs per commit" figure.
-#[derive(Debug, Default)]
-pub(crate) struct SyncCounter(AtomicU64);
+/// The engine's handle on its file system: the [`Vfs`] plus a count of fsyncs, for the
+/// "fsyncs per commit" figure.
+#[derive(Debug)]
+pub(crate) struct Fs {
+    pub(crate) vfs: Arc<dyn Vfs>,
+    syncs: AtomicU64,
+}
 
-impl SyncCounter {
-    pub(crate) fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+impl Fs {
+    pub(crate) fn new(vfs: Arc<dyn Vfs>) -> Self {
+        Fs {
+            vfs,
+            syncs: AtomicU64::new(0),
+        }
     }
 
-    pub(crate) fn sync_file(&self, file: &File, path: &Path) -> Result<()> {
-        self.0.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn syncs(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn sync_file(&self, file: &dyn VfsFile, path: &Path) -> Result<()> {
+        self.syncs.fetch_add(1, Ordering::Relaxed);
         file.sync_data().map_err(Error::io("fsync", path))
     }
 
     pub(crate) fn sync_dir(&self, dir: &Path) -> Result<()> {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        let handle = File::open(dir).map_err(Error::io("open directory", dir))?;
-        handle.sync_all().map_err(Error::io("fsync directory", dir))
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        self.vfs
+            .sync_dir(dir)
+            .map_err(Error::io("fsync directory", dir))
+    }
+
+    pub(crate) fn read(&self, path: &Path, what: &'static str) -> Result<Vec<u8>> {
+        self.vfs.read(path).map_err(Error::io(what, path))
+    }
+
+    /// Writes `bytes` to `path` through a temporary file in the same directory: write,
+    /// fsync (when `durable`), rename. The caller fsyncs the directory before relying on
+    /// the name.
+    pub(crate) fn replace_file(&self, path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(TMP_SUFFIX);
+        let tmp = PathBuf::from(tmp);
+        let file = self
+            .vfs
+            .write_file(&tmp, bytes)
+            .map_err(Error::io("write", &tmp))?;
+        if durable {
+            self.sync_file(file.as_ref(), &tmp)?;
+        }
+        drop(file);
+        self.vfs
+            .rename(&tmp, path)
+            .map_err(Error::io("rename", &tmp))
     }
 }
 
@@ -56,29 +92,4 @@ pub fn block_id_of(name: &str) -> Option<u64> {
         return None;
     }
     u64::from_str_radix(hex, 16).ok()
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory: write, fsync
-/// (when `durable`), rename. The caller fsyncs the directory before relying on the name.
-pub(crate) fn replace_file(
-    path: &Path,
-    bytes: &[u8],
-    durable: bool,
-    syncs: &SyncCounter,
-) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(TMP_SUFFIX);
-    let tmp = PathBuf::from(tmp);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)
-        .map_err(Error::io("create", &tmp))?;
-    file.write_all(bytes).map_err(Error::io("write", &tmp))?;
-    if durable {
-        syncs.sync_file(&file, &tmp)?;
-    }
-    drop(file);
-    fs::rename(&tmp, path).map_err(Error::io("rename", &tmp))
 }

@@ -1,17 +1,16 @@
 //! Appending frames to the journal file, and restarting it at a checkpoint.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use uidcache_format::{encode_frame, encode_journal_header, FRAME_DURABLE, JOURNAL_HEADER_SIZE};
 
-use crate::dirfs::{replace_file, SyncCounter};
+use crate::dirfs::Fs;
 use crate::error::{Error, Result};
+use crate::vfs::VfsFile;
 
 /// The open journal of a writer.
 pub(crate) struct JournalWriter {
-    file: File,
+    file: Box<dyn VfsFile>,
     path: PathBuf,
     salt: u32,
     next_seq: u64,
@@ -34,42 +33,37 @@ fn fresh_salt() -> u32 {
 impl JournalWriter {
     /// Replaces the journal at `path` by an empty one of `generation` (durably; the caller
     /// fsyncs the directory).
-    pub(crate) fn create(
-        path: &Path,
-        generation: u64,
-        syncs: &SyncCounter,
-    ) -> Result<JournalWriter> {
+    pub(crate) fn create(fs: &Fs, path: &Path, generation: u64) -> Result<JournalWriter> {
         let salt = fresh_salt();
-        replace_file(path, &encode_journal_header(salt, generation), true, syncs)?;
-        Self::open(path, salt, 1, JOURNAL_HEADER_SIZE as u64)
+        fs.replace_file(path, &encode_journal_header(salt, generation), true)?;
+        Self::open(fs, path, salt, 1, JOURNAL_HEADER_SIZE as u64)
     }
 
     /// Continues an existing journal whose valid frames end at `end`; anything after `end`
     /// (a torn tail) is cut off first so that it can never be mistaken for a frame.
     pub(crate) fn resume(
+        fs: &Fs,
         path: &Path,
         salt: u32,
         next_seq: u64,
         end: u64,
         file_len: u64,
-        syncs: &SyncCounter,
     ) -> Result<JournalWriter> {
-        let writer = Self::open(path, salt, next_seq, end)?;
+        let writer = Self::open(fs, path, salt, next_seq, end)?;
         if file_len != end {
             writer
                 .file
                 .set_len(end)
                 .map_err(Error::io("truncate journal", path))?;
-            syncs.sync_file(&writer.file, path)?;
+            fs.sync_file(writer.file.as_ref(), path)?;
         }
         Ok(writer)
     }
 
-    fn open(path: &Path, salt: u32, next_seq: u64, len: u64) -> Result<JournalWriter> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
+    fn open(fs: &Fs, path: &Path, salt: u32, next_seq: u64, len: u64) -> Result<JournalWriter> {
+        let file = fs
+            .vfs
+            .open_file(path)
             .map_err(Error::io("open journal", path))?;
         Ok(JournalWriter {
             file,
@@ -91,19 +85,14 @@ impl JournalWriter {
     }
 
     /// Appends one frame; when `durable`, returns only after it is on stable storage.
-    pub(crate) fn append(
-        &mut self,
-        payload: &[u8],
-        durable: bool,
-        syncs: &SyncCounter,
-    ) -> Result<()> {
+    pub(crate) fn append(&mut self, fs: &Fs, payload: &[u8], durable: bool) -> Result<()> {
         let flags = if durable { FRAME_DURABLE } else { 0 };
         let frame = encode_frame(self.salt, self.next_seq, flags, payload);
         self.file
-            .write_all_at(&frame, self.len)
+            .write_at(&frame, self.len)
             .map_err(Error::io("append to journal", &self.path))?;
         if durable {
-            syncs.sync_file(&self.file, &self.path)?;
+            fs.sync_file(self.file.as_ref(), &self.path)?;
         }
         self.len += frame.len() as u64;
         self.next_seq += 1;

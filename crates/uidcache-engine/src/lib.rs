@@ -39,6 +39,7 @@ mod options;
 mod slice;
 mod state;
 mod txn;
+mod vfs;
 mod view;
 
 pub use blocks::MAX_BLOCK_RECORDS;
@@ -49,4 +50,5 @@ pub use error::{Error, InvalidOp, Result};
 pub use flags::FlagSetId;
 pub use options::{Durability, OpenOptions};
 pub use txn::{Removal, Transaction, Update};
+pub use vfs::{BlockBytes, LockGuard, StdVfs, Vfs, VfsFile};
 pub use view::{Message, Segment, UidPosition, View};

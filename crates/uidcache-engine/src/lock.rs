@@ -6,27 +6,20 @@
 //! systems where `flock` is not enforced across machines (some NFS and SMB mounts) two
 //! writers on different machines are not excluded — FORMAT.md "Locking" says so.
 
-use std::fs::{File, OpenOptions, TryLockError};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::vfs::{LockGuard, Vfs};
 
 /// Takes the writer lock of the directory whose lock file is `path`, waiting up to `wait`.
-pub(crate) fn lock_writer(path: &Path, wait: Option<Duration>) -> Result<File> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(Error::io("open lock file", path))?;
+pub(crate) fn lock_writer(vfs: &dyn Vfs, path: &Path, wait: Option<Duration>) -> Result<LockGuard> {
     let deadline = wait.map(|w| Instant::now() + w);
     let mut pause = Duration::from_millis(1);
     loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(file),
-            Err(TryLockError::WouldBlock) => match deadline {
+        match vfs.try_lock(path).map_err(Error::io("lock", path))? {
+            Some(guard) => return Ok(guard),
+            None => match deadline {
                 Some(deadline) if Instant::now() < deadline => {
                     std::thread::sleep(
                         pause.min(deadline.saturating_duration_since(Instant::now())),
@@ -39,7 +32,6 @@ pub(crate) fn lock_writer(path: &Path, wait: Option<Duration>) -> Result<File> {
                     })
                 }
             },
-            Err(TryLockError::Error(e)) => return Err(Error::io("lock", path)(e)),
         }
     }
 }

@@ -1,6 +1,9 @@
 //! How a cache is opened and how commits behave.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::vfs::Vfs;
 
 /// Whether a commit waits for stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -28,6 +31,9 @@ pub struct OpenOptions {
     pub journal_limit: u64,
     /// Whether checkpoints also compact when the layout is fragmented. Default: true.
     pub auto_compact: bool,
+    /// The file system to use; `None` is the real one ([`crate::StdVfs`]). Tests plug in
+    /// simulated ones to crash the engine at every file operation.
+    pub vfs: Option<Arc<dyn Vfs>>,
 }
 
 impl Default for OpenOptions {
@@ -39,6 +45,7 @@ impl Default for OpenOptions {
             durability: Durability::Durable,
             journal_limit: 1 << 20,
             auto_compact: true,
+            vfs: None,
         }
     }
 }

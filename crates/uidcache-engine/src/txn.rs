@@ -484,16 +484,14 @@ impl<'c> Transaction<'c> {
             cache.sync_unsynced_blocks()?;
         }
         for (id, records) in &self.pending {
-            cache
-                .store
-                .write_block(*id, records, durable, &cache.syncs)?;
+            cache.store.write_block(&cache.fs, *id, records, durable)?;
             if !durable {
                 cache.unsynced_blocks.push(*id);
             }
         }
         if durable && !self.pending.is_empty() {
             cache
-                .syncs
+                .fs
                 .sync_dir(&cache.dir.join(crate::dirfs::BLOCKS_DIR))?;
         }
         let mut payload = Vec::new();
@@ -508,6 +506,6 @@ impl<'c> Transaction<'c> {
             .into());
         }
         let writer = cache.writer.as_mut().ok_or(Error::ReadOnly)?;
-        writer.journal.append(&payload, durable, &cache.syncs)
+        writer.journal.append(&cache.fs, &payload, durable)
     }
 }

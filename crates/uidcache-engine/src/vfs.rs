@@ -1,0 +1,163 @@
+//! The file-operations seam: every open, write, fsync, rename, unlink and mmap of the engine
+//! goes through [`Vfs`]. Production uses [`StdVfs`], a direct call per operation (one
+//! virtual call next to a system call); crash tests plug in a simulated file system that
+//! records operations and loses unsynced ones the ways POSIX allows.
+
+use std::any::Any;
+use std::fmt;
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use crate::mmap::Mapping;
+
+/// An open file the engine writes to.
+pub trait VfsFile: Send + Sync {
+    /// Writes all of `bytes` at `offset`.
+    fn write_at(&self, bytes: &[u8], offset: u64) -> io::Result<()>;
+    /// Cuts or extends the file to `len` bytes.
+    fn set_len(&self, len: u64) -> io::Result<()>;
+    /// `fdatasync`: the file's data is on stable storage when this returns `Ok`.
+    fn sync_data(&self) -> io::Result<()>;
+}
+
+/// Read-only bytes of a whole published block file (a mapping, in production).
+pub trait BlockBytes: Send + Sync {
+    /// The file's bytes.
+    fn bytes(&self) -> &[u8];
+}
+
+/// A lock held until dropped.
+pub type LockGuard = Box<dyn Any + Send + Sync>;
+
+/// The file operations of the engine. Paths are those of a mailbox directory.
+pub trait Vfs: Send + Sync + fmt::Debug {
+    /// The whole content of a file.
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Whether a file or directory exists.
+    fn exists(&self, path: &Path) -> bool;
+    /// Creates a directory and its parents.
+    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Creates (or truncates) a file, writes `bytes`, and returns it open for syncing.
+    fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<Box<dyn VfsFile>>;
+    /// Opens an existing file for writing.
+    fn open_file(&self, path: &Path) -> io::Result<Box<dyn VfsFile>>;
+    /// Renames a file, replacing `to`.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Unlinks a file.
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Names of the entries of a directory.
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>>;
+    /// `fsync` of a directory: its entries (creates, renames, unlinks) are durable.
+    fn sync_dir(&self, path: &Path) -> io::Result<()>;
+    /// Length of a file.
+    fn file_len(&self, path: &Path) -> io::Result<u64>;
+    /// Maps a whole published block file read-only.
+    fn map_block(&self, path: &Path) -> io::Result<Box<dyn BlockBytes>>;
+    /// Takes an exclusive lock on `path` (created if missing); `None` when another holder has it.
+    fn try_lock(&self, path: &Path) -> io::Result<Option<LockGuard>>;
+}
+
+/// The real file system.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StdVfs;
+
+struct StdFile(File);
+
+impl VfsFile for StdFile {
+    fn write_at(&self, bytes: &[u8], offset: u64) -> io::Result<()> {
+        self.0.write_all_at(bytes, offset)
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+}
+
+impl BlockBytes for Mapping {
+    fn bytes(&self) -> &[u8] {
+        Mapping::bytes(self)
+    }
+}
+
+impl Vfs for StdVfs {
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        File::open(path)?.read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        fs::create_dir_all(path)
+    }
+
+    fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<Box<dyn VfsFile>> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        file.write_all(bytes)?;
+        Ok(Box::new(StdFile(file)))
+    }
+
+    fn open_file(&self, path: &Path) -> io::Result<Box<dyn VfsFile>> {
+        Ok(Box::new(StdFile(
+            OpenOptions::new().read(true).write(true).open(path)?,
+        )))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
+    }
+
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(path)? {
+            names.push(entry?.file_name().to_string_lossy().into_owned());
+        }
+        Ok(names)
+    }
+
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        File::open(path)?.sync_all()
+    }
+
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        Ok(fs::metadata(path)?.len())
+    }
+
+    fn map_block(&self, path: &Path) -> io::Result<Box<dyn BlockBytes>> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        Ok(Box::new(Mapping::map_block_file(&file, len)?))
+    }
+
+    fn try_lock(&self, path: &Path) -> io::Result<Option<LockGuard>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Box::new(file))),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => Err(e),
+        }
+    }
+}
