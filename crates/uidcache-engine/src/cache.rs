@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use uidcache_format::{scan_journal, FormatError, FormatErrorKind, IndexImage, Op};
+use uidcache_format::{scan_journal, FormatError, FormatErrorKind, IndexImage, Op, FRAME_DURABLE};
 
 use std::sync::Arc;
 
@@ -257,6 +257,21 @@ impl Cache {
         result
     }
 
+    /// Makes every commit so far durable: fsyncs what no-sync commits wrote.
+    pub fn sync(&mut self) -> Result<()> {
+        self.writable()?;
+        let result = self
+            .sync_unsynced_blocks()
+            .and_then(|()| match self.writer.as_mut() {
+                Some(writer) => writer.journal.sync(&self.fs),
+                None => Ok(()),
+            });
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result
+    }
+
     /// fsyncs the blocks of earlier no-sync commits (and their directory), before anything
     /// durable refers to them.
     pub(crate) fn sync_unsynced_blocks(&mut self) -> Result<()> {
@@ -422,9 +437,24 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
             ),
         ));
     }
-    for frame in &scan.frames {
+    // Frames after the last durable one were never fsynced: after power loss their blocks
+    // may be missing or stale even though the frame itself survived. Such a frame ends the
+    // journal like a torn write (its commit was allowed to be lost), instead of failing.
+    let durable_upto = scan
+        .frames
+        .iter()
+        .rposition(|f| f.flags & FRAME_DURABLE != 0)
+        .map_or(0, |i| i + 1);
+    let mut end = scan.end;
+    let mut next = scan.frames.last().map_or(1, |f| f.frame_seq + 1);
+    for (i, frame) in scan.frames.iter().enumerate() {
         let ops = Op::decode_all(frame.payload, frame.payload_offset)
             .map_err(|e| Error::corrupt(&journal_path, e))?;
+        if i >= durable_upto && !blocks_intact(&ops, store) {
+            end = frame.offset;
+            next = frame.frame_seq;
+            break;
+        }
         for op in &ops {
             state.apply(op, store).map_err(|e| match e {
                 Error::Invalid(why) => Error::corrupt(
@@ -442,11 +472,35 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
             })?;
         }
     }
-    let next = scan.frames.last().map_or(1, |f| f.frame_seq + 1);
     Ok(Loaded {
         state,
         generation,
-        journal: Some((scan.salt, next, scan.end, bytes.len() as u64)),
+        journal: Some((scan.salt, next, end, bytes.len() as u64)),
+    })
+}
+
+/// Whether every block a frame's `Learn` ops name is readable and holds the named UIDs.
+fn blocks_intact(ops: &[Op], store: &BlockStore) -> bool {
+    ops.iter().all(|op| match op {
+        Op::Learn {
+            block_id,
+            first_record,
+            len,
+            first_uid,
+            last_uid,
+            ..
+        } => {
+            let Ok(records) = crate::blocks::RecordSource::records(store, *block_id) else {
+                return false;
+            };
+            let first = records.get(*first_record as usize).map(|r| r.uid.get());
+            let last = (*first_record as usize)
+                .checked_add(*len as usize)
+                .and_then(|end| end.checked_sub(1));
+            let last = last.and_then(|k| records.get(k)).map(|r| r.uid.get());
+            first == Some(*first_uid) && last == Some(*last_uid)
+        }
+        _ => true,
     })
 }
 

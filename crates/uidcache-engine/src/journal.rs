@@ -15,6 +15,8 @@ pub(crate) struct JournalWriter {
     salt: u32,
     next_seq: u64,
     len: u64,
+    /// Frames were appended without fsync since the last one.
+    unsynced: bool,
 }
 
 /// A salt no earlier journal of this directory is likely to have used.
@@ -49,7 +51,9 @@ impl JournalWriter {
         end: u64,
         file_len: u64,
     ) -> Result<JournalWriter> {
-        let writer = Self::open(fs, path, salt, next_seq, end)?;
+        let mut writer = Self::open(fs, path, salt, next_seq, end)?;
+        // Frames left by an earlier process may be in the page cache only.
+        writer.unsynced = next_seq > 1;
         if file_len != end {
             writer
                 .file
@@ -66,6 +70,7 @@ impl JournalWriter {
             .open_file(path)
             .map_err(Error::io("open journal", path))?;
         Ok(JournalWriter {
+            unsynced: false,
             file,
             path: path.to_path_buf(),
             salt,
@@ -85,7 +90,23 @@ impl JournalWriter {
     }
 
     /// Appends one frame; when `durable`, returns only after it is on stable storage.
+    /// fsyncs frames appended without fsync, if any.
+    pub(crate) fn sync(&mut self, fs: &Fs) -> Result<()> {
+        if self.unsynced {
+            fs.sync_file(self.file.as_ref(), &self.path)?;
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
     pub(crate) fn append(&mut self, fs: &Fs, payload: &[u8], durable: bool) -> Result<()> {
+        if durable && self.unsynced {
+            // Recovery reads a valid durable frame as proof that every frame before it is on
+            // disk (damage before it is corruption, not a torn write). The durable flag is
+            // written before its own fsync, so earlier no-sync frames must be synced first.
+            fs.sync_file(self.file.as_ref(), &self.path)?;
+            self.unsynced = false;
+        }
         let flags = if durable { FRAME_DURABLE } else { 0 };
         let frame = encode_frame(self.salt, self.next_seq, flags, payload);
         self.file
@@ -93,6 +114,8 @@ impl JournalWriter {
             .map_err(Error::io("append to journal", &self.path))?;
         if durable {
             fs.sync_file(self.file.as_ref(), &self.path)?;
+        } else {
+            self.unsynced = true;
         }
         self.len += frame.len() as u64;
         self.next_seq += 1;

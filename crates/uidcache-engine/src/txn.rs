@@ -461,10 +461,11 @@ impl<'c> Transaction<'c> {
     pub fn commit_with(mut self, durability: Durability) -> Result<()> {
         self.check_open()?;
         self.done = true;
-        if self.ops.is_empty() {
-            return Ok(());
-        }
         let durable = durability == Durability::Durable;
+        if self.ops.is_empty() {
+            // Nothing new, but a durable commit still promises that all before it is durable.
+            return if durable { self.cache.sync() } else { Ok(()) };
+        }
         let result = self.publish(durable);
         if result.is_err() {
             self.cache.poisoned = true;

@@ -1,0 +1,376 @@
+//! A simulated file system for crash tests: it counts file operations, can "crash" after
+//! any of them, and turns what was written into the images that a power loss may leave:
+//! data not yet fsynced lost, kept, partly written (torn at 512-byte sectors) or kept out of
+//! order, and directory entries (creates, renames, unlinks) not followed by a directory
+//! fsync undone.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use uidcache::{BlockBytes, LockGuard, Vfs, VfsFile};
+
+use super::Rng;
+
+const SECTOR: usize = 512;
+
+#[derive(Debug, Clone)]
+enum Change {
+    Write { offset: u64, bytes: Vec<u8> },
+    SetLen(u64),
+}
+
+#[derive(Debug, Clone, Default)]
+struct Inode {
+    durable: Vec<u8>,
+    current: Vec<u8>,
+    unsynced: Vec<Change>,
+}
+
+fn apply(data: &mut Vec<u8>, change: &Change) {
+    match change {
+        Change::Write { offset, bytes } => {
+            let end = *offset as usize + bytes.len();
+            if data.len() < end {
+                data.resize(end, 0);
+            }
+            data[*offset as usize..end].copy_from_slice(bytes);
+        }
+        Change::SetLen(len) => data.resize(*len as usize, 0),
+    }
+}
+
+#[derive(Debug, Clone)]
+enum NameOp {
+    Link(PathBuf, u64),
+    Unlink(PathBuf),
+}
+
+#[derive(Debug, Clone, Default)]
+struct Inner {
+    inodes: HashMap<u64, Inode>,
+    next_ino: u64,
+    names: BTreeMap<PathBuf, u64>,
+    durable_names: BTreeMap<PathBuf, u64>,
+    /// Name changes not yet made durable by an fsync of their directory, oldest first.
+    name_log: Vec<NameOp>,
+    ops: u64,
+    crash_after: Option<u64>,
+}
+
+/// How unsynced data fares in a crash image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loss {
+    /// Everything not fsynced is gone.
+    All,
+    /// Nothing is lost (a crash of the process only).
+    None,
+    /// Each file keeps a random prefix of its unsynced writes, the last one torn at a
+    /// sector boundary; a random prefix of the unsynced directory changes survives.
+    TornPrefix(u64),
+    /// Each file keeps a random subset of its unsynced writes (POSIX promises no order);
+    /// directory changes as in `TornPrefix`.
+    Reordered(u64),
+}
+
+/// The simulated file system.
+#[derive(Debug, Default)]
+pub struct SimFs(Mutex<Inner>);
+
+struct SimFile {
+    fs: Arc<SimFs>,
+    ino: u64,
+}
+
+struct Bytes(Vec<u8>);
+
+impl BlockBytes for Bytes {
+    fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+fn crashed() -> io::Error {
+    io::Error::other("simulated crash")
+}
+
+fn not_found(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("{} not found", path.display()),
+    )
+}
+
+impl SimFs {
+    /// A file system that fails every operation after the first `n`.
+    pub fn crashing_after(n: u64) -> Arc<SimFs> {
+        let fs = SimFs::default();
+        fs.lock().crash_after = Some(n);
+        Arc::new(fs)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts an operation; fails when the crash point is passed.
+    fn tick(&self) -> io::Result<std::sync::MutexGuard<'_, Inner>> {
+        let mut inner = self.lock();
+        inner.ops += 1;
+        match inner.crash_after {
+            Some(n) if inner.ops > n => Err(crashed()),
+            _ => Ok(inner),
+        }
+    }
+
+    /// File operations so far.
+    pub fn ops(&self) -> u64 {
+        self.lock().ops
+    }
+
+    /// The files as a power loss after the last operation could leave them.
+    pub fn image(&self, loss: Loss) -> Arc<SimFs> {
+        let inner = self.lock();
+        let mut rng = match loss {
+            Loss::TornPrefix(seed) | Loss::Reordered(seed) => Rng::new(seed),
+            _ => Rng::new(0),
+        };
+        let mut names = match loss {
+            Loss::None => inner.names.clone(),
+            _ => inner.durable_names.clone(),
+        };
+        if matches!(loss, Loss::TornPrefix(_) | Loss::Reordered(_)) {
+            let keep = rng.below(inner.name_log.len() as u64 + 1) as usize;
+            for op in &inner.name_log[..keep] {
+                match op {
+                    NameOp::Link(name, ino) => {
+                        names.insert(name.clone(), *ino);
+                    }
+                    NameOp::Unlink(name) => {
+                        names.remove(name);
+                    }
+                }
+            }
+        }
+        let mut inodes = HashMap::new();
+        for (ino, inode) in &inner.inodes {
+            let mut data = inode.durable.clone();
+            match loss {
+                Loss::All => {}
+                Loss::None => data = inode.current.clone(),
+                Loss::TornPrefix(_) => {
+                    let keep = rng.below(inode.unsynced.len() as u64 + 1) as usize;
+                    for (i, change) in inode.unsynced[..keep].iter().enumerate() {
+                        match change {
+                            Change::Write { offset, bytes }
+                                if i + 1 == keep && bytes.len() > SECTOR =>
+                            {
+                                let sectors = bytes.len().div_ceil(SECTOR);
+                                let cut =
+                                    (rng.below(sectors as u64) as usize * SECTOR).min(bytes.len());
+                                apply(
+                                    &mut data,
+                                    &Change::Write {
+                                        offset: *offset,
+                                        bytes: bytes[..cut].to_vec(),
+                                    },
+                                );
+                            }
+                            other => apply(&mut data, other),
+                        }
+                    }
+                }
+                Loss::Reordered(_) => {
+                    for change in &inode.unsynced {
+                        if rng.below(2) == 0 {
+                            apply(&mut data, change);
+                        }
+                    }
+                }
+            }
+            inodes.insert(
+                *ino,
+                Inode {
+                    durable: data.clone(),
+                    current: data,
+                    unsynced: Vec::new(),
+                },
+            );
+        }
+        let image = Inner {
+            inodes,
+            next_ino: inner.next_ino,
+            durable_names: names.clone(),
+            names,
+            name_log: Vec::new(),
+            ops: 0,
+            crash_after: None,
+        };
+        Arc::new(SimFs(Mutex::new(image)))
+    }
+
+    /// A copy of the files as they are now, with everything durable.
+    pub fn snapshot(&self) -> Arc<SimFs> {
+        self.image(Loss::None)
+    }
+
+    /// Names and contents of every file.
+    pub fn files(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+        let inner = self.lock();
+        inner
+            .names
+            .iter()
+            .map(|(n, ino)| (n.clone(), inner.inodes[ino].current.clone()))
+            .collect()
+    }
+}
+
+impl VfsFile for SimFile {
+    fn write_at(&self, bytes: &[u8], offset: u64) -> io::Result<()> {
+        let mut inner = self.fs.tick()?;
+        let inode = inner.inodes.get_mut(&self.ino).ok_or_else(crashed)?;
+        let change = Change::Write {
+            offset,
+            bytes: bytes.to_vec(),
+        };
+        apply(&mut inode.current, &change);
+        inode.unsynced.push(change);
+        Ok(())
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        let mut inner = self.fs.tick()?;
+        let inode = inner.inodes.get_mut(&self.ino).ok_or_else(crashed)?;
+        let change = Change::SetLen(len);
+        apply(&mut inode.current, &change);
+        inode.unsynced.push(change);
+        Ok(())
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        let mut inner = self.fs.tick()?;
+        let inode = inner.inodes.get_mut(&self.ino).ok_or_else(crashed)?;
+        inode.durable = inode.current.clone();
+        inode.unsynced.clear();
+        Ok(())
+    }
+}
+
+/// A handle on a shared `SimFs`, as the engine's `Vfs`.
+#[derive(Debug, Clone)]
+pub struct Sim(pub Arc<SimFs>);
+
+impl Vfs for Sim {
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        let inner = self.0.tick()?;
+        let ino = inner.names.get(path).ok_or_else(|| not_found(path))?;
+        Ok(inner.inodes[ino].current.clone())
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        let inner = self.0.lock();
+        inner.names.contains_key(path) || inner.names.keys().any(|n| n.starts_with(path))
+    }
+
+    fn create_dir_all(&self, _path: &Path) -> io::Result<()> {
+        // Directories are implied by the paths of their files.
+        Ok(())
+    }
+
+    fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<Box<dyn VfsFile>> {
+        let mut inner = self.0.tick()?;
+        inner.next_ino += 1;
+        let ino = inner.next_ino;
+        let change = Change::Write {
+            offset: 0,
+            bytes: bytes.to_vec(),
+        };
+        let mut inode = Inode::default();
+        apply(&mut inode.current, &change);
+        inode.unsynced.push(change);
+        inner.inodes.insert(ino, inode);
+        inner.names.insert(path.to_path_buf(), ino);
+        inner.name_log.push(NameOp::Link(path.to_path_buf(), ino));
+        Ok(Box::new(SimFile {
+            fs: Arc::clone(&self.0),
+            ino,
+        }))
+    }
+
+    fn open_file(&self, path: &Path) -> io::Result<Box<dyn VfsFile>> {
+        let inner = self.0.tick()?;
+        let ino = *inner.names.get(path).ok_or_else(|| not_found(path))?;
+        Ok(Box::new(SimFile {
+            fs: Arc::clone(&self.0),
+            ino,
+        }))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut inner = self.0.tick()?;
+        let ino = inner.names.remove(from).ok_or_else(|| not_found(from))?;
+        inner.names.insert(to.to_path_buf(), ino);
+        inner.name_log.push(NameOp::Unlink(from.to_path_buf()));
+        inner.name_log.push(NameOp::Link(to.to_path_buf(), ino));
+        Ok(())
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        let mut inner = self.0.tick()?;
+        inner.names.remove(path).ok_or_else(|| not_found(path))?;
+        inner.name_log.push(NameOp::Unlink(path.to_path_buf()));
+        Ok(())
+    }
+
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        let inner = self.0.tick()?;
+        Ok(inner
+            .names
+            .keys()
+            .filter(|n| n.parent() == Some(path))
+            .filter_map(|n| n.file_name().map(|f| f.to_string_lossy().into_owned()))
+            .collect())
+    }
+
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        let mut inner = self.0.tick()?;
+        // Make this directory's entries durable: replay its logged changes, keep the others.
+        let log = std::mem::take(&mut inner.name_log);
+        for op in log {
+            let in_dir = match &op {
+                NameOp::Link(n, _) | NameOp::Unlink(n) => n.parent() == Some(path),
+            };
+            if !in_dir {
+                inner.name_log.push(op);
+                continue;
+            }
+            match op {
+                NameOp::Link(n, ino) => {
+                    inner.durable_names.insert(n, ino);
+                }
+                NameOp::Unlink(n) => {
+                    inner.durable_names.remove(&n);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        let inner = self.0.tick()?;
+        let ino = inner.names.get(path).ok_or_else(|| not_found(path))?;
+        Ok(inner.inodes[ino].current.len() as u64)
+    }
+
+    fn map_block(&self, path: &Path) -> io::Result<Box<dyn BlockBytes>> {
+        Ok(Box::new(Bytes(self.read(path)?)))
+    }
+
+    fn try_lock(&self, _path: &Path) -> io::Result<Option<LockGuard>> {
+        // One simulated writer at a time; locking itself is tested on the real file system.
+        Ok(Some(Box::new(())))
+    }
+}
