@@ -72,8 +72,20 @@ struct Progress {
     durable: usize,
 }
 
+/// Eight random steps of every write kind.
+fn random_plan(seed: u64) -> Vec<u64> {
+    let mut rng = Rng::new(seed ^ 0x5EED);
+    (0..8).map(|_| rng.below(8)).collect()
+}
+
 /// A random workload of every write kind; stops at the first error (the simulated crash).
 fn workload(seed: u64, fs: &Arc<SimFs>, p: &mut Progress) -> uidcache::Result<()> {
+    run_plan(seed, &random_plan(seed), fs, p)
+}
+
+/// Runs the steps of `plan` (0, 1: fill; 2: expunges; 3: VANISHED; 4: flag storm; 5:
+/// UIDVALIDITY reset; 6: compaction; 7: checkpoint); stops at the first error.
+fn run_plan(seed: u64, plan: &[u64], fs: &Arc<SimFs>, p: &mut Progress) -> uidcache::Result<()> {
     let mut rng = Rng::new(seed);
     p.states = vec![vec!["None None None None".to_string()]];
     p.durable = 0;
@@ -81,8 +93,7 @@ fn workload(seed: u64, fs: &Arc<SimFs>, p: &mut Progress) -> uidcache::Result<()
     let mut uids: Vec<u32> = Vec::new();
     let mut next_uid = 0;
     let mut modseq = 100;
-    for _ in 0..8 {
-        let kind = rng.below(8);
+    for &kind in plan {
         let durable = rng.below(4) != 0;
         if kind == 6 {
             cache.compact()?;
@@ -262,5 +273,155 @@ fn every_crash_point_recovers_a_committed_prefix() {
             explored >= 30_000,
             "CI must explore at least 30,000 crash states, explored {explored}"
         );
+    }
+}
+
+/// The ACE approach: every sequence of one or two steps after a durable fill, crashed at
+/// every operation, with every subset of the unsynced writes lost (sampled past 2^10).
+#[test]
+fn short_sequences_with_every_subset_of_unsynced_writes_lost() {
+    let long = std::env::var("UIDCACHE_CRASH_SEEDS").is_ok();
+    let max_len = if long { 3 } else { 2 };
+    let mut plans: Vec<Vec<u64>> = vec![vec![]];
+    for _ in 0..max_len {
+        let longer: Vec<Vec<u64>> = plans
+            .iter()
+            .flat_map(|p| (0..8).map(move |k| [p.as_slice(), &[k]].concat()))
+            .collect();
+        plans.extend(longer);
+    }
+    plans.retain(|p| !p.is_empty());
+    let mut explored = 0u64;
+    for (n, steps) in plans.iter().enumerate() {
+        let plan: Vec<u64> = [&[0u64, 4][..], steps].concat();
+        let seed = 1000 + n as u64;
+        let full = SimFs::crashing_after(u64::MAX);
+        run_plan(seed, &plan, &full, &mut Progress::default()).unwrap();
+        let total = full.ops();
+        for k in 0..=total {
+            let fs = SimFs::crashing_after(k);
+            let mut p = Progress::default();
+            let _ = run_plan(seed, &plan, &fs, &mut p);
+            let writes = fs.unsynced_writes().min(62);
+            let mut rng = Rng::new(seed * 31 + k);
+            let masks: Vec<u64> = if writes <= 10 {
+                (0..1u64 << writes).collect()
+            } else {
+                (0..1024)
+                    .map(|_| rng.next_u64() & ((1 << writes) - 1))
+                    .collect()
+            };
+            for mask in masks {
+                for names in [0, 1 << 63] {
+                    let ctx = format!("plan {plan:?}, crash after op {k}/{total}, subset {mask:#x}/{writes} names {}", names != 0);
+                    check_image(fs.image(Loss::Subset(mask | names)), &p, &ctx);
+                    explored += 1;
+                }
+            }
+        }
+    }
+    eprintln!(
+        "subset crash states explored: {explored} over {} sequences",
+        plans.len()
+    );
+    assert!(explored > 5_000, "{explored}");
+}
+
+/// A crash while recovering from a crash: recovery truncates torn tails, removes leftovers
+/// and may start a journal; crashing it at each of those steps must leave a cache that
+/// still opens to an acceptable state.
+#[test]
+fn crash_during_recovery_from_a_crash() {
+    let mut explored = 0;
+    for seed in 1..=40u64 {
+        let full = SimFs::crashing_after(u64::MAX);
+        run_plan(seed, &random_plan(seed), &full, &mut Progress::default()).unwrap();
+        let total = full.ops();
+        for k in (0..total).step_by(3) {
+            let fs = SimFs::crashing_after(k);
+            let mut p = Progress::default();
+            let _ = workload(seed, &fs, &mut p);
+            let first = fs.image(Loss::TornPrefix(seed + k));
+            let probe = first.snapshot();
+            drop(Cache::open_with("/mbox", options(&probe)));
+            for m in 0..probe.ops() {
+                let recovering = first.crashing_copy(m);
+                let _ = Cache::open_with("/mbox", options(&recovering));
+                for loss in [Loss::All, Loss::TornPrefix(m)] {
+                    check_image(
+                        recovering.image(loss),
+                        &p,
+                        &format!("seed {seed}, crash at {k}, recovery crash at {m}, {loss:?}"),
+                    );
+                    explored += 1;
+                }
+            }
+        }
+    }
+    eprintln!("crash-during-recovery images: {explored}");
+    assert!(explored >= 200, "{explored}");
+}
+
+/// An I/O error at every operation, once or from then on: it surfaces as an error (never
+/// a silent wrong state); the files then reopen to an acceptable state.
+#[test]
+fn io_errors_at_every_operation_surface_and_lose_nothing_committed() {
+    let mut cases = 0;
+    for seed in 1..=30u64 {
+        let full = SimFs::crashing_after(u64::MAX);
+        run_plan(seed, &random_plan(seed), &full, &mut Progress::default()).unwrap();
+        for n in 1..=full.ops() {
+            for forever in [false, true] {
+                let fs = SimFs::default().failing_at(n, forever);
+                let mut p = Progress::default();
+                let outcome = workload(seed, &fs, &mut p);
+                if let Err(e) = &outcome {
+                    let text = format!("{e}");
+                    assert!(
+                        text.contains("injected I/O error"),
+                        "seed {seed} op {n}: unclear error {text}"
+                    );
+                }
+                // The process lives on: nothing is lost from the page cache.
+                check_image(
+                    fs.image(Loss::None),
+                    &p,
+                    &format!("seed {seed}, I/O error at op {n}, forever {forever}"),
+                );
+                cases += 1;
+            }
+        }
+    }
+    eprintln!("I/O error cases: {cases}");
+}
+
+/// After a failed fsync the handle refuses all further work: a retried fsync could report
+/// success for data the kernel already dropped.
+#[test]
+fn a_failed_commit_poisons_the_handle() {
+    for k in 1..=4u64 {
+        let base = SimFs::crashing_after(u64::MAX);
+        {
+            let mut cache = Cache::open_with("/mbox", options(&base)).unwrap();
+            let mut tx = cache.transaction().unwrap();
+            tx.set_exists(3).unwrap();
+            tx.learn_range(1, &[1, 2, 3]).unwrap();
+            tx.commit().unwrap();
+        }
+        // Count the operations of opening, so the failure lands inside the next commit.
+        let probe = base.snapshot();
+        drop(Cache::open_with("/mbox", options(&probe)).unwrap());
+        let fs = base.failing_at(probe.ops() + k, false);
+        let mut cache = Cache::open_with("/mbox", options(&fs)).unwrap();
+        let mut tx = cache.transaction().unwrap();
+        tx.set_exists(5).unwrap();
+        tx.learn_range(4, &[4, 5]).unwrap();
+        let err = tx.commit().unwrap_err();
+        assert!(err.to_string().contains("injected"), "{err}");
+        assert!(matches!(
+            cache.transaction().err(),
+            Some(uidcache::Error::Poisoned)
+        ));
+        assert!(matches!(cache.checkpoint(), Err(uidcache::Error::Poisoned)));
     }
 }

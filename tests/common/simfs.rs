@@ -57,6 +57,8 @@ struct Inner {
     name_log: Vec<NameOp>,
     ops: u64,
     crash_after: Option<u64>,
+    /// Operation number that fails with an I/O error, and whether every later one does too.
+    fail_at: Option<(u64, bool)>,
 }
 
 /// How unsynced data fares in a crash image.
@@ -72,6 +74,10 @@ pub enum Loss {
     /// Each file keeps a random subset of its unsynced writes (POSIX promises no order);
     /// directory changes as in `TornPrefix`.
     Reordered(u64),
+    /// Exactly the unsynced writes whose bit is set in the mask survive (numbered over all
+    /// files in inode order, then write order); directory changes all survive or none do
+    /// (bit 63). For enumerating every subset of a small crash.
+    Subset(u64),
 }
 
 /// The simulated file system.
@@ -120,10 +126,37 @@ impl SimFs {
     fn tick(&self) -> io::Result<std::sync::MutexGuard<'_, Inner>> {
         let mut inner = self.lock();
         inner.ops += 1;
-        match inner.crash_after {
-            Some(n) if inner.ops > n => Err(crashed()),
+        match (inner.crash_after, inner.fail_at) {
+            (Some(n), _) if inner.ops > n => Err(crashed()),
+            (_, Some((n, forever))) if inner.ops == n || (forever && inner.ops > n) => {
+                Err(io::Error::other("injected I/O error"))
+            }
             _ => Ok(inner),
         }
+    }
+
+    /// A file system whose operation `n` fails with an I/O error (and every later one too,
+    /// when `forever`), starting from a copy of `self`.
+    pub fn failing_at(&self, n: u64, forever: bool) -> Arc<SimFs> {
+        let copy = self.snapshot();
+        {
+            let mut inner = copy.lock();
+            inner.ops = 0;
+            inner.fail_at = Some((n, forever));
+        }
+        copy
+    }
+
+    /// The same files, crashing after `n` more operations.
+    pub fn crashing_copy(&self, n: u64) -> Arc<SimFs> {
+        let copy = self.snapshot();
+        copy.lock().crash_after = Some(n);
+        copy
+    }
+
+    /// How many writes are not yet fsynced (over all files).
+    pub fn unsynced_writes(&self) -> usize {
+        self.lock().inodes.values().map(|i| i.unsynced.len()).sum()
     }
 
     /// File operations so far.
@@ -140,8 +173,12 @@ impl SimFs {
         };
         let mut names = match loss {
             Loss::None => inner.names.clone(),
+            Loss::Subset(mask) if mask & (1 << 63) != 0 => inner.names.clone(),
             _ => inner.durable_names.clone(),
         };
+        let mut write_no = 0;
+        let mut inos: Vec<&u64> = inner.inodes.keys().collect();
+        inos.sort();
         if matches!(loss, Loss::TornPrefix(_) | Loss::Reordered(_)) {
             let keep = rng.below(inner.name_log.len() as u64 + 1) as usize;
             for op in &inner.name_log[..keep] {
@@ -156,7 +193,8 @@ impl SimFs {
             }
         }
         let mut inodes = HashMap::new();
-        for (ino, inode) in &inner.inodes {
+        for ino in inos {
+            let inode = &inner.inodes[ino];
             let mut data = inode.durable.clone();
             match loss {
                 Loss::All => {}
@@ -190,6 +228,14 @@ impl SimFs {
                         }
                     }
                 }
+                Loss::Subset(mask) => {
+                    for change in &inode.unsynced {
+                        if write_no < 63 && mask & (1 << write_no) != 0 {
+                            apply(&mut data, change);
+                        }
+                        write_no += 1;
+                    }
+                }
             }
             inodes.insert(
                 *ino,
@@ -208,6 +254,7 @@ impl SimFs {
             name_log: Vec::new(),
             ops: 0,
             crash_after: None,
+            fail_at: None,
         };
         Arc::new(SimFs(Mutex::new(image)))
     }
