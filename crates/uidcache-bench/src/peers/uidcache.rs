@@ -1,0 +1,125 @@
+//! uidcache itself, through its public API.
+
+use std::path::Path;
+
+use uidcache_engine::{Cache, Durability, OpenOptions, Update};
+
+use super::{Msg, Peer};
+use crate::BenchError;
+
+/// The workloads' flag values mapped to flag names (a few distinct sets, as in a mailbox).
+const FLAG_SETS: [&[&[u8]]; 4] = [&[b"\\Seen"], &[b"\\Seen", b"\\Flagged"], &[b"$Junk"], &[]];
+
+/// A change buffered until `commit`, which applies them in one transaction (the engine's
+/// transaction borrows the cache, so it cannot live beside it in this struct).
+enum Change {
+    Exists(u32),
+    Learn(u32, Vec<u32>),
+    Expunge(u32),
+    Remove(u32),
+    Flags(u32, u32, u64),
+}
+
+/// uidcache behind the benchmark trait.
+pub struct Uidcache {
+    cache: Cache,
+    pending: Vec<Change>,
+}
+
+impl Uidcache {
+    /// Opens or creates the cache in `dir`.
+    pub fn open(dir: &Path, durable: bool) -> Result<Self, BenchError> {
+        let durability = if durable {
+            Durability::Durable
+        } else {
+            Durability::NoSync
+        };
+        let cache = Cache::open_with(
+            dir,
+            OpenOptions {
+                durability,
+                ..OpenOptions::default()
+            },
+        )?;
+        Ok(Uidcache {
+            cache,
+            pending: Vec::new(),
+        })
+    }
+}
+
+impl Peer for Uidcache {
+    fn name(&self) -> &'static str {
+        "uidcache"
+    }
+
+    fn set_exists(&mut self, count: u32) -> Result<(), BenchError> {
+        self.pending.push(Change::Exists(count));
+        Ok(())
+    }
+
+    fn learn_range(&mut self, seq: u32, uids: &[u32]) -> Result<(), BenchError> {
+        self.pending.push(Change::Learn(seq, uids.to_vec()));
+        Ok(())
+    }
+
+    fn get(&mut self, seq: u32) -> Result<Option<Msg>, BenchError> {
+        Ok(self.cache.view().message_at(seq)?.map(|m| Msg {
+            uid: m.uid,
+            flags: m.flags.map_or(0, |f| f.0),
+            modseq: m.modseq.unwrap_or(0),
+        }))
+    }
+
+    fn seq_of(&mut self, uid: u32) -> Result<Option<u32>, BenchError> {
+        Ok(match self.cache.view().position_of_uid(uid)? {
+            uidcache_engine::UidPosition::Placed(seq) => Some(seq),
+            _ => None,
+        })
+    }
+
+    fn expunge(&mut self, seq: u32) -> Result<(), BenchError> {
+        self.pending.push(Change::Expunge(seq));
+        Ok(())
+    }
+
+    fn remove_uid(&mut self, uid: u32) -> Result<(), BenchError> {
+        self.pending.push(Change::Remove(uid));
+        Ok(())
+    }
+
+    fn set_flags(&mut self, seq: u32, flags: u32, modseq: u64) -> Result<(), BenchError> {
+        self.pending.push(Change::Flags(seq, flags, modseq));
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), BenchError> {
+        let mut tx = self.cache.transaction()?;
+        for change in self.pending.drain(..) {
+            match change {
+                Change::Exists(n) => tx.set_exists(n)?,
+                Change::Learn(seq, uids) => tx.learn_range(seq, &uids)?,
+                Change::Expunge(seq) => tx.expunge(seq)?,
+                Change::Remove(uid) => {
+                    tx.remove_uid(uid)?;
+                }
+                Change::Flags(seq, flags, modseq) => {
+                    let names = FLAG_SETS.get(flags as usize % FLAG_SETS.len()).copied();
+                    tx.update_seq(
+                        seq,
+                        Update {
+                            flags: names,
+                            modseq: Some(modseq),
+                        },
+                    )?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn fsyncs(&self) -> Option<u64> {
+        Some(self.cache.stats().fsyncs)
+    }
+}

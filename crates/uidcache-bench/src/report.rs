@@ -1,0 +1,127 @@
+//! The benchmark report: seconds per workload and peer, ratios against uidcache, JSON.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Results of one [`crate::run`].
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Messages in the mailbox.
+    pub messages: u32,
+    /// Whether the quick counts were used.
+    pub quick: bool,
+    /// Workload → peer → seconds.
+    pub workloads: BTreeMap<String, BTreeMap<String, f64>>,
+    /// Peer → peak RSS growth of reopen plus 1,000 lookups, bytes.
+    pub rss_bytes: BTreeMap<String, u64>,
+    /// Peer → fsyncs per durable commit of one expunge.
+    pub fsyncs_per_commit: BTreeMap<String, f64>,
+}
+
+fn json_str(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn json_map<V>(map: &BTreeMap<String, V>, value: impl Fn(&V) -> String) -> String {
+    let items: Vec<String> = map
+        .iter()
+        .map(|(k, v)| format!("{}: {}", json_str(k), value(v)))
+        .collect();
+    format!("{{{}}}", items.join(", "))
+}
+
+impl Report {
+    pub(crate) fn new(messages: u32, quick: bool) -> Self {
+        Report {
+            messages,
+            quick,
+            ..Report::default()
+        }
+    }
+
+    pub(crate) fn record(&mut self, workload: &str, peer: &str, secs: f64) {
+        self.workloads
+            .entry(workload.to_string())
+            .or_default()
+            .insert(peer.to_string(), secs);
+    }
+
+    /// `peer`'s time over uidcache's for `workload`: above 1 means uidcache is faster.
+    pub fn ratio(&self, workload: &str, peer: &str) -> Option<f64> {
+        let w = self.workloads.get(workload)?;
+        let ours = *w.get("uidcache")?;
+        let theirs = *w.get(peer)?;
+        (ours > 0.0).then_some(theirs / ours)
+    }
+
+    /// The report as JSON: `{"messages": N, "quick": b, "workloads": {NAME: {PEER: secs}},
+    /// "rss_bytes": {PEER: n}, "fsyncs_per_commit": {PEER: x}}`.
+    pub fn to_json(&self) -> String {
+        format!(
+            "{{\"messages\": {}, \"quick\": {}, \"workloads\": {}, \"rss_bytes\": {}, \"fsyncs_per_commit\": {}}}",
+            self.messages,
+            self.quick,
+            json_map(&self.workloads, |peers| json_map(peers, |s| format!("{s:.6}"))),
+            json_map(&self.rss_bytes, |b| b.to_string()),
+            json_map(&self.fsyncs_per_commit, |f| format!("{f:.3}")),
+        )
+    }
+
+    /// A table of seconds and of ratios against uidcache.
+    pub fn to_table(&self) -> String {
+        let peers: Vec<&str> = ["uidcache", "rename", "sqlite", "floor"]
+            .into_iter()
+            .filter(|p| self.workloads.values().any(|w| w.contains_key(*p)))
+            .collect();
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} messages{}",
+            self.messages,
+            if self.quick { " (quick)" } else { "" }
+        );
+        let _ = write!(out, "{:<22}", "workload");
+        for p in &peers {
+            let _ = write!(out, "{p:>12}");
+        }
+        for p in peers.iter().skip(1) {
+            let _ = write!(out, "{:>12}", format!("{p}/ours"));
+        }
+        out.push('\n');
+        for (name, row) in &self.workloads {
+            let _ = write!(out, "{name:<22}");
+            for p in &peers {
+                match row.get(*p) {
+                    Some(s) => {
+                        let _ = write!(out, "{:>12}", format!("{s:.4}s"));
+                    }
+                    None => {
+                        let _ = write!(out, "{:>12}", "-");
+                    }
+                }
+            }
+            for p in peers.iter().skip(1) {
+                match self.ratio(name, p) {
+                    Some(r) => {
+                        let _ = write!(out, "{:>12}", format!("{r:.2}x"));
+                    }
+                    None => {
+                        let _ = write!(out, "{:>12}", "-");
+                    }
+                }
+            }
+            out.push('\n');
+        }
+        for (p, b) in &self.rss_bytes {
+            let _ = writeln!(
+                out,
+                "peak RSS growth, reopen + 1,000 lookups, {p}: {:.1} MiB",
+                *b as f64 / 1048576.0
+            );
+        }
+        for (p, f) in &self.fsyncs_per_commit {
+            let _ = writeln!(out, "fsyncs per durable one-expunge commit, {p}: {f:.2}");
+        }
+        out
+    }
+}

@@ -1,0 +1,368 @@
+//! The workloads of issue 5, run on every peer with the same operations.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::peers::{Peer, PeerKind};
+use crate::report::Report;
+use crate::rng::Rng;
+use crate::rss::peak_growth;
+use crate::BenchError;
+
+/// Every workload name, in the order they run.
+pub const WORKLOADS: [&str; 11] = [
+    "fill",
+    "lookup_seq",
+    "lookup_uid",
+    "flag_storm",
+    "flag_storm_nosync",
+    "expunge_storm",
+    "expunge_storm_nosync",
+    "append",
+    "resync",
+    "reopen",
+    "verify",
+];
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Messages in the mailbox.
+    pub messages: u32,
+    /// Fewer operations per workload (a smoke test).
+    pub quick: bool,
+    /// The peers, uidcache first (ratios are against it).
+    pub peers: Vec<PeerKind>,
+    /// Where the stores go (a temporary directory when `None`).
+    pub dir: Option<PathBuf>,
+    /// Seed of every random choice.
+    pub seed: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            messages: 1_000_000,
+            quick: false,
+            peers: PeerKind::ALL.to_vec(),
+            dir: None,
+            seed: 42,
+        }
+    }
+}
+
+struct Counts {
+    lookups: usize,
+    flag_updates: usize,
+    expunges: usize,
+    appends: usize,
+}
+
+impl Options {
+    fn counts(&self) -> Counts {
+        if self.quick {
+            Counts {
+                lookups: 20_000,
+                flag_updates: 5_000,
+                expunges: 300,
+                appends: 300,
+            }
+        } else {
+            Counts {
+                lookups: 1_000_000,
+                flag_updates: 100_000,
+                expunges: 10_000,
+                appends: 10_000,
+            }
+        }
+    }
+}
+
+struct Entry {
+    kind: PeerKind,
+    dir: PathBuf,
+    peer: Option<Box<dyn Peer>>,
+}
+
+impl Entry {
+    fn peer(&mut self) -> Result<&mut Box<dyn Peer>, BenchError> {
+        if self.peer.is_none() {
+            self.peer = Some(self.kind.open(&self.dir, true)?);
+        }
+        self.peer
+            .as_mut()
+            .ok_or(BenchError::Format("peer not open"))
+    }
+
+    /// Reopens a persistent peer (with `durable` commits); the floor has nothing to reopen.
+    fn reopen(&mut self, durable: bool) -> Result<(), BenchError> {
+        if !self.kind.persistent() && self.peer.is_some() {
+            return Ok(());
+        }
+        self.peer = None;
+        self.peer = Some(self.kind.open(&self.dir, durable)?);
+        Ok(())
+    }
+}
+
+/// Times `f` on every peer, in turn.
+fn each(
+    entries: &mut [Entry],
+    report: &mut Report,
+    workload: &'static str,
+    mut f: impl FnMut(&mut Entry) -> Result<(), BenchError>,
+) -> Result<(), BenchError> {
+    for entry in entries.iter_mut() {
+        let start = Instant::now();
+        f(entry).map_err(|e| BenchError::InPeer {
+            workload,
+            peer: entry.kind.name(),
+            source: Box::new(e),
+        })?;
+        report.record(workload, entry.kind.name(), start.elapsed().as_secs_f64());
+    }
+    Ok(())
+}
+
+/// Runs every workload on every peer and returns the report.
+pub fn run(options: &Options) -> Result<Report, BenchError> {
+    let temp = tempfile::tempdir()?;
+    let root = options
+        .dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    let n = options.messages.max(2_000);
+    let counts = options.counts();
+    let mut rng = Rng::new(options.seed);
+    let mut entries: Vec<Entry> = options
+        .peers
+        .iter()
+        .map(|k| Entry {
+            kind: *k,
+            dir: root.join(k.name()),
+            peer: None,
+        })
+        .collect();
+    let mut report = Report::new(n, options.quick);
+
+    // The mailbox: increasing UIDs with gaps, learned in ranges of 2,000 in random order.
+    let mut uids: Vec<u32> = Vec::with_capacity(n as usize);
+    let mut next = 0u32;
+    for _ in 0..n {
+        next += 1 + rng.below(3) as u32;
+        uids.push(next);
+    }
+    let mut ranges: Vec<u32> = (0..n).step_by(2_000).collect();
+    for i in (1..ranges.len()).rev() {
+        ranges.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    each(&mut entries, &mut report, "fill", |e| {
+        let p = e.peer()?;
+        p.set_exists(n)?;
+        p.commit()?;
+        for &start in &ranges {
+            let end = (start + 2_000).min(n);
+            let range = uids
+                .get(start as usize..end as usize)
+                .ok_or(BenchError::Range(start))?;
+            p.learn_range(start + 1, range)?;
+            p.commit()?;
+        }
+        Ok(())
+    })?;
+
+    let seqs: Vec<u32> = (0..counts.lookups)
+        .map(|_| 1 + rng.below(u64::from(n)) as u32)
+        .collect();
+    let probe_uids: Vec<u32> = (0..counts.lookups)
+        .map(|_| {
+            let u = uids
+                .get(rng.below(uids.len() as u64) as usize)
+                .copied()
+                .unwrap_or(1);
+            // One in eight is a UID in a gap or past the end: absent.
+            if rng.below(8) == 0 {
+                u + 1
+            } else {
+                u
+            }
+        })
+        .collect();
+    let mut checksums = Vec::new();
+    each(&mut entries, &mut report, "lookup_seq", |e| {
+        let p = e.peer()?;
+        let mut sum = 0u64;
+        for &s in &seqs {
+            sum = sum.wrapping_add(u64::from(p.get(s)?.map_or(0, |m| m.uid)));
+        }
+        checksums.push(("lookup_seq", e.kind.name(), sum));
+        Ok(())
+    })?;
+    each(&mut entries, &mut report, "lookup_uid", |e| {
+        let p = e.peer()?;
+        let mut sum = 0u64;
+        for &u in &probe_uids {
+            sum = sum.wrapping_add(u64::from(p.seq_of(u)?.unwrap_or(0)));
+        }
+        checksums.push(("lookup_uid", e.kind.name(), sum));
+        Ok(())
+    })?;
+    for (workload, name, sum) in &checksums {
+        let floor = checksums
+            .iter()
+            .find(|(w, n, _)| w == workload && *n == "floor");
+        if floor.is_some_and(|(_, _, f)| f != sum) {
+            return Err(BenchError::Mismatch {
+                peer: name,
+                what: format!("{workload} answers"),
+            });
+        }
+    }
+
+    let mut modseq = 1u64;
+    for (workload, durable) in [("flag_storm", true), ("flag_storm_nosync", false)] {
+        let updates: Vec<(u32, u32)> = (0..counts.flag_updates)
+            .map(|_| (1 + rng.below(u64::from(n)) as u32, rng.below(4) as u32))
+            .collect();
+        let base = modseq;
+        each(&mut entries, &mut report, workload, |e| {
+            e.reopen(durable)?;
+            let p = e.peer()?;
+            for (i, (seq, flags)) in updates.iter().enumerate() {
+                p.set_flags(*seq, *flags, base + i as u64)?;
+                if i % 1_000 == 999 {
+                    p.commit()?;
+                }
+            }
+            p.commit()
+        })?;
+        modseq += updates.len() as u64;
+    }
+
+    let mut exists = n;
+    let mut fsync_figures: Vec<(&'static str, f64)> = Vec::new();
+    for (workload, durable) in [("expunge_storm", true), ("expunge_storm_nosync", false)] {
+        let expunges: Vec<u32> = (0..counts.expunges as u32)
+            .map(|i| 1 + rng.below(u64::from(exists - i)) as u32)
+            .collect();
+        each(&mut entries, &mut report, workload, |e| {
+            e.reopen(durable)?;
+            let p = e.peer()?;
+            let before = p.fsyncs();
+            for &seq in &expunges {
+                p.expunge(seq)?;
+                p.commit()?;
+            }
+            if let (true, Some(b), Some(a)) = (durable, before, p.fsyncs()) {
+                fsync_figures.push((e.kind.name(), (a - b) as f64 / expunges.len() as f64));
+            }
+            Ok(())
+        })?;
+        for &seq in &expunges {
+            uids.remove(seq as usize - 1);
+        }
+        exists -= expunges.len() as u32;
+    }
+    for (name, per_commit) in fsync_figures {
+        report
+            .fsyncs_per_commit
+            .insert(name.to_string(), per_commit);
+    }
+
+    let appended: Vec<u32> = (0..counts.appends as u32)
+        .map(|k| next + 1 + 2 * k)
+        .collect();
+    each(&mut entries, &mut report, "append", |e| {
+        e.reopen(true)?;
+        let p = e.peer()?;
+        for (k, uid) in appended.iter().enumerate() {
+            let seq = exists + k as u32 + 1;
+            p.set_exists(seq)?;
+            p.learn_range(seq, &[*uid])?;
+            p.commit()?;
+        }
+        Ok(())
+    })?;
+    uids.extend_from_slice(&appended);
+    exists += appended.len() as u32;
+
+    let one_percent = (exists / 100).max(1) as usize;
+    let mut vanished: Vec<u32> = (0..one_percent)
+        .filter_map(|_| uids.get(rng.below(uids.len() as u64) as usize).copied())
+        .collect();
+    vanished.sort_unstable();
+    vanished.dedup();
+    let flag_changes: Vec<u32> = (0..one_percent)
+        .map(|_| 1 + rng.below(u64::from(exists - vanished.len() as u32)) as u32)
+        .collect();
+    each(&mut entries, &mut report, "resync", |e| {
+        let p = e.peer()?;
+        for uid in &vanished {
+            p.remove_uid(*uid)?;
+        }
+        for (i, seq) in flag_changes.iter().enumerate() {
+            p.set_flags(*seq, 1, modseq + i as u64)?;
+        }
+        p.commit()
+    })?;
+    uids.retain(|u| vanished.binary_search(u).is_err());
+    let last = uids.len() as u32;
+
+    each(&mut entries, &mut report, "reopen", |e| {
+        if !e.kind.persistent() {
+            return Ok(());
+        }
+        e.reopen(true)?;
+        let p = e.peer()?;
+        let first = p.get(1)?.map(|m| m.uid);
+        let end = p.get(last)?.map(|m| m.uid);
+        if first != uids.first().copied() || end != uids.last().copied() {
+            return Err(BenchError::Mismatch {
+                peer: p.name(),
+                what: format!("first/last {first:?}/{end:?}"),
+            });
+        }
+        Ok(())
+    })?;
+
+    // Every peer must hold the same mailbox, or the timings compare different work.
+    let sample: Vec<u32> = (0..2_000)
+        .map(|_| 1 + rng.below(u64::from(last)) as u32)
+        .collect();
+    each(&mut entries, &mut report, "verify", |e| {
+        let p = e.peer()?;
+        for &s in &sample {
+            let got = p.get(s)?.map(|m| m.uid);
+            if got != uids.get(s as usize - 1).copied() {
+                return Err(BenchError::Mismatch {
+                    peer: p.name(),
+                    what: format!("seq {s}: {got:?}"),
+                });
+            }
+        }
+        Ok(())
+    })?;
+    for e in &mut entries {
+        e.peer = None;
+        if !e.kind.persistent() {
+            continue;
+        }
+        let lookups: Vec<u32> = (0..1_000)
+            .map(|_| 1 + rng.below(u64::from(last)) as u32)
+            .collect();
+        let (result, bytes) = peak_growth(|| -> Result<(), BenchError> {
+            let mut p = e.kind.open(&e.dir, true)?;
+            p.get(1)?;
+            p.get(last)?;
+            for s in &lookups {
+                p.get(*s)?;
+            }
+            Ok(())
+        });
+        result?;
+        if let Some(bytes) = bytes {
+            report.rss_bytes.insert(e.kind.name().to_string(), bytes);
+        }
+    }
+    Ok(report)
+}
