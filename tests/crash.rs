@@ -185,6 +185,8 @@ fn run_plan(seed: u64, plan: &[u64], fs: &Arc<SimFs>, p: &mut Progress) -> uidca
             p.durable = p.states.len() - 1;
         }
     }
+    cache.close()?;
+    p.durable = p.states.len() - 1;
     Ok(())
 }
 
@@ -399,29 +401,35 @@ fn io_errors_at_every_operation_surface_and_lose_nothing_committed() {
 /// success for data the kernel already dropped.
 #[test]
 fn a_failed_commit_poisons_the_handle() {
-    for k in 1..=4u64 {
-        let base = SimFs::crashing_after(u64::MAX);
-        {
-            let mut cache = Cache::open_with("/mbox", options(&base)).unwrap();
+    // A small commit (records inline in the frame: write, fsync) and a large one (a block
+    // file: write, fsync, rename, directory fsync; then the frame: write, fsync).
+    for (new, ops) in [(2u32, 2u64), (400, 6)] {
+        for k in 1..=ops {
+            let base = SimFs::crashing_after(u64::MAX);
+            {
+                let mut cache = Cache::open_with("/mbox", options(&base)).unwrap();
+                let mut tx = cache.transaction().unwrap();
+                tx.set_exists(3).unwrap();
+                tx.learn_range(1, &[1, 2, 3]).unwrap();
+                tx.commit().unwrap();
+                cache.close().unwrap();
+            }
+            // Count the operations of opening, so the failure lands inside the next commit.
+            let probe = base.snapshot();
+            drop(Cache::open_with("/mbox", options(&probe)).unwrap());
+            let fs = base.failing_at(probe.ops() + k, false);
+            let mut cache = Cache::open_with("/mbox", options(&fs)).unwrap();
             let mut tx = cache.transaction().unwrap();
-            tx.set_exists(3).unwrap();
-            tx.learn_range(1, &[1, 2, 3]).unwrap();
-            tx.commit().unwrap();
+            tx.set_exists(3 + new).unwrap();
+            let uids: Vec<u32> = (4..4 + new).collect();
+            tx.learn_range(4, &uids).unwrap();
+            let err = tx.commit().unwrap_err();
+            assert!(err.to_string().contains("injected"), "{err}");
+            assert!(matches!(
+                cache.transaction().err(),
+                Some(uidcache::Error::Poisoned)
+            ));
+            assert!(matches!(cache.checkpoint(), Err(uidcache::Error::Poisoned)));
         }
-        // Count the operations of opening, so the failure lands inside the next commit.
-        let probe = base.snapshot();
-        drop(Cache::open_with("/mbox", options(&probe)).unwrap());
-        let fs = base.failing_at(probe.ops() + k, false);
-        let mut cache = Cache::open_with("/mbox", options(&fs)).unwrap();
-        let mut tx = cache.transaction().unwrap();
-        tx.set_exists(5).unwrap();
-        tx.learn_range(4, &[4, 5]).unwrap();
-        let err = tx.commit().unwrap_err();
-        assert!(err.to_string().contains("injected"), "{err}");
-        assert!(matches!(
-            cache.transaction().err(),
-            Some(uidcache::Error::Poisoned)
-        ));
-        assert!(matches!(cache.checkpoint(), Err(uidcache::Error::Poisoned)));
     }
 }

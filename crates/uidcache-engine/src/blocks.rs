@@ -43,6 +43,7 @@ impl MappedBlock {
 pub(crate) enum Records<'a> {
     Borrowed(&'a [Record]),
     Mapped(Arc<MappedBlock>),
+    Inline(Arc<Vec<Record>>),
 }
 
 impl Deref for Records<'_> {
@@ -51,6 +52,7 @@ impl Deref for Records<'_> {
         match self {
             Records::Borrowed(r) => r,
             Records::Mapped(m) => m.records(),
+            Records::Inline(r) => r,
         }
     }
 }
@@ -61,6 +63,8 @@ pub(crate) trait RecordSource {
     fn records(&self, id: u64) -> Result<Records<'_>>;
     /// The file of block `id`, for error messages.
     fn block_file(&self, id: u64) -> PathBuf;
+    /// Makes the records of an `InlineBlock` op readable as block `id`.
+    fn add_inline(&self, id: u64, records: Vec<Record>);
 }
 
 /// The published block files of one mailbox directory.
@@ -68,6 +72,8 @@ pub(crate) struct BlockStore {
     dir: PathBuf,
     vfs: Arc<dyn Vfs>,
     mapped: Mutex<HashMap<u64, Arc<MappedBlock>>>,
+    /// Blocks whose records live in journal frames until a checkpoint writes them out.
+    inline: Mutex<HashMap<u64, Arc<Vec<Record>>>>,
 }
 
 impl BlockStore {
@@ -76,7 +82,28 @@ impl BlockStore {
             dir: dir.to_path_buf(),
             vfs,
             mapped: Mutex::new(HashMap::new()),
+            inline: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn lock_inline(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Vec<Record>>>> {
+        // Plain inserts and removes: a panic elsewhere cannot leave the map inconsistent.
+        self.inline
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The inline blocks, for a checkpoint to write out.
+    pub(crate) fn inline_blocks(&self) -> Vec<(u64, Arc<Vec<Record>>)> {
+        self.lock_inline()
+            .iter()
+            .map(|(id, r)| (*id, Arc::clone(r)))
+            .collect()
+    }
+
+    /// Forgets inline blocks once their files exist (after a checkpoint).
+    pub(crate) fn clear_inline(&self) {
+        self.lock_inline().clear();
     }
 
     /// Maps and fully checks block `id` (magic, version, ID, length, CRC) on first use.
@@ -150,11 +177,18 @@ impl BlockStore {
 
 impl RecordSource for BlockStore {
     fn records(&self, id: u64) -> Result<Records<'_>> {
+        if let Some(records) = self.lock_inline().get(&id) {
+            return Ok(Records::Inline(Arc::clone(records)));
+        }
         Ok(Records::Mapped(self.mapped(id)?))
     }
 
     fn block_file(&self, id: u64) -> PathBuf {
         block_path(&self.dir, id)
+    }
+
+    fn add_inline(&self, id: u64, records: Vec<Record>) {
+        self.lock_inline().insert(id, Arc::new(records));
     }
 }
 
@@ -175,5 +209,9 @@ impl RecordSource for WithPending<'_> {
 
     fn block_file(&self, id: u64) -> PathBuf {
         self.store.block_file(id)
+    }
+
+    fn add_inline(&self, id: u64, records: Vec<Record>) {
+        self.store.add_inline(id, records);
     }
 }

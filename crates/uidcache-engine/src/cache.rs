@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use uidcache_format::{scan_journal, FormatError, FormatErrorKind, IndexImage, Op, FRAME_DURABLE};
+use uidcache_format::{
+    scan_journal, FormatError, FormatErrorKind, IndexImage, Op, Record, FRAME_DURABLE,
+};
 
 use std::sync::Arc;
 
@@ -72,6 +74,37 @@ pub struct Cache {
     pub(crate) poisoned: bool,
     /// Blocks written by no-sync commits and not yet fsynced.
     pub(crate) unsynced_blocks: Vec<u64>,
+}
+
+impl Cache {
+    /// Checkpoints (so that the next open replays nothing) and closes the cache, reporting
+    /// errors that a plain drop would have to ignore.
+    pub fn close(mut self) -> Result<()> {
+        let result = self.checkpoint_if_journal();
+        // The drop that follows must not try again.
+        self.options.checkpoint_on_drop = false;
+        result
+    }
+
+    fn checkpoint_if_journal(&mut self) -> Result<()> {
+        let frames = self.writer.as_ref().map_or(0, |w| w.journal.frames());
+        if frames == 0 || self.poisoned {
+            return Ok(());
+        }
+        self.checkpoint()
+    }
+}
+
+impl Drop for Cache {
+    /// A writer checkpoints when it goes away (unless `OpenOptions::checkpoint_on_drop` is
+    /// off), so that opening the cache again reads the index instead of replaying the
+    /// journal. Errors are ignored here, as the journal still holds every commit;
+    /// [`Cache::close`] reports them.
+    fn drop(&mut self) {
+        if self.options.checkpoint_on_drop && !std::thread::panicking() {
+            let _ = self.checkpoint_if_journal();
+        }
+    }
 }
 
 impl std::fmt::Debug for Cache {
@@ -294,6 +327,25 @@ impl Cache {
     /// fsync dir), then a new journal of the new generation, then dead block files go.
     pub(crate) fn write_checkpoint(&mut self) -> Result<()> {
         self.sync_unsynced_blocks()?;
+        // Records that live in journal frames must be in block files before the journal
+        // that holds them is replaced.
+        let live: std::collections::HashSet<u64> = self
+            .state
+            .placed
+            .iter()
+            .chain(&self.state.unplaced)
+            .map(|s| s.block)
+            .collect();
+        let mut wrote = false;
+        for (id, records) in self.store.inline_blocks() {
+            if live.contains(&id) {
+                self.store.write_block(&self.fs, id, &records, true)?;
+                wrote = true;
+            }
+        }
+        if wrote {
+            self.fs.sync_dir(&self.dir.join(BLOCKS_DIR))?;
+        }
         let generation = self.generation + 1;
         let bytes = to_image(&self.state, generation).encode();
         self.fs
@@ -306,6 +358,7 @@ impl Cache {
         }
         self.generation = generation;
         self.stats.checkpoints += 1;
+        self.store.clear_inline();
         self.remove_dead_blocks()
     }
 
@@ -479,28 +532,45 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
     })
 }
 
-/// Whether every block a frame's `Learn` ops name is readable and holds the named UIDs.
+/// Whether every block a frame's `Learn` ops name is readable and holds the named UIDs
+/// (the frame's own `InlineBlock` ops count as readable blocks).
 fn blocks_intact(ops: &[Op], store: &BlockStore) -> bool {
-    ops.iter().all(|op| match op {
-        Op::Learn {
+    let inline: Vec<(u64, &[Record])> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::InlineBlock { id, records } => Some((*id, records.as_slice())),
+            _ => None,
+        })
+        .collect();
+    ops.iter().all(|op| {
+        let Op::Learn {
             block_id,
             first_record,
             len,
             first_uid,
             last_uid,
             ..
-        } => {
-            let Ok(records) = crate::blocks::RecordSource::records(store, *block_id) else {
-                return false;
-            };
-            let first = records.get(*first_record as usize).map(|r| r.uid.get());
-            let last = (*first_record as usize)
-                .checked_add(*len as usize)
-                .and_then(|end| end.checked_sub(1));
-            let last = last.and_then(|k| records.get(k)).map(|r| r.uid.get());
-            first == Some(*first_uid) && last == Some(*last_uid)
-        }
-        _ => true,
+        } = op
+        else {
+            return true;
+        };
+        let from_file;
+        let records: &[Record] = match inline.iter().find(|(id, _)| id == block_id) {
+            Some((_, records)) => records,
+            None => match crate::blocks::RecordSource::records(store, *block_id) {
+                Ok(r) => {
+                    from_file = r;
+                    &from_file
+                }
+                Err(_) => return false,
+            },
+        };
+        let first = records.get(*first_record as usize).map(|r| r.uid.get());
+        let last = (*first_record as usize)
+            .checked_add(*len as usize)
+            .and_then(|end| end.checked_sub(1));
+        let last = last.and_then(|k| records.get(k)).map(|r| r.uid.get());
+        first == Some(*first_uid) && last == Some(*last_uid)
     })
 }
 

@@ -49,6 +49,6 @@ pub use dirfs::{block_id_of, block_path, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE, L
 pub use error::{Error, InvalidOp, Result};
 pub use flags::FlagSetId;
 pub use options::{Durability, OpenOptions};
-pub use txn::{Removal, Transaction, Update};
+pub use txn::{Removal, Transaction, Update, INLINE_RECORDS};
 pub use vfs::{BlockBytes, LockGuard, StdVfs, Vfs, VfsFile};
 pub use view::{Message, Segment, UidPosition, View};

@@ -31,6 +31,9 @@ pub struct OpenOptions {
     pub journal_limit: u64,
     /// Whether checkpoints also compact when the layout is fragmented. Default: true.
     pub auto_compact: bool,
+    /// Whether dropping a writer checkpoints (so the next open replays nothing). Default:
+    /// true. Off leaves the journal as it is, as a crash would.
+    pub checkpoint_on_drop: bool,
     /// The file system to use; `None` is the real one ([`crate::StdVfs`]). Tests plug in
     /// simulated ones to crash the engine at every file operation.
     pub vfs: Option<Arc<dyn Vfs>>,
@@ -46,6 +49,7 @@ impl Default for OpenOptions {
             journal_limit: 1 << 20,
             auto_compact: true,
             vfs: None,
+            checkpoint_on_drop: true,
         }
     }
 }

@@ -230,6 +230,11 @@ impl State {
                 );
                 Ok(())
             }
+            Op::InlineBlock { id, records } => {
+                src.add_inline(*id, records.clone());
+                self.next_block_id = self.next_block_id.max(id.saturating_add(1));
+                Ok(())
+            }
             Op::DefineAtom { id, name } => self
                 .flags
                 .define_atom(*id, name.clone())

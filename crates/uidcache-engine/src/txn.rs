@@ -2,12 +2,16 @@
 
 use uidcache_format::{HeaderField, Op, Record, FLAGS_UNKNOWN, MODSEQ_UNKNOWN};
 
-use crate::blocks::{WithPending, MAX_BLOCK_RECORDS};
+use crate::blocks::{RecordSource, WithPending, MAX_BLOCK_RECORDS};
 use crate::cache::Cache;
 use crate::error::{Error, InvalidOp, Result};
 use crate::options::Durability;
 use crate::state::Meta;
 use crate::view::View;
+
+/// Commits that learn at most this many new records keep them in the journal frame
+/// (4 KiB of records) rather than in a new block file.
+pub const INLINE_RECORDS: usize = 256;
 
 /// What [`Transaction::remove_uid`] removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -484,18 +488,32 @@ impl<'c> Transaction<'c> {
             // earlier no-sync commits must reach the disk first.
             cache.sync_unsynced_blocks()?;
         }
-        for (id, records) in &self.pending {
-            cache.store.write_block(&cache.fs, *id, records, durable)?;
-            if !durable {
-                cache.unsynced_blocks.push(*id);
+        // A small commit carries its new records in its frame: one fsync instead of three
+        // (block, directory, journal). A checkpoint writes them out as block files.
+        let new_records: usize = self.pending.iter().map(|(_, r)| r.len()).sum();
+        let inline = new_records <= INLINE_RECORDS;
+        let mut payload = Vec::new();
+        if inline {
+            for (id, records) in &self.pending {
+                Op::InlineBlock {
+                    id: *id,
+                    records: records.clone(),
+                }
+                .encode(&mut payload);
+            }
+        } else {
+            for (id, records) in &self.pending {
+                cache.store.write_block(&cache.fs, *id, records, durable)?;
+                if !durable {
+                    cache.unsynced_blocks.push(*id);
+                }
+            }
+            if durable && !self.pending.is_empty() {
+                cache
+                    .fs
+                    .sync_dir(&cache.dir.join(crate::dirfs::BLOCKS_DIR))?;
             }
         }
-        if durable && !self.pending.is_empty() {
-            cache
-                .fs
-                .sync_dir(&cache.dir.join(crate::dirfs::BLOCKS_DIR))?;
-        }
-        let mut payload = Vec::new();
         for op in &self.ops {
             op.encode(&mut payload);
         }
@@ -507,6 +525,12 @@ impl<'c> Transaction<'c> {
             .into());
         }
         let writer = cache.writer.as_mut().ok_or(Error::ReadOnly)?;
-        writer.journal.append(&cache.fs, &payload, durable)
+        writer.journal.append(&cache.fs, &payload, durable)?;
+        if inline {
+            for (id, records) in self.pending.drain(..) {
+                cache.store.add_inline(id, records);
+            }
+        }
+        Ok(())
     }
 }

@@ -3,6 +3,9 @@
 //! Each op is a one-byte tag followed by fixed little-endian fields (spec section
 //! "Operations"). Ops are replayed in order onto the state the index describes.
 
+use zerocopy::{FromBytes, IntoBytes};
+
+use crate::block::{Record, RECORD_SIZE};
 use crate::cursor::Cursor;
 use crate::error::{FormatError, FormatErrorKind};
 
@@ -106,6 +109,14 @@ pub enum Op {
         /// The flag name as received.
         name: Vec<u8>,
     },
+    /// Records of a small commit stored in the frame itself instead of a block file; `id`
+    /// names them like a block until a checkpoint writes them to block file `id`. Tag 12.
+    InlineBlock {
+        /// The block ID the records stand under.
+        id: u64,
+        /// The records, in block order.
+        records: Vec<Record>,
+    },
     /// Interns a flag set under the next flag-set ID. Tag 11.
     DefineFlagSet {
         /// The flag-set ID, equal to the current flag-set count.
@@ -189,6 +200,12 @@ impl Op {
                 put32(out, *id);
                 put32(out, len32(name.len()));
                 out.extend_from_slice(name);
+            }
+            Op::InlineBlock { id, records } => {
+                out.push(12);
+                put64(out, *id);
+                put32(out, len32(records.len()));
+                out.extend_from_slice(records.as_bytes());
             }
             Op::DefineFlagSet { id, atoms } => {
                 out.push(11);
@@ -284,13 +301,26 @@ impl Op {
                 }
                 Op::DefineFlagSet { id, atoms }
             }
+            12 => {
+                let id = cur.u64()?;
+                let n = cur.u32()? as usize;
+                let at = cur.offset();
+                let need = n.saturating_mul(RECORD_SIZE);
+                let bytes = cur.take(need)?;
+                let records = <[Record]>::ref_from_bytes(bytes)
+                    .map_err(|_| FormatError::truncated("Op", at, need, bytes.len()))?;
+                Op::InlineBlock {
+                    id,
+                    records: records.to_vec(),
+                }
+            }
             other => {
                 return Err(FormatError::new(
                     FormatErrorKind::Invalid,
                     "Op",
                     "tag",
                     at,
-                    "1..=11",
+                    "1..=12",
                     other,
                 ))
             }
@@ -342,6 +372,10 @@ mod tests {
             Op::DefineFlagSet {
                 id: 0,
                 atoms: vec![0, 3],
+            },
+            Op::InlineBlock {
+                id: 9,
+                records: vec![Record::new(5, 1, 2), Record::new(6, u32::MAX, 0)],
             },
         ]
     }
