@@ -1,0 +1,40 @@
+//! Errors that stop `check` or `repair` altogether (problems in the files are not errors:
+//! they go into the [`crate::Report`]).
+
+use std::path::PathBuf;
+
+/// Why a cache directory could not be checked or repaired at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FsckError {
+    /// A file or directory could not be read or written.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A writer holds the cache's lock; repair never runs beside a writer.
+    #[error("{path} is locked by a writer; close it before repairing")]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+}
+
+impl FsckError {
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> FsckError {
+        let path = path.into();
+        move |source| FsckError::Io { op, path, source }
+    }
+}
+
+/// Result of this crate's calls.
+pub type Result<T, E = FsckError> = std::result::Result<T, E>;

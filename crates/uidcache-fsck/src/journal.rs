@@ -1,0 +1,145 @@
+//! Reading the journal: header, frames (`scan_journal`, section 8.2) and ops
+//! (`Op::decode_all`), keeping the prefix of frames that can be replayed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use uidcache_engine::JOURNAL_FILE;
+use uidcache_format::{scan_journal, FrameRef, JournalTail, Op};
+
+use crate::report::{Problem, Severity};
+
+/// One valid frame with its decoded ops.
+#[derive(Debug, Clone)]
+pub(crate) struct Frame {
+    /// File offset of the frame header.
+    pub(crate) offset: u64,
+    /// Its `frame_seq`.
+    pub(crate) seq: u64,
+    /// Its ops.
+    pub(crate) ops: Vec<Op>,
+}
+
+/// Where the usable frames end and why, when frames that should have been there are lost.
+#[derive(Debug, Clone)]
+pub(crate) struct Lost {
+    /// File offset of the first unusable frame.
+    pub(crate) offset: u64,
+    /// Its expected number.
+    pub(crate) frame: u64,
+    /// Why it is unusable.
+    pub(crate) reason: String,
+}
+
+/// A journal whose header is sound.
+#[derive(Debug, Clone)]
+pub(crate) struct Journal {
+    /// Its generation.
+    pub(crate) generation: u64,
+    /// The frames that can be replayed, in order.
+    pub(crate) frames: Vec<Frame>,
+    /// Damage (not a torn tail) that cut the frames short.
+    pub(crate) lost: Option<Lost>,
+}
+
+/// What the `journal` file is.
+#[derive(Debug, Clone)]
+pub(crate) enum JournalFile {
+    /// There is none.
+    Missing,
+    /// It cannot be read, or its header is damaged.
+    Unusable,
+    /// Its header is sound.
+    Sound(Journal),
+}
+
+fn rel() -> PathBuf {
+    PathBuf::from(JOURNAL_FILE)
+}
+
+/// Reads and checks the journal of `dir`, reporting every problem.
+pub(crate) fn load(dir: &Path, problems: &mut Vec<Problem>) -> JournalFile {
+    let bytes = match fs::read(dir.join(JOURNAL_FILE)) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return JournalFile::Missing,
+        Err(e) => {
+            problems.push(Problem::new(
+                Severity::Error,
+                rel(),
+                0,
+                "JournalHeader",
+                "file",
+                "a readable file",
+                e,
+            ));
+            return JournalFile::Unusable;
+        }
+    };
+    let (scan, lost) = match scan_journal(&bytes) {
+        Ok(scan) => {
+            if let JournalTail::Torn {
+                reason,
+                dropped_bytes,
+            } = &scan.tail
+            {
+                problems.push(Problem::new(
+                    Severity::Warning,
+                    rel(),
+                    scan.end,
+                    "JournalFrame",
+                    "tail",
+                    "a frame or the end of the journal",
+                    format_args!(
+                        "a torn tail of {dropped_bytes} bytes, dropped by the next writer ({reason})"
+                    ),
+                ));
+            }
+            (scan, None)
+        }
+        Err(e) => {
+            problems.push(Problem::from_format(Severity::Error, rel(), &e));
+            if e.structure != "JournalFrame" {
+                return JournalFile::Unusable;
+            }
+            // Damage before a durable frame: the frames in front of it are still sound.
+            let cut = usize::try_from(e.offset).unwrap_or(usize::MAX);
+            let Ok(scan) = scan_journal(bytes.get(..cut).unwrap_or_default()) else {
+                return JournalFile::Unusable;
+            };
+            let lost = Lost {
+                offset: e.offset,
+                frame: scan.frames.last().map_or(1, |f| f.frame_seq + 1),
+                reason: e.to_string(),
+            };
+            (scan, Some(lost))
+        }
+    };
+    let mut journal = Journal {
+        generation: scan.generation,
+        frames: Vec::with_capacity(scan.frames.len()),
+        lost,
+    };
+    for frame in &scan.frames {
+        match decode(frame) {
+            Ok(ops) => journal.frames.push(Frame {
+                offset: frame.offset,
+                seq: frame.frame_seq,
+                ops,
+            }),
+            Err(e) => {
+                problems.push(Problem::from_format(Severity::Error, rel(), &e));
+                journal.lost = Some(Lost {
+                    offset: frame.offset,
+                    frame: frame.frame_seq,
+                    reason: e.to_string(),
+                });
+                break;
+            }
+        }
+    }
+    JournalFile::Sound(journal)
+}
+
+fn decode(frame: &FrameRef<'_>) -> Result<Vec<Op>, uidcache_format::FormatError> {
+    Op::decode_all(frame.payload, frame.payload_offset)
+}

@@ -1,0 +1,55 @@
+//! Which files a cache directory holds, sorted by the role the spec gives them.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use uidcache_engine::{block_id_of, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE};
+
+use crate::error::{FsckError, Result};
+
+/// Suffix of files being written (FORMAT.md section 2).
+pub(crate) const TMP_SUFFIX: &str = ".tmp";
+
+/// The files of one cache directory.
+#[derive(Debug, Default)]
+pub(crate) struct Layout {
+    pub(crate) has_index: bool,
+    pub(crate) has_journal: bool,
+    pub(crate) has_blocks_dir: bool,
+    /// Block files by ID, as paths relative to the directory.
+    pub(crate) blocks: BTreeMap<u64, PathBuf>,
+    /// Leftover `*.tmp` files, relative.
+    pub(crate) temp_files: Vec<PathBuf>,
+}
+
+/// Lists `dir`. Fails only when `dir` itself cannot be read.
+pub(crate) fn scan(dir: &Path) -> Result<Layout> {
+    let mut layout = Layout::default();
+    let top = fs::read_dir(dir).map_err(FsckError::io("list", dir))?;
+    for entry in top.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        match name.as_str() {
+            INDEX_FILE => layout.has_index = true,
+            JOURNAL_FILE => layout.has_journal = true,
+            BLOCKS_DIR => layout.has_blocks_dir = true,
+            n if n.ends_with(TMP_SUFFIX) => layout.temp_files.push(PathBuf::from(n)),
+            _ => {}
+        }
+    }
+    if layout.has_blocks_dir {
+        let blocks = dir.join(BLOCKS_DIR);
+        let entries = fs::read_dir(&blocks).map_err(FsckError::io("list", &blocks))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = Path::new(BLOCKS_DIR).join(&name);
+            if let Some(id) = block_id_of(&name) {
+                layout.blocks.insert(id, rel);
+            } else if name.ends_with(TMP_SUFFIX) {
+                layout.temp_files.push(rel);
+            }
+        }
+    }
+    layout.temp_files.sort();
+    Ok(layout)
+}

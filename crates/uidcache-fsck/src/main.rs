@@ -1,0 +1,64 @@
+//! `uidcache-fsck [--repair] [--json] DIR`: exit 0 clean, 1 problems found (one a line),
+//! 2 usage or I/O error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Check (and optionally repair) a uidcache mailbox directory.
+#[derive(Debug, Parser)]
+#[command(name = "uidcache-fsck", version)]
+struct Args {
+    /// Repair the cache (takes the writer lock; drops what is damaged).
+    #[arg(long)]
+    repair: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// The mailbox directory.
+    dir: PathBuf,
+}
+
+fn try_main(args: &Args) -> Result<bool, String> {
+    let report = if args.repair {
+        uidcache_fsck::repair(&args.dir)
+    } else {
+        uidcache_fsck::check(&args.dir)
+    }
+    .map_err(|e| e.to_string())?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        println!("{text}");
+    } else {
+        for p in &report.problems {
+            println!("{p}");
+        }
+        for r in &report.repairs {
+            println!("repair: {r}");
+        }
+    }
+    Ok(report.is_clean())
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match try_main(&args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("uidcache-fsck: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
