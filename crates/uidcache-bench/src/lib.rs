@@ -13,7 +13,7 @@ mod rss;
 mod workloads;
 
 pub use report::Report;
-pub use workloads::{run, Options, WORKLOADS};
+pub use workloads::{probe_rss, run, Options, WORKLOADS};
 
 /// Why a benchmark could not run.
 #[derive(Debug, thiserror::Error)]

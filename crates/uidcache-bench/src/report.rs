@@ -10,9 +10,12 @@ pub struct Report {
     pub messages: u32,
     /// Whether the quick counts were used.
     pub quick: bool,
+    /// Messages left after every workload (what the memory probe reads).
+    pub final_messages: u32,
     /// Workload → peer → seconds.
     pub workloads: BTreeMap<String, BTreeMap<String, f64>>,
-    /// Peer → peak RSS growth of reopen plus 1,000 lookups, bytes.
+    /// Peer → peak RSS of reopen plus 1,000 lookups, bytes (in a fresh process when run by
+    /// `uidcache bench`; the growth within this process otherwise).
     pub rss_bytes: BTreeMap<String, u64>,
     /// Peer → fsyncs per durable commit of one expunge.
     pub fsyncs_per_commit: BTreeMap<String, f64>,
@@ -115,7 +118,7 @@ impl Report {
         for (p, b) in &self.rss_bytes {
             let _ = writeln!(
                 out,
-                "peak RSS growth, reopen + 1,000 lookups, {p}: {:.1} MiB",
+                "peak RSS, reopen + 1,000 lookups, {p}: {:.1} MiB",
                 *b as f64 / 1048576.0
             );
         }

@@ -9,6 +9,11 @@ fn status_kib(field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The peak resident set size of this whole process so far, in bytes (Linux).
+pub(crate) fn process_peak() -> Option<u64> {
+    status_kib("VmHWM:").map(|k| k * 1024)
+}
+
 /// Runs `step` and returns its peak RSS growth in bytes (`None` off Linux).
 pub(crate) fn peak_growth<T>(step: impl FnOnce() -> T) -> (T, Option<u64>) {
     let reset = fs::write("/proc/self/clear_refs", "5").is_ok();

@@ -307,7 +307,12 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
     })?;
     uids.retain(|u| vanished.binary_search(u).is_err());
     let last = uids.len() as u32;
+    report.final_messages = last;
 
+    // Closing (uidcache checkpoints on close) is not part of reopening: close first, untimed.
+    for e in entries.iter_mut().filter(|e| e.kind.persistent()) {
+        e.peer = None;
+    }
     each(&mut entries, &mut report, "reopen", |e| {
         if !e.kind.persistent() {
             return Ok(());
@@ -365,4 +370,23 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
         }
     }
     Ok(report)
+}
+
+/// The memory workload, meant to run in a fresh process (the peak is the process's): open
+/// the peer's store in `dir`, read the first and the `last` record and 1,000 random ones, and
+/// return the process's peak RSS in bytes.
+pub fn probe_rss(
+    kind: PeerKind,
+    dir: &std::path::Path,
+    last: u32,
+    seed: u64,
+) -> Result<u64, BenchError> {
+    let mut rng = Rng::new(seed);
+    let mut peer = kind.open(dir, true)?;
+    peer.get(1)?;
+    peer.get(last)?;
+    for _ in 0..1_000 {
+        peer.get(1 + rng.below(u64::from(last.max(1))) as u32)?;
+    }
+    crate::rss::process_peak().ok_or(BenchError::Format("no /proc/self/status"))
 }

@@ -93,6 +93,11 @@ impl PeerKind {
         })
     }
 
+    /// The peer named `name` (as in reports).
+    pub fn from_name(name: &str) -> Option<PeerKind> {
+        PeerKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// Whether the peer keeps anything on disk (reopen and durability mean something).
     pub fn persistent(self) -> bool {
         self != PeerKind::Floor

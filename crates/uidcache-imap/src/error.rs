@@ -1,0 +1,86 @@
+//! Typed errors: what in a server's responses cannot be applied, and where.
+
+/// Result of this crate's calls.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a response cannot be applied to the cache. The transaction it was applied to must be
+/// dropped: the cache then stays at its last commit.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A transcript line is neither `C: `, `S: `, blank nor a `#` comment.
+    #[error("not a transcript line (expected `C: `, `S: `, `#` or a blank line)")]
+    BadLine,
+    /// A response that would change the cache does not parse.
+    #[error("malformed response: {0}")]
+    Malformed(String),
+    /// `* n EXISTS` with `n` below the current count.
+    #[error("EXISTS {given} is below the current count {count}")]
+    ExistsShrank {
+        /// The count in the response.
+        given: u32,
+        /// The count the cache has.
+        count: u32,
+    },
+    /// `* n EXPUNGE` or `* n FETCH` with `n` above the count (or the count unknown).
+    #[error("sequence number {seq} is above the message count {}", count.map_or("-".to_string(), |c| c.to_string()))]
+    SeqOutOfRange {
+        /// The sequence number in the response.
+        seq: u32,
+        /// The count the cache has, if known.
+        count: Option<u32>,
+    },
+    /// A UID that breaks the ordering with known neighbours, or contradicts a known position.
+    #[error("UID order broken: {0}")]
+    UidOrder(String),
+    /// A search answer whose number of UIDs does not fit the sequence range it answers.
+    #[error("search `{tag}` over {first}..={last} answered {got} UIDs, expected {expected}")]
+    SearchCount {
+        /// The command tag.
+        tag: String,
+        /// First sequence number of the range.
+        first: u32,
+        /// Last sequence number of the range, clamped to the count.
+        last: u32,
+        /// How many UIDs the range needs.
+        expected: u64,
+        /// How many the server sent.
+        got: u64,
+    },
+    /// The storage engine failed (I/O, corruption, or a value it cannot hold).
+    #[error("cache: {0}")]
+    Engine(Box<uidcache_engine::Error>),
+}
+
+impl From<uidcache_engine::Error> for Error {
+    fn from(e: uidcache_engine::Error) -> Error {
+        Error::Engine(Box::new(e))
+    }
+}
+
+impl Error {
+    /// Maps an engine refusal of position knowledge to the contract's error kinds.
+    pub(crate) fn from_learn(e: uidcache_engine::Error) -> Error {
+        use uidcache_engine::InvalidOp;
+        match e {
+            uidcache_engine::Error::Invalid(InvalidOp::UidOrder(why)) => Error::UidOrder(why),
+            uidcache_engine::Error::Invalid(InvalidOp::Conflict { seq, known, given }) => {
+                Error::UidOrder(format!(
+                    "sequence number {seq} holds UID {known}, not {given}"
+                ))
+            }
+            other => other.into(),
+        }
+    }
+}
+
+/// An [`Error`] with the 1-based number of the transcript line that caused it.
+#[derive(Debug, thiserror::Error)]
+#[error("line {line}: {source}")]
+pub struct LineError {
+    /// The line number, counting from 1.
+    pub line: u64,
+    /// What went wrong.
+    #[source]
+    pub source: Error,
+}

@@ -1,0 +1,55 @@
+//! The IMAP layer of uidcache: turns what an IMAP server says (RFC 3501/9051, RFC 7162
+//! CONDSTORE/QRESYNC, RFC 4731 ESEARCH) into changes of a [`uidcache_engine::Cache`].
+//!
+//! A [`Session`] follows one connection: feed it the client's command lines and the
+//! server's response lines in order, applying them to an engine transaction, and commit
+//! whenever it returns [`Step::Commit`] (a tagged completion). [`replay`] does that for a
+//! whole transcript; [`dump`] prints a cache in the `uidcache dump` format; [`qresync_param`]
+//! builds the `SELECT ... (QRESYNC ...)` parameter from a cache. The on-disk format is
+//! `format-spec/FORMAT.md`; the contract of replay and dump is issue 6.
+//!
+//! Responses are parsed with imap-codec; ESEARCH, which it does not parse, is read narrowly
+//! by this crate.
+//!
+//! # Example
+//! ```
+//! use uidcache_engine::Cache;
+//! use uidcache_imap::{Session, Step};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let mut cache = Cache::open(dir.path()).unwrap();
+//! let mut session = Session::new();
+//! let mut tx = cache.transaction().unwrap();
+//! session.command(&mut tx, b"a1 SELECT INBOX").unwrap();
+//! for (n, line) in [&b"* 2 EXISTS"[..], b"* OK [UIDVALIDITY 7] ok", b"a1 OK done"].into_iter().enumerate() {
+//!     if session.response(&mut tx, n as u64 + 1, line).unwrap() == Step::Commit {
+//!         tx.commit().unwrap();
+//!         tx = cache.transaction().unwrap();
+//!     }
+//! }
+//! drop(tx);
+//! assert_eq!(cache.view().exists(), Some(2));
+//! ```
+#![deny(missing_docs)]
+
+mod apply;
+mod command;
+mod dump;
+mod error;
+mod esearch;
+mod qresync;
+mod rawflags;
+mod replay;
+mod response;
+pub mod seqset;
+mod session;
+pub mod sim;
+mod start;
+
+pub use command::{parse_command, Command};
+pub use dump::{dump, dump_to_string};
+pub use error::{Error, LineError, Result};
+pub use qresync::qresync_param;
+pub use replay::{replay, ReplayStats};
+pub use response::{parse_response, CacheCode, Completion, Event};
+pub use session::{Session, Step};

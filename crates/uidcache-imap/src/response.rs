@@ -1,0 +1,339 @@
+//! Server response lines → the [`Event`]s that change a cache. Parsing is imap-codec's
+//! (with the CONDSTORE/QRESYNC extension); ESEARCH, which imap-codec does not parse, is
+//! read by [`crate::esearch`]. Lines that parse to nothing relevant become [`Event::Ignored`].
+
+use imap_codec::decode::Decoder;
+use imap_codec::imap_types::fetch::MessageDataItem;
+use imap_codec::imap_types::flag::FlagFetch;
+use imap_codec::imap_types::response::{Code, Data, Response, Status, StatusKind};
+use imap_codec::imap_types::sequence::{SeqOrUid, Sequence};
+use imap_codec::ResponseCodec;
+
+use crate::error::{Error, Result};
+use crate::{esearch, rawflags};
+
+/// A response code that matters to the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheCode {
+    /// `[UIDVALIDITY n]`.
+    UidValidity(u32),
+    /// `[UIDNEXT n]`.
+    UidNext(u32),
+    /// `[HIGHESTMODSEQ n]`.
+    HighestModseq(u64),
+    /// `[NOMODSEQ]`.
+    NoModseq,
+    /// `[CLOSED]` (RFC 7162 3.2.11): the previous mailbox's responses end here.
+    Closed,
+}
+
+/// How a command completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// `OK`.
+    Ok,
+    /// `NO`.
+    No,
+    /// `BAD`.
+    Bad,
+}
+
+/// One server response, reduced to what the cache needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// `* n EXISTS`.
+    Exists(u32),
+    /// `* n EXPUNGE`.
+    Expunge(u32),
+    /// `* VANISHED [(EARLIER)] uid-set`, as inclusive UID ranges.
+    Vanished {
+        /// Whether `(EARLIER)` was given.
+        earlier: bool,
+        /// The UIDs.
+        uids: Vec<(u32, u32)>,
+    },
+    /// `* n FETCH (...)`: the items the cache stores.
+    Fetch {
+        /// The sequence number.
+        seq: u32,
+        /// `UID u`.
+        uid: Option<u32>,
+        /// `FLAGS (...)`, bytes as received (`\Recent` included; the engine drops it).
+        flags: Option<Vec<Vec<u8>>>,
+        /// `MODSEQ (m)`.
+        modseq: Option<u64>,
+    },
+    /// `* SEARCH n...`.
+    Search(Vec<u32>),
+    /// `* ESEARCH [(TAG "t")] [UID] ...` (RFC 4731).
+    Esearch {
+        /// The correlator tag.
+        tag: Option<String>,
+        /// Whether the numbers are UIDs.
+        uid: bool,
+        /// The `ALL` set, if given.
+        all: Option<Vec<(u32, u32)>>,
+    },
+    /// An untagged `OK` with a code the cache uses.
+    Code(CacheCode),
+    /// A tagged completion: a commit point.
+    Tagged {
+        /// The tag.
+        tag: String,
+        /// OK, NO or BAD.
+        status: Completion,
+        /// A code the cache uses, if any.
+        code: Option<CacheCode>,
+    },
+    /// Anything else (FLAGS, CAPABILITY, BYE, greetings, codes the cache does not use, ...).
+    Ignored,
+}
+
+/// Parses one server response line (without CRLF).
+pub fn parse_response(line: &[u8]) -> Result<Event> {
+    let mut input = Vec::with_capacity(line.len() + 2);
+    input.extend_from_slice(line);
+    input.extend_from_slice(b"\r\n");
+    match ResponseCodec::default().decode(&input) {
+        Ok((_, response)) => {
+            let event = from_codec(response, line);
+            // A code of ours that imap-codec could only read as an unknown one (such as
+            // `[UIDVALIDITY 0]`) is a broken response, not an ignorable one.
+            if matches!(event, Event::Ignored | Event::Tagged { code: None, .. })
+                && names_cache_code(line)
+            {
+                return Err(Error::Malformed(
+                    String::from_utf8_lossy(line).chars().take(200).collect(),
+                ));
+            }
+            Ok(event)
+        }
+        Err(_) => fallback(line),
+    }
+}
+
+fn from_codec(response: Response<'_>, line: &[u8]) -> Event {
+    match response {
+        Response::Data(data) => from_data(data, line),
+        Response::Status(Status::Untagged(body)) if body.kind == StatusKind::Ok => body
+            .code
+            .and_then(cache_code)
+            .map_or(Event::Ignored, Event::Code),
+        Response::Status(Status::Tagged(t)) => Event::Tagged {
+            tag: t.tag.as_ref().to_string(),
+            status: match t.body.kind {
+                StatusKind::Ok => Completion::Ok,
+                StatusKind::No => Completion::No,
+                StatusKind::Bad => Completion::Bad,
+            },
+            code: t.body.code.and_then(cache_code),
+        },
+        _ => Event::Ignored,
+    }
+}
+
+fn cache_code(code: Code<'_>) -> Option<CacheCode> {
+    Some(match code {
+        Code::UidValidity(v) => CacheCode::UidValidity(v.get()),
+        Code::UidNext(v) => CacheCode::UidNext(v.get()),
+        Code::HighestModSeq(v) => CacheCode::HighestModseq(v.get()),
+        Code::NoModSeq => CacheCode::NoModseq,
+        Code::Closed => CacheCode::Closed,
+        _ => return None,
+    })
+}
+
+fn from_data(data: Data<'_>, line: &[u8]) -> Event {
+    match data {
+        Data::Exists(n) => Event::Exists(n),
+        Data::Expunge(n) => Event::Expunge(n.get()),
+        Data::Vanished {
+            earlier,
+            known_uids,
+        } => Event::Vanished {
+            earlier,
+            uids: known_uids
+                .0
+                .as_ref()
+                .iter()
+                .map(|s| match s {
+                    Sequence::Single(v) => (value(v), value(v)),
+                    Sequence::Range(a, b) => (value(a).min(value(b)), value(a).max(value(b))),
+                })
+                .collect(),
+        },
+        Data::Search(uids, ..) => Event::Search(uids.iter().map(|u| u.get()).collect()),
+        Data::Fetch { seq, items } => {
+            let (mut uid, mut flags, mut modseq) = (None, None, None);
+            for item in items.as_ref() {
+                match item {
+                    MessageDataItem::Uid(u) => uid = Some(u.get()),
+                    MessageDataItem::ModSeq(m) => modseq = Some(m.get()),
+                    MessageDataItem::Flags(list) => {
+                        // imap-codec normalizes the case of system flags; the cache keeps the
+                        // bytes as received, so they are read from the line itself.
+                        flags = Some(rawflags::fetch_flags(line).unwrap_or_else(|| {
+                            list.iter()
+                                .map(|f| match f {
+                                    FlagFetch::Flag(f) => f.to_string().into_bytes(),
+                                    FlagFetch::Recent => b"\\Recent".to_vec(),
+                                })
+                                .collect()
+                        }))
+                    }
+                    _ => {}
+                }
+            }
+            Event::Fetch {
+                seq: seq.get(),
+                uid,
+                flags,
+                modseq,
+            }
+        }
+        _ => Event::Ignored,
+    }
+}
+
+fn value(v: &SeqOrUid) -> u32 {
+    // `*` cannot appear in a VANISHED set; reading it as the largest UID is harmless.
+    match v {
+        SeqOrUid::Value(n) => n.get(),
+        SeqOrUid::Asterisk => u32::MAX,
+    }
+}
+
+/// Lines imap-codec rejects: ESEARCH is parsed here; a line that looks like a response the
+/// cache uses is an error; anything else (an extension imap-codec does not know) is ignored.
+fn fallback(line: &[u8]) -> Result<Event> {
+    let text = String::from_utf8_lossy(line);
+    let words: Vec<&str> = text.split(' ').collect();
+    let upper = |i: usize| {
+        words
+            .get(i)
+            .map(|w| w.to_ascii_uppercase())
+            .unwrap_or_default()
+    };
+    let malformed = || Err(Error::Malformed(text.chars().take(200).collect()));
+    if words.first() == Some(&"*") {
+        let w1 = upper(1);
+        if w1 == "ESEARCH" {
+            return esearch::parse(line);
+        }
+        if matches!(w1.as_str(), "VANISHED" | "SEARCH") {
+            return malformed();
+        }
+        if w1.bytes().all(|b| b.is_ascii_digit())
+            && matches!(upper(2).as_str(), "EXISTS" | "EXPUNGE" | "FETCH")
+        {
+            return malformed();
+        }
+        if w1 == "OK" && mentions_cache_code(&upper(2)) {
+            return malformed();
+        }
+        return Ok(Event::Ignored);
+    }
+    let status = match upper(1).as_str() {
+        "OK" => Completion::Ok,
+        "NO" => Completion::No,
+        "BAD" => Completion::Bad,
+        _ => return Ok(Event::Ignored),
+    };
+    let tag = words.first().copied().unwrap_or_default();
+    if tag.is_empty() || tag == "+" || mentions_cache_code(&upper(2)) {
+        return malformed();
+    }
+    // A completion whose text imap-codec rejects is still a commit point.
+    Ok(Event::Tagged {
+        tag: tag.to_string(),
+        status,
+        code: None,
+    })
+}
+
+/// Whether the line's response code is one of the cache's (`* OK [CODE` or `tag OK [CODE`).
+fn names_cache_code(line: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(line);
+    let mut words = text.split(' ');
+    let (_, status, code) = (words.next(), words.next(), words.next());
+    status.is_some_and(|s| s.eq_ignore_ascii_case("OK"))
+        && code.is_some_and(|c| c.starts_with('[') && mentions_cache_code(&c.to_ascii_uppercase()))
+}
+
+fn mentions_cache_code(word: &str) -> bool {
+    let word = word.trim_start_matches('[').trim_end_matches(']');
+    matches!(
+        word,
+        "UIDVALIDITY" | "UIDNEXT" | "HIGHESTMODSEQ" | "NOMODSEQ" | "CLOSED"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_what_the_cache_uses() {
+        assert_eq!(parse_response(b"* 5 EXISTS").ok(), Some(Event::Exists(5)));
+        assert_eq!(parse_response(b"* 3 EXPUNGE").ok(), Some(Event::Expunge(3)));
+        assert_eq!(
+            parse_response(b"* 1 FETCH (FLAGS (\\SEEN $x) UID 9 MODSEQ (4))").ok(),
+            Some(Event::Fetch {
+                seq: 1,
+                uid: Some(9),
+                flags: Some(vec![b"\\SEEN".to_vec(), b"$x".to_vec()]),
+                modseq: Some(4)
+            })
+        );
+        assert_eq!(
+            parse_response(b"* VANISHED (EARLIER) 1:3,7").ok(),
+            Some(Event::Vanished {
+                earlier: true,
+                uids: vec![(1, 3), (7, 7)]
+            })
+        );
+        assert_eq!(
+            parse_response(b"* OK [HIGHESTMODSEQ 7] Highest").ok(),
+            Some(Event::Code(CacheCode::HighestModseq(7)))
+        );
+        assert_eq!(
+            parse_response(b"a1 OK [HIGHESTMODSEQ 9] done").ok(),
+            Some(Event::Tagged {
+                tag: "a1".into(),
+                status: Completion::Ok,
+                code: Some(CacheCode::HighestModseq(9))
+            })
+        );
+        assert_eq!(
+            parse_response(b"* OK [CLOSED] x").ok(),
+            Some(Event::Code(CacheCode::Closed))
+        );
+        assert_eq!(
+            parse_response(b"* SEARCH 2 4").ok(),
+            Some(Event::Search(vec![2, 4]))
+        );
+        assert_eq!(
+            parse_response(b"* FLAGS (\\Seen)").ok(),
+            Some(Event::Ignored)
+        );
+    }
+
+    #[test]
+    fn rejects_broken_cache_responses() {
+        for bad in [
+            &b"* 0 EXISTS x"[..],
+            b"* 1 FETCH (UID x)",
+            b"* 1 FETCH (MODSEQ (0))",
+            b"* VANISHED x",
+            b"* OK [UIDVALIDITY 0] x",
+            b"* ESEARCH (TAG \"a\") UID ALL 3:x",
+        ] {
+            assert!(
+                parse_response(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert_eq!(parse_response(b"* WHATEVER 1 2").ok(), Some(Event::Ignored));
+    }
+}

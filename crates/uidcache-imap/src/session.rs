@@ -1,0 +1,376 @@
+//! Session semantics: which responses belong to which session, search context per command
+//! tag, the HIGHESTMODSEQ rule, and commit points.
+
+use uidcache_engine::Transaction;
+
+use crate::apply;
+use crate::command::{parse_command, Command};
+use crate::error::{Error, LineError, Result};
+use crate::response::{parse_response, CacheCode, Completion, Event};
+use crate::seqset::{self, SeqNum};
+use crate::start;
+
+/// What the caller should do after a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Step {
+    /// Keep reading.
+    Continue,
+    /// A command completed: commit the transaction now.
+    Commit,
+}
+
+/// An outstanding `UID SEARCH a:b`.
+#[derive(Debug)]
+struct PendingSearch {
+    tag: String,
+    range: (SeqNum, SeqNum),
+    esearch: bool,
+    /// Which SELECT it was issued after; a new session discards older searches.
+    epoch: u64,
+    answer: Option<Answer>,
+    /// An EXPUNGE or VANISHED arrived: its sequence numbers are ambiguous.
+    tainted: bool,
+}
+
+#[derive(Debug)]
+struct Answer {
+    uids: Vec<(u32, u32)>,
+    count_at: u32,
+    pos: u64,
+}
+
+/// A SELECT/EXAMINE whose responses are held until it is known which session they belong to.
+#[derive(Debug)]
+struct PendingSelect {
+    tag: String,
+    qresync: bool,
+    epoch: u64,
+    closed_seen: bool,
+    buffer: Vec<(u64, Event)>,
+}
+
+/// The state of one IMAP connection as seen by the cache: feed it the client's commands and
+/// the server's responses in order, and commit the transaction when it says
+/// [`Step::Commit`]. See the crate docs for an example.
+#[derive(Debug, Default)]
+pub struct Session {
+    searches: Vec<PendingSearch>,
+    select: Option<PendingSelect>,
+    epoch: u64,
+    /// The last `[HIGHESTMODSEQ n]` (`Some(n)`) or `[NOMODSEQ]` (`None`) since the last
+    /// tagged response.
+    modseq_code: Option<Option<u64>>,
+    /// The highest FETCH MODSEQ since the last tagged response.
+    max_fetch_modseq: Option<u64>,
+}
+
+impl Session {
+    /// A session that continues whatever the cache holds.
+    pub fn new() -> Session {
+        Session::default()
+    }
+
+    /// The client sent `line` (a command line without CRLF).
+    pub fn command(&mut self, tx: &mut Transaction<'_>, line: &[u8]) -> Result<(), LineError> {
+        match parse_command(line) {
+            Command::Select { tag, qresync } => {
+                if let Some(old) = self.select.take() {
+                    // Another SELECT before the first completed: the first one's responses
+                    // are all in; resolve them as if it had completed.
+                    self.resolve_select(tx, old)?;
+                }
+                self.epoch += 1;
+                self.select = Some(PendingSelect {
+                    tag,
+                    qresync,
+                    epoch: self.epoch,
+                    closed_seen: false,
+                    buffer: Vec::new(),
+                });
+            }
+            Command::UidSearch {
+                tag,
+                range,
+                esearch,
+            } => self.searches.push(PendingSearch {
+                tag,
+                range,
+                esearch,
+                epoch: self.epoch,
+                answer: None,
+                tainted: false,
+            }),
+            Command::Other { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// The server sent `line` (a response line without CRLF). `pos` (the line number in a
+    /// transcript) is what errors report.
+    pub fn response(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        pos: u64,
+        line: &[u8],
+    ) -> Result<Step, LineError> {
+        let event = parse_response(line).map_err(|source| LineError { line: pos, source })?;
+        self.event(tx, pos, event)
+    }
+
+    /// The end of the input: responses held for a SELECT are applied as if it completed.
+    /// Commit afterwards.
+    pub fn finish(&mut self, tx: &mut Transaction<'_>) -> Result<(), LineError> {
+        if let Some(sel) = self.select.take() {
+            self.resolve_select(tx, sel)?;
+        }
+        Ok(())
+    }
+
+    /// Applies one parsed response.
+    pub fn event(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        pos: u64,
+        event: Event,
+    ) -> Result<Step, LineError> {
+        let Some(sel) = self.select.as_mut() else {
+            return self.apply(tx, pos, event);
+        };
+        match &event {
+            Event::Tagged { tag, status, .. } if *tag == sel.tag => {
+                if let Some(sel) = self.select.take() {
+                    if *status == Completion::Ok || sel.closed_seen {
+                        self.resolve_select(tx, sel)?;
+                    } else {
+                        // A failed SELECT and no [CLOSED]: the old session goes on.
+                        self.apply_all(tx, sel.buffer)?;
+                    }
+                }
+                self.apply(tx, pos, event)
+            }
+            Event::Code(CacheCode::Closed) if !sel.closed_seen => {
+                sel.closed_seen = true;
+                let held = std::mem::take(&mut sel.buffer);
+                self.apply_all(tx, held)?;
+                Ok(Step::Continue)
+            }
+            Event::Tagged { .. } => {
+                // Another command completed first: a commit point. What came before [CLOSED]
+                // is the old session's; after it, the new session starts here.
+                if sel.closed_seen {
+                    if let Some(sel) = self.select.take() {
+                        self.resolve_select(tx, sel)?;
+                    }
+                } else {
+                    let held = std::mem::take(&mut sel.buffer);
+                    self.apply_all(tx, held)?;
+                }
+                self.apply(tx, pos, event)
+            }
+            _ => {
+                sel.buffer.push((pos, event));
+                Ok(Step::Continue)
+            }
+        }
+    }
+
+    fn apply_all(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        events: Vec<(u64, Event)>,
+    ) -> Result<(), LineError> {
+        for (pos, event) in events {
+            // Held events are never tagged, so they never ask for a commit.
+            let _ = self.apply(tx, pos, event)?;
+        }
+        Ok(())
+    }
+
+    /// Starts the new session with the responses of its SELECT.
+    fn resolve_select(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        sel: PendingSelect,
+    ) -> Result<(), LineError> {
+        let epoch = sel.epoch;
+        self.searches.retain(|s| s.epoch >= epoch);
+        let rest = start::start_session(tx, sel.qresync, sel.buffer, self)?;
+        self.apply_all(tx, rest)
+    }
+
+    /// Forgets FETCH MODSEQs seen so far (a UIDVALIDITY change).
+    pub(crate) fn reset_fetch_modseq(&mut self) {
+        self.max_fetch_modseq = None;
+    }
+
+    fn apply(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        pos: u64,
+        event: Event,
+    ) -> Result<Step, LineError> {
+        let at = |source| LineError { line: pos, source };
+        match event {
+            Event::Exists(n) => apply::exists(tx, n).map_err(at)?,
+            Event::Expunge(n) => {
+                apply::expunge(tx, n).map_err(at)?;
+                self.taint_searches();
+            }
+            Event::Vanished {
+                earlier: true,
+                uids,
+            } => apply::vanished_earlier(tx, &uids).map_err(at)?,
+            Event::Vanished {
+                earlier: false,
+                uids,
+            } => {
+                apply::vanished(tx, &uids).map_err(at)?;
+                self.taint_searches();
+            }
+            Event::Fetch {
+                seq,
+                uid,
+                flags,
+                modseq,
+            } => {
+                apply::fetch(tx, seq, uid, flags.as_deref(), modseq).map_err(at)?;
+                if let Some(m) = modseq {
+                    self.max_fetch_modseq = Some(self.max_fetch_modseq.map_or(m, |x| x.max(m)));
+                }
+            }
+            Event::Search(uids) => {
+                let count_at = apply::count(tx);
+                if let Some(s) = self
+                    .searches
+                    .iter_mut()
+                    .find(|s| !s.esearch && s.answer.is_none())
+                {
+                    s.answer = Some(Answer {
+                        uids: uids.iter().map(|u| (*u, *u)).collect(),
+                        count_at,
+                        pos,
+                    });
+                }
+            }
+            Event::Esearch {
+                tag: Some(tag),
+                uid: true,
+                all,
+            } => {
+                let count_at = apply::count(tx);
+                if let Some(s) = self
+                    .searches
+                    .iter_mut()
+                    .find(|s| s.esearch && s.answer.is_none() && s.tag == tag)
+                {
+                    s.answer = Some(Answer {
+                        uids: all.unwrap_or_default(),
+                        count_at,
+                        pos,
+                    });
+                }
+            }
+            Event::Esearch { .. } | Event::Ignored => {}
+            Event::Code(code) => self.code(tx, code).map_err(at)?,
+            Event::Tagged { tag, status, code } => {
+                if let (Completion::Ok, Some(code)) = (status, code) {
+                    self.code(tx, code).map_err(at)?;
+                }
+                self.complete_search(tx, &tag, status)?;
+                self.modseq_rule(tx).map_err(at)?;
+                return Ok(Step::Commit);
+            }
+        }
+        Ok(Step::Continue)
+    }
+
+    fn taint_searches(&mut self) {
+        for s in &mut self.searches {
+            s.tainted = true;
+        }
+    }
+
+    pub(crate) fn code(&mut self, tx: &mut Transaction<'_>, code: CacheCode) -> Result<()> {
+        match code {
+            CacheCode::UidValidity(v) => {
+                if start::uidvalidity_changes(tx, v) {
+                    start::clear_records(tx)?;
+                    self.reset_fetch_modseq();
+                }
+                tx.set_uidvalidity(Some(v))?;
+            }
+            CacheCode::UidNext(n) => tx.set_uidnext(Some(n))?,
+            CacheCode::HighestModseq(n) => self.modseq_code = Some(Some(n)),
+            CacheCode::NoModseq => self.modseq_code = Some(None),
+            CacheCode::Closed => {}
+        }
+        Ok(())
+    }
+
+    /// RFC 7162 section 6, at each tagged completion.
+    fn modseq_rule(&mut self, tx: &mut Transaction<'_>) -> Result<()> {
+        let fetched = self.max_fetch_modseq.take();
+        match self.modseq_code.take() {
+            Some(value) => tx.set_highestmodseq(value)?,
+            None => {
+                if let Some(m) = fetched {
+                    if tx.view().highestmodseq().is_none_or(|s| m > s) {
+                        tx.set_highestmodseq(Some(m))?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn complete_search(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        tag: &str,
+        status: Completion,
+    ) -> Result<(), LineError> {
+        let Some(i) = self.searches.iter().position(|s| s.tag == tag) else {
+            return Ok(());
+        };
+        let s = self.searches.remove(i);
+        let Some(answer) = s.answer else {
+            return Ok(());
+        };
+        if status != Completion::Ok || s.tainted {
+            return Ok(());
+        }
+        let at = |source| LineError {
+            line: answer.pos,
+            source,
+        };
+        let count = answer.count_at;
+        let resolve = |n: SeqNum| match n {
+            SeqNum::Value(v) => v,
+            SeqNum::Star => count,
+        };
+        let (a, b) = (resolve(s.range.0), resolve(s.range.1));
+        let (lo, hi) = (a.min(b), a.max(b));
+        let expected = if lo == 0 || lo > count {
+            0
+        } else {
+            u64::from(hi.min(count) - lo) + 1
+        };
+        let got = seqset::count(&answer.uids);
+        if got != expected {
+            return Err(at(Error::SearchCount {
+                tag: s.tag,
+                first: lo,
+                last: hi.min(count),
+                expected,
+                got,
+            }));
+        }
+        if expected == 0 {
+            return Ok(());
+        }
+        let uids: Vec<u32> = answer.uids.iter().flat_map(|&(a, b)| a..=b).collect();
+        tx.learn_range(lo, &uids)
+            .map_err(|e| at(Error::from_learn(e)))
+    }
+}

@@ -1,0 +1,180 @@
+//! replay, dump, stat, needed, qresync: open the cache, call the library, print.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use uidcache_engine::{Cache, Durability, OpenOptions, Segment};
+use uidcache_imap::{Error, LineError};
+
+use crate::failure::Failure;
+
+fn open_reader(dir: &Path) -> Result<Cache, Failure> {
+    if !dir.join(uidcache_engine::INDEX_FILE).exists() {
+        return Err(Failure::Io(format!("{}: no cache here", dir.display())));
+    }
+    Cache::open_read_only(dir).map_err(|e| Failure::engine(&dir.display().to_string(), e))
+}
+
+/// `uidcache replay`.
+pub fn replay(dir: &Path, transcript: Option<&Path>, no_fsync: bool) -> Result<(), Failure> {
+    let input = match transcript {
+        Some(p) if p != Path::new("-") => {
+            std::fs::read(p).map_err(|e| Failure::Io(format!("read {}: {e}", p.display())))?
+        }
+        _ => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| Failure::Io(format!("read stdin: {e}")))?;
+            buf
+        }
+    };
+    let durability = if no_fsync {
+        Durability::NoSync
+    } else {
+        Durability::Durable
+    };
+    let options = OpenOptions {
+        durability,
+        ..OpenOptions::default()
+    };
+    let mut cache = Cache::open_with(dir, options)
+        .map_err(|e| Failure::engine(&dir.display().to_string(), e))?;
+    uidcache_imap::replay(&mut cache, &input, durability).map_err(line_failure)?;
+    Ok(())
+}
+
+fn line_failure(e: LineError) -> Failure {
+    let message = e.to_string();
+    match e.source {
+        Error::Engine(e) if matches!(*e, uidcache_engine::Error::Io { .. }) => Failure::Io(message),
+        _ => Failure::Input(message),
+    }
+}
+
+/// `uidcache dump`.
+pub fn dump(dir: &Path) -> Result<(), Failure> {
+    let cache = open_reader(dir)?;
+    let mut out = Vec::new();
+    uidcache_imap::dump(&cache.view(), &mut out)
+        .map_err(|e| Failure::Input(format!("{}: {e}", dir.display())))?;
+    std::io::stdout()
+        .write_all(&out)
+        .map_err(|e| Failure::Io(format!("write: {e}")))
+}
+
+/// `uidcache stat`.
+pub fn stat(dir: &Path) -> Result<(), Failure> {
+    let cache = open_reader(dir)?;
+    let view = cache.view();
+    let layout = cache.layout();
+    let segments = view.segments();
+    let holes: Vec<(u32, u32)> = segments
+        .iter()
+        .filter_map(|s| match s {
+            Segment::Hole(a, b) => Some((*a, *b)),
+            Segment::Known(..) => None,
+        })
+        .collect();
+    let hole_positions: u64 = holes.iter().map(|(a, b)| u64::from(b - a) + 1).sum();
+    let (block_files, block_bytes) = dir_size(&dir.join(uidcache_engine::BLOCKS_DIR));
+    let journal = std::fs::metadata(dir.join(uidcache_engine::JOURNAL_FILE));
+    let index = std::fs::metadata(dir.join(uidcache_engine::INDEX_FILE));
+    let size = |m: &std::io::Result<std::fs::Metadata>| m.as_ref().map_or(0, |m| m.len());
+    let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+    let mut out = String::new();
+    out += &format!("cache          {}\n", dir.display());
+    out += &format!(
+        "mailbox        uidvalidity {}, uidnext {}, highestmodseq {}, exists {}\n",
+        opt(view.uidvalidity().map(u64::from)),
+        opt(view.uidnext().map(u64::from)),
+        opt(view.highestmodseq()),
+        opt(view.exists().map(u64::from))
+    );
+    out += &format!(
+        "records        {} placed in {} index entries, {} unplaced in {} entries, {} flag overrides\n",
+        layout.placed_records, layout.placed_entries, layout.unplaced_records, layout.unplaced_entries, layout.overlay
+    );
+    out += &format!(
+        "holes          {} ({} sequence numbers unknown)",
+        holes.len(),
+        hole_positions
+    );
+    if let Some((a, b)) = holes.first() {
+        out += &format!(", first {a}:{b}");
+    }
+    out += "\n";
+    out += &format!(
+        "blocks         {} referenced, {} files, {} bytes ({} per file on average)\n",
+        layout.blocks,
+        block_files,
+        block_bytes,
+        block_bytes.checked_div(block_files).unwrap_or(0)
+    );
+    out += &format!(
+        "journal        {} bytes, index {} bytes, generation {}\n",
+        size(&journal),
+        size(&index),
+        layout.generation
+    );
+    out += &format!(
+        "disk use       {} bytes\n",
+        block_bytes + size(&journal) + size(&index)
+    );
+    let last = journal
+        .ok()
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.elapsed().ok())
+        .map_or("-".to_string(), |d| {
+            format!("{}s ago (journal written)", d.as_secs())
+        });
+    out += &format!("last commit    {last}\n");
+    std::io::stdout()
+        .write_all(out.as_bytes())
+        .map_err(|e| Failure::Io(format!("write: {e}")))
+}
+
+fn dir_size(dir: &Path) -> (u64, u64) {
+    let mut files = 0;
+    let mut bytes = 0;
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if let Ok(m) = entry.metadata() {
+                files += 1;
+                bytes += m.len();
+            }
+        }
+    }
+    (files, bytes)
+}
+
+/// `uidcache needed`.
+pub fn needed(dir: &Path, seq: u32, max: u32) -> Result<(), Failure> {
+    let cache = open_reader(dir)?;
+    let view = cache.view();
+    let count = view.exists().unwrap_or(0);
+    if seq == 0 || seq > count {
+        return Err(Failure::Input(format!(
+            "sequence number {seq} is outside 1..={count}"
+        )));
+    }
+    if let Some(range) = view.fetch_plan(seq, max) {
+        println!("{}:{}", range.start(), range.end());
+    }
+    Ok(())
+}
+
+/// `uidcache qresync`.
+pub fn qresync(dir: &Path) -> Result<(), Failure> {
+    let cache = open_reader(dir)?;
+    match uidcache_imap::qresync_param(&cache.view()) {
+        Ok(Some(p)) => {
+            println!("{p}");
+            Ok(())
+        }
+        Ok(None) => Err(Failure::Input(
+            "QRESYNC needs UIDVALIDITY and HIGHESTMODSEQ, and the cache lacks one".into(),
+        )),
+        Err(e) => Err(Failure::Input(e.to_string())),
+    }
+}

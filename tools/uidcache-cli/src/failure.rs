@@ -1,0 +1,40 @@
+//! How a command fails, and which exit code that is.
+
+use std::fmt;
+
+/// A failure of the command, with its exit code.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad input or a bad cache: exit 1.
+    Input(String),
+    /// A usage or I/O problem: exit 2.
+    Io(String),
+}
+
+impl Failure {
+    /// 1 for input/cache errors, 2 for usage/I/O errors.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Input(_) => 1,
+            Failure::Io(_) => 2,
+        }
+    }
+
+    /// Classifies an engine error: I/O and locking are exit 2, the rest exit 1.
+    pub fn engine(context: &str, e: uidcache_engine::Error) -> Failure {
+        match e {
+            uidcache_engine::Error::Io { .. } | uidcache_engine::Error::Locked { .. } => {
+                Failure::Io(format!("{context}: {e}"))
+            }
+            other => Failure::Input(format!("{context}: {other}")),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Input(m) | Failure::Io(m) => f.write_str(m),
+        }
+    }
+}

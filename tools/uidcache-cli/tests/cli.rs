@@ -1,0 +1,169 @@
+//! The `uidcache` command as a black box: every error kind exits 1, names the line, and
+//! leaves the cache at the last commit point; usage errors exit 2.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn uidcache(args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_uidcache"));
+    cmd.args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn dump(dir: &Path) -> String {
+    let out = uidcache(&["dump", dir.to_str().unwrap()], None);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+const PREFIX: &str = "\
+C: a SELECT INBOX
+S: * 4 EXISTS
+S: * OK [UIDVALIDITY 77] x
+S: a OK done
+C: b UID SEARCH 1:2
+S: * SEARCH 10 20
+S: b OK done
+C: c NOOP
+S: * 3 FETCH (UID 30 FLAGS (\\Seen) MODSEQ (5))
+S: * 5 EXISTS
+";
+
+/// (what, the bad tail, its line number counted from the end of PREFIX)
+const ERRORS: &[(&str, &str)] = &[
+    ("not a transcript line", "hello\n"),
+    ("malformed response", "S: * 3 FETCH (UID x)\n"),
+    ("EXISTS shrank", "S: * 2 EXISTS\n"),
+    ("EXPUNGE past the count", "S: * 6 EXPUNGE\n"),
+    ("FETCH past the count", "S: * 9 FETCH (FLAGS ())\n"),
+    ("UID order", "S: * 4 FETCH (UID 25)\n"),
+    ("UID conflict", "S: * 1 FETCH (UID 11)\n"),
+    (
+        "search count",
+        "C: d UID SEARCH 1:3\nS: * SEARCH 10 20\nS: d OK done\n",
+    ),
+];
+
+#[test]
+fn every_error_exits_1_names_the_line_and_keeps_the_last_commit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good");
+    // The cache as of the last commit point before the bad line (b OK).
+    let committed: String = PREFIX.lines().take(7).map(|l| format!("{l}\n")).collect();
+    let out = uidcache(
+        &["replay", "--no-fsync", good.to_str().unwrap()],
+        Some(&committed),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let expected = dump(&good);
+    for (i, (what, tail)) in ERRORS.iter().enumerate() {
+        let dir = tmp.path().join(format!("e{i}"));
+        let text = format!("{PREFIX}{tail}");
+        let bad_line = text.lines().count();
+        let file = tmp.path().join(format!("t{i}.txt"));
+        std::fs::write(&file, &text).unwrap();
+        let out = uidcache(
+            &["replay", dir.to_str().unwrap(), file.to_str().unwrap()],
+            None,
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}: {err}");
+        // The search error is reported at its answer, the line before the completion.
+        let line = if *what == "search count" {
+            bad_line - 1
+        } else {
+            bad_line
+        };
+        assert!(err.contains(&format!("line {line}:")), "{what}: {err}");
+        assert_eq!(dump(&dir), expected, "{what}");
+    }
+}
+
+#[test]
+fn continues_an_existing_cache_and_reads_stdin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    let d = dir.to_str().unwrap();
+    assert_eq!(
+        uidcache(&["replay", d, "-"], Some(PREFIX)).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        uidcache(&["replay", d], Some("S: c OK [HIGHESTMODSEQ 9] done\n"))
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        dump(&dir),
+        "uidvalidity 77\nuidnext -\nhighestmodseq 9\nexists 5\n1 10 - -\n2 20 - -\n3 30 (\\Seen) 5\n"
+    );
+    let needed = uidcache(&["needed", d, "5", "--max", "100"], None);
+    assert_eq!(String::from_utf8_lossy(&needed.stdout), "4:5\n");
+    let q = uidcache(&["qresync", d], None);
+    assert_eq!(
+        String::from_utf8_lossy(&q.stdout),
+        "(QRESYNC (77 9 10,20,30 (2,3 20,30)))\n"
+    );
+    let stat = uidcache(&["stat", d], None);
+    assert_eq!(stat.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&stat.stdout).contains("3 placed"));
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    assert_eq!(uidcache(&["replay"], None).status.code(), Some(2));
+    assert_eq!(uidcache(&["frobnicate"], None).status.code(), Some(2));
+    assert_eq!(
+        uidcache(&["dump", "/nonexistent/uidcache"], None)
+            .status
+            .code(),
+        Some(2)
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("c");
+    assert_eq!(
+        uidcache(&["replay", d.to_str().unwrap(), "/nonexistent/t.txt"], None)
+            .status
+            .code(),
+        Some(2)
+    );
+    for sub in ["replay", "dump", "stat", "needed", "qresync", "demo"] {
+        let out = uidcache(&[sub, "--help"], None);
+        assert_eq!(out.status.code(), Some(0));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Exit codes"),
+            "{sub}"
+        );
+    }
+}
+
+#[test]
+fn hostile_input_never_panics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("c");
+    for text in [
+        "S: * 4294967295 EXISTS\nS: * VANISHED 1:4294967295\nS: a OK x\n",
+        "S: * ESEARCH (TAG \"a\") UID ALL 1:4294967295\n",
+        "C: a UID SEARCH 1:*\nS: * 3 EXISTS\nS: * ESEARCH (TAG \"a\") UID ALL 1:4294967295\nS: a OK\n",
+        "S: \u{0}\u{ff}\nS: *\nS: * 1 FETCH (FLAGS (\nS: a OK [HIGHESTMODSEQ x]\n",
+        "C: \nC: a SELECT\nS: * OK [CLOSED]\nS: * 2 EXISTS\n",
+    ] {
+        let out = uidcache(&["replay", "--no-fsync", d.to_str().unwrap()], Some(text));
+        assert!(matches!(out.status.code(), Some(0) | Some(1)), "{text}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
