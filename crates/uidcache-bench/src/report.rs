@@ -72,7 +72,7 @@ impl Report {
 
     /// A table of seconds and of ratios against uidcache.
     pub fn to_table(&self) -> String {
-        let peers: Vec<&str> = ["uidcache", "rename", "sqlite", "floor"]
+        let peers: Vec<&str> = ["uidcache", "rename", "sqlite", "floor", "plainfile"]
             .into_iter()
             .filter(|p| self.workloads.values().any(|w| w.contains_key(*p)))
             .collect();
@@ -88,7 +88,7 @@ impl Report {
             let _ = write!(out, "{p:>12}");
         }
         for p in peers.iter().skip(1) {
-            let _ = write!(out, "{:>12}", format!("{p}/ours"));
+            let _ = write!(out, "{:>15}", format!("{p}/ours"));
         }
         out.push('\n');
         for (name, row) in &self.workloads {
@@ -106,10 +106,10 @@ impl Report {
             for p in peers.iter().skip(1) {
                 match self.ratio(name, p) {
                     Some(r) => {
-                        let _ = write!(out, "{:>12}", format!("{r:.2}x"));
+                        let _ = write!(out, "{:>15}", format!("{r:.2}x"));
                     }
                     None => {
-                        let _ = write!(out, "{:>12}", "-");
+                        let _ = write!(out, "{:>15}", "-");
                     }
                 }
             }

@@ -156,8 +156,11 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
     for i in (1..ranges.len()).rev() {
         ranges.swap(i, rng.below(i as u64 + 1) as usize);
     }
+    let mut fill_fsyncs = None;
     each(&mut entries, &mut report, "fill", |e| {
+        let is_uidcache = e.kind == PeerKind::Uidcache;
         let p = e.peer()?;
+        let before = p.fsyncs();
         p.set_exists(n)?;
         p.commit()?;
         for &start in &ranges {
@@ -168,8 +171,18 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
             p.learn_range(start + 1, range)?;
             p.commit()?;
         }
+        if is_uidcache {
+            fill_fsyncs = p.fsyncs().zip(before).map(|(a, b)| a - b);
+        }
         Ok(())
     })?;
+    // The fill target's yardstick: the same record bytes appended to one plain file with
+    // as many fsyncs as uidcache made.
+    if let Some(fsyncs) = fill_fsyncs {
+        let start = Instant::now();
+        plain_file_fill(&root.join("plainfile"), n, ranges.len() as u64 + 1, fsyncs)?;
+        report.record("fill", "plainfile", start.elapsed().as_secs_f64());
+    }
 
     let seqs: Vec<u32> = (0..counts.lookups)
         .map(|_| 1 + rng.below(u64::from(n)) as u32)
@@ -258,6 +271,12 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
             }
             Ok(())
         })?;
+        if durable {
+            // The yardstick of a durable small commit: one small write and one fdatasync.
+            let start = Instant::now();
+            fsync_floor(&root.join("fsync-floor"), expunges.len())?;
+            report.record(workload, "plainfile", start.elapsed().as_secs_f64());
+        }
         for &seq in &expunges {
             uids.remove(seq as usize - 1);
         }
@@ -389,4 +408,39 @@ pub fn probe_rss(
         peer.get(1 + rng.below(u64::from(last.max(1))) as u32)?;
     }
     crate::rss::process_peak().ok_or(BenchError::Format("no /proc/self/status"))
+}
+
+/// Appends `messages` 16-byte records to one file in `commits` writes, spreading `fsyncs`
+/// fsyncs over them.
+fn plain_file_fill(
+    path: &std::path::Path,
+    messages: u32,
+    commits: u64,
+    fsyncs: u64,
+) -> Result<(), BenchError> {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path)?;
+    let per_commit = (messages as usize).div_ceil(commits.max(1) as usize);
+    let chunk = vec![0x5Au8; per_commit * uidcache_format::RECORD_SIZE];
+    let mut synced = 0;
+    for c in 0..commits {
+        file.write_all(&chunk)?;
+        let due = fsyncs * (c + 1) / commits.max(1);
+        while synced < due {
+            file.sync_data()?;
+            synced += 1;
+        }
+    }
+    Ok(())
+}
+
+/// `commits` appends of 32 bytes to one file, each followed by fdatasync.
+fn fsync_floor(path: &std::path::Path, commits: usize) -> Result<(), BenchError> {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path)?;
+    for _ in 0..commits {
+        file.write_all(&[0x5A; 32])?;
+        file.sync_data()?;
+    }
+    Ok(())
 }

@@ -67,13 +67,38 @@ pub(crate) trait RecordSource {
     fn add_inline(&self, id: u64, records: Vec<Record>);
 }
 
+/// Block IDs are already unique numbers: a multiply spreads them over the table, far
+/// cheaper than SipHash on the lookup path of every read.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8 | u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// The published block files of one mailbox directory.
 pub(crate) struct BlockStore {
     dir: PathBuf,
     vfs: Arc<dyn Vfs>,
-    mapped: Mutex<HashMap<u64, Arc<MappedBlock>>>,
+    mapped: Mutex<IdMap<Arc<MappedBlock>>>,
     /// Blocks whose records live in journal frames until a checkpoint writes them out.
-    inline: Mutex<HashMap<u64, Arc<Vec<Record>>>>,
+    inline: Mutex<IdMap<Arc<Vec<Record>>>>,
+    /// Whether `inline` may hold anything: spares reads the second lock when it does not.
+    has_inline: std::sync::atomic::AtomicBool,
 }
 
 impl BlockStore {
@@ -81,12 +106,13 @@ impl BlockStore {
         BlockStore {
             dir: dir.to_path_buf(),
             vfs,
-            mapped: Mutex::new(HashMap::new()),
-            inline: Mutex::new(HashMap::new()),
+            mapped: Mutex::new(IdMap::default()),
+            inline: Mutex::new(IdMap::default()),
+            has_inline: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
-    fn lock_inline(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Vec<Record>>>> {
+    fn lock_inline(&self) -> std::sync::MutexGuard<'_, IdMap<Arc<Vec<Record>>>> {
         // Plain inserts and removes: a panic elsewhere cannot leave the map inconsistent.
         self.inline
             .lock()
@@ -103,7 +129,10 @@ impl BlockStore {
 
     /// Forgets inline blocks once their files exist (after a checkpoint).
     pub(crate) fn clear_inline(&self) {
-        self.lock_inline().clear();
+        let mut inline = self.lock_inline();
+        inline.clear();
+        self.has_inline
+            .store(false, std::sync::atomic::Ordering::Release);
     }
 
     /// Maps and fully checks block `id` (magic, version, ID, length, CRC) on first use.
@@ -151,7 +180,7 @@ impl BlockStore {
         self.lock_cache().remove(&id);
     }
 
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<MappedBlock>>> {
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, IdMap<Arc<MappedBlock>>> {
         // A panic while holding this lock cannot leave the map inconsistent (plain inserts).
         self.mapped
             .lock()
@@ -177,8 +206,10 @@ impl BlockStore {
 
 impl RecordSource for BlockStore {
     fn records(&self, id: u64) -> Result<Records<'_>> {
-        if let Some(records) = self.lock_inline().get(&id) {
-            return Ok(Records::Inline(Arc::clone(records)));
+        if self.has_inline.load(std::sync::atomic::Ordering::Acquire) {
+            if let Some(records) = self.lock_inline().get(&id) {
+                return Ok(Records::Inline(Arc::clone(records)));
+            }
         }
         Ok(Records::Mapped(self.mapped(id)?))
     }
@@ -188,7 +219,10 @@ impl RecordSource for BlockStore {
     }
 
     fn add_inline(&self, id: u64, records: Vec<Record>) {
-        self.lock_inline().insert(id, Arc::new(records));
+        let mut inline = self.lock_inline();
+        inline.insert(id, Arc::new(records));
+        self.has_inline
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 }
 

@@ -15,18 +15,31 @@ fn bench_failure(e: uidcache_bench::BenchError) -> Failure {
 }
 
 /// Runs the benchmark and prints the report.
-pub fn bench(messages: u32, quick: bool, json: bool) -> Result<(), Failure> {
+pub fn bench(messages: u32, quick: bool, json: bool, peers: &str) -> Result<(), Failure> {
+    let peers: Vec<PeerKind> = peers
+        .split(',')
+        .map(|name| {
+            PeerKind::from_name(name.trim())
+                .ok_or_else(|| Failure::Io(format!("unknown peer {name}")))
+        })
+        .collect::<Result<_, _>>()?;
+    if peers.first() != Some(&PeerKind::Uidcache) {
+        return Err(Failure::Io(
+            "--peers must start with uidcache (ratios are against it)".into(),
+        ));
+    }
     let dir = tempfile::tempdir().map_err(|e| Failure::Io(format!("temporary directory: {e}")))?;
     let options = Options {
         messages,
         quick,
+        peers: peers.clone(),
         dir: Some(dir.path().to_path_buf()),
         ..Options::default()
     };
     let mut report = run(&options).map_err(bench_failure)?;
     let exe = std::env::current_exe().map_err(|e| Failure::Io(format!("own executable: {e}")))?;
     report.rss_bytes.clear();
-    for kind in PeerKind::ALL.into_iter().filter(|k| k.persistent()) {
+    for kind in peers.into_iter().filter(|k| k.persistent()) {
         let out = Command::new(&exe)
             .arg("bench-probe")
             .arg(kind.name())

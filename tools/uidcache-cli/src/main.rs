@@ -92,6 +92,9 @@ enum Cmd {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Comma-separated peers to run (uidcache first); default all four.
+        #[arg(long, default_value = "uidcache,rename,sqlite,floor")]
+        peers: String,
     },
     /// (internal) Measure the peak memory of opening a peer's store and 1,000 lookups.
     #[command(hide = true)]
@@ -147,7 +150,8 @@ fn try_main(cli: Cli) -> Result<(), Failure> {
             messages,
             quick,
             json,
-        } => bench::bench(messages, quick, json),
+            peers,
+        } => bench::bench(messages, quick, json, &peers),
         Cmd::BenchProbe { peer, dir, last } => bench::probe(&peer, &dir, last),
         Cmd::Demo {
             dir,

@@ -124,6 +124,26 @@ impl Peer for RenameLayout {
     }
 
     fn learn_range(&mut self, seq: u32, uids: &[u32]) -> Result<(), BenchError> {
+        // A range that continues the last block fills it up to MAX_BLOCK first (a block
+        // holds at most 2,000 records; a new message at the end joins the last block).
+        let mut uids = uids;
+        let mut seq = seq;
+        if let Some(i) = self.blocks.len().checked_sub(1) {
+            let (start, len) = self.blocks.get(i).map_or((0, 0), |b| (b.start, b.len));
+            if start + len == seq && (len as usize) < MAX_BLOCK && !uids.is_empty() {
+                let room = (MAX_BLOCK - len as usize).min(uids.len());
+                let (now, later) = uids.split_at(room);
+                let mut records = self.load(i)?.clone();
+                records.extend(now.iter().map(|u| Record::new(*u, 0, 0)));
+                self.write_block(start, &records)?;
+                if let Some(b) = self.blocks.get_mut(i) {
+                    b.len = records.len() as u32;
+                    b.records = Some(records);
+                }
+                uids = later;
+                seq += room as u32;
+            }
+        }
         for (k, chunk) in uids.chunks(MAX_BLOCK).enumerate() {
             let start = seq + (k * MAX_BLOCK) as u32;
             let records: Vec<Record> = chunk.iter().map(|u| Record::new(*u, 0, 0)).collect();
