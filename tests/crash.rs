@@ -190,6 +190,13 @@ fn run_plan(seed: u64, plan: &[u64], fs: &Arc<SimFs>, p: &mut Progress) -> uidca
     Ok(())
 }
 
+fn fsck_sample(ctx: &str) -> bool {
+    ctx.bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+        % 16
+        == 0
+}
+
 /// Opens a crash image and checks every promise.
 fn check_image(image: Arc<SimFs>, p: &Progress, ctx: &str) {
     let cache = Cache::open_with("/mbox", options(&image))
@@ -209,6 +216,18 @@ fn check_image(image: Arc<SimFs>, p: &Progress, ctx: &str) {
     }
     check_highestmodseq(&cache, ctx);
     drop(cache);
+    // One image in sixteen also goes through fsck on a real directory, after the recovery
+    // above: it must find nothing at all, not even a warning.
+    if fsck_sample(ctx) {
+        let real = tempfile::tempdir().unwrap();
+        image.materialize(real.path()).unwrap();
+        let report = uidcache::fsck::check(real.path().join("mbox")).unwrap();
+        assert!(
+            report.is_clean(),
+            "{ctx}: fsck after recovery: {:?}",
+            report.problems
+        );
+    }
     let again = Cache::open_with("/mbox", options(&image))
         .unwrap_or_else(|e| panic!("{ctx}: second open failed: {e}"));
     assert_eq!(

@@ -287,3 +287,23 @@ fn small_no_sync_learn_survives_reopen_with_and_without_checkpoint() {
         );
     }
 }
+
+/// Issue 3: opening a damaged cache with the documented repair option drops the damage and
+/// opens; what remains is a subset of what was there.
+#[test]
+fn open_repairing_repairs_a_damaged_journal_and_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let sizes = three_commits(dir.path());
+    let path = dir.path().join(JOURNAL_FILE);
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[sizes[1] as usize + 26] ^= 0x55; // in the second frame's payload, before a durable third
+    fs::write(&path, &bytes).unwrap();
+    assert!(Cache::open(dir.path()).unwrap_err().is_corruption());
+    let (cache, report) = uidcache::open_repairing(dir.path(), OpenOptions::default()).unwrap();
+    let report = report.expect("a repair ran");
+    assert!(report.has_damage());
+    // The first commit survives; the damaged frame and everything after it are dropped.
+    assert_eq!(uids(&cache), vec![2, 4, 6, 8, 10, 12, 14, 16, 18, 20]);
+    drop(cache);
+    assert!(uidcache::fsck::check(dir.path()).unwrap().is_clean());
+}

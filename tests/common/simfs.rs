@@ -264,6 +264,20 @@ impl SimFs {
         self.image(Loss::None)
     }
 
+    /// Writes every file, as it is now, under `root` (a simulated `/mbox/x` becomes
+    /// `root/mbox/x`), for tools that read real directories.
+    pub fn materialize(&self, root: &Path) -> io::Result<()> {
+        for (name, bytes) in self.files() {
+            let rel = name.strip_prefix("/").unwrap_or(&name);
+            let path = root.join(rel);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(path, bytes)?;
+        }
+        Ok(())
+    }
+
     /// Names and contents of every file.
     pub fn files(&self) -> BTreeMap<PathBuf, Vec<u8>> {
         let inner = self.lock();

@@ -124,6 +124,8 @@ struct Loaded {
     generation: u64,
     /// `(salt, next frame seq, valid end, file length)` of a journal that continues the index.
     journal: Option<(u32, u64, u64, u64)>,
+    /// Every block the index or a replayed frame names: what a replay of these files needs.
+    named: std::collections::HashSet<u64>,
 }
 
 impl Cache {
@@ -185,7 +187,7 @@ impl Cache {
                         j
                     }
                 };
-                remove_temp_files(&fs, &dir);
+                remove_leftovers(&fs, &dir, &loaded.named);
                 Some(Writer {
                     _lock: lock,
                     journal,
@@ -454,6 +456,12 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
     let bytes = fs.read(&index_path, "read index")?;
     let image = IndexImage::decode(&bytes).map_err(|e| Error::corrupt(&index_path, e))?;
     let generation = image.generation;
+    let mut named: std::collections::HashSet<u64> = image
+        .placed
+        .iter()
+        .chain(&image.unplaced)
+        .map(|e| e.block_id.get())
+        .collect();
     let mut state = from_image(image, &index_path)?;
     let journal_path = dir.join(JOURNAL_FILE);
     let bytes = match fs.vfs.read(&journal_path) {
@@ -463,6 +471,7 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
                 state,
                 generation,
                 journal: None,
+                named,
             });
         }
         Err(e) => return Err(Error::io("read journal", &journal_path)(e)),
@@ -475,6 +484,7 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
             state,
             generation,
             journal: None,
+            named,
         });
     }
     if scan.generation > generation {
@@ -509,6 +519,9 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
             break;
         }
         for op in &ops {
+            if let Op::Learn { block_id: id, .. } | Op::InlineBlock { id, .. } = op {
+                named.insert(*id);
+            }
             state.apply(op, store).map_err(|e| match e {
                 Error::Invalid(why) => Error::corrupt(
                     &journal_path,
@@ -529,6 +542,7 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
         state,
         generation,
         journal: Some((scan.salt, next, end, bytes.len() as u64)),
+        named,
     })
 }
 
@@ -574,12 +588,16 @@ fn blocks_intact(ops: &[Op], store: &BlockStore) -> bool {
     })
 }
 
-/// Best effort: a temporary file that cannot be removed now is removed by a later open or
-/// checkpoint, and no reader ever looks at one.
-fn remove_temp_files(fs: &Fs, dir: &Path) {
+/// Removes what a crash can leave: temporary files, blocks of commits that never happened,
+/// and dead blocks that an interrupted checkpoint did not get to unlink — every block file
+/// that neither the index nor a journal frame names, so that no replay of these files can
+/// need it. (A reader holding an older snapshot refreshes, as after any checkpoint.) Best
+/// effort: what cannot be removed now goes at a later open or checkpoint.
+fn remove_leftovers(fs: &Fs, dir: &Path, named: &std::collections::HashSet<u64>) {
     for d in [dir.to_path_buf(), dir.join(BLOCKS_DIR)] {
         for name in fs.vfs.list_dir(&d).unwrap_or_default() {
-            if name.ends_with(TMP_SUFFIX) {
+            let unnamed = block_id_of(&name).is_some_and(|id| !named.contains(&id));
+            if name.ends_with(TMP_SUFFIX) || (unnamed && d.ends_with(BLOCKS_DIR)) {
                 let _ = fs.vfs.remove_file(&d.join(name));
             }
         }
