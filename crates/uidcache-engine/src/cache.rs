@@ -6,6 +6,7 @@ use uidcache_format::{
     scan_journal, FormatError, FormatErrorKind, IndexImage, Op, Record, FRAME_DURABLE,
 };
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::blocks::{BlockStore, WithPending};
@@ -125,7 +126,7 @@ struct Loaded {
     /// `(salt, next frame seq, valid end, file length)` of a journal that continues the index.
     journal: Option<(u32, u64, u64, u64)>,
     /// Every block the index or a replayed frame names: what a replay of these files needs.
-    named: std::collections::HashSet<u64>,
+    named: HashSet<u64>,
 }
 
 impl Cache {
@@ -187,7 +188,8 @@ impl Cache {
                         j
                     }
                 };
-                remove_leftovers(&fs, &dir, &loaded.named);
+                // Best effort: what cannot be removed now goes at a later open or checkpoint.
+                let _ = remove_unnamed(&fs, &dir, &loaded.named, &store);
                 Some(Writer {
                     _lock: lock,
                     journal,
@@ -234,15 +236,7 @@ impl Cache {
 
     /// Figures about the current layout.
     pub fn layout(&self) -> LayoutInfo {
-        let mut blocks: Vec<u64> = self
-            .state
-            .placed
-            .iter()
-            .chain(&self.state.unplaced)
-            .map(|s| s.block)
-            .collect();
-        blocks.sort_unstable();
-        blocks.dedup();
+        let blocks = self.state.live_blocks();
         LayoutInfo {
             placed_entries: self.state.placed.len(),
             unplaced_entries: self.state.unplaced.len(),
@@ -331,13 +325,7 @@ impl Cache {
         self.sync_unsynced_blocks()?;
         // Records that live in journal frames must be in block files before the journal
         // that holds them is replaced.
-        let live: std::collections::HashSet<u64> = self
-            .state
-            .placed
-            .iter()
-            .chain(&self.state.unplaced)
-            .map(|s| s.block)
-            .collect();
+        let live = self.state.live_blocks();
         let mut wrote = false;
         for (id, records) in self.store.inline_blocks() {
             if live.contains(&id) {
@@ -367,36 +355,8 @@ impl Cache {
     /// Unlinks block files that the committed state does not reference. Runs only after a
     /// checkpoint made that state durable, and only in the writer.
     fn remove_dead_blocks(&mut self) -> Result<()> {
-        let live: std::collections::HashSet<u64> = self
-            .state
-            .placed
-            .iter()
-            .chain(&self.state.unplaced)
-            .map(|s| s.block)
-            .collect();
-        let blocks = self.dir.join(BLOCKS_DIR);
-        let names = self
-            .fs
-            .vfs
-            .list_dir(&blocks)
-            .map_err(Error::io("list", &blocks))?;
-        for name in names {
-            let dead = match block_id_of(&name) {
-                Some(id) => !live.contains(&id),
-                None => name.ends_with(TMP_SUFFIX),
-            };
-            if dead {
-                if let Some(id) = block_id_of(&name) {
-                    self.store.evict(id);
-                }
-                let path = blocks.join(&name);
-                self.fs
-                    .vfs
-                    .remove_file(&path)
-                    .map_err(Error::io("remove dead block", &path))?;
-            }
-        }
-        Ok(())
+        let live = self.state.live_blocks();
+        remove_unnamed(&self.fs, &self.dir, &live, &self.store)
     }
 }
 
@@ -456,7 +416,7 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
     let bytes = fs.read(&index_path, "read index")?;
     let image = IndexImage::decode(&bytes).map_err(|e| Error::corrupt(&index_path, e))?;
     let generation = image.generation;
-    let mut named: std::collections::HashSet<u64> = image
+    let mut named: HashSet<u64> = image
         .placed
         .iter()
         .chain(&image.unplaced)
@@ -588,18 +548,29 @@ fn blocks_intact(ops: &[Op], store: &BlockStore) -> bool {
     })
 }
 
-/// Removes what a crash can leave: temporary files, blocks of commits that never happened,
-/// and dead blocks that an interrupted checkpoint did not get to unlink — every block file
-/// that neither the index nor a journal frame names, so that no replay of these files can
-/// need it. (A reader holding an older snapshot refreshes, as after any checkpoint.) Best
-/// effort: what cannot be removed now goes at a later open or checkpoint.
-fn remove_leftovers(fs: &Fs, dir: &Path, named: &std::collections::HashSet<u64>) {
+/// Unlinks every temporary file and every block file whose ID is not in `named`, in the
+/// directory and in `blocks/`.
+///
+/// At a checkpoint `named` is the committed state's blocks. At a writer's open it is every
+/// block the index or a replayed frame names, so what goes is what a crash can leave: blocks
+/// of commits that never happened and dead blocks an interrupted checkpoint did not unlink.
+/// No replay of the files on disk can need them; a reader holding an older snapshot
+/// refreshes, as after any checkpoint.
+fn remove_unnamed(fs: &Fs, dir: &Path, named: &HashSet<u64>, store: &BlockStore) -> Result<()> {
     for d in [dir.to_path_buf(), dir.join(BLOCKS_DIR)] {
-        for name in fs.vfs.list_dir(&d).unwrap_or_default() {
-            let unnamed = block_id_of(&name).is_some_and(|id| !named.contains(&id));
-            if name.ends_with(TMP_SUFFIX) || (unnamed && d.ends_with(BLOCKS_DIR)) {
-                let _ = fs.vfs.remove_file(&d.join(name));
+        let names = fs.vfs.list_dir(&d).map_err(Error::io("list", &d))?;
+        for name in names {
+            let id = block_id_of(&name).filter(|_| d.ends_with(BLOCKS_DIR));
+            if name.ends_with(TMP_SUFFIX) || id.is_some_and(|id| !named.contains(&id)) {
+                if let Some(id) = id {
+                    store.evict(id);
+                }
+                let path = d.join(&name);
+                fs.vfs
+                    .remove_file(&path)
+                    .map_err(Error::io("remove", &path))?;
             }
         }
     }
+    Ok(())
 }

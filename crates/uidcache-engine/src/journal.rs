@@ -19,8 +19,9 @@ pub(crate) struct JournalWriter {
     unsynced: bool,
 }
 
-/// A salt no earlier journal of this directory is likely to have used.
-fn fresh_salt() -> u32 {
+/// A journal salt that no earlier journal of the directory is likely to have used (also
+/// for tools such as fsck that write a journal header).
+pub fn fresh_salt() -> u32 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(

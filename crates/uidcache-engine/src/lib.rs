@@ -50,6 +50,7 @@ pub use dirfs::{block_id_of, block_path, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE, L
 pub use error::{Error, InvalidOp, Result};
 pub use flags::FlagSetId;
 pub use inspect::Replay;
+pub use journal::fresh_salt as fresh_journal_salt;
 pub use options::{Durability, OpenOptions};
 pub use txn::{Removal, Transaction, Update, INLINE_RECORDS};
 pub use vfs::{BlockBytes, LockGuard, StdVfs, Vfs, VfsFile};

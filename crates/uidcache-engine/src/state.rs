@@ -74,6 +74,15 @@ impl State {
         self.header.exists.unwrap_or(0)
     }
 
+    /// The blocks that placed or unplaced slices use.
+    pub(crate) fn live_blocks(&self) -> std::collections::HashSet<u64> {
+        self.placed
+            .iter()
+            .chain(&self.unplaced)
+            .map(|s| s.block)
+            .collect()
+    }
+
     /// Number of records, placed and unplaced.
     pub(crate) fn record_count(&self) -> u64 {
         self.placed

@@ -36,19 +36,6 @@ fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(FsckError::io("fsync directory", dir))
 }
 
-/// A journal salt that no earlier journal of the directory is likely to have used.
-fn fresh_salt() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.write_u32(std::process::id());
-    (h.finish() as u32) | 1
-}
-
 /// Publishes `image` as the index, then an empty journal of the same generation, in the
 /// order of a checkpoint.
 pub(crate) fn checkpoint(dir: &Path, image: &IndexImage) -> Result<()> {
@@ -56,7 +43,7 @@ pub(crate) fn checkpoint(dir: &Path, image: &IndexImage) -> Result<()> {
     replace_file(
         dir,
         JOURNAL_FILE,
-        &encode_journal_header(fresh_salt(), image.generation),
+        &encode_journal_header(uidcache_engine::fresh_journal_salt(), image.generation),
     )
 }
 

@@ -60,13 +60,6 @@ impl Peer for Floor {
         Ok(())
     }
 
-    fn remove_uid(&mut self, uid: u32) -> Result<(), BenchError> {
-        if let Some(seq) = self.seq_of(uid)? {
-            self.expunge(seq)?;
-        }
-        Ok(())
-    }
-
     fn set_flags(&mut self, seq: u32, flags: u32, modseq: u64) -> Result<(), BenchError> {
         let m = self
             .msgs

@@ -41,8 +41,13 @@ pub trait Peer {
     fn seq_of(&mut self, uid: u32) -> Result<Option<u32>, BenchError>;
     /// Removes `seq`; later messages shift down.
     fn expunge(&mut self, seq: u32) -> Result<(), BenchError>;
-    /// Removes the message with `uid` (VANISHED).
-    fn remove_uid(&mut self, uid: u32) -> Result<(), BenchError>;
+    /// Removes the message with `uid` (VANISHED); by default: find it, expunge it.
+    fn remove_uid(&mut self, uid: u32) -> Result<(), BenchError> {
+        if let Some(seq) = self.seq_of(uid)? {
+            self.expunge(seq)?;
+        }
+        Ok(())
+    }
     /// Sets flags and MODSEQ of the message at `seq`.
     fn set_flags(&mut self, seq: u32, flags: u32, modseq: u64) -> Result<(), BenchError>;
     /// Makes everything since the last commit one atomic, durable (if configured) change.

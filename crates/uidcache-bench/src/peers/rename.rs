@@ -230,13 +230,6 @@ impl Peer for RenameLayout {
         Ok(())
     }
 
-    fn remove_uid(&mut self, uid: u32) -> Result<(), BenchError> {
-        if let Some(seq) = self.seq_of(uid)? {
-            self.expunge(seq)?;
-        }
-        Ok(())
-    }
-
     fn set_flags(&mut self, seq: u32, flags: u32, modseq: u64) -> Result<(), BenchError> {
         let i = self.find(seq).ok_or(BenchError::Range(seq))?;
         let start = self.blocks.get(i).map_or(0, |b| b.start);

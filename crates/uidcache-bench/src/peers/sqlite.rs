@@ -129,13 +129,6 @@ impl Peer for Sqlite {
         Ok(())
     }
 
-    fn remove_uid(&mut self, uid: u32) -> Result<(), BenchError> {
-        if let Some(seq) = self.seq_of(uid)? {
-            self.expunge(seq)?;
-        }
-        Ok(())
-    }
-
     fn set_flags(&mut self, seq: u32, flags: u32, modseq: u64) -> Result<(), BenchError> {
         self.begin()?;
         let uid = *self
