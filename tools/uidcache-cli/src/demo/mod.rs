@@ -189,9 +189,28 @@ pub fn run(dir: Option<&Path>, messages: u32, seed: u64) -> Result<(), Failure> 
         feeder.responses,
         total.elapsed()
     );
+    // The files themselves, as uidcache-fsck sees them once the writer has closed.
+    let t = Instant::now();
+    cache.close().map_err(|e| Failure::engine("close", e))?;
+    let report = uidcache_fsck::check(&dir).map_err(|e| Failure::Io(format!("fsck: {e}")))?;
+    println!(
+        "uidcache-fsck on {}: {} problems, {:?}",
+        dir.display(),
+        report.problems.len(),
+        t.elapsed()
+    );
+    for p in report.problems.iter().take(20) {
+        println!("  {p}");
+    }
+    if !report.is_clean() {
+        return Err(Failure::Input(format!(
+            "fsck verdict: {} problems in the files",
+            report.problems.len()
+        )));
+    }
     match verdict {
         Ok(summary) => {
-            println!("fsck verdict: OK — {summary}");
+            println!("fsck verdict: OK — {summary}; the files pass uidcache-fsck");
             Ok(())
         }
         Err(problems) => {
