@@ -92,6 +92,11 @@ impl Cache {
         if frames == 0 || self.poisoned {
             return Ok(());
         }
+        // Closing is when a compaction costs the client least, and the next open and its
+        // lookups gain most from it.
+        if self.options.auto_compact && self.is_fragmented() {
+            return self.compact().map(|_| ());
+        }
         self.checkpoint()
     }
 }

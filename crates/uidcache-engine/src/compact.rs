@@ -152,24 +152,29 @@ impl Cache {
         new_blocks: &mut Vec<(u64, Vec<Record>)>,
         folded: &mut Vec<u32>,
     ) -> Result<Vec<Slice>> {
-        let must = |s: &Slice| sparse.contains(&s.block) || self.has_overlay(s);
-        let candidate = |s: &Slice| s.len < MIN_SLICE_RECORDS || must(s);
         let adjacent = |a: &Slice, b: &Slice| !placed || a.seq_end() + 1 == b.seq;
+        let crowded = crowded_runs(slices, adjacent);
+        let must = |k: usize, s: &Slice| {
+            sparse.contains(&s.block)
+                || self.has_overlay(s)
+                || crowded.get(k).copied().unwrap_or(false)
+        };
+        let candidate = |k: usize, s: &Slice| s.len < MIN_SLICE_RECORDS || must(k, s);
         let mut out = Vec::with_capacity(slices.len());
         let mut i = 0;
         while let Some(first) = slices.get(i) {
             let mut j = i + 1;
-            if candidate(first) {
+            if candidate(i, first) {
                 while let (Some(a), Some(b)) = (slices.get(j - 1), slices.get(j)) {
-                    if !candidate(b) || !adjacent(a, b) {
+                    if !candidate(j, b) || !adjacent(a, b) {
                         break;
                     }
                     j += 1;
                 }
             }
             let group = slices.get(i..j).unwrap_or_default();
-            let worth = group.len() > 1 || group.iter().any(must);
-            if !candidate(first) || !worth {
+            let worth = group.len() > 1 || group.iter().enumerate().any(|(k, s)| must(i + k, s));
+            if !candidate(i, first) || !worth {
                 out.extend_from_slice(group);
             } else {
                 let mut records = Vec::new();
@@ -220,4 +225,31 @@ impl Cache {
         }
         Ok(stale)
     }
+}
+
+/// Marks the slices of every run of adjacent slices that holds more than twice the slices
+/// full blocks would need: expunges split slices without rewriting anything, and this is
+/// where the splits are paid for, once per run.
+fn crowded_runs(slices: &[Slice], adjacent: impl Fn(&Slice, &Slice) -> bool) -> Vec<bool> {
+    let mut out = vec![false; slices.len()];
+    let mut i = 0;
+    while i < slices.len() {
+        let mut j = i + 1;
+        while let (Some(a), Some(b)) = (slices.get(j - 1), slices.get(j)) {
+            if !adjacent(a, b) {
+                break;
+            }
+            j += 1;
+        }
+        let run = slices.get(i..j).unwrap_or_default();
+        let records: u64 = run.iter().map(|s| u64::from(s.len)).sum();
+        let ideal = records.div_ceil(MAX_BLOCK_RECORDS as u64).max(1);
+        if run.len() as u64 > 2 * ideal {
+            for flag in out.get_mut(i..j).unwrap_or_default() {
+                *flag = true;
+            }
+        }
+        i = j;
+    }
+    out
 }
