@@ -9,14 +9,17 @@ pub enum Failure {
     Input(String),
     /// A usage or I/O problem: exit 2.
     Io(String),
+    /// Stopped by Ctrl-C, with everything done so far committed: exit 130.
+    Interrupted(String),
 }
 
 impl Failure {
-    /// 1 for input/cache errors, 2 for usage/I/O errors.
+    /// 1 for input/cache errors, 2 for usage/I/O errors, 130 for Ctrl-C.
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Input(_) => 1,
             Failure::Io(_) => 2,
+            Failure::Interrupted(_) => 130,
         }
     }
 
@@ -34,7 +37,7 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Input(m) | Failure::Io(m) => f.write_str(m),
+            Failure::Input(m) | Failure::Io(m) | Failure::Interrupted(m) => f.write_str(m),
         }
     }
 }

@@ -1,0 +1,188 @@
+//! Bringing the cache up to date on a fresh connection: SELECT the best way the server
+//! allows, then learn whatever is still unknown, in blocks.
+
+use std::sync::atomic::Ordering;
+
+use uidcache_engine::Cache;
+use uidcache_imap::qresync_param;
+
+use crate::error::{Error, Result};
+use crate::link::Link;
+use crate::mailbox;
+use crate::options::{Progress, Resync, SyncOptions};
+use crate::plan;
+
+/// How the mailbox was caught up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// The cache held nothing of this mailbox: everything was learned.
+    First,
+    /// `SELECT ... (QRESYNC ...)`: the server sent what changed (RFC 7162 3.2.5).
+    Qresync,
+    /// `SELECT ... (CONDSTORE)`, positions by SEARCH, then `FETCH ... (CHANGEDSINCE m)`.
+    Condstore,
+    /// Everything refetched (no CONDSTORE, or no known HIGHESTMODSEQ).
+    Full,
+}
+
+impl Method {
+    /// A short name for summaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::First => "first sync",
+            Method::Qresync => "QRESYNC",
+            Method::Condstore => "CONDSTORE",
+            Method::Full => "full refetch",
+        }
+    }
+}
+
+/// Selects the mailbox and learns what is missing. When `interruptible`, a Ctrl-C stops
+/// after the commands in flight (everything learned is committed).
+pub(crate) fn catch_up(
+    link: &mut Link,
+    cache: &mut Cache,
+    opts: &mut SyncOptions,
+    interruptible: bool,
+) -> Result<Method> {
+    let view = cache.view();
+    let old_validity = view.uidvalidity();
+    let old_modseq = view.highestmodseq();
+    let layout = cache.layout();
+    let had_records = layout.placed_records + layout.unplaced_records > 0;
+    let qresync = link.conn.has("QRESYNC") && opts.resync == Resync::Auto;
+    let condstore = (link.conn.has("CONDSTORE") || qresync) && opts.resync != Resync::Full;
+    if qresync {
+        link.enable_qresync(cache)?;
+    }
+    let name = mailbox::quoted(&opts.target.mailbox);
+    let param = if qresync {
+        qresync_param(&cache.view()).map_err(|e| Error::Server(e.to_string()))?
+    } else {
+        None
+    };
+    let (select, mut method) = match param {
+        Some(p) => (format!("SELECT {name} {p}"), Method::Qresync),
+        None if condstore => (
+            format!("SELECT {name} (CONDSTORE)"),
+            if had_records {
+                Method::Condstore
+            } else {
+                Method::First
+            },
+        ),
+        None => (
+            format!("SELECT {name}"),
+            if had_records {
+                Method::Full
+            } else {
+                Method::First
+            },
+        ),
+    };
+    if matches!(method, Method::Condstore | Method::Full) {
+        link.hold = Some((old_validity, old_modseq));
+        link.want = None;
+    }
+    link.run(cache, vec![select], 1, false, &mut |_| {})?;
+    if old_validity.is_some() && cache.view().uidvalidity() != old_validity {
+        // A new UIDVALIDITY: the session cleared the cache (and the hold ended).
+        method = Method::First;
+    }
+    let flags = !opts.uids_only;
+    if method == Method::Condstore && flags {
+        if let Some(m) = old_modseq {
+            // Positions are cheap to relearn (ESEARCH ranges); flags only where changed.
+            fill(link, cache, opts, false, interruptible)?;
+            if cache.view().exists().unwrap_or(0) > 0 {
+                link.run(
+                    cache,
+                    vec![format!("FETCH 1:* (UID FLAGS MODSEQ) (CHANGEDSINCE {m})")],
+                    1,
+                    false,
+                    &mut |_| {},
+                )?;
+            }
+        }
+    }
+    fill(link, cache, opts, flags, interruptible)?;
+    link.release(cache)?;
+    Ok(method)
+}
+
+/// Learns, in blocks, every position still unknown and (with `flags`) every placed
+/// message's flags still unknown: `FETCH a:b (UID FLAGS [MODSEQ])` with flags, else
+/// `UID SEARCH [RETURN (ALL)] a:b`. Repeats until nothing is missing, since expunges
+/// during a `UID SEARCH` make its answer unusable.
+pub(crate) fn fill(
+    link: &mut Link,
+    cache: &mut Cache,
+    opts: &mut SyncOptions,
+    flags: bool,
+    interruptible: bool,
+) -> Result<()> {
+    let items = if link.conn.has("CONDSTORE") || link.qresync_enabled {
+        "(UID FLAGS MODSEQ)"
+    } else {
+        "(UID FLAGS)"
+    };
+    let esearch = link.conn.has("ESEARCH");
+    let mut stalled = 0;
+    loop {
+        let view = cache.view();
+        let wanted = plan::wanted(&view, flags)?;
+        let known = plan::known(&view, &wanted);
+        let total = u64::from(view.exists().unwrap_or(0));
+        if let Some(report) = opts.on_progress.as_mut() {
+            report(Progress { known, total });
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        if interruptible && link.interrupt.load(Ordering::Relaxed) {
+            return Err(Error::Interrupted);
+        }
+        let blocks = plan::blocks(&wanted, opts.block);
+        let sizes: Vec<u64> = blocks.iter().map(|(a, b)| u64::from(b - a) + 1).collect();
+        let commands = blocks
+            .iter()
+            .map(|(a, b)| {
+                if flags {
+                    format!("FETCH {a}:{b} {items}")
+                } else if esearch {
+                    format!("UID SEARCH RETURN (ALL) {a}:{b}")
+                } else {
+                    format!("UID SEARCH {a}:{b}")
+                }
+            })
+            .collect();
+        let mut done = 0usize;
+        let mut report = opts.on_progress.take();
+        let result = link.run(cache, commands, opts.pipeline, interruptible, &mut |_| {
+            let learned: u64 = sizes.iter().take(done + 1).sum();
+            done += 1;
+            if let Some(r) = report.as_mut() {
+                r(Progress {
+                    known: (known + learned).min(total),
+                    total,
+                });
+            }
+        });
+        opts.on_progress = report;
+        result?;
+        let view = cache.view();
+        let now = plan::known(&view, &plan::wanted(&view, flags)?);
+        if now <= known {
+            stalled += 1;
+            if stalled >= 3 {
+                return Err(Error::NoProgress(format!(
+                    "{} messages still unknown after three rounds of {}",
+                    total.saturating_sub(now),
+                    if flags { "FETCH" } else { "UID SEARCH" }
+                )));
+            }
+        } else {
+            stalled = 0;
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! `uidcache sync`: the password, Ctrl-C, the progress bar and the summary around
+//! `uidcache_sync::sync` / `watch`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use uidcache_engine::{Cache, Durability, OpenOptions};
+use uidcache_sync::{Error, Resync, SyncOptions, Target};
+
+use crate::failure::Failure;
+
+/// The command line of `uidcache sync`, as parsed.
+pub struct Args {
+    pub url: String,
+    pub dir: PathBuf,
+    pub watch: bool,
+    pub ca_file: Option<PathBuf>,
+    pub allow_plaintext: bool,
+    pub password_file: Option<PathBuf>,
+    pub transcript: Option<PathBuf>,
+    pub uids_only: bool,
+    pub resync: Resync,
+    pub block: u32,
+    pub no_fsync: bool,
+    pub poll: u64,
+    pub quiet: bool,
+}
+
+/// Where the password comes from: `UIDCACHE_PASSWORD`, `--password-file` (its first line),
+/// or a prompt on the terminal. Never the command line, where other users can read it.
+fn password(file: Option<&Path>, user: &str) -> Result<String, Failure> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::Io(format!("--password-file {}: {e}", path.display())))?;
+        return Ok(text.lines().next().unwrap_or("").to_string());
+    }
+    if let Ok(p) = std::env::var("UIDCACHE_PASSWORD") {
+        return Ok(p);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::Io(
+            "no password: set UIDCACHE_PASSWORD or pass --password-file (stdin is not a \
+             terminal to prompt on)"
+                .into(),
+        ));
+    }
+    rpassword::prompt_password(format!("password for {user}: "))
+        .map_err(|e| Failure::Io(format!("reading the password: {e}")))
+}
+
+/// Ctrl-C once: finish the command in flight, commit, exit. Twice: exit at once (what was
+/// committed stays committed).
+fn interrupt_flag(quiet: bool) -> Result<Arc<AtomicBool>, Failure> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let seen = Arc::clone(&flag);
+    ctrlc::set_handler(move || {
+        if seen.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        if !quiet {
+            eprintln!(
+                "\nuidcache: stopping after the command in flight (Ctrl-C again to quit now)"
+            );
+        }
+    })
+    .map_err(|e| Failure::Io(format!("installing the Ctrl-C handler: {e}")))?;
+    Ok(flag)
+}
+
+fn failure(e: Error) -> Failure {
+    match e {
+        Error::Interrupted => Failure::Interrupted(
+            "interrupted; what was received is committed: run the same command to continue".into(),
+        ),
+        Error::Engine(e) => Failure::engine("cache", e),
+        Error::Apply(e) => Failure::Input(format!("the server's responses: {e}")),
+        Error::Protocol { .. } | Error::NoProgress(_) => Failure::Input(e.to_string()),
+        other => Failure::Io(other.to_string()),
+    }
+}
+
+/// `uidcache sync`.
+pub fn run(args: Args) -> Result<(), Failure> {
+    let target = Target::parse(&args.url).map_err(|e| Failure::Io(e.to_string()))?;
+    let password = password(args.password_file.as_deref(), &target.user)?;
+    let durability = if args.no_fsync {
+        Durability::NoSync
+    } else {
+        Durability::Durable
+    };
+    let mut cache = Cache::open_with(
+        &args.dir,
+        OpenOptions {
+            durability,
+            lock_wait: Some(Duration::from_secs(5)),
+            ..OpenOptions::default()
+        },
+    )
+    .map_err(|e| Failure::engine(&args.dir.display().to_string(), e))?;
+    let mut opts = SyncOptions::new(target, password);
+    opts.ca_file = args.ca_file;
+    opts.allow_plaintext = args.allow_plaintext;
+    opts.transcript = args.transcript;
+    opts.uids_only = args.uids_only;
+    opts.resync = args.resync;
+    opts.block = args.block.max(1);
+    opts.durability = durability;
+    opts.poll = Duration::from_secs(args.poll.max(1));
+    opts.interrupt = interrupt_flag(args.quiet)?;
+    let bar = progress_bar(args.quiet);
+    if let Some(bar) = bar.clone() {
+        opts.on_progress = Some(Box::new(move |p| {
+            bar.set_length(p.total);
+            bar.set_position(p.known);
+        }));
+    }
+    if !args.quiet {
+        let bar = bar.clone();
+        opts.on_event = Some(Box::new(move |line| match &bar {
+            Some(b) => b.println(format!("uidcache: {line}")),
+            None => eprintln!("uidcache: {line}"),
+        }));
+    }
+    let result = if args.watch {
+        uidcache_sync::watch(&mut cache, &mut opts)
+    } else {
+        uidcache_sync::sync(&mut cache, &mut opts)
+    };
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let summary = result.map_err(failure)?;
+    cache
+        .close()
+        .map_err(|e| Failure::engine(&args.dir.display().to_string(), e))?;
+    if !args.quiet {
+        println!("{summary}");
+    }
+    Ok(())
+}
+
+/// A bar with the learning rate, on stderr, only when it is a terminal.
+fn progress_bar(quiet: bool) -> Option<ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(0);
+    let style = ProgressStyle::with_template(
+        "{spinner} {pos}/{len} messages [{bar:30}] {per_sec} {eta} left",
+    )
+    .map(|s| s.progress_chars("=> "))
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.enable_steady_tick(Duration::from_millis(200));
+    Some(bar)
+}
