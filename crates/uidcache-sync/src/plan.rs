@@ -71,8 +71,8 @@ mod tests {
     #[test]
     fn merges_and_blocks() {
         assert_eq!(
-            merge(vec![(5, 6), (1, 2), (3, 3), (9, 9)]),
-            vec![(1, 6), (9, 9)]
+            merge(vec![(5, 6), (1, 2), (3, 3), (9, 9), (6, 7)]),
+            vec![(1, 3), (5, 7), (9, 9)]
         );
         assert_eq!(
             blocks(&[(3, 12), (20, 20)], 5),
