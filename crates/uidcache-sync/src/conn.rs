@@ -33,7 +33,8 @@ pub struct Traffic {
     pub bytes_in: u64,
     /// Bytes sent (IMAP bytes).
     pub bytes_out: u64,
-    /// Times the client waited for the server after sending (pipelined commands count once).
+    /// Round trips: commands sent while no other was outstanding (a pipelined batch counts
+    /// once), plus the greeting.
     pub round_trips: u64,
     /// Commands sent.
     pub commands: u64,
@@ -64,7 +65,8 @@ pub(crate) struct Conn {
     frag: Fragmentizer,
     buf: Vec<u8>,
     next_tag: u64,
-    read_last: bool,
+    /// Our commands not yet completed.
+    outstanding: usize,
     pub(crate) traffic: Traffic,
     pub(crate) transcript: Option<Transcript>,
     /// Transcript line numbers (what `Session` errors report).
@@ -81,7 +83,7 @@ impl Conn {
             frag: Fragmentizer::new(MAX_MESSAGE),
             buf: vec![0; 64 << 10],
             next_tag: 1,
-            read_last: false,
+            outstanding: 0,
             traffic: Traffic::default(),
             transcript,
             line: 0,
@@ -148,11 +150,11 @@ impl Conn {
         let tag = format!("u{}", self.next_tag);
         self.next_tag += 1;
         let line = format!("{tag} {text}");
+        self.begin_command();
         self.write_line(
             line.as_bytes(),
             shown.map(|s| format!("{tag} {s}")).as_deref(),
         )?;
-        self.traffic.commands += 1;
         Ok(tag)
     }
 
@@ -172,11 +174,15 @@ impl Conn {
         self.write_bytes(&bytes)
     }
 
-    fn write_bytes(&mut self, bytes: &[u8]) -> Result<()> {
-        if self.read_last || self.traffic.round_trips == 0 {
+    fn begin_command(&mut self) {
+        if self.outstanding == 0 {
             self.traffic.round_trips += 1;
-            self.read_last = false;
         }
+        self.outstanding += 1;
+        self.traffic.commands += 1;
+    }
+
+    fn write_bytes(&mut self, bytes: &[u8]) -> Result<()> {
         let stream = self
             .stream
             .as_mut()
@@ -208,13 +214,14 @@ impl Conn {
             t.client(shown.as_bytes())?;
         }
         self.line += 1;
-        self.traffic.commands += 1;
+        self.begin_command();
         for fragment in CommandCodec::default().encode(&command) {
             match fragment {
                 Fragment::Line { data } => self.write_bytes(&data)?,
                 Fragment::Literal { data, mode } => {
                     if mode == LiteralMode::Sync {
                         // A synchronizing literal waits for the server's "+".
+                        self.traffic.round_trips += 1;
                         loop {
                             let r = self
                                 .read(None)?
@@ -282,6 +289,9 @@ impl Conn {
         self.line += 1;
         self.note_caps(&raw);
         let kind = classify(&raw);
+        if matches!(kind, Kind::Tagged { .. }) {
+            self.outstanding = self.outstanding.saturating_sub(1);
+        }
         Ok(Some(Received { raw, kind }))
     }
 
@@ -303,7 +313,6 @@ impl Conn {
                     .strip_suffix(b"\r\n")
                     .or_else(|| bytes.strip_suffix(b"\n"))
                     .unwrap_or(bytes);
-                self.read_last = true;
                 return Ok(Some(end.to_vec()));
             }
             let elapsed = start.elapsed();

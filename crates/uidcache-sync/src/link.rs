@@ -58,17 +58,14 @@ impl Link {
             Link::expect_ok(&mut conn, "CAPABILITY")?;
         }
         if conn.has("STARTTLS") {
-            match tls {
-                Ok(config) => {
-                    conn.send("STARTTLS", None)?;
-                    Link::expect_ok(&mut conn, "STARTTLS")?;
-                    conn.upgrade(&config, &t.host)?;
-                    // RFC 3501 6.2.1: capabilities from before TLS must be forgotten.
-                    conn.forget_caps();
-                }
-                Err(e) if !opts.allow_plaintext && !t.is_loopback() => return Err(e),
-                Err(_) => {}
-            }
+            // Offered TLS is always taken, and a failure to verify it is an error: falling
+            // back to plain text is what a STARTTLS-stripping attacker would want.
+            let config = tls?;
+            conn.send("STARTTLS", None)?;
+            Link::expect_ok(&mut conn, "STARTTLS")?;
+            conn.upgrade(&config, &t.host)?;
+            // RFC 3501 6.2.1: capabilities from before TLS must be forgotten.
+            conn.forget_caps();
         } else if !opts.allow_plaintext && !t.is_loopback() {
             return Err(Error::Server(format!(
                 "{} offers no STARTTLS; refusing to send the password in plain text \

@@ -119,8 +119,12 @@ fn connected(
     loop {
         if opts.interrupt.load(Ordering::Relaxed) {
             // Leave with the cache exactly current: a last SELECT brings UIDNEXT and
-            // HIGHESTMODSEQ (QRESYNC makes it a single round trip).
-            catch_up(link, cache, opts, false)?;
+            // HIGHESTMODSEQ. With QRESYNC or CONDSTORE that costs a round trip or three;
+            // without either it would refetch every message's flags, so UIDNEXT is left
+            // as the last SELECT reported it.
+            if link.qresync_enabled || link.conn.has("CONDSTORE") {
+                catch_up(link, cache, opts, false)?;
+            }
             link.logout(cache);
             return Ok(());
         }
