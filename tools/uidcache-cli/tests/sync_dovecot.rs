@@ -15,6 +15,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use support::dovecot::Dovecot;
+use uidcache_engine::Cache;
+use uidcache_sync::{Resync, SyncOptions, Target};
 
 fn uidcache(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_uidcache"));
@@ -238,18 +240,28 @@ fn first_sync_reconnects_watch_and_transcript() {
     );
     assert_current(&server, "INBOX", &dir, "QRESYNC reconnect");
 
-    // Stay connected while the second client keeps changing the mailbox.
+    // Stay connected while the second client keeps changing the mailbox; halfway, the
+    // server drops the connection (doveadm kick) and the watcher must reconnect.
     let watch = watcher(
         &server.url("INBOX"),
         &dir,
         &["--ca-file", ca, "--transcript", tr],
     );
-    let changes = server.spawn_mutate_loop("INBOX", 4, 11);
-    let out = changes.wait_with_output().unwrap();
+    let out = server
+        .spawn_mutate_loop("INBOX", 3, 11)
+        .wait_with_output()
+        .unwrap();
+    assert!(out.status.success(), "mutate --loop failed");
+    wait_until_current(&server, "INBOX", &dir);
+    server.doveadm(&["kick", "test"]);
+    let out = server
+        .spawn_mutate_loop("INBOX", 3, 12)
+        .wait_with_output()
+        .unwrap();
     assert!(out.status.success(), "mutate --loop failed");
     wait_until_current(&server, "INBOX", &dir);
     let s = stop_watcher(watch);
-    assert!(s.contains("messages"), "{s}");
+    assert!(s.contains("1 reconnects"), "{s}");
     assert_current(&server, "INBOX", &dir, "after --watch");
 
     // The other ways to catch up converge too.
@@ -559,4 +571,51 @@ fn reconnect_cost_after_one_percent_changed() {
         bytes(1),
         bytes(3)
     );
+}
+
+/// RFC 7162's rule as the issue states it: never record a HIGHESTMODSEQ before every change
+/// up to it is applied and committed. A CONDSTORE catch-up learns the new HIGHESTMODSEQ from
+/// SELECT before it has refetched the changed flags; stopped right there, the cache must
+/// still claim the old value.
+#[test]
+fn an_interrupted_condstore_catch_up_keeps_the_old_highestmodseq() {
+    let Some(server) = Dovecot::start_or_skip(true) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cache");
+    server.populate("INBOX", 3_000);
+    let options = || {
+        let mut o = SyncOptions::new(Target::parse(&server.url("INBOX")).unwrap(), "test".into());
+        o.ca_file = Some(server.ca_file());
+        o.resync = Resync::Condstore;
+        o
+    };
+    let mut cache = Cache::open(&dir).unwrap();
+    uidcache_sync::sync(&mut cache, &mut options()).unwrap();
+    let old = cache.view().highestmodseq();
+    assert!(old.is_some());
+    server.mutate("INBOX", &["--seed", "4", "add", "\\Seen $Work", "10%"]);
+
+    // Stop at the first progress report of the catch-up: after SELECT, before any FETCH.
+    let mut o = options();
+    let stop = std::sync::Arc::clone(&o.interrupt);
+    o.on_progress = Some(Box::new(move |_| {
+        stop.store(true, std::sync::atomic::Ordering::SeqCst)
+    }));
+    let r = uidcache_sync::sync(&mut cache, &mut o);
+    assert!(matches!(r, Err(uidcache_sync::Error::Interrupted)), "{r:?}");
+    assert_eq!(
+        cache.view().highestmodseq(),
+        old,
+        "a HIGHESTMODSEQ was claimed too early"
+    );
+    drop(cache);
+
+    let mut cache = Cache::open(&dir).unwrap();
+    let s = uidcache_sync::sync(&mut cache, &mut options()).unwrap();
+    assert!(s.highestmodseq > old);
+    assert_eq!(s.changes.changed, 300, "{s}");
+    drop(cache);
+    assert_current(&server, "INBOX", &dir, "after the interrupted catch-up");
 }
