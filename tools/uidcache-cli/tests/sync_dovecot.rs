@@ -619,3 +619,49 @@ fn an_interrupted_condstore_catch_up_keeps_the_old_highestmodseq() {
     drop(cache);
     assert_current(&server, "INBOX", &dir, "after the interrupted catch-up");
 }
+
+/// Syncs run *while* a second client appends, stores flags and keywords, and expunges (20
+/// changes a second): every sync must succeed (expunges during a `UID SEARCH` void its
+/// answer, which is asked again), and once the changes stop one more sync is exact.
+#[test]
+fn syncs_during_concurrent_changes_succeed_and_converge() {
+    let Some(server) = Dovecot::start_or_skip(true) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = server.ca_file();
+    let ca = ca.to_str().unwrap();
+    let url = server.url("INBOX");
+    server.populate("INBOX", 20_000);
+    let mut changes = Command::new(support::dovecot::fixture_dir().join("mutate"))
+        .arg(server.dir())
+        .args(["--loop", "6", "--rate", "20", "--seed", "13"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let flags = tmp.path().join("flags");
+    let uids = tmp.path().join("uids");
+    let mut rounds = 0;
+    while changes.try_wait().unwrap().is_none() {
+        sync(&url, &flags, &["--ca-file", ca, "--block", "700"]);
+        sync(
+            &url,
+            &uids,
+            &["--ca-file", ca, "--block", "700", "--uids-only"],
+        );
+        rounds += 1;
+    }
+    assert!(changes.wait().unwrap().success());
+    assert!(rounds >= 2, "only {rounds} rounds ran during the changes");
+    sync(&url, &flags, &["--ca-file", ca]);
+    assert_current(&server, "INBOX", &flags, "after concurrent changes");
+    sync(&url, &uids, &["--ca-file", ca, "--uids-only"]);
+    let positions = |s: &str| {
+        s.lines()
+            .skip(4)
+            .map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(positions(&server.truth("INBOX")), positions(&dump(&uids)));
+}
