@@ -150,9 +150,16 @@ fn progress_bar(quiet: bool) -> Option<ProgressBar> {
     }
     let bar = ProgressBar::new(0);
     let style = ProgressStyle::with_template(
-        "{spinner} {pos}/{len} messages [{bar:30}] {per_sec} {eta} left",
+        "{spinner} {pos}/{len} messages [{bar:30}] {rate} messages/s, {eta} left",
     )
-    .map(|s| s.progress_chars("=> "))
+    .map(|s| {
+        s.progress_chars("=> ").with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}", state.per_sec());
+            },
+        )
+    })
     .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar.enable_steady_tick(Duration::from_millis(200));
