@@ -406,11 +406,16 @@ fn a_new_uidvalidity_resets_the_cache() {
     sync(&url, &dir, &["--ca-file", ca]);
     assert_current(&server, "Archive", &dir, "first sync");
     let before = dump(&dir);
-    server.mutate("Archive", &["recreate", "append", "1500"]);
+    server.mutate("Archive", &["recreate"]);
     let s = sync(&url, &dir, &["--ca-file", ca]);
     assert!(s.contains("UIDVALIDITY changed"), "{s}");
+    assert!(s.contains("2000 expunged"), "{s}");
     assert_ne!(before.lines().next(), dump(&dir).lines().next());
-    assert_current(&server, "Archive", &dir, "after recreate");
+    assert_current(&server, "Archive", &dir, "after recreate (empty)");
+    server.mutate("Archive", &["append", "1500"]);
+    let s = sync(&url, &dir, &["--ca-file", ca]);
+    assert!(s.contains("1500 new"), "{s}");
+    assert_current(&server, "Archive", &dir, "after recreate and new mail");
 }
 
 #[test]
