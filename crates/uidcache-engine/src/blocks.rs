@@ -16,7 +16,7 @@ pub const MAX_BLOCK_RECORDS: usize = 2048;
 /// How many blocks stay mapped (32 MiB of records per 1,024). Past it the map cache is
 /// emptied, which bounds the number of mappings (the kernel limits them per process), not
 /// memory: a mapping costs resident memory only for the pages that lookups touch.
-const MAPPED_CACHE_LIMIT: usize = 16_384;
+pub(crate) const MAPPED_CACHE_LIMIT: usize = 16_384;
 
 /// A checked, mapped block file.
 pub(crate) struct MappedBlock {
@@ -25,7 +25,7 @@ pub(crate) struct MappedBlock {
 }
 
 impl MappedBlock {
-    fn records(&self) -> &[Record] {
+    pub(crate) fn records(&self) -> &[Record] {
         let body = self
             .mapping
             .bytes()

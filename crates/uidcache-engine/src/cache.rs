@@ -216,6 +216,7 @@ impl Cache {
     }
 
     /// Read access to the committed state.
+    #[inline]
     pub fn view(&self) -> View<'_> {
         View {
             state: &self.state,

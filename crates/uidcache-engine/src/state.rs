@@ -9,6 +9,7 @@ use uidcache_format::{HeaderField, Op, Record, FLAGS_UNKNOWN, MODSEQ_UNKNOWN};
 use crate::blocks::RecordSource;
 use crate::error::{Error, InvalidOp, Result};
 use crate::flags::FlagTable;
+use crate::seqindex::Placed;
 use crate::slice::Slice;
 
 /// Header values; `None` is "not known".
@@ -57,7 +58,8 @@ impl Meta {
 pub(crate) struct State {
     pub(crate) header: Header,
     /// Ascending, disjoint sequence ranges inside `1..=exists`; UIDs increase across them.
-    pub(crate) placed: Vec<Slice>,
+    /// Owns the read index of the slices, which any change to them drops.
+    pub(crate) placed: Placed,
     /// Ascending, disjoint UID ranges.
     pub(crate) unplaced: Vec<Slice>,
     pub(crate) overlay: BTreeMap<u32, Meta>,
@@ -101,18 +103,33 @@ impl State {
         }
     }
 
-    /// The record at `seq` as stored in its block (no overlay).
+    /// The record at `seq` as stored in its block (no overlay). The read path of
+    /// `View::message_at`: the read index answers alone once a first read built it and
+    /// resolved the slice's block.
+    #[inline]
     pub(crate) fn block_record_at(
         &self,
         seq: u32,
         src: &dyn RecordSource,
     ) -> Result<Option<Record>> {
-        let Ok(i) = self.placed_find(seq) else {
+        match self.placed.built_index().and_then(|x| x.record_at(seq)) {
+            Some(r) => Ok(Some(r)),
+            None => self.block_record_at_slow(seq, src),
+        }
+    }
+
+    /// `block_record_at` when the read index cannot answer alone: builds it, remembers the
+    /// slice's records in it, and reads through `src` (which reports damage).
+    #[inline(never)]
+    fn block_record_at_slow(&self, seq: u32, src: &dyn RecordSource) -> Result<Option<Record>> {
+        let index = self.placed.index();
+        let Ok(i) = index.find(seq) else {
             return Ok(None);
         };
         let Some(s) = self.placed.get(i) else {
             return Ok(None);
         };
+        index.remember(i, s, src);
         let view = s.view(src)?;
         Ok(view.records().get((seq - s.seq) as usize).copied())
     }
@@ -133,10 +150,25 @@ impl State {
     /// The sequence number of placed `uid`.
     pub(crate) fn seq_of_uid(&self, uid: u32, src: &dyn RecordSource) -> Result<Option<u32>> {
         let i = self.placed.partition_point(|s| s.last_uid < uid);
-        match self.placed.get(i) {
-            Some(s) if s.first_uid <= uid => Ok(s.view(src)?.position(uid).ok().map(|k| s.seq + k)),
-            _ => Ok(None),
+        let Some(s) = self.placed.get(i).filter(|s| s.first_uid <= uid) else {
+            return Ok(None);
+        };
+        let position = |records: &[Record]| {
+            records
+                .binary_search_by_key(&uid, |r| r.uid.get())
+                .ok()
+                .map(|k| s.seq + k as u32)
+        };
+        // Only a read index that exists already: within `apply` and a transaction's own
+        // checks, building one per call would cost O(slices) each time.
+        let index = self.placed.built_index();
+        if let Some(records) = index.and_then(|x| x.records(i)) {
+            return Ok(position(records));
         }
+        if let Some(index) = index {
+            index.remember(i, s, src);
+        }
+        Ok(position(s.view(src)?.records()))
     }
 
     /// Where an unknown `uid` must lie: the hole between its placed neighbours, if any.

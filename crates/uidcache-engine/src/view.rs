@@ -58,6 +58,7 @@ pub struct View<'a> {
     pub(crate) src: WithPending<'a>,
 }
 
+#[inline]
 pub(crate) fn message_of(record: &Record, overlay: Option<&Meta>) -> Message {
     let base = Meta::of(record);
     let meta = overlay.map_or(base, |o| o.over(base));
@@ -89,6 +90,7 @@ impl<'a> View<'a> {
         self.state.header.exists
     }
 
+    #[inline]
     fn message(&self, record: &Record) -> Message {
         let overlay = if self.state.overlay.is_empty() {
             None
@@ -99,6 +101,7 @@ impl<'a> View<'a> {
     }
 
     /// The message at `seq`, or `None` when that sequence number is unknown (or out of range).
+    #[inline]
     pub fn message_at(&self, seq: u32) -> Result<Option<Message>> {
         Ok(self
             .state
@@ -108,6 +111,8 @@ impl<'a> View<'a> {
 
     /// Where `uid` stands.
     pub fn position_of_uid(&self, uid: u32) -> Result<UidPosition> {
+        // Reads build the read index, which `seq_of_uid` then uses.
+        self.state.placed.index();
         if let Some(seq) = self.state.seq_of_uid(uid, &self.src)? {
             return Ok(UidPosition::Placed(seq));
         }
@@ -133,7 +138,7 @@ impl<'a> View<'a> {
     pub fn segments(&self) -> Vec<Segment> {
         let mut out = Vec::new();
         let mut next = 1u32;
-        for s in &self.state.placed {
+        for s in self.state.placed.iter() {
             if s.seq > next {
                 out.push(Segment::Hole(next, s.seq - 1));
             }

@@ -1,0 +1,269 @@
+//! The placed slices, and their read index: from a sequence number to its slice in O(1),
+//! and each slice's records as a pinned pointer resolved once, instead of a binary search, a
+//! locked map lookup and two reference-count updates on every read.
+//!
+//! The index is a cache of the slices, built by the first read after a change. [`Placed`]
+//! owns both, and every `&mut` access to the slices drops the index (`DerefMut`), so no code
+//! path can change the slices and leave a stale index behind.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use uidcache_format::Record;
+
+use crate::blocks::{MappedBlock, RecordSource, Records, MAPPED_CACHE_LIMIT};
+use crate::mmap::PinnedRecords;
+use crate::slice::Slice;
+
+/// Buckets per placed slice, about (see `SeqIndex::build`).
+const BUCKETS_PER_SLICE: usize = 8;
+
+/// How many blocks one index keeps mapped at most: the block store bounds its own mappings
+/// (the kernel limits them per process), and what an index holds comes on top.
+const REMEMBERED_LIMIT: usize = MAPPED_CACHE_LIMIT / 2;
+
+/// What a lookup needs of one placed slice, in one place.
+struct Hot {
+    seq: u32,
+    len: u32,
+    /// The slice's records, once a read resolved its block.
+    records: OnceLock<PinnedRecords>,
+}
+
+impl Hot {
+    #[inline]
+    fn seq_end(&self) -> u32 {
+        self.seq + self.len.saturating_sub(1)
+    }
+}
+
+/// See the module docs.
+pub(crate) struct SeqIndex {
+    /// Sequence numbers per bucket, as a power of two.
+    shift: u32,
+    /// `first[b]`: the index of the first placed slice whose last sequence number is at least
+    /// `(b << shift) + 1`, for every bucket and one past the last.
+    first: Vec<u32>,
+    /// One per placed slice, in the same order.
+    hot: Vec<Hot>,
+    remembered: AtomicUsize,
+}
+
+impl SeqIndex {
+    fn build(placed: &[Slice]) -> SeqIndex {
+        let exists = placed.last().map_or(0, Slice::seq_end) as usize;
+        // About eight buckets per slice: most buckets then lie inside one slice, and a
+        // lookup takes its bucket's first candidate or the next one, without a search.
+        let per_bucket = (exists / (placed.len().max(1) * BUCKETS_PER_SLICE)).max(1);
+        let shift = per_bucket.ilog2();
+        let buckets = (exists >> shift) + 1;
+        let mut first = Vec::with_capacity(buckets + 1);
+        let mut i = 0usize;
+        for b in 0..=buckets as u64 {
+            let start = (b << shift) + 1;
+            while placed
+                .get(i)
+                .is_some_and(|s| u64::from(s.seq_end()) < start)
+            {
+                i += 1;
+            }
+            first.push(i as u32);
+        }
+        SeqIndex {
+            shift,
+            first,
+            hot: placed
+                .iter()
+                .map(|s| Hot {
+                    seq: s.seq,
+                    len: s.len,
+                    records: OnceLock::new(),
+                })
+                .collect(),
+            remembered: AtomicUsize::new(0),
+        }
+    }
+
+    /// `Ok(i)` when placed slice `i` holds `seq`, `Err(i)` when `seq` lies in the hole before
+    /// slice `i` (or after the last one), as a binary search of the slices would say.
+    #[inline]
+    pub(crate) fn find(&self, seq: u32) -> std::result::Result<usize, usize> {
+        let hot = self.hot.as_slice();
+        let b = (seq.saturating_sub(1) >> self.shift) as usize;
+        let Some(&lo) = self.first.get(b) else {
+            // Past the last bucket: past the last slice.
+            return Err(hot.len());
+        };
+        let lo = lo as usize;
+        // The bucket's first candidate, or the next one when `seq` lies past its end.
+        let mut i = lo + usize::from(hot.get(lo).is_some_and(|h| h.seq_end() < seq));
+        if hot.get(i).is_some_and(|h| h.seq_end() < seq) {
+            // A bucket holding several (short) slices: search its candidates.
+            let hi = self.first.get(b + 1).map_or(hot.len(), |&h| h as usize + 1);
+            let candidates = hot.get(lo..hi.min(hot.len())).unwrap_or_default();
+            i = lo + candidates.partition_point(|h| h.seq_end() < seq);
+        }
+        match hot.get(i) {
+            Some(h) if h.seq <= seq && seq != 0 => Ok(i),
+            _ => Err(i),
+        }
+    }
+
+    /// The records of placed slice `i`, once a read remembered them.
+    #[inline]
+    pub(crate) fn records(&self, i: usize) -> Option<&[Record]> {
+        Some(self.hot.get(i)?.records.get()?.get())
+    }
+
+    /// The record at `seq` when the index can answer alone: `None` for a hole, or a slice
+    /// whose block no read resolved yet. The caller then takes the general path.
+    #[inline]
+    pub(crate) fn record_at(&self, seq: u32) -> Option<Record> {
+        let i = self.find(seq).ok()?;
+        let h = self.hot.get(i)?;
+        h.records.get()?.get().get((seq - h.seq) as usize).copied()
+    }
+
+    /// Resolves and remembers the records of placed slice `i`, which is `slice`. Blocks of
+    /// an open transaction (borrowed records) are not remembered: they are not published
+    /// yet. A block too short for the slice is not remembered either; errors and damage are
+    /// left to the caller's own read, which reports them.
+    pub(crate) fn remember(&self, i: usize, slice: &Slice, src: &dyn RecordSource) {
+        let Some(h) = self.hot.get(i) else {
+            return;
+        };
+        if h.records.get().is_some() || self.remembered.load(Ordering::Relaxed) >= REMEMBERED_LIMIT
+        {
+            return;
+        }
+        let block = match src.records(slice.block) {
+            Ok(Records::Mapped(m)) => PinnedRecords::new(m, MappedBlock::records),
+            Ok(Records::Inline(r)) => PinnedRecords::new(r, Vec::as_slice),
+            Ok(Records::Borrowed(_)) | Err(_) => return,
+        };
+        let Some(records) = block.narrow(slice.first_record as usize, slice.len as usize) else {
+            return;
+        };
+        if h.records.set(records).is_ok() {
+            self.remembered.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The placed slices (ascending, disjoint sequence ranges) with their lazily built
+/// [`SeqIndex`]. Reads go through `Deref`; any `&mut` access drops the index.
+#[derive(Default)]
+pub(crate) struct Placed {
+    slices: Vec<Slice>,
+    index: OnceLock<SeqIndex>,
+}
+
+impl Placed {
+    /// The read index, built now if no read built it since the last change. For reads
+    /// through a `View`: code that changes the state does not build it.
+    pub(crate) fn index(&self) -> &SeqIndex {
+        self.index.get_or_init(|| SeqIndex::build(&self.slices))
+    }
+
+    /// The read index, if a read built it since the last change.
+    #[inline]
+    pub(crate) fn built_index(&self) -> Option<&SeqIndex> {
+        self.index.get()
+    }
+}
+
+impl From<Vec<Slice>> for Placed {
+    fn from(slices: Vec<Slice>) -> Placed {
+        Placed {
+            slices,
+            index: OnceLock::new(),
+        }
+    }
+}
+
+impl Deref for Placed {
+    type Target = Vec<Slice>;
+    #[inline]
+    fn deref(&self) -> &Vec<Slice> {
+        &self.slices
+    }
+}
+
+impl DerefMut for Placed {
+    /// Any change to the slices goes through here, and drops the index built from them.
+    fn deref_mut(&mut self) -> &mut Vec<Slice> {
+        self.index.take();
+        &mut self.slices
+    }
+}
+
+impl Clone for Placed {
+    /// The copy starts without an index (it is rebuilt on demand).
+    fn clone(&self) -> Placed {
+        Placed::from(self.slices.clone())
+    }
+}
+
+impl std::fmt::Debug for Placed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.slices.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slice(seq: u32, len: u32) -> Slice {
+        Slice {
+            block: 1,
+            first_record: 0,
+            len,
+            seq,
+            first_uid: seq,
+            last_uid: seq + len - 1,
+        }
+    }
+
+    fn search(placed: &[Slice], seq: u32) -> std::result::Result<usize, usize> {
+        let i = placed.partition_point(|s| s.seq_end() < seq);
+        match placed.get(i) {
+            Some(s) if s.seq <= seq => Ok(i),
+            _ => Err(i),
+        }
+    }
+
+    #[test]
+    fn find_agrees_with_a_search_of_all_slices() {
+        // Holes, one-record slices, long slices, and a crowded stretch.
+        let mut layouts = vec![vec![], vec![slice(5, 1)], vec![slice(1, 1000)]];
+        let mut mixed = vec![slice(3, 5), slice(10, 1), slice(11, 1), slice(12, 40)];
+        for k in 0..30 {
+            mixed.push(slice(60 + 2 * k, 1));
+        }
+        mixed.push(slice(200, 100));
+        layouts.push(mixed);
+        let mut crowded: Vec<Slice> = (0..64).map(|k| slice(k + 1, 1)).collect();
+        crowded.push(slice(65, 5000));
+        layouts.push(crowded);
+        for placed in layouts {
+            let index = SeqIndex::build(&placed);
+            for seq in 0..=placed.last().map_or(10, |s| s.seq_end() + 10) {
+                assert_eq!(index.find(seq), search(&placed, seq), "seq {seq}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_change_drops_the_index() {
+        let mut placed = Placed::from(vec![slice(1, 10), slice(11, 10)]);
+        assert!(placed.built_index().is_none());
+        assert_eq!(placed.index().find(12), Ok(1));
+        assert!(placed.built_index().is_some());
+        placed.remove(0);
+        assert!(placed.built_index().is_none());
+        assert_eq!(placed.index().find(12), Ok(0));
+        assert!(placed.clone().built_index().is_none());
+    }
+}
