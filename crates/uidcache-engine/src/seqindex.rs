@@ -8,11 +8,11 @@
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use uidcache_format::Record;
 
-use crate::blocks::{MappedBlock, RecordSource, Records, MAPPED_CACHE_LIMIT};
+use crate::blocks::{MappedBlock, Records, MAPPED_CACHE_LIMIT};
 use crate::mmap::PinnedRecords;
 use crate::slice::Slice;
 
@@ -87,7 +87,7 @@ impl SeqIndex {
 
     /// `Ok(i)` when placed slice `i` holds `seq`, `Err(i)` when `seq` lies in the hole before
     /// slice `i` (or after the last one), as a binary search of the slices would say.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn find(&self, seq: u32) -> std::result::Result<usize, usize> {
         let hot = self.hot.as_slice();
         let b = (seq.saturating_sub(1) >> self.shift) as usize;
@@ -99,15 +99,25 @@ impl SeqIndex {
         // The bucket's first candidate, or the next one when `seq` lies past its end.
         let mut i = lo + usize::from(hot.get(lo).is_some_and(|h| h.seq_end() < seq));
         if hot.get(i).is_some_and(|h| h.seq_end() < seq) {
-            // A bucket holding several (short) slices: search its candidates.
-            let hi = self.first.get(b + 1).map_or(hot.len(), |&h| h as usize + 1);
-            let candidates = hot.get(lo..hi.min(hot.len())).unwrap_or_default();
-            i = lo + candidates.partition_point(|h| h.seq_end() < seq);
+            i = self.search_bucket(b, lo, seq);
         }
         match hot.get(i) {
             Some(h) if h.seq <= seq && seq != 0 => Ok(i),
             _ => Err(i),
         }
+    }
+
+    /// `find` in a bucket that holds several (short) slices: a search of its candidates.
+    /// Kept out of line so that the common case stays short.
+    #[inline(never)]
+    fn search_bucket(&self, b: usize, lo: usize, seq: u32) -> usize {
+        let hot = self.hot.as_slice();
+        let hi = self
+            .first
+            .get(b + 1)
+            .map_or(hot.len(), |&h| (h as usize + 1).min(hot.len()));
+        let candidates = hot.get(lo..hi).unwrap_or_default();
+        lo + candidates.partition_point(|h| h.seq_end() < seq)
     }
 
     /// The records of placed slice `i`, once a read remembered them.
@@ -118,18 +128,18 @@ impl SeqIndex {
 
     /// The record at `seq` when the index can answer alone: `None` for a hole, or a slice
     /// whose block no read resolved yet. The caller then takes the general path.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record_at(&self, seq: u32) -> Option<Record> {
         let i = self.find(seq).ok()?;
         let h = self.hot.get(i)?;
         h.records.get()?.get().get((seq - h.seq) as usize).copied()
     }
 
-    /// Resolves and remembers the records of placed slice `i`, which is `slice`. Blocks of
-    /// an open transaction (borrowed records) are not remembered: they are not published
-    /// yet. A block too short for the slice is not remembered either; errors and damage are
-    /// left to the caller's own read, which reports them.
-    pub(crate) fn remember(&self, i: usize, slice: &Slice, src: &dyn RecordSource) {
+    /// Remembers the records of placed slice `i`, which is `slice`, out of `records`, its
+    /// block's. Blocks of an open transaction (borrowed records) are not remembered: they
+    /// are not published yet. A block too short for the slice is not remembered either;
+    /// damage is left to the caller's own read, which reports it.
+    pub(crate) fn remember(&self, i: usize, slice: &Slice, records: &Records<'_>) {
         let Some(h) = self.hot.get(i) else {
             return;
         };
@@ -137,10 +147,11 @@ impl SeqIndex {
         {
             return;
         }
-        let block = match src.records(slice.block) {
-            Ok(Records::Mapped(m)) => PinnedRecords::new(m, MappedBlock::records),
-            Ok(Records::Inline(r)) => PinnedRecords::new(r, Vec::as_slice),
-            Ok(Records::Borrowed(_)) | Err(_) => return,
+        let block = match records {
+            Records::Mapped(m) => PinnedRecords::new(Arc::clone(m), MappedBlock::records),
+            Records::Inline(r) => PinnedRecords::new(Arc::clone(r), Vec::as_slice),
+            // A block's first read is a copy; the next one maps it and is remembered.
+            Records::Borrowed(_) | Records::Copied(_) => return,
         };
         let Some(records) = block.narrow(slice.first_record as usize, slice.len as usize) else {
             return;

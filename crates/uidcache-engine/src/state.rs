@@ -106,7 +106,7 @@ impl State {
     /// The record at `seq` as stored in its block (no overlay). The read path of
     /// `View::message_at`: the read index answers alone once a first read built it and
     /// resolved the slice's block.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn block_record_at(
         &self,
         seq: u32,
@@ -129,8 +129,9 @@ impl State {
         let Some(s) = self.placed.get(i) else {
             return Ok(None);
         };
-        index.remember(i, s, src);
-        let view = s.view(src)?;
+        let records = src.records(s.block)?;
+        index.remember(i, s, &records);
+        let view = s.view_of(records, src)?;
         Ok(view.records().get((seq - s.seq) as usize).copied())
     }
 
@@ -165,10 +166,11 @@ impl State {
         if let Some(records) = index.and_then(|x| x.records(i)) {
             return Ok(position(records));
         }
+        let records = src.records(s.block)?;
         if let Some(index) = index {
-            index.remember(i, s, src);
+            index.remember(i, s, &records);
         }
-        Ok(position(s.view(src)?.records()))
+        Ok(position(s.view_of(records, src)?.records()))
     }
 
     /// Where an unknown `uid` must lie: the hole between its placed neighbours, if any.

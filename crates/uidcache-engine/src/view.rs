@@ -90,7 +90,7 @@ impl<'a> View<'a> {
         self.state.header.exists
     }
 
-    #[inline]
+    #[inline(always)]
     fn message(&self, record: &Record) -> Message {
         let overlay = if self.state.overlay.is_empty() {
             None
@@ -101,7 +101,9 @@ impl<'a> View<'a> {
     }
 
     /// The message at `seq`, or `None` when that sequence number is unknown (or out of range).
-    #[inline]
+    // Inlined into callers (also across crates): the whole read is a few dozen instructions,
+    // and a lookup loop overlaps the cache misses of more lookups the fewer there are.
+    #[inline(always)]
     pub fn message_at(&self, seq: u32) -> Result<Option<Message>> {
         Ok(self
             .state
