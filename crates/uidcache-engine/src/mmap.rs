@@ -4,7 +4,8 @@
 use std::any::Any;
 use std::fs::File;
 use std::io;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use memmap2::{Mmap, MmapOptions};
 use uidcache_format::Record;
@@ -100,5 +101,91 @@ impl PinnedRecords {
         // bytes never change while mapped (see `Mapping::map_block_file`). The returned
         // borrow is tied to `&self`, so it cannot outlive `_owner`.
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+/// The pinned records of the placed slices and, for every bucket of `1 << shift` sequence
+/// numbers that lies inside one pinned slice, a pointer to the bucket's first record. A
+/// lookup in such a bucket is then two dependent loads (pointer, record), close to an
+/// index into a plain array.
+pub(crate) struct PinnedSlices {
+    shift: u32,
+    slices: Vec<OnceLock<PinnedRecords>>,
+    /// Bucket `b` holds sequence numbers `(b << shift) + 1 ..= (b + 1) << shift`; null until
+    /// `pin` points it into the pinned slice that holds all of them.
+    buckets: Vec<AtomicPtr<Record>>,
+}
+
+impl PinnedSlices {
+    /// Room for `slices` slices and `buckets` buckets of `1 << shift` sequence numbers.
+    pub(crate) fn new(slices: usize, shift: u32, buckets: usize) -> PinnedSlices {
+        PinnedSlices {
+            shift,
+            slices: (0..slices).map(|_| OnceLock::new()).collect(),
+            buckets: (0..buckets)
+                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+                .collect(),
+        }
+    }
+
+    /// The records of slice `i`, once pinned.
+    #[inline]
+    pub(crate) fn slice(&self, i: usize) -> Option<&[Record]> {
+        Some(self.slices.get(i)?.get()?.get())
+    }
+
+    /// Pins `records` as slice `i`, whose first record has sequence number `seq`, and points
+    /// every bucket that lies inside it at its records. `false` when slice `i` was pinned
+    /// already (or does not exist).
+    pub(crate) fn pin(&self, i: usize, seq: u32, records: PinnedRecords) -> bool {
+        let Some(cell) = self.slices.get(i) else {
+            return false;
+        };
+        if cell.set(records).is_err() {
+            return false;
+        }
+        let Some(records) = cell.get().map(PinnedRecords::get) else {
+            return false;
+        };
+        let size = 1usize << self.shift;
+        let first = seq as usize;
+        // The first bucket that starts at or after `seq`.
+        let mut b = (first.saturating_sub(1)).div_ceil(size);
+        while let (Some(slot), Some(run)) = (
+            self.buckets.get(b),
+            (b * size + 1)
+                .checked_sub(first)
+                .and_then(|from| records.get(from..from + size)),
+        ) {
+            slot.store(run.as_ptr().cast_mut(), Ordering::Release);
+            b += 1;
+        }
+        true
+    }
+
+    /// The record of sequence number `index + 1` when its bucket lies inside a pinned slice.
+    /// A reference, not a copy: the caller reads the fields it needs straight from the
+    /// mapping, which keeps the lookup free of stores (a loop of lookups overlaps the cache
+    /// misses of as many lookups as the CPU's store and reorder buffers hold).
+    #[inline(always)]
+    pub(crate) fn record(&self, index: usize) -> Option<&Record> {
+        let base = self
+            .buckets
+            .get(index >> self.shift)?
+            .load(Ordering::Acquire);
+        if base.is_null() {
+            return None;
+        }
+        let k = index & ((1usize << self.shift) - 1);
+        // SAFETY: a non-null bucket pointer was stored by `pin` as the start of `run`, a run
+        // of `1 << shift` records inside a `PinnedRecords` that `pin` had stored in
+        // `self.slices` just before. A `OnceLock` keeps its value until it is dropped (nothing
+        // here takes it out through `&self`), so those records stay valid and unchanged while
+        // `&self` lives (see `PinnedRecords::get`), and the returned borrow of `&self` cannot
+        // outlive them. `k` is below `1 << shift`, so `base + k` lies in the run. The Acquire
+        // load pairs with `pin`'s Release store, so the pinned value behind the pointer is
+        // visible to this thread. `Record` has alignment 1 (zerocopy `Unaligned`) and no
+        // interior mutability, so any address in the run is a valid `&Record`.
+        Some(unsafe { &*base.add(k) })
     }
 }

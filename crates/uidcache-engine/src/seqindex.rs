@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use uidcache_format::Record;
 
 use crate::blocks::{MappedBlock, Records, MAPPED_CACHE_LIMIT};
-use crate::mmap::PinnedRecords;
+use crate::mmap::{PinnedRecords, PinnedSlices};
 use crate::slice::Slice;
 
 /// Buckets per placed slice, about (see `SeqIndex::build`).
@@ -23,19 +23,11 @@ const BUCKETS_PER_SLICE: usize = 8;
 /// (the kernel limits them per process), and what an index holds comes on top.
 const REMEMBERED_LIMIT: usize = MAPPED_CACHE_LIMIT / 2;
 
-/// What a lookup needs of one placed slice, in one place.
+/// The sequence range of one placed slice.
 struct Hot {
     seq: u32,
-    len: u32,
-    /// The slice's records, once a read resolved its block.
-    records: OnceLock<PinnedRecords>,
-}
-
-impl Hot {
-    #[inline]
-    fn seq_end(&self) -> u32 {
-        self.seq + self.len.saturating_sub(1)
-    }
+    /// The slice's last sequence number.
+    end: u32,
 }
 
 /// See the module docs.
@@ -45,8 +37,11 @@ pub(crate) struct SeqIndex {
     /// `first[b]`: the index of the first placed slice whose last sequence number is at least
     /// `(b << shift) + 1`, for every bucket and one past the last.
     first: Vec<u32>,
-    /// One per placed slice, in the same order.
+    /// One per placed slice, in the same order, then a sentinel past every sequence number
+    /// (so that the slice after a bucket's first candidate always exists).
     hot: Vec<Hot>,
+    /// The slices' records once reads resolved their blocks, and the buckets inside them.
+    pinned: PinnedSlices,
     remembered: AtomicUsize,
 }
 
@@ -77,10 +72,14 @@ impl SeqIndex {
                 .iter()
                 .map(|s| Hot {
                     seq: s.seq,
-                    len: s.len,
-                    records: OnceLock::new(),
+                    end: s.seq_end(),
                 })
+                .chain([Hot {
+                    seq: u32::MAX,
+                    end: u32::MAX,
+                }])
                 .collect(),
+            pinned: PinnedSlices::new(placed.len(), shift, buckets),
             remembered: AtomicUsize::new(0),
         }
     }
@@ -89,21 +88,24 @@ impl SeqIndex {
     /// slice `i` (or after the last one), as a binary search of the slices would say.
     #[inline(always)]
     pub(crate) fn find(&self, seq: u32) -> std::result::Result<usize, usize> {
-        let hot = self.hot.as_slice();
+        let slices = self.hot.len() - 1;
         let b = (seq.saturating_sub(1) >> self.shift) as usize;
         let Some(&lo) = self.first.get(b) else {
             // Past the last bucket: past the last slice.
-            return Err(hot.len());
+            return Err(slices);
         };
         let lo = lo as usize;
-        // The bucket's first candidate, or the next one when `seq` lies past its end.
-        let mut i = lo + usize::from(hot.get(lo).is_some_and(|h| h.seq_end() < seq));
-        if hot.get(i).is_some_and(|h| h.seq_end() < seq) {
+        // The bucket's first candidate, or the next one when `seq` lies past its end (the
+        // sentinel has no end).
+        let mut i = lo + usize::from(self.hot.get(lo).is_some_and(|h| h.end < seq));
+        let mut at = self.hot.get(i);
+        if at.is_some_and(|h| h.end < seq) {
             i = self.search_bucket(b, lo, seq);
+            at = self.hot.get(i);
         }
-        match hot.get(i) {
-            Some(h) if h.seq <= seq && seq != 0 => Ok(i),
-            _ => Err(i),
+        match at {
+            Some(h) if h.seq <= seq && i < slices => Ok(i),
+            _ => Err(i.min(slices)),
         }
     }
 
@@ -111,28 +113,37 @@ impl SeqIndex {
     /// Kept out of line so that the common case stays short.
     #[inline(never)]
     fn search_bucket(&self, b: usize, lo: usize, seq: u32) -> usize {
-        let hot = self.hot.as_slice();
         let hi = self
             .first
             .get(b + 1)
-            .map_or(hot.len(), |&h| (h as usize + 1).min(hot.len()));
-        let candidates = hot.get(lo..hi).unwrap_or_default();
-        lo + candidates.partition_point(|h| h.seq_end() < seq)
+            .map_or(self.hot.len(), |&h| (h as usize + 1).min(self.hot.len()));
+        let candidates = self.hot.get(lo..hi).unwrap_or_default();
+        lo + candidates.partition_point(|h| h.end < seq)
     }
 
     /// The records of placed slice `i`, once a read remembered them.
     #[inline]
     pub(crate) fn records(&self, i: usize) -> Option<&[Record]> {
-        Some(self.hot.get(i)?.records.get()?.get())
+        self.pinned.slice(i)
     }
 
     /// The record at `seq` when the index can answer alone: `None` for a hole, or a slice
     /// whose block no read resolved yet. The caller then takes the general path.
     #[inline(always)]
-    pub(crate) fn record_at(&self, seq: u32) -> Option<Record> {
+    pub(crate) fn record_at(&self, seq: u32) -> Option<&Record> {
+        // Most buckets lie inside one slice: one pointer, then the record.
+        match self.pinned.record(seq.wrapping_sub(1) as usize) {
+            Some(r) => Some(r),
+            None => self.record_in_slice(seq),
+        }
+    }
+
+    /// `record_at` through `find`, for buckets that straddle slices.
+    #[inline(never)]
+    fn record_in_slice(&self, seq: u32) -> Option<&Record> {
         let i = self.find(seq).ok()?;
         let h = self.hot.get(i)?;
-        h.records.get()?.get().get((seq - h.seq) as usize).copied()
+        self.pinned.slice(i)?.get(seq.wrapping_sub(h.seq) as usize)
     }
 
     /// Remembers the records of placed slice `i`, which is `slice`, out of `records`, its
@@ -140,10 +151,8 @@ impl SeqIndex {
     /// are not published yet. A block too short for the slice is not remembered either;
     /// damage is left to the caller's own read, which reports it.
     pub(crate) fn remember(&self, i: usize, slice: &Slice, records: &Records<'_>) {
-        let Some(h) = self.hot.get(i) else {
-            return;
-        };
-        if h.records.get().is_some() || self.remembered.load(Ordering::Relaxed) >= REMEMBERED_LIMIT
+        if self.pinned.slice(i).is_some()
+            || self.remembered.load(Ordering::Relaxed) >= REMEMBERED_LIMIT
         {
             return;
         }
@@ -156,7 +165,7 @@ impl SeqIndex {
         let Some(records) = block.narrow(slice.first_record as usize, slice.len as usize) else {
             return;
         };
-        if h.records.set(records).is_ok() {
+        if self.pinned.pin(i, slice.seq, records) {
             self.remembered.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -263,6 +272,47 @@ mod tests {
             for seq in 0..=placed.last().map_or(10, |s| s.seq_end() + 10) {
                 assert_eq!(index.find(seq), search(&placed, seq), "seq {seq}");
             }
+        }
+    }
+
+    #[test]
+    fn pinned_buckets_answer_as_the_slices_do() {
+        // One block of 1,000 records (UID = 10 × position), cut into slices of odd lengths
+        // with holes between them, so that buckets straddle slice ends and holes.
+        let block: Vec<Record> = (0..1000u32)
+            .map(|k| Record::new(10 * k + 10, 0, 0))
+            .collect();
+        let records = Records::Inline(Arc::new(block));
+        let mut placed = Vec::new();
+        let (mut seq, mut first_record) = (1u32, 0u32);
+        for len in [1u32, 2, 37, 100, 3, 250, 64, 128, 7, 300] {
+            let first_uid = 10 * first_record + 10;
+            placed.push(Slice {
+                block: 9,
+                first_record,
+                len,
+                seq,
+                first_uid,
+                last_uid: first_uid + 10 * (len - 1),
+            });
+            seq += len + len % 3;
+            first_record += len;
+        }
+        let index = SeqIndex::build(&placed);
+        for seq in 0..seq + 5 {
+            assert_eq!(index.record_at(seq), None, "nothing pinned yet");
+        }
+        for (i, s) in placed.iter().enumerate() {
+            index.remember(i, s, &records);
+        }
+        for seq in 0..seq + 5 {
+            let expected = match search(&placed, seq) {
+                Ok(i) => placed
+                    .get(i)
+                    .map(|s| Record::new(10 * (s.first_record + seq - s.seq) + 10, 0, 0)),
+                Err(_) => None,
+            };
+            assert_eq!(index.record_at(seq).copied(), expected, "seq {seq}");
         }
     }
 

@@ -103,25 +103,14 @@ impl State {
         }
     }
 
-    /// The record at `seq` as stored in its block (no overlay). The read path of
-    /// `View::message_at`: the read index answers alone once a first read built it and
-    /// resolved the slice's block.
-    #[inline(always)]
+    /// The record at `seq` as stored in its block (no overlay), for reads the read index
+    /// cannot answer alone (`View::message_at` asks it first): builds the index, remembers
+    /// the slice's records in it, and reads through `src` (which reports damage).
     pub(crate) fn block_record_at(
         &self,
         seq: u32,
         src: &dyn RecordSource,
     ) -> Result<Option<Record>> {
-        match self.placed.built_index().and_then(|x| x.record_at(seq)) {
-            Some(r) => Ok(Some(r)),
-            None => self.block_record_at_slow(seq, src),
-        }
-    }
-
-    /// `block_record_at` when the read index cannot answer alone: builds it, remembers the
-    /// slice's records in it, and reads through `src` (which reports damage).
-    #[inline(never)]
-    fn block_record_at_slow(&self, seq: u32, src: &dyn RecordSource) -> Result<Option<Record>> {
         let index = self.placed.index();
         let Ok(i) = index.find(seq) else {
             return Ok(None);
