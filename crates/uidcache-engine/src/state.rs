@@ -404,6 +404,9 @@ impl State {
 
     fn expunge(&mut self, seq: u32, src: &dyn RecordSource) -> Result<()> {
         self.check_seq(seq)?;
+        if let Ok(i) = self.placed_find(seq) {
+            return self.expunge_placed(i, seq, src);
+        }
         for gone in self.cut_placed(seq, seq, src)? {
             self.overlay.remove(&gone.first_uid);
         }
@@ -411,6 +414,36 @@ impl State {
         for s in self.placed.get_mut(from..).unwrap_or_default() {
             s.seq -= 1;
         }
+        self.header.exists = Some(self.exists() - 1);
+        self.prune_gap(seq - 1, src)
+    }
+
+    /// `expunge` of `seq`, a record of placed slice `i`: the slice's records before and after
+    /// it (none, one or two slices) replace the slice in one splice, then the later slices
+    /// shift down. The general path (split twice, cut) moves the tail of the slice vector
+    /// three times; this moves it once, and with thousands of slices those moves are most
+    /// of an expunge's CPU time.
+    fn expunge_placed(&mut self, i: usize, seq: u32, src: &dyn RecordSource) -> Result<()> {
+        let Some(s) = self.placed.get(i).copied() else {
+            return Err(Error::Invariant(format!("no placed slice {i} for {seq}")));
+        };
+        let k = seq - s.seq;
+        let (gone, left, right) = {
+            let view = s.view(src)?;
+            let left = (k > 0).then(|| s.sub(&view, 0, k));
+            let right = (k + 1 < s.len).then(|| Slice {
+                seq,
+                ..s.sub(&view, k + 1, s.len)
+            });
+            (view.uid(k), left, right)
+        };
+        let kept = usize::from(left.is_some()) + usize::from(right.is_some());
+        let placed = &mut *self.placed;
+        placed.splice(i..=i, left.into_iter().chain(right));
+        for later in placed.get_mut(i + kept..).unwrap_or_default() {
+            later.seq -= 1;
+        }
+        self.overlay.remove(&gone);
         self.header.exists = Some(self.exists() - 1);
         self.prune_gap(seq - 1, src)
     }
