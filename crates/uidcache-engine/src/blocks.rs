@@ -55,7 +55,8 @@ pub(crate) enum Records<'a> {
     Borrowed(&'a [Record]),
     Mapped(Arc<MappedBlock>),
     Inline(Arc<Vec<Record>>),
-    Copied(Vec<Record>),
+    /// A whole block file as read (and checked) by read(2): header, then records.
+    Copied(Vec<u8>),
 }
 
 impl Deref for Records<'_> {
@@ -65,7 +66,11 @@ impl Deref for Records<'_> {
             Records::Borrowed(r) => r,
             Records::Mapped(m) => m.records(),
             Records::Inline(r) => r,
-            Records::Copied(r) => r,
+            // Checked by `parse_block` when it was read: the records follow the header.
+            Records::Copied(bytes) => bytes
+                .get(BLOCK_HEADER_SIZE..)
+                .and_then(|body| <[Record] as zerocopy::FromBytes>::ref_from_bytes(body).ok())
+                .unwrap_or_default(),
         }
     }
 }
@@ -161,9 +166,9 @@ impl BlockStore {
         };
         let path = block_path(&self.dir, id);
         let Some(count) = count else {
-            let copy = self.check(id, &path)?;
-            self.remember(id, Known::Checked(copy.len()));
-            return Ok(Records::Copied(copy));
+            let (bytes, count) = self.check(id, &path)?;
+            self.remember(id, Known::Checked(count));
+            return Ok(Records::Copied(bytes));
         };
         let mapping = self
             .vfs
@@ -181,8 +186,9 @@ impl BlockStore {
         Ok(Records::Mapped(block))
     }
 
-    /// Reads block `id` with read(2) and checks all of it, returning its records.
-    fn check(&self, id: u64, path: &Path) -> Result<Vec<Record>> {
+    /// Reads block `id` with read(2) and checks all of it, returning its bytes and its
+    /// record count.
+    fn check(&self, id: u64, path: &Path) -> Result<(Vec<u8>, usize)> {
         // Through read(2), not the mapping: reading mapped pages would make the whole block
         // resident in this process, while a lookup needs one page of it.
         let bytes = self.vfs.read(path).map_err(Error::io("read block", path))?;
@@ -190,9 +196,10 @@ impl BlockStore {
             let short = FormatError::truncated("BlockHeader", 0, BLOCK_HEADER_SIZE, bytes.len());
             return Err(Error::corrupt(path, short));
         }
-        Ok(parse_block(&bytes, id)
+        let count = parse_block(&bytes, id)
             .map_err(|e| Error::corrupt(path, e))?
-            .to_vec())
+            .len();
+        Ok((bytes, count))
     }
 
     fn remember(&self, id: u64, known: Known) {

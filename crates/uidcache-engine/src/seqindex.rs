@@ -16,11 +16,14 @@ use crate::blocks::{MappedBlock, Records, MAPPED_CACHE_LIMIT};
 use crate::mmap::{PinnedRecords, PinnedSlices};
 use crate::slice::Slice;
 
-/// Buckets per placed slice, about (see `SeqIndex::build`).
+/// Buckets per placed slice, about (see `SeqIndex::build`): 8 to 16 of them, 12 bytes each.
 const BUCKETS_PER_SLICE: usize = 8;
+/// Past this many slices (a badly fragmented layout, until compaction), fewer buckets per
+/// slice, so that the index stays within a few times the size of the slices themselves.
+const MANY_SLICES: usize = 1 << 16;
 
-/// How many blocks one index keeps mapped at most: the block store bounds its own mappings
-/// (the kernel limits them per process), and what an index holds comes on top.
+/// How many slices one index pins at most (each keeps its block mapped): the block store
+/// bounds its own mappings (the kernel limits them per process), and these come on top.
 const REMEMBERED_LIMIT: usize = MAPPED_CACHE_LIMIT / 2;
 
 /// The sequence range of one placed slice.
@@ -50,7 +53,12 @@ impl SeqIndex {
         let exists = placed.last().map_or(0, Slice::seq_end) as usize;
         // About eight buckets per slice: most buckets then lie inside one slice, and a
         // lookup takes its bucket's first candidate or the next one, without a search.
-        let per_bucket = (exists / (placed.len().max(1) * BUCKETS_PER_SLICE)).max(1);
+        let per_slice = if placed.len() > MANY_SLICES {
+            1
+        } else {
+            BUCKETS_PER_SLICE
+        };
+        let per_bucket = (exists / (placed.len().max(1) * per_slice)).max(1);
         let shift = per_bucket.ilog2();
         let buckets = (exists >> shift) + 1;
         let mut first = Vec::with_capacity(buckets + 1);
