@@ -16,7 +16,17 @@ pub const MAX_BLOCK_RECORDS: usize = 2048;
 /// How many blocks stay mapped (32 MiB of records per 1,024). Past it the map cache is
 /// emptied, which bounds the number of mappings (the kernel limits them per process), not
 /// memory: a mapping costs resident memory only for the pages that lookups touch.
-const MAPPED_CACHE_LIMIT: usize = 16_384;
+pub(crate) const MAPPED_CACHE_LIMIT: usize = 16_384;
+
+/// What the store knows of a published block file.
+enum Known {
+    /// Checked (read in full, CRC) or written by this handle, with its record count, but not
+    /// mapped: mapping a block costs resident memory for its pages (the kernel maps the
+    /// whole small file on the first touch), which pays off only for blocks read again.
+    Checked(usize),
+    /// Mapped.
+    Mapped(Arc<MappedBlock>),
+}
 
 /// A checked, mapped block file.
 pub(crate) struct MappedBlock {
@@ -25,7 +35,7 @@ pub(crate) struct MappedBlock {
 }
 
 impl MappedBlock {
-    fn records(&self) -> &[Record] {
+    pub(crate) fn records(&self) -> &[Record] {
         let body = self
             .mapping
             .bytes()
@@ -39,11 +49,14 @@ impl MappedBlock {
     }
 }
 
-/// The records of one block, borrowed (a block of the open transaction) or shared (mapped).
+/// The records of one block, borrowed (a block of the open transaction), shared (mapped or
+/// inline), or a copy (the block's first read, which checked it).
 pub(crate) enum Records<'a> {
     Borrowed(&'a [Record]),
     Mapped(Arc<MappedBlock>),
     Inline(Arc<Vec<Record>>),
+    /// A whole block file as read (and checked) by read(2): header, then records.
+    Copied(Vec<u8>),
 }
 
 impl Deref for Records<'_> {
@@ -53,6 +66,11 @@ impl Deref for Records<'_> {
             Records::Borrowed(r) => r,
             Records::Mapped(m) => m.records(),
             Records::Inline(r) => r,
+            // Checked by `parse_block` when it was read: the records follow the header.
+            Records::Copied(bytes) => bytes
+                .get(BLOCK_HEADER_SIZE..)
+                .and_then(|body| <[Record] as zerocopy::FromBytes>::ref_from_bytes(body).ok())
+                .unwrap_or_default(),
         }
     }
 }
@@ -94,7 +112,7 @@ type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
 pub(crate) struct BlockStore {
     dir: PathBuf,
     vfs: Arc<dyn Vfs>,
-    mapped: Mutex<IdMap<Arc<MappedBlock>>>,
+    mapped: Mutex<IdMap<Known>>,
     /// Blocks whose records live in journal frames until a checkpoint writes them out.
     inline: Mutex<IdMap<Arc<Vec<Record>>>>,
     /// Whether `inline` may hold anything: spares reads the second lock when it does not.
@@ -135,44 +153,61 @@ impl BlockStore {
             .store(false, std::sync::atomic::Ordering::Release);
     }
 
-    /// Maps and fully checks block `id` (magic, version, ID, length, CRC) on first use.
-    pub(crate) fn mapped(&self, id: u64) -> Result<Arc<MappedBlock>> {
-        if let Some(block) = self.lock_cache().get(&id) {
-            return Ok(Arc::clone(block));
-        }
+    /// The records of published block `id`. The first read checks the whole file (magic,
+    /// version, ID, length, CRC) on a copy read with read(2) and answers from that copy; a
+    /// later read maps the file (its check stands: published blocks never change). A block
+    /// read once, as after a reopen, so leaves nothing mapped, and one read often is mapped
+    /// once. Blocks this handle wrote count as checked.
+    fn published(&self, id: u64) -> Result<Records<'static>> {
+        let count = match self.lock_cache().get(&id) {
+            Some(Known::Mapped(block)) => return Ok(Records::Mapped(Arc::clone(block))),
+            Some(Known::Checked(count)) => Some(*count),
+            None => None,
+        };
         let path = block_path(&self.dir, id);
-        // The checksum is checked on a copy read with read(2), not through the mapping:
-        // reading the mapped pages would make the whole block resident in this process,
-        // while a lookup needs one page of it.
-        let bytes = self
-            .vfs
-            .read(&path)
-            .map_err(Error::io("read block", &path))?;
-        if bytes.len() < BLOCK_HEADER_SIZE {
-            let short = FormatError::truncated("BlockHeader", 0, BLOCK_HEADER_SIZE, bytes.len());
-            return Err(Error::corrupt(&path, short));
-        }
-        let count = parse_block(&bytes, id)
-            .map_err(|e| Error::corrupt(&path, e))?
-            .len();
+        let Some(count) = count else {
+            let (bytes, count) = self.check(id, &path)?;
+            self.remember(id, Known::Checked(count));
+            return Ok(Records::Copied(bytes));
+        };
         let mapping = self
             .vfs
             .map_block(&path)
             .map_err(Error::io("mmap block", &path))?;
         // Comparing lengths, not bytes, keeps the mapping's pages untouched; published
         // blocks never change, so a length change means a foreign writer.
-        if mapping.bytes().len() != bytes.len() {
-            let changed =
-                std::io::Error::other("block file changed size while it was being opened");
+        let expected = BLOCK_HEADER_SIZE + count * uidcache_format::RECORD_SIZE;
+        if mapping.bytes().len() != expected {
+            let changed = std::io::Error::other("block file changed size after it was checked");
             return Err(Error::io("map block", &path)(changed));
         }
         let block = Arc::new(MappedBlock { mapping, count });
+        self.remember(id, Known::Mapped(Arc::clone(&block)));
+        Ok(Records::Mapped(block))
+    }
+
+    /// Reads block `id` with read(2) and checks all of it, returning its bytes and its
+    /// record count.
+    fn check(&self, id: u64, path: &Path) -> Result<(Vec<u8>, usize)> {
+        // Through read(2), not the mapping: reading mapped pages would make the whole block
+        // resident in this process, while a lookup needs one page of it.
+        let bytes = self.vfs.read(path).map_err(Error::io("read block", path))?;
+        if bytes.len() < BLOCK_HEADER_SIZE {
+            let short = FormatError::truncated("BlockHeader", 0, BLOCK_HEADER_SIZE, bytes.len());
+            return Err(Error::corrupt(path, short));
+        }
+        let count = parse_block(&bytes, id)
+            .map_err(|e| Error::corrupt(path, e))?
+            .len();
+        Ok((bytes, count))
+    }
+
+    fn remember(&self, id: u64, known: Known) {
         let mut cache = self.lock_cache();
         if cache.len() >= MAPPED_CACHE_LIMIT {
             cache.clear();
         }
-        cache.insert(id, Arc::clone(&block));
-        Ok(block)
+        cache.insert(id, known);
     }
 
     /// Forgets cached mappings of blocks that are about to be unlinked.
@@ -180,7 +215,7 @@ impl BlockStore {
         self.lock_cache().remove(&id);
     }
 
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, IdMap<Arc<MappedBlock>>> {
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, IdMap<Known>> {
         // A panic while holding this lock cannot leave the map inconsistent (plain inserts).
         self.mapped
             .lock()
@@ -200,7 +235,11 @@ impl BlockStore {
             &block_path(&self.dir, id),
             &encode_block(id, records),
             durable,
-        )
+        )?;
+        // This handle wrote the bytes it would check: its first read maps the file. (Mapping
+        // it here instead made fills measurably slower, and the mapping's cost is the same.)
+        self.remember(id, Known::Checked(records.len()));
+        Ok(())
     }
 }
 
@@ -211,7 +250,7 @@ impl RecordSource for BlockStore {
                 return Ok(Records::Inline(Arc::clone(records)));
             }
         }
-        Ok(Records::Mapped(self.mapped(id)?))
+        self.published(id)
     }
 
     fn block_file(&self, id: u64) -> PathBuf {

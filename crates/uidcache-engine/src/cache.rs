@@ -216,6 +216,7 @@ impl Cache {
     }
 
     /// Read access to the committed state.
+    #[inline]
     pub fn view(&self) -> View<'_> {
         View {
             state: &self.state,
@@ -562,10 +563,16 @@ fn blocks_intact(ops: &[Op], store: &BlockStore) -> bool {
 /// No replay of the files on disk can need them; a reader holding an older snapshot
 /// refreshes, as after any checkpoint.
 fn remove_unnamed(fs: &Fs, dir: &Path, named: &HashSet<u64>, store: &BlockStore) -> Result<()> {
-    for d in [dir.to_path_buf(), dir.join(BLOCKS_DIR)] {
+    for (d, holds_blocks) in [(dir.to_path_buf(), false), (dir.join(BLOCKS_DIR), true)] {
         let names = fs.vfs.list_dir(&d).map_err(Error::io("list", &d))?;
         for name in names {
-            let id = block_id_of(&name).filter(|_| d.ends_with(BLOCKS_DIR));
+            // Every writer's open runs this over every block file (listing them is most of a
+            // reopen's time): test the directory once, not per name.
+            let id = if holds_blocks {
+                block_id_of(&name)
+            } else {
+                None
+            };
             if name.ends_with(TMP_SUFFIX) || id.is_some_and(|id| !named.contains(&id)) {
                 if let Some(id) = id {
                     store.evict(id);

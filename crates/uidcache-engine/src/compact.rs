@@ -93,7 +93,7 @@ impl Cache {
         if !new_blocks.is_empty() {
             self.fs.sync_dir(&self.dir.join(BLOCKS_DIR))?;
         }
-        self.state.placed = placed;
+        self.state.placed = placed.into();
         self.state.unplaced = unplaced;
         if let Some((last, _)) = new_blocks.last() {
             self.state.next_block_id = self.state.next_block_id.max(last + 1);

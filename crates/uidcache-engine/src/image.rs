@@ -181,7 +181,7 @@ pub(crate) fn from_image(image: IndexImage, path: &Path) -> Result<State> {
     }
     Ok(State {
         header,
-        placed,
+        placed: placed.into(),
         unplaced,
         overlay,
         flags,

@@ -37,6 +37,7 @@ mod journal;
 mod lock;
 mod mmap;
 mod options;
+mod seqindex;
 mod slice;
 mod state;
 mod txn;

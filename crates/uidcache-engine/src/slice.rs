@@ -51,7 +51,15 @@ impl Slice {
 
     /// Reads the slice's records through `src`.
     pub(crate) fn view<'s>(&self, src: &'s dyn RecordSource) -> Result<SliceView<'s>> {
-        let records = src.records(self.block)?;
+        self.view_of(src.records(self.block)?, src)
+    }
+
+    /// The slice's records out of `records`, its block's as `src` returned them.
+    pub(crate) fn view_of<'s>(
+        &self,
+        records: Records<'s>,
+        src: &dyn RecordSource,
+    ) -> Result<SliceView<'s>> {
         let start = self.first_record as usize;
         let end = start + self.len as usize;
         if end > records.len() {

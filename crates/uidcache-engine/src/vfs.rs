@@ -128,7 +128,12 @@ impl Vfs for StdVfs {
     fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
         let mut names = Vec::new();
         for entry in fs::read_dir(path)? {
-            names.push(entry?.file_name().to_string_lossy().into_owned());
+            // Names are almost always UTF-8: take the string without a second copy.
+            let name = entry?.file_name();
+            names.push(
+                name.into_string()
+                    .unwrap_or_else(|name| name.to_string_lossy().into_owned()),
+            );
         }
         Ok(names)
     }

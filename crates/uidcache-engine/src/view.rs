@@ -58,6 +58,7 @@ pub struct View<'a> {
     pub(crate) src: WithPending<'a>,
 }
 
+#[inline(always)]
 pub(crate) fn message_of(record: &Record, overlay: Option<&Meta>) -> Message {
     let base = Meta::of(record);
     let meta = overlay.map_or(base, |o| o.over(base));
@@ -65,6 +66,31 @@ pub(crate) fn message_of(record: &Record, overlay: Option<&Meta>) -> Message {
         uid: record.uid.get(),
         flags: (meta.flags != FLAGS_UNKNOWN).then_some(FlagSetId(meta.flags)),
         modseq: (meta.modseq != MODSEQ_UNKNOWN).then_some(meta.modseq),
+    }
+}
+
+/// `View::message_at` when the read index cannot answer alone. The view's parts are passed
+/// one by one, so that the inlined fast path never has to build a `View` in memory.
+#[inline(never)]
+fn message_at_slow(
+    state: &State,
+    store: &crate::blocks::BlockStore,
+    pending: &[(u64, Vec<Record>)],
+    seq: u32,
+) -> Result<Option<Message>> {
+    let src = WithPending { store, pending };
+    Ok(state
+        .block_record_at(seq, &src)?
+        .map(|r| message_of(&r, overlay_of(state, &r))))
+}
+
+/// The overlay entry of `record`'s UID, if any (none at all is the common case).
+#[inline(always)]
+fn overlay_of<'s>(state: &'s State, record: &Record) -> Option<&'s Meta> {
+    if state.overlay.is_empty() {
+        None
+    } else {
+        state.overlay.get(&record.uid.get())
     }
 }
 
@@ -89,25 +115,32 @@ impl<'a> View<'a> {
         self.state.header.exists
     }
 
+    #[inline(always)]
     fn message(&self, record: &Record) -> Message {
-        let overlay = if self.state.overlay.is_empty() {
-            None
-        } else {
-            self.state.overlay.get(&record.uid.get())
-        };
-        message_of(record, overlay)
+        message_of(record, overlay_of(self.state, record))
     }
 
     /// The message at `seq`, or `None` when that sequence number is unknown (or out of range).
+    // The read index's answer is inlined into callers (also across crates): a few dozen
+    // instructions and no stores, so that a loop of lookups overlaps many cache misses.
+    // Everything else (first reads, holes, damage) is out of line.
+    #[inline(always)]
     pub fn message_at(&self, seq: u32) -> Result<Option<Message>> {
-        Ok(self
+        match self
             .state
-            .block_record_at(seq, &self.src)?
-            .map(|r| self.message(&r)))
+            .placed
+            .built_index()
+            .and_then(|x| x.record_at(seq))
+        {
+            Some(r) => Ok(Some(self.message(r))),
+            None => message_at_slow(self.state, self.src.store, self.src.pending, seq),
+        }
     }
 
     /// Where `uid` stands.
     pub fn position_of_uid(&self, uid: u32) -> Result<UidPosition> {
+        // Reads build the read index, which `seq_of_uid` then uses.
+        self.state.placed.index();
         if let Some(seq) = self.state.seq_of_uid(uid, &self.src)? {
             return Ok(UidPosition::Placed(seq));
         }
@@ -133,7 +166,7 @@ impl<'a> View<'a> {
     pub fn segments(&self) -> Vec<Segment> {
         let mut out = Vec::new();
         let mut next = 1u32;
-        for s in &self.state.placed {
+        for s in self.state.placed.iter() {
             if s.seq > next {
                 out.push(Segment::Hole(next, s.seq - 1));
             }
