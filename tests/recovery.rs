@@ -176,6 +176,42 @@ fn damaged_block_is_reported_on_read_with_its_file() {
 }
 
 #[test]
+fn a_writer_checks_the_blocks_it_wrote_itself_on_first_read() {
+    // A long-lived writer's pages are evicted and read back from the disk: damage there must
+    // be an error, even in a block this very handle wrote.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cache = Cache::open(dir.path()).unwrap();
+    let uids: Vec<u32> = (1..=5_000).map(|u| u * 3).collect();
+    let mut tx = cache.transaction().unwrap();
+    tx.set_exists(5_000).unwrap();
+    tx.learn_range(1, &uids).unwrap();
+    tx.commit().unwrap();
+    let blocks: Vec<_> = fs::read_dir(dir.path().join(BLOCKS_DIR))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(
+        !blocks.is_empty(),
+        "5,000 records are more than an inline block"
+    );
+    for path in &blocks {
+        let mut bytes = fs::read(path).unwrap();
+        let last = bytes.len() - 16;
+        bytes[last] ^= 0x40; // the last record's UID
+        fs::write(path, &bytes).unwrap();
+    }
+    let mut errors = 0;
+    for seq in 1..=5_000 {
+        match cache.view().message_at(seq) {
+            Err(Error::Corrupt { .. }) => errors += 1,
+            Ok(Some(m)) => assert_eq!(m.uid, seq * 3, "a wrong answer at {seq}"),
+            other => panic!("unexpected {other:?} at {seq}"),
+        }
+    }
+    assert!(errors > 0, "the damage went unnoticed");
+}
+
+#[test]
 fn interrupted_checkpoint_leaves_a_stale_journal_that_is_ignored() {
     let dir = tempfile::tempdir().unwrap();
     three_commits(dir.path());

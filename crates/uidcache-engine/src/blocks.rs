@@ -20,7 +20,7 @@ pub(crate) const MAPPED_CACHE_LIMIT: usize = 16_384;
 
 /// What the store knows of a published block file.
 enum Known {
-    /// Checked (read in full, CRC) or written by this handle, with its record count, but not
+    /// Checked (read in full, CRC), with its record count, but not
     /// mapped: mapping a block costs resident memory for its pages (the kernel maps the
     /// whole small file on the first touch), which pays off only for blocks read again.
     Checked(usize),
@@ -157,7 +157,7 @@ impl BlockStore {
     /// version, ID, length, CRC) on a copy read with read(2) and answers from that copy; a
     /// later read maps the file (its check stands: published blocks never change). A block
     /// read once, as after a reopen, so leaves nothing mapped, and one read often is mapped
-    /// once. Blocks this handle wrote count as checked.
+    /// once. Blocks this handle wrote are checked the same way.
     fn published(&self, id: u64) -> Result<Records<'static>> {
         let count = match self.lock_cache().get(&id) {
             Some(Known::Mapped(block)) => return Ok(Records::Mapped(Arc::clone(block))),
@@ -236,9 +236,10 @@ impl BlockStore {
             &encode_block(id, records),
             durable,
         )?;
-        // This handle wrote the bytes it would check: its first read maps the file. (Mapping
-        // it here instead made fills measurably slower, and the mapping's cost is the same.)
-        self.remember(id, Known::Checked(records.len()));
+        // Not remembered as checked: its first read checks the CRC like any other handle's.
+        // The bytes in the page cache are the ones written, but a long-lived writer's pages
+        // are evicted and read back from the disk, where a bad sector or a misdirected write
+        // must be an error, not a wrong answer (format-spec/GUARANTEES.md).
         Ok(())
     }
 }
