@@ -9,7 +9,7 @@
 use std::fs;
 use std::path::Path;
 
-use uidcache::{Cache, Error, OpenOptions, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE};
+use uidcache::{Cache, Error, OpenOptions, BLOCKS_DIR, CLEAN_FILE, INDEX_FILE, JOURNAL_FILE};
 
 /// Three commits: a fill, an expunge, a flag change.
 fn three_commits(dir: &Path) -> Vec<u64> {
@@ -209,6 +209,63 @@ fn a_writer_checks_the_blocks_it_wrote_itself_on_first_read() {
         }
     }
     assert!(errors > 0, "the damage went unnoticed");
+}
+
+#[test]
+fn the_clean_marker_skips_the_leftover_search_only_while_it_can_be_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join(CLEAN_FILE);
+    let stray = uidcache::block_path(dir.path(), 0xdead);
+    let fill = |cache: &mut Cache, from: u32| {
+        let mut tx = cache.transaction().unwrap();
+        let count = tx.view().exists().unwrap_or(0);
+        tx.set_exists(count + 1_000).unwrap();
+        let uids: Vec<u32> = (from..from + 1_000).collect();
+        tx.learn_range(count + 1, &uids).unwrap();
+        tx.commit().unwrap();
+    };
+    let mut cache = Cache::open(dir.path()).unwrap();
+    fill(&mut cache, 1);
+    cache.close().unwrap();
+    assert!(
+        marker.exists(),
+        "a checkpoint that removed every leftover leaves the marker"
+    );
+
+    // A file nobody names, planted under a standing marker and an empty journal: the open
+    // trusts the marker and does not look (this is what makes a reopen cheap).
+    fs::write(&stray, b"not a block").unwrap();
+    let mut cache = Cache::open(dir.path()).unwrap();
+    assert!(stray.exists(), "the open searched despite the marker");
+    // The first block file of the session removes the marker before it is written.
+    fill(&mut cache, 2_000);
+    assert!(
+        !marker.exists(),
+        "a block file was written under the marker"
+    );
+    drop(cache);
+    assert!(!stray.exists(), "the checkpoint removes what nobody names");
+    assert!(marker.exists());
+
+    // A journal with frames (a crash after commits): the marker is not trusted, and goes.
+    let options = OpenOptions {
+        checkpoint_on_drop: false,
+        ..OpenOptions::default()
+    };
+    let mut cache = Cache::open_with(dir.path(), options.clone()).unwrap();
+    let mut tx = cache.transaction().unwrap();
+    tx.expunge(1).unwrap();
+    tx.commit().unwrap();
+    drop(cache);
+    fs::write(dir.path().join(CLEAN_FILE), b"").unwrap();
+    fs::write(&stray, b"not a block").unwrap();
+    let cache = Cache::open_with(dir.path(), options).unwrap();
+    assert!(
+        !stray.exists(),
+        "leftovers beside a journal with frames must be searched for"
+    );
+    assert!(!marker.exists(), "an untrusted marker must go");
+    assert_eq!(cache.view().exists(), Some(1_999));
 }
 
 #[test]

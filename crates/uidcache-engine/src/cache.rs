@@ -10,7 +10,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::blocks::{BlockStore, WithPending};
-use crate::dirfs::{block_id_of, Fs, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE, LOCK_FILE, TMP_SUFFIX};
+use crate::dirfs::{
+    block_id_of, Fs, BLOCKS_DIR, CLEAN_FILE, INDEX_FILE, JOURNAL_FILE, LOCK_FILE, TMP_SUFFIX,
+};
 use crate::error::{Error, Result};
 use crate::image::{from_image, to_image};
 use crate::journal::JournalWriter;
@@ -24,6 +26,8 @@ use crate::view::View;
 pub(crate) struct Writer {
     _lock: crate::vfs::LockGuard,
     pub(crate) journal: JournalWriter,
+    /// `CLEAN_FILE` exists (this writer created it or found it standing).
+    clean_marker: bool,
 }
 
 /// Counters of what the handle did, for monitoring and benchmarks.
@@ -182,6 +186,22 @@ impl Cache {
         let writer = match lock {
             None => None,
             Some(lock) => {
+                // The clean marker stands only for a journal that continues the index with
+                // no frame and no torn tail: then no crash can have left a file behind, and
+                // the listing of `blocks/` (most of a reopen's time) is skipped. Otherwise
+                // the marker goes first, so that nothing written from here on is trusted.
+                let marker = dir.join(CLEAN_FILE);
+                let has_marker = fs.vfs.exists(&marker);
+                let clean = has_marker
+                    && loaded
+                        .journal
+                        .is_some_and(|(_, next, end, len)| next == 1 && end == len);
+                if has_marker && !clean {
+                    fs.vfs
+                        .remove_file(&marker)
+                        .map_err(Error::io("remove", &marker))?;
+                    fs.sync_dir(&dir)?;
+                }
                 let journal_path = dir.join(JOURNAL_FILE);
                 let journal = match loaded.journal {
                     Some((salt, next, end, len)) => {
@@ -194,10 +214,13 @@ impl Cache {
                     }
                 };
                 // Best effort: what cannot be removed now goes at a later open or checkpoint.
-                let _ = remove_unnamed(&fs, &dir, &loaded.named, &store);
+                if !clean {
+                    let _ = remove_unnamed(&fs, &dir, &loaded.named, &store);
+                }
                 Some(Writer {
                     _lock: lock,
                     journal,
+                    clean_marker: clean,
                 })
             }
         };
@@ -328,6 +351,8 @@ impl Cache {
     /// The checkpoint protocol of FORMAT.md "Checkpoint": new index (temp, fsync, rename,
     /// fsync dir), then a new journal of the new generation, then dead block files go.
     pub(crate) fn write_checkpoint(&mut self) -> Result<()> {
+        // A checkpoint writes temporary files (index, journal) and maybe block files.
+        self.leave_clean()?;
         self.sync_unsynced_blocks()?;
         // Records that live in journal frames must be in block files before the journal
         // that holds them is replaced.
@@ -335,7 +360,7 @@ impl Cache {
         let mut wrote = false;
         for (id, records) in self.store.inline_blocks() {
             if live.contains(&id) {
-                self.store.write_block(&self.fs, id, &records, true)?;
+                self.write_block_file(id, &records, true)?;
                 wrote = true;
             }
         }
@@ -355,7 +380,21 @@ impl Cache {
         self.generation = generation;
         self.stats.checkpoints += 1;
         self.store.clear_inline();
-        self.remove_dead_blocks()
+        self.remove_dead_blocks()?;
+        // Nothing unnamed is left: say so, for the next open, once the removals themselves
+        // are durable (an undone unlink would bring a file back under the marker).
+        self.fs.sync_dir(&self.dir.join(BLOCKS_DIR))?;
+        self.fs.sync_dir(&self.dir)?;
+        let marker = self.dir.join(CLEAN_FILE);
+        self.fs
+            .vfs
+            .write_file(&marker, b"")
+            .map_err(Error::io("create", &marker))?;
+        self.fs.sync_dir(&self.dir)?;
+        if let Some(writer) = self.writer.as_mut() {
+            writer.clean_marker = true;
+        }
+        Ok(())
     }
 
     /// Unlinks block files that the committed state does not reference. Runs only after a
@@ -363,6 +402,37 @@ impl Cache {
     fn remove_dead_blocks(&mut self) -> Result<()> {
         let live = self.state.live_blocks();
         remove_unnamed(&self.fs, &self.dir, &live, &self.store)
+    }
+
+    /// Removes the clean marker, durably, before this writer writes a block or temporary
+    /// file: a crash after that write must leave a directory that the next open lists.
+    fn leave_clean(&mut self) -> Result<()> {
+        let Some(writer) = self.writer.as_mut() else {
+            return Ok(());
+        };
+        if !writer.clean_marker {
+            return Ok(());
+        }
+        let marker = self.dir.join(CLEAN_FILE);
+        match self.fs.vfs.remove_file(&marker) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("remove", &marker)(e)),
+        }
+        self.fs.sync_dir(&self.dir)?;
+        writer.clean_marker = false;
+        Ok(())
+    }
+
+    /// Every block file goes through here (see [`Cache::leave_clean`]).
+    pub(crate) fn write_block_file(
+        &mut self,
+        id: u64,
+        records: &[Record],
+        durable: bool,
+    ) -> Result<()> {
+        self.leave_clean()?;
+        self.store.write_block(&self.fs, id, records, durable)
     }
 }
 

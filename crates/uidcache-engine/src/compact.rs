@@ -86,7 +86,7 @@ impl Cache {
             &mut folded,
         )?;
         for (id, records) in &new_blocks {
-            self.store.write_block(&self.fs, *id, records, true)?;
+            self.write_block_file(*id, records, true)?;
             stats.blocks_written += 1;
             stats.records_rewritten += records.len() as u64;
         }

@@ -15,6 +15,10 @@ pub const JOURNAL_FILE: &str = "journal";
 pub const LOCK_FILE: &str = "lock";
 /// Directory of the block files.
 pub const BLOCKS_DIR: &str = "blocks";
+/// Marker file: while it exists, the directory holds no file that the index and journal do
+/// not name (FORMAT.md 8.5). A checkpoint creates it after removing every leftover; a
+/// writer removes it, durably, before it writes any block or temporary file.
+pub const CLEAN_FILE: &str = "clean";
 /// Suffix of files being written; left-overs from a crash are removed by the next writer.
 pub(crate) const TMP_SUFFIX: &str = ".tmp";
 

@@ -47,7 +47,9 @@ mod view;
 pub use blocks::MAX_BLOCK_RECORDS;
 pub use cache::{Cache, LayoutInfo, Stats};
 pub use compact::{CompactStats, MIN_SLICE_RECORDS};
-pub use dirfs::{block_id_of, block_path, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE, LOCK_FILE};
+pub use dirfs::{
+    block_id_of, block_path, BLOCKS_DIR, CLEAN_FILE, INDEX_FILE, JOURNAL_FILE, LOCK_FILE,
+};
 pub use error::{Error, InvalidOp, Result};
 pub use flags::FlagSetId;
 pub use inspect::Replay;

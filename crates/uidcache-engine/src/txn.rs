@@ -503,7 +503,7 @@ impl<'c> Transaction<'c> {
             }
         } else {
             for (id, records) in &self.pending {
-                cache.store.write_block(&cache.fs, *id, records, durable)?;
+                cache.write_block_file(*id, records, durable)?;
                 if !durable {
                     cache.unsynced_blocks.push(*id);
                 }

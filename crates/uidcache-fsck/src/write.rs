@@ -39,6 +39,7 @@ fn sync_dir(dir: &Path) -> Result<()> {
 /// Publishes `image` as the index, then an empty journal of the same generation, in the
 /// order of a checkpoint.
 pub(crate) fn checkpoint(dir: &Path, image: &IndexImage) -> Result<()> {
+    forget_clean_marker(dir)?;
     replace_file(dir, INDEX_FILE, &image.encode())?;
     replace_file(
         dir,
@@ -49,7 +50,20 @@ pub(crate) fn checkpoint(dir: &Path, image: &IndexImage) -> Result<()> {
 
 /// Publishes block `id` (FORMAT.md 3) like the engine: temporary file, fsync, rename, fsync
 /// of `blocks/`.
+/// The engine's `clean` marker promises that no file is left over (FORMAT.md 8.5); a repair
+/// writes files and makes no such promise, so the marker goes, durably, before its first
+/// write, and the next writer's open looks for leftovers.
+fn forget_clean_marker(dir: &Path) -> Result<()> {
+    let marker = dir.join(uidcache_engine::CLEAN_FILE);
+    match std::fs::remove_file(&marker) {
+        Ok(()) => sync_dir(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(FsckError::io("remove", &marker)(e)),
+    }
+}
+
 pub(crate) fn block(dir: &Path, id: u64, records: &[uidcache_format::Record]) -> Result<()> {
+    forget_clean_marker(dir)?;
     let path = uidcache_engine::block_path(dir, id);
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Ok(());
