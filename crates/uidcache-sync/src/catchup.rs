@@ -128,6 +128,7 @@ pub(crate) fn fill(
     };
     let esearch = link.conn.has("ESEARCH");
     let mut stalled = 0;
+    let mut before: Option<u64> = None;
     loop {
         let view = cache.view();
         let wanted = plan::wanted(&view, flags)?;
@@ -139,6 +140,19 @@ pub(crate) fn fill(
         if wanted.is_empty() {
             return Ok(());
         }
+        if before.is_some_and(|b| known <= b) {
+            stalled += 1;
+            if stalled >= 3 {
+                return Err(Error::NoProgress(format!(
+                    "{} messages still unknown after three rounds of {}",
+                    total.saturating_sub(known),
+                    if flags { "FETCH" } else { "UID SEARCH" }
+                )));
+            }
+        } else {
+            stalled = 0;
+        }
+        before = Some(known);
         if interruptible && link.interrupt.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
@@ -170,19 +184,5 @@ pub(crate) fn fill(
         });
         opts.on_progress = report;
         result?;
-        let view = cache.view();
-        let now = plan::known(&view, &plan::wanted(&view, flags)?);
-        if now <= known {
-            stalled += 1;
-            if stalled >= 3 {
-                return Err(Error::NoProgress(format!(
-                    "{} messages still unknown after three rounds of {}",
-                    total.saturating_sub(now),
-                    if flags { "FETCH" } else { "UID SEARCH" }
-                )));
-            }
-        } else {
-            stalled = 0;
-        }
     }
 }

@@ -106,47 +106,7 @@ enum Cmd {
     /// syncs use QRESYNC when the server has it, else CONDSTORE, else refetch everything.
     /// Prints a summary: messages, changes, round trips, bytes, time.
     #[command(after_help = SYNC_AFTER_HELP)]
-    Sync {
-        /// Stay connected and apply changes as they happen (IDLE, or NOOP polling), until
-        /// Ctrl-C; reconnects with backoff when the connection drops.
-        #[arg(long)]
-        watch: bool,
-        /// PEM file of CA certificates to trust instead of the system's (self-signed servers).
-        #[arg(long)]
-        ca_file: Option<PathBuf>,
-        /// Allow sending the password without TLS to a host that is not loopback.
-        #[arg(long)]
-        allow_plaintext: bool,
-        /// Read the password from the first line of this file.
-        #[arg(long)]
-        password_file: Option<PathBuf>,
-        /// Append the session to FILE in the `uidcache replay` format (secrets as ***).
-        #[arg(long, value_name = "FILE")]
-        transcript: Option<PathBuf>,
-        /// Learn UIDs and positions only (UID SEARCH / ESEARCH), not flags and MODSEQs.
-        #[arg(long)]
-        uids_only: bool,
-        /// How an existing cache catches up: auto (QRESYNC, else CONDSTORE, else full),
-        /// condstore (never QRESYNC), full (refetch everything).
-        #[arg(long, default_value = "auto", value_parser = ["auto", "condstore", "full"])]
-        resync: String,
-        /// Messages per FETCH or SEARCH command while learning the mailbox.
-        #[arg(long, default_value_t = 5_000)]
-        block: u32,
-        /// Commit without fsync (survives a crash of this program, not a power loss).
-        #[arg(long)]
-        no_fsync: bool,
-        /// Seconds between NOOPs in --watch when the server has no IDLE.
-        #[arg(long, default_value_t = 30)]
-        poll: u64,
-        /// No progress bar, no summary.
-        #[arg(long, short)]
-        quiet: bool,
-        /// imaps://user@host[:port]/mailbox or imap://user@host[:port]/mailbox
-        url: String,
-        /// The cache directory (created if missing).
-        dir: PathBuf,
-    },
+    Sync(sync::Args),
     /// (internal) Measure the peak memory of opening a peer's store and 1,000 lookups.
     #[command(hide = true)]
     BenchProbe {
@@ -207,39 +167,7 @@ fn try_main(cli: Cli) -> Result<(), Failure> {
             json,
             peers,
         } => bench::bench(messages, quick, json, &peers),
-        Cmd::Sync {
-            watch,
-            ca_file,
-            allow_plaintext,
-            password_file,
-            transcript,
-            uids_only,
-            resync,
-            block,
-            no_fsync,
-            poll,
-            quiet,
-            url,
-            dir,
-        } => sync::run(sync::Args {
-            url,
-            dir,
-            watch,
-            ca_file,
-            allow_plaintext,
-            password_file,
-            transcript,
-            uids_only,
-            resync: match resync.as_str() {
-                "condstore" => uidcache_sync::Resync::Condstore,
-                "full" => uidcache_sync::Resync::Full,
-                _ => uidcache_sync::Resync::Auto,
-            },
-            block,
-            no_fsync,
-            poll,
-            quiet,
-        }),
+        Cmd::Sync(args) => sync::run(args),
         Cmd::BenchProbe { peer, dir, last } => bench::probe(&peer, &dir, last),
         Cmd::Demo {
             dir,

@@ -13,21 +13,69 @@ use uidcache_sync::{Error, Resync, SyncOptions, Target};
 
 use crate::failure::Failure;
 
-/// The command line of `uidcache sync`, as parsed.
+/// The command line of `uidcache sync`.
+#[derive(clap::Args)]
 pub struct Args {
-    pub url: String,
-    pub dir: PathBuf,
+    /// Stay connected and apply changes as they happen (IDLE, or NOOP polling), until
+    /// Ctrl-C; reconnects with backoff when the connection drops.
+    #[arg(long)]
     pub watch: bool,
+    /// PEM file of CA certificates to trust instead of the system's (self-signed servers).
+    #[arg(long)]
     pub ca_file: Option<PathBuf>,
+    /// Allow sending the password without TLS to a host that is not loopback.
+    #[arg(long)]
     pub allow_plaintext: bool,
+    /// Read the password from the first line of this file.
+    #[arg(long)]
     pub password_file: Option<PathBuf>,
+    /// Append the session to FILE in the `uidcache replay` format (secrets as ***).
+    #[arg(long, value_name = "FILE")]
     pub transcript: Option<PathBuf>,
+    /// Learn UIDs and positions only (UID SEARCH / ESEARCH), not flags and MODSEQs.
+    #[arg(long)]
     pub uids_only: bool,
-    pub resync: Resync,
+    /// How an existing cache catches up: auto (QRESYNC, else CONDSTORE, else full),
+    /// condstore (never QRESYNC), full (refetch everything).
+    #[arg(long, value_enum, default_value_t = ResyncArg::Auto)]
+    pub resync: ResyncArg,
+    /// Messages per FETCH or SEARCH command while learning the mailbox.
+    #[arg(long, default_value_t = 5_000)]
     pub block: u32,
+    /// Commit without fsync (survives a crash of this program, not a power loss).
+    #[arg(long)]
     pub no_fsync: bool,
+    /// Seconds between NOOPs in --watch when the server has no IDLE.
+    #[arg(long, default_value_t = 30)]
     pub poll: u64,
+    /// No progress bar, no summary.
+    #[arg(long, short)]
     pub quiet: bool,
+    /// imaps://user@host[:port]/mailbox or imap://user@host[:port]/mailbox
+    pub url: String,
+    /// The cache directory (created if missing).
+    pub dir: PathBuf,
+}
+
+/// `--resync`, as clap parses it.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ResyncArg {
+    /// QRESYNC, else CONDSTORE, else a full refetch.
+    Auto,
+    /// Never QRESYNC.
+    Condstore,
+    /// Refetch everything.
+    Full,
+}
+
+impl From<ResyncArg> for Resync {
+    fn from(r: ResyncArg) -> Resync {
+        match r {
+            ResyncArg::Auto => Resync::Auto,
+            ResyncArg::Condstore => Resync::Condstore,
+            ResyncArg::Full => Resync::Full,
+        }
+    }
 }
 
 /// Where the password comes from: `UIDCACHE_PASSWORD`, `--password-file` (its first line),
@@ -106,7 +154,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     opts.allow_plaintext = args.allow_plaintext;
     opts.transcript = args.transcript;
     opts.uids_only = args.uids_only;
-    opts.resync = args.resync;
+    opts.resync = args.resync.into();
     opts.block = args.block.max(1);
     opts.durability = durability;
     opts.poll = Duration::from_secs(args.poll.max(1));
