@@ -286,7 +286,11 @@ fn assert_same(view: &View<'_>, model: &Model, ctx: &str) {
     // Point reads.
     for (s, r) in model.seqs.iter().enumerate() {
         // The whole record: point reads have their own path (the read index).
+        let peeked = view.peek_message_at(s as u32 + 1);
         let m = view.message_at(s as u32 + 1).unwrap();
+        if peeked.is_some() {
+            assert_eq!(peeked, m, "{ctx}: peek_message_at({})", s + 1);
+        }
         let got = m.map(|m| Rec {
             uid: m.uid,
             flags: flags_of(view, m.flags),
@@ -698,4 +702,54 @@ fn engine_matches_model() {
     for seed in first..first + cases {
         run_case(seed, 60);
     }
+}
+
+#[test]
+fn peek_answers_from_memory_only_and_never_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 20_000u32;
+    let uid = |seq: u32| seq * 2 + 1;
+    {
+        let mut cache = Cache::open(dir.path()).unwrap();
+        let mut tx = cache.transaction().unwrap();
+        tx.set_exists(n).unwrap();
+        let uids: Vec<u32> = (1..=n).map(uid).collect();
+        tx.learn_range(1, &uids).unwrap();
+        tx.commit().unwrap();
+    }
+    let mut cache = Cache::open(dir.path()).unwrap();
+    let view = cache.view();
+    assert_eq!(view.peek_message_at(1), None, "nothing is read yet");
+    // A block's first read checks a copy; its second maps it, and then peeks can answer.
+    for _ in 0..2 {
+        for seq in 1..=n {
+            assert_eq!(view.message_at(seq).unwrap().unwrap().uid, uid(seq));
+        }
+    }
+    let mut answered = 0;
+    for seq in 1..=n + 1 {
+        if let Some(m) = view.peek_message_at(seq) {
+            assert_eq!(Some(m), view.message_at(seq).unwrap(), "seq {seq}");
+            answered += 1;
+        }
+    }
+    assert!(
+        answered > n * 3 / 4,
+        "only {answered} of {n} read twice were answered from memory"
+    );
+    assert_eq!(view.peek_message_at(n + 1), None, "past the end");
+    // A flag change waits in the overlay: the peek steps aside, the full read has it.
+    let mut tx = cache.transaction().unwrap();
+    let update = Update {
+        flags: Some(&[b"\\Seen"]),
+        modseq: Some(7),
+    };
+    tx.update_seq(5, update).unwrap();
+    tx.commit().unwrap();
+    let view = cache.view();
+    for _ in 0..2 {
+        view.message_at(5).unwrap();
+    }
+    assert_eq!(view.peek_message_at(5), None);
+    assert_eq!(view.message_at(5).unwrap().unwrap().modseq, Some(7));
 }

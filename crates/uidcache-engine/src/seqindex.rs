@@ -135,12 +135,17 @@ impl SeqIndex {
         self.pinned.slice(i)
     }
 
+    /// The record at `seq` when its bucket lies inside one pinned slice (most do): one
+    /// pointer, then the record. `None` sends the caller to `record_at`.
+    #[inline(always)]
+    pub(crate) fn bucket_record(&self, seq: u32) -> Option<&Record> {
+        self.pinned.record(seq.wrapping_sub(1) as usize)
+    }
+
     /// The record at `seq` when the index can answer alone: `None` for a hole, or a slice
     /// whose block no read resolved yet. The caller then takes the general path.
-    #[inline(always)]
     pub(crate) fn record_at(&self, seq: u32) -> Option<&Record> {
-        // Most buckets lie inside one slice: one pointer, then the record.
-        match self.pinned.record(seq.wrapping_sub(1) as usize) {
+        match self.bucket_record(seq) {
             Some(r) => Some(r),
             None => self.record_in_slice(seq),
         }

@@ -69,8 +69,10 @@ pub(crate) fn message_of(record: &Record, overlay: Option<&Meta>) -> Message {
     }
 }
 
-/// `View::message_at` when the read index cannot answer alone. The view's parts are passed
-/// one by one, so that the inlined fast path never has to build a `View` in memory.
+/// `View::message_at` when the read index cannot answer alone: a bucket that straddles
+/// slices, an overlay to consult, a first read of a block, a hole, damage. The view's parts
+/// are passed one by one, so that the inlined fast path never has to build a `View` in
+/// memory.
 #[inline(never)]
 fn message_at_slow(
     state: &State,
@@ -78,6 +80,9 @@ fn message_at_slow(
     pending: &[(u64, Vec<Record>)],
     seq: u32,
 ) -> Result<Option<Message>> {
+    if let Some(r) = state.placed.built_index().and_then(|x| x.record_at(seq)) {
+        return Ok(Some(message_of(r, overlay_of(state, r))));
+    }
     let src = WithPending { store, pending };
     Ok(state
         .block_record_at(seq, &src)?
@@ -121,20 +126,33 @@ impl<'a> View<'a> {
     }
 
     /// The message at `seq`, or `None` when that sequence number is unknown (or out of range).
-    // The read index's answer is inlined into callers (also across crates): a few dozen
-    // instructions and no stores, so that a loop of lookups overlaps many cache misses.
-    // Everything else (first reads, holes, damage) is out of line.
+    // The read index's answer (`peek_message_at`) is inlined into callers, also across
+    // crates: a dozen instructions, no stores and no call, so that a loop of lookups
+    // overlaps many cache misses. Everything else is out of line.
     #[inline(always)]
     pub fn message_at(&self, seq: u32) -> Result<Option<Message>> {
-        match self
-            .state
-            .placed
-            .built_index()
-            .and_then(|x| x.record_at(seq))
-        {
-            Some(r) => Ok(Some(self.message(r))),
+        match self.peek_message_at(seq) {
+            Some(m) => Ok(Some(m)),
             None => message_at_slow(self.state, self.src.store, self.src.pending, seq),
         }
+    }
+
+    /// The message at `seq` if this handle can answer from memory at once: when a read
+    /// before this one already mapped the record's block and no flag change waits in the
+    /// overlay. `None` means "ask [`View::message_at`]", which is the complete answer (it
+    /// may be `Some` there). Never fails, never reads a file, never makes a system call.
+    ///
+    /// For loops of many lookups and for threads that must not block: try this first and
+    /// call `message_at` only on `None`, from a separate function. That keeps the common
+    /// path free of the stack frame that `message_at`'s large `Result` needs (measured in
+    /// BENCHMARKS.md, "seq→record").
+    #[inline(always)]
+    pub fn peek_message_at(&self, seq: u32) -> Option<Message> {
+        if !self.state.overlay.is_empty() {
+            return None;
+        }
+        let record = self.state.placed.built_index()?.bucket_record(seq)?;
+        Some(message_of(record, None))
     }
 
     /// Where `uid` stands.
