@@ -10,7 +10,7 @@ use crate::rss::peak_growth;
 use crate::BenchError;
 
 /// Every workload name, in the order they run.
-pub const WORKLOADS: [&str; 12] = [
+pub const WORKLOADS: [&str; 13] = [
     "fill",
     "lookup_seq_first",
     "lookup_seq",
@@ -22,6 +22,7 @@ pub const WORKLOADS: [&str; 12] = [
     "append",
     "resync",
     "reopen",
+    "close",
     "verify",
 ];
 
@@ -94,6 +95,8 @@ struct Entry {
     kind: PeerKind,
     dir: PathBuf,
     peer: Option<Box<dyn Peer>>,
+    /// Seconds spent closing handles between workloads (see `close`).
+    closing: f64,
 }
 
 impl Entry {
@@ -111,20 +114,36 @@ impl Entry {
         if !self.kind.persistent() && self.peer.is_some() {
             return Ok(());
         }
-        self.peer = None;
+        self.close();
         self.peer = Some(self.kind.open(&self.dir, durable)?);
         Ok(())
     }
+
+    /// Closes a persistent peer's handle, adding the time to `closing`: uidcache checkpoints
+    /// (and may compact) on close, SQLite checkpoints its WAL. Kept out of the workload that
+    /// happens to come next, and reported as its own row.
+    fn close(&mut self) {
+        if self.kind.persistent() {
+            let start = Instant::now();
+            self.peer = None;
+            self.closing += start.elapsed().as_secs_f64();
+        }
+    }
 }
 
-/// Times `f` on every peer, in turn, once (workloads that change the store).
+/// Times `f` on every peer, in turn, once (workloads that change the store); with
+/// `reopen`, on a handle reopened first, untimed, with durable commits or not.
 fn each(
     entries: &mut [Entry],
     report: &mut Report,
-    workload: &'static str,
+    (workload, reopen): (&'static str, Option<bool>),
     f: impl FnMut(&mut Entry) -> Result<(), BenchError>,
 ) -> Result<(), BenchError> {
-    rounds(entries, report, (workload, None), 1, |_| {}, f)
+    let untimed = |e: &mut Entry| match reopen {
+        Some(durable) => e.reopen(durable),
+        None => Ok(()),
+    };
+    rounds(entries, report, (workload, None), 1, untimed, f)
 }
 
 /// Times `f` on every peer, in turn, `rounds` times, and records each peer's median; the
@@ -137,7 +156,7 @@ fn rounds(
     report: &mut Report,
     (workload, first): (&'static str, Option<&'static str>),
     rounds: usize,
-    mut untimed: impl FnMut(&mut Entry),
+    mut untimed: impl FnMut(&mut Entry) -> Result<(), BenchError>,
     mut f: impl FnMut(&mut Entry) -> Result<(), BenchError>,
 ) -> Result<(), BenchError> {
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); entries.len()];
@@ -146,13 +165,15 @@ fn rounds(
             if times.iter().sum::<f64>() >= ROUNDS_BUDGET_SECS {
                 continue;
             }
-            untimed(entry);
-            let start = Instant::now();
-            f(entry).map_err(|e| BenchError::InPeer {
+            let peer = entry.kind.name();
+            let in_peer = |e| BenchError::InPeer {
                 workload,
-                peer: entry.kind.name(),
+                peer,
                 source: Box::new(e),
-            })?;
+            };
+            untimed(entry).map_err(in_peer)?;
+            let start = Instant::now();
+            f(entry).map_err(in_peer)?;
             times.push(start.elapsed().as_secs_f64());
         }
     }
@@ -185,6 +206,7 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
             kind: *k,
             dir: root.join(k.name()),
             peer: None,
+            closing: 0.0,
         })
         .collect();
     let mut report = Report::new(n, options.quick);
@@ -201,7 +223,7 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
         ranges.swap(i, rng.below(i as u64 + 1) as usize);
     }
     let mut fill_fsyncs = None;
-    each(&mut entries, &mut report, "fill", |e| {
+    each(&mut entries, &mut report, ("fill", None), |e| {
         let is_uidcache = e.kind == PeerKind::Uidcache;
         let p = e.peer()?;
         let before = p.fsyncs();
@@ -267,7 +289,14 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
             Ok(())
         };
         let names = (workload, first);
-        rounds(&mut entries, &mut report, names, counts.rounds, |_| {}, run)?;
+        rounds(
+            &mut entries,
+            &mut report,
+            names,
+            counts.rounds,
+            |_| Ok(()),
+            run,
+        )?;
     }
     for (workload, name, sum) in &checksums {
         let floor = checksums
@@ -287,8 +316,7 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
             .map(|_| (1 + rng.below(u64::from(n)) as u32, rng.below(4) as u32))
             .collect();
         let base = modseq;
-        each(&mut entries, &mut report, workload, |e| {
-            e.reopen(durable)?;
+        each(&mut entries, &mut report, (workload, Some(durable)), |e| {
             let p = e.peer()?;
             for (i, (seq, flags)) in updates.iter().enumerate() {
                 p.set_flags(*seq, *flags, base + i as u64)?;
@@ -307,8 +335,7 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
         let expunges: Vec<u32> = (0..counts.expunges as u32)
             .map(|i| 1 + rng.below(u64::from(exists - i)) as u32)
             .collect();
-        each(&mut entries, &mut report, workload, |e| {
-            e.reopen(durable)?;
+        each(&mut entries, &mut report, (workload, Some(durable)), |e| {
             let p = e.peer()?;
             let before = p.fsyncs();
             for &seq in &expunges {
@@ -340,8 +367,7 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
     let appended: Vec<u32> = (0..counts.appends as u32)
         .map(|k| next + 1 + 2 * k)
         .collect();
-    each(&mut entries, &mut report, "append", |e| {
-        e.reopen(true)?;
+    each(&mut entries, &mut report, ("append", Some(true)), |e| {
         let p = e.peer()?;
         for (k, uid) in appended.iter().enumerate() {
             let seq = exists + k as u32 + 1;
@@ -363,7 +389,7 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
     let flag_changes: Vec<u32> = (0..one_percent)
         .map(|_| 1 + rng.below(u64::from(exists - vanished.len() as u32)) as u32)
         .collect();
-    each(&mut entries, &mut report, "resync", |e| {
+    each(&mut entries, &mut report, ("resync", None), |e| {
         let p = e.peer()?;
         for uid in &vanished {
             p.remove_uid(*uid)?;
@@ -379,9 +405,8 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
 
     // Closing (uidcache checkpoints on close) is not part of reopening: close first, untimed.
     let close = |e: &mut Entry| {
-        if e.kind.persistent() {
-            e.peer = None;
-        }
+        e.close();
+        Ok(())
     };
     rounds(
         &mut entries,
@@ -407,11 +432,15 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
         },
     )?;
 
+    for e in &entries {
+        report.record("close", e.kind.name(), e.closing);
+    }
+
     // Every peer must hold the same mailbox, or the timings compare different work.
     let sample: Vec<u32> = (0..2_000)
         .map(|_| 1 + rng.below(u64::from(last)) as u32)
         .collect();
-    each(&mut entries, &mut report, "verify", |e| {
+    each(&mut entries, &mut report, ("verify", None), |e| {
         let p = e.peer()?;
         for &s in &sample {
             let got = p.get(s)?.map(|m| m.uid);
