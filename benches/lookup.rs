@@ -1,5 +1,6 @@
-//! Fine-grained lookup costs on a 100,000-message cache: sequence number → record and
-//! UID → sequence number, against the same lookups in a plain `Vec` (the floor).
+//! Fine-grained lookup costs on a 100,000-message cache: sequence number → record (through
+//! `message_at`, and through `peek_message_at` first) and UID → sequence number, against the
+//! same lookups in a plain `Vec` (the floor).
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -36,6 +37,17 @@ fn lookups(c: &mut Criterion) {
         b.iter(|| {
             seq = seq.wrapping_mul(7_919).wrapping_add(13) % N + 1;
             black_box(cache.view().message_at(seq).unwrap())
+        })
+    });
+    // As a loop of lookups should call it: the in-memory answer, `message_at` only on `None`.
+    c.bench_function("seq_to_record_peek", |b| {
+        b.iter(|| {
+            seq = seq.wrapping_mul(7_919).wrapping_add(13) % N + 1;
+            let view = cache.view();
+            black_box(match view.peek_message_at(seq) {
+                Some(m) => Some(m),
+                None => view.message_at(seq).unwrap(),
+            })
         })
     });
     let mut i = 0usize;
