@@ -140,12 +140,13 @@ impl<'a> View<'a> {
     /// The message at `seq` if this handle can answer from memory at once: when a read
     /// before this one already mapped the record's block and no flag change waits in the
     /// overlay. `None` means "ask [`View::message_at`]", which is the complete answer (it
-    /// may be `Some` there). Never fails, never reads a file, never makes a system call.
+    /// may be `Some` there). Never fails, never opens or reads a file, never makes a system
+    /// call (a mapped page that the kernel evicted is still read back from the disk on
+    /// touch, as for any mapping).
     ///
-    /// For loops of many lookups and for threads that must not block: try this first and
-    /// call `message_at` only on `None`, from a separate function. That keeps the common
-    /// path free of the stack frame that `message_at`'s large `Result` needs (measured in
-    /// BENCHMARKS.md, "seq→record").
+    /// For loops of many lookups: try this first and call `message_at` only on `None`, from
+    /// a separate function. That keeps the common path free of the stack frame that
+    /// `message_at`'s large `Result` needs (measured in BENCHMARKS.md, "seq→record").
     #[inline(always)]
     pub fn peek_message_at(&self, seq: u32) -> Option<Message> {
         if !self.state.overlay.is_empty() {
