@@ -212,6 +212,37 @@ fn a_writer_checks_the_blocks_it_wrote_itself_on_first_read() {
 }
 
 #[test]
+fn a_writer_reports_its_own_emptied_block_as_corruption() {
+    // A writer maps its own blocks at their first read; an empty file cannot be mapped, and
+    // must still read as damage of that block file, as it does for every other handle.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cache = Cache::open(dir.path()).unwrap();
+    let uids: Vec<u32> = (1..=5_000).collect();
+    let mut tx = cache.transaction().unwrap();
+    tx.set_exists(5_000).unwrap();
+    tx.learn_range(1, &uids).unwrap();
+    tx.commit().unwrap();
+    let block = fs::read_dir(dir.path().join(BLOCKS_DIR))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .next()
+        .unwrap();
+    fs::write(&block, b"").unwrap();
+    let mut corrupt = 0;
+    for seq in 1..=5_000 {
+        match cache.view().message_at(seq) {
+            Err(Error::Corrupt { path, .. }) => {
+                assert_eq!(path, block, "the error names the damaged file");
+                corrupt += 1;
+            }
+            Ok(Some(m)) => assert_eq!(m.uid, seq, "a wrong answer at {seq}"),
+            other => panic!("unexpected {other:?} at {seq}"),
+        }
+    }
+    assert!(corrupt > 0, "the emptied block went unnoticed");
+}
+
+#[test]
 fn the_clean_marker_skips_the_leftover_search_only_while_it_can_be_trusted() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join(CLEAN_FILE);
