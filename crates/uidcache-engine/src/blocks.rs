@@ -5,7 +5,7 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use uidcache_format::{encode_block, parse_block, FormatError, Record, BLOCK_HEADER_SIZE};
+use uidcache_format::{encode_block, parse_block, Record, BLOCK_HEADER_SIZE};
 
 use crate::dirfs::{block_path, Fs};
 use crate::error::{Error, Result};
@@ -218,14 +218,7 @@ impl BlockStore {
             .vfs
             .map_block(&path)
             .map_err(Error::io("mmap block", &path))?;
-        let bytes = mapping.bytes();
-        if bytes.len() < BLOCK_HEADER_SIZE {
-            let short = FormatError::truncated("BlockHeader", 0, BLOCK_HEADER_SIZE, bytes.len());
-            return Err(Error::corrupt(&path, short));
-        }
-        let count = parse_block(bytes, id)
-            .map_err(|e| Error::corrupt(&path, e))?
-            .len();
+        let count = checked_count(mapping.bytes(), id, &path)?;
         let block = Arc::new(MappedBlock { mapping, count });
         self.remember(id, Known::Mapped(Arc::clone(&block)));
         Ok(Records::Mapped(block))
@@ -237,13 +230,7 @@ impl BlockStore {
         // Through read(2), not the mapping: reading mapped pages would make the whole block
         // resident in this process, while a lookup needs one page of it.
         let bytes = self.vfs.read(path).map_err(Error::io("read block", path))?;
-        if bytes.len() < BLOCK_HEADER_SIZE {
-            let short = FormatError::truncated("BlockHeader", 0, BLOCK_HEADER_SIZE, bytes.len());
-            return Err(Error::corrupt(path, short));
-        }
-        let count = parse_block(&bytes, id)
-            .map_err(|e| Error::corrupt(path, e))?
-            .len();
+        let count = checked_count(&bytes, id, path)?;
         Ok((bytes, count))
     }
 
@@ -288,6 +275,14 @@ impl BlockStore {
         self.remember(id, Known::Written);
         Ok(())
     }
+}
+
+/// The record count of block file `path`, whose whole content is `bytes`, once every check
+/// of the format passes (magic, version, ID, length, CRC; a short file included).
+fn checked_count(bytes: &[u8], id: u64, path: &Path) -> Result<usize> {
+    Ok(parse_block(bytes, id)
+        .map_err(|e| Error::corrupt(path, e))?
+        .len())
 }
 
 impl RecordSource for BlockStore {

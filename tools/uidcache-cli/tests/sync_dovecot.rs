@@ -186,8 +186,7 @@ fn first_sync_reconnects_watch_and_transcript() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cache");
     let transcript = tmp.path().join("session.txt");
-    let ca = server.ca_file();
-    let ca = ca.to_str().unwrap();
+    let ca = &server.ca_arg();
     let tr = transcript.to_str().unwrap();
     server.populate("INBOX", 12_000);
 
@@ -319,8 +318,7 @@ fn a_killed_sync_resumes_to_the_same_state() {
     let tmp = tempfile::tempdir().unwrap();
     server.populate("INBOX", 60_000);
     let url = server.url("INBOX");
-    let ca = server.ca_file();
-    let ca = ca.to_str().unwrap();
+    let ca = &server.ca_arg();
     let mut kills = 0;
     // Kill points chosen by a small LCG and found by progress, not time: the sync writes its
     // transcript at every commit, and is killed (SIGKILL) once it shows K completed commands,
@@ -399,8 +397,7 @@ fn a_new_uidvalidity_resets_the_cache() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cache");
-    let ca = server.ca_file();
-    let ca = ca.to_str().unwrap();
+    let ca = &server.ca_arg();
     server.populate("Archive", 2_000);
     let url = server.url("Archive");
     sync(&url, &dir, &["--ca-file", ca]);
@@ -424,8 +421,7 @@ fn a_server_without_qresync_still_converges() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let ca = server.ca_file();
-    let ca = ca.to_str().unwrap();
+    let ca = &server.ca_arg();
     server.populate("INBOX", 10_000);
     let url = server.url("INBOX");
     for (name, extra) in [("flags", vec![]), ("uids", vec!["--uids-only"])] {
@@ -514,7 +510,7 @@ fn refuses_bad_passwords_and_untrusted_servers() {
     let out = run(&[
         "sync",
         "--ca-file",
-        server.ca_file().to_str().unwrap(),
+        &server.ca_arg(),
         "--password-file",
         wrong.to_str().unwrap(),
         &server.url("INBOX"),
@@ -537,7 +533,7 @@ fn refuses_bad_passwords_and_untrusted_servers() {
     let out = run(&[
         "sync",
         "--ca-file",
-        server.ca_file().to_str().unwrap(),
+        &server.ca_arg(),
         &server.url("No/Such/Box"),
         dir.to_str().unwrap(),
     ]);
@@ -554,8 +550,7 @@ fn reconnect_cost_after_one_percent_changed() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let ca = server.ca_file();
-    let ca = ca.to_str().unwrap();
+    let ca = &server.ca_arg();
     let url = server.url("INBOX");
     server.populate("INBOX", 100_000);
     let base = tmp.path().join("base");
@@ -646,8 +641,7 @@ fn syncs_during_concurrent_changes_succeed_and_converge() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let ca = server.ca_file();
-    let ca = ca.to_str().unwrap();
+    let ca = &server.ca_arg();
     let url = server.url("INBOX");
     server.populate("INBOX", 20_000);
     let mut changes = Command::new(support::dovecot::fixture_dir().join("mutate"))

@@ -224,6 +224,11 @@ impl Dovecot {
         self.dir.path().join("tls/ca.pem")
     }
 
+    /// `ca_file` as a command-line argument.
+    pub fn ca_arg(&self) -> String {
+        self.ca_file().to_string_lossy().into_owned()
+    }
+
     /// `imap://test@127.0.0.1:PORT/mailbox`
     pub fn url(&self, mailbox: &str) -> String {
         format!("imap://{USER}@127.0.0.1:{}/{mailbox}", self.port)
