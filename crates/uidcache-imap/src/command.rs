@@ -24,6 +24,13 @@ pub enum Command {
         /// Whether the answer comes as ESEARCH (RFC 4731).
         esearch: bool,
     },
+    /// `NOOP`, `IDLE`, `CHECK`, `EXPUNGE` or `UID EXPUNGE`: a command during which the server
+    /// reports what it held back (expunges may not be sent during FETCH, STORE or SEARCH,
+    /// RFC 3501 7.4.1), so FETCH MODSEQs seen before its completion become safe to store.
+    Poll {
+        /// The command tag.
+        tag: String,
+    },
     /// Any other command (or a search that teaches nothing about positions).
     Other {
         /// The command tag, if the line had one.
@@ -49,6 +56,8 @@ pub fn parse_command(line: &[u8]) -> Command {
         Some("UID") if upper(1).as_deref() == Some("SEARCH") => {
             parse_uid_search(tag, rest.get(2..).unwrap_or(&[]))
         }
+        Some("NOOP") | Some("IDLE") | Some("CHECK") | Some("EXPUNGE") => Command::Poll { tag },
+        Some("UID") if upper(1).as_deref() == Some("EXPUNGE") => Command::Poll { tag },
         _ => Command::Other { tag: Some(tag) },
     }
 }
@@ -134,7 +143,9 @@ mod tests {
             b"t UID SEARCH UID 1:5",
             b"t SEARCH 1:5",
             b"t UID SEARCH 1:5,7",
-            b"t NOOP",
+            b"t FETCH 1:* (UID FLAGS MODSEQ)",
+            b"t UID STORE 1 +FLAGS (\\Seen)",
+            b"t NOOPX",
         ] {
             assert_eq!(
                 parse_command(other),
@@ -142,6 +153,15 @@ mod tests {
                     tag: Some("t".into())
                 }
             );
+        }
+        for poll in [
+            &b"t NOOP"[..],
+            b"t idle",
+            b"t CHECK",
+            b"t EXPUNGE",
+            b"t UID EXPUNGE 1:5",
+        ] {
+            assert_eq!(parse_command(poll), Command::Poll { tag: "t".into() });
         }
         assert_eq!(parse_command(b""), Command::Other { tag: None });
     }

@@ -61,8 +61,14 @@ pub struct Session {
     /// The last `[HIGHESTMODSEQ n]` (`Some(n)`) or `[NOMODSEQ]` (`None`) since the last
     /// tagged response.
     modseq_code: Option<Option<u64>>,
-    /// The highest FETCH MODSEQ since the last tagged response.
-    max_fetch_modseq: Option<u64>,
+    /// The highest FETCH MODSEQ not yet safe to store: it waits for the completion of a
+    /// command in which the server reports the expunges it held back.
+    pending_modseq: Option<u64>,
+    /// Tags of outstanding commands whose completion releases `pending_modseq`
+    /// (SELECT/EXAMINE and [`Command::Poll`]).
+    releasing: Vec<String>,
+    /// The value of the last `[HIGHESTMODSEQ n]` code of a SELECT/EXAMINE on this connection.
+    selected_modseq: Option<u64>,
 }
 
 impl Session {
@@ -81,6 +87,7 @@ impl Session {
                     self.resolve_select(tx, old)?;
                 }
                 self.epoch += 1;
+                self.releasing.push(tag.clone());
                 self.select = Some(PendingSelect {
                     tag,
                     qresync,
@@ -101,6 +108,7 @@ impl Session {
                 answer: None,
                 tainted: false,
             }),
+            Command::Poll { tag } => self.releasing.push(tag),
             Command::Other { .. } => {}
         }
         Ok(())
@@ -195,13 +203,33 @@ impl Session {
     ) -> Result<(), LineError> {
         let epoch = sel.epoch;
         self.searches.retain(|s| s.epoch >= epoch);
+        // MODSEQs seen before are the old session's; the SELECT reports its own state.
+        self.pending_modseq = None;
+        self.selected_modseq = sel.buffer.iter().rev().find_map(|(_, e)| match e {
+            Event::Code(CacheCode::HighestModseq(n)) => Some(*n),
+            _ => None,
+        });
         let rest = start::start_session(tx, sel.qresync, sel.buffer, self)?;
         self.apply_all(tx, rest)
     }
 
     /// Forgets FETCH MODSEQs seen so far (a UIDVALIDITY change).
-    pub(crate) fn reset_fetch_modseq(&mut self) {
-        self.max_fetch_modseq = None;
+    pub(crate) fn reset_pending_modseq(&mut self) {
+        self.pending_modseq = None;
+    }
+
+    /// The highest FETCH MODSEQ seen that is not yet stored because no command since has
+    /// given the server the chance to report the expunges it held back. `Some` means the
+    /// stored HIGHESTMODSEQ may lag the server: a `NOOP` would release it.
+    pub fn pending_modseq(&self) -> Option<u64> {
+        self.pending_modseq
+    }
+
+    /// The `[HIGHESTMODSEQ n]` that the last SELECT/EXAMINE on this connection reported,
+    /// if any: the mailbox's value when it was selected, which a cache's stored value must
+    /// never exceed (a higher stored value means the cache claims changes it never saw).
+    pub fn selected_modseq(&self) -> Option<u64> {
+        self.selected_modseq
     }
 
     fn apply(
@@ -236,7 +264,7 @@ impl Session {
             } => {
                 apply::fetch(tx, seq, uid, flags.as_deref(), modseq).map_err(at)?;
                 if let Some(m) = modseq {
-                    self.max_fetch_modseq = Some(self.max_fetch_modseq.map_or(m, |x| x.max(m)));
+                    self.pending_modseq = Some(self.pending_modseq.map_or(m, |x| x.max(m)));
                 }
             }
             Event::Search(uids) => {
@@ -278,7 +306,7 @@ impl Session {
                     self.code(tx, code).map_err(at)?;
                 }
                 self.complete_search(tx, &tag, status)?;
-                self.modseq_rule(tx).map_err(at)?;
+                self.modseq_rule(tx, &tag, status).map_err(at)?;
                 return Ok(Step::Commit);
             }
         }
@@ -296,7 +324,7 @@ impl Session {
             CacheCode::UidValidity(v) => {
                 if start::uidvalidity_changes(tx, v) {
                     start::clear_records(tx)?;
-                    self.reset_fetch_modseq();
+                    self.reset_pending_modseq();
                 }
                 tx.set_uidvalidity(Some(v))?;
             }
@@ -308,18 +336,40 @@ impl Session {
         Ok(())
     }
 
-    /// RFC 7162 section 6, at each tagged completion.
-    fn modseq_rule(&mut self, tx: &mut Transaction<'_>) -> Result<()> {
-        let fetched = self.max_fetch_modseq.take();
+    /// The HIGHESTMODSEQ rule, at each tagged completion. RFC 7162 section 6 lets a client
+    /// take the highest FETCH MODSEQ seen since the last tagged response, but a server may
+    /// hold expunges back during FETCH, STORE and SEARCH (RFC 3501 7.4.1) while it reports
+    /// other clients' flag changes with higher MODSEQs; storing those would make the next
+    /// QRESYNC skip the held-back expunges for ever. So a code the server gave wins (even a
+    /// lower one: Dovecot lowers it on purpose), and FETCH MODSEQs are stored only at the
+    /// completion of a command in which the server reports what it held back. A stored
+    /// value that lags only makes the next resync re-send a few changes.
+    fn modseq_rule(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        tag: &str,
+        status: Completion,
+    ) -> Result<()> {
+        let releases = match self.releasing.iter().position(|t| t == tag) {
+            Some(i) => {
+                self.releasing.swap_remove(i);
+                status == Completion::Ok
+            }
+            None => false,
+        };
         match self.modseq_code.take() {
-            Some(value) => tx.set_highestmodseq(value)?,
-            None => {
-                if let Some(m) = fetched {
+            Some(value) => {
+                tx.set_highestmodseq(value)?;
+                self.pending_modseq = None;
+            }
+            None if releases => {
+                if let Some(m) = self.pending_modseq.take() {
                     if tx.view().highestmodseq().is_none_or(|s| m > s) {
                         tx.set_highestmodseq(Some(m))?;
                     }
                 }
             }
+            None => {}
         }
         Ok(())
     }

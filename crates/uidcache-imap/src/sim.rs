@@ -80,6 +80,10 @@ pub struct SimServer {
     /// Whether QRESYNC is enabled on this connection (changes arrive as VANISHED and FETCH
     /// with UID).
     pub qresync: bool,
+    /// Messages another client expunged during a FETCH, with the MODSEQ of the expunge: the
+    /// server holds them back from this connection (RFC 3501 7.4.1) until a NOOP, so they
+    /// are still in `messages`.
+    pub held: Vec<(u32, u64)>,
 }
 
 impl SimServer {
@@ -108,6 +112,7 @@ impl SimServer {
             messages,
             expunged: Vec::new(),
             qresync: false,
+            held: Vec::new(),
             rng,
         }
     }
@@ -128,6 +133,10 @@ impl SimServer {
     /// `SELECT INBOX`, with `(QRESYNC (...))` when `since` gives the client's UIDVALIDITY and
     /// HIGHESTMODSEQ and `param` the whole parameter text.
     pub fn select(&mut self, out: &mut Vec<String>, tag: &str, param: Option<(&str, u32, u64)>) {
+        // A new session sees the mailbox as it is: held-back expunges are simply gone.
+        let held = std::mem::take(&mut self.held);
+        self.messages
+            .retain(|m| !held.iter().any(|(u, _)| *u == m.uid));
         match param {
             Some((text, ..)) => out.push(format!("C: {tag} SELECT INBOX {text}")),
             None => out.push(format!("C: {tag} SELECT INBOX (CONDSTORE)")),
@@ -244,6 +253,7 @@ impl SimServer {
     /// `NOOP` answered by `changes` unsolicited changes made by another client.
     pub fn noop(&mut self, out: &mut Vec<String>, tag: &str, changes: u32) {
         out.push(format!("C: {tag} NOOP"));
+        self.report_held(out);
         for _ in 0..changes {
             match self.rng.below(10) {
                 0..=4 => self.change_flags_one(Some(out)),
@@ -264,6 +274,72 @@ impl SimServer {
         }
     }
 
+    /// `FETCH a:b (UID FLAGS MODSEQ)` while another client expunges one message and then
+    /// changes the flags of another. Like Cyrus and Dovecot, the server holds the expunge
+    /// back and reports the flag change at once, with its higher MODSEQ. It ends with a plain
+    /// `OK` (Cyrus), or, with `lower_code`, with `OK [HIGHESTMODSEQ n]` where n is below the
+    /// held-back expunge (Dovecot).
+    pub fn fetch_with_changes(
+        &mut self,
+        out: &mut Vec<String>,
+        tag: &str,
+        a: u32,
+        b: u32,
+        lower_code: bool,
+    ) {
+        self.fetch(out, tag, a, b);
+        let done = out.pop();
+        if let Some(i) = self.pick_unheld() {
+            self.modseq += 1;
+            let uid = self.messages[i].uid;
+            self.held.push((uid, self.modseq));
+            self.expunged.push((uid, self.modseq));
+        }
+        self.change_flags_one(Some(out));
+        if lower_code {
+            out.push(format!(
+                "S: {tag} OK [HIGHESTMODSEQ {}] Fetch completed",
+                self.reported_modseq()
+            ));
+        } else if let Some(done) = done {
+            out.push(done);
+        }
+    }
+
+    /// The MODSEQ up to which this connection has been told of every expunge: what a
+    /// client may claim as HIGHESTMODSEQ at most.
+    pub fn reported_modseq(&self) -> u64 {
+        self.held
+            .iter()
+            .map(|(_, m)| m - 1)
+            .min()
+            .unwrap_or(self.modseq)
+    }
+
+    /// Reports the held-back expunges (EXPUNGE, or VANISHED with QRESYNC).
+    fn report_held(&mut self, out: &mut Vec<String>) {
+        for (uid, _) in std::mem::take(&mut self.held) {
+            if let Some(i) = self.messages.iter().position(|m| m.uid == uid) {
+                self.messages.remove(i);
+                if self.qresync {
+                    out.push(format!("S: * VANISHED {uid}"));
+                } else {
+                    out.push(format!("S: * {} EXPUNGE", i + 1));
+                }
+            }
+        }
+    }
+
+    /// A random message that is not held back as expunged.
+    fn pick_unheld(&mut self) -> Option<usize> {
+        if self.messages.is_empty() {
+            return None;
+        }
+        let i = self.rng.below(self.messages.len() as u64) as usize;
+        let uid = self.messages[i].uid;
+        (!self.held.iter().any(|(u, _)| *u == uid)).then_some(i)
+    }
+
     /// `LOGOUT`.
     pub fn logout(&mut self, out: &mut Vec<String>, tag: &str) {
         out.push(format!("C: {tag} LOGOUT"));
@@ -273,10 +349,9 @@ impl SimServer {
 
     /// Changes the flags of a random message; reports it when `out` is given.
     pub fn change_flags_one(&mut self, out: Option<&mut Vec<String>>) {
-        if self.messages.is_empty() {
+        let Some(i) = self.pick_unheld() else {
             return;
-        }
-        let i = self.rng.below(self.messages.len() as u64) as usize;
+        };
         self.modseq += 1;
         let mut flags = Vec::new();
         for f in FLAG_POOL {
@@ -322,10 +397,7 @@ impl SimServer {
 
     /// Expunges a random message without telling anyone (another client, while offline).
     pub fn expunge_silently(&mut self) -> Option<(u32, u32)> {
-        if self.messages.is_empty() {
-            return None;
-        }
-        let i = self.rng.below(self.messages.len() as u64) as usize;
+        let i = self.pick_unheld()?;
         let m = self.messages.remove(i);
         self.modseq += 1;
         self.expunged.push((m.uid, self.modseq));

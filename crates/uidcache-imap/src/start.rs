@@ -46,7 +46,7 @@ pub(crate) fn start_session(
     }) {
         if uidvalidity_changes(tx, v) {
             clear_records(tx).map_err(at(pos))?;
-            session.reset_fetch_modseq();
+            session.reset_pending_modseq();
         }
     }
     let old_count = tx.view().exists();

@@ -1,5 +1,6 @@
 //! Thousands of random sessions from the simulated server: the cache's dump must equal the
-//! independent model's, and replaying in chunks split at commit points must change nothing.
+//! independent model's, and replaying in chunks split at commit points must change nothing;
+//! the stored HIGHESTMODSEQ never covers an expunge the server has not reported.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
 
 mod common;
@@ -30,7 +31,7 @@ fn chunks_split_at_commit_points_give_the_same_dump() {
     for seed in 0..SESSIONS / 4 {
         let text = common::random_session(seed);
         let whole = common::replay_dump(&tmp.path().join(format!("w{seed}")), &text).unwrap();
-        let points = common::commit_points(&text);
+        let points = common::release_points(&text);
         let lines: Vec<&str> = text.lines().collect();
         let dir = tmp.path().join(format!("c{seed}"));
         let mut start = 0;
@@ -45,4 +46,74 @@ fn chunks_split_at_commit_points_give_the_same_dump() {
         let chunked = common::replay_dump(&dir, &rest).unwrap();
         assert_eq!(chunked, whole, "seed {seed}");
     }
+}
+
+/// The safe HIGHESTMODSEQ rule against a server that holds expunges back during FETCH while
+/// it reports other clients' flag changes with higher MODSEQs (Cyrus ends such a FETCH with a
+/// plain OK, Dovecot with a lower `[HIGHESTMODSEQ]`): after every commit, the stored value
+/// never exceeds the MODSEQ up to which the server has reported every expunge.
+#[test]
+fn stored_highestmodseq_never_covers_an_unreported_expunge() {
+    use uidcache_imap::sim::SimServer;
+    use uidcache_imap::{Session, Step};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut held_back = 0;
+    for seed in 0..400u64 {
+        let mut rng = Rng::new(seed ^ 0x5afe);
+        let mut server = SimServer::new(seed, 1 + rng.below(30) as u32);
+        let dir = tmp.path().join(format!("h{seed}"));
+        let mut cache = common::open(&dir);
+        let mut session = Session::new();
+        let mut out = Vec::new();
+        server.connect(&mut out, "c", rng.chance(50));
+        server.select(&mut out, "cs", None);
+        let mut fed = 0;
+        for k in 0..25 {
+            let tag = format!("c{k}");
+            let count = server.messages.len() as u32;
+            let a = 1 + rng.below(u64::from(count.max(1))) as u32;
+            let b = (a + rng.below(6) as u32).min(count);
+            match rng.below(5) {
+                _ if a > count => server.noop(&mut out, &tag, 1),
+                0 | 1 => server.fetch_with_changes(&mut out, &tag, a, b, rng.chance(30)),
+                2 => server.fetch(&mut out, &tag, a, b),
+                3 => server.uid_search(&mut out, &tag, a, Some(b), rng.chance(50), false),
+                _ => server.noop(&mut out, &tag, rng.below(3) as u32),
+            }
+            if !server.held.is_empty() {
+                held_back += 1;
+            }
+            let mut tx = cache.transaction().unwrap();
+            for (i, line) in out[fed..].iter().enumerate() {
+                let pos = (fed + i + 1) as u64;
+                if let Some(c) = line.strip_prefix("C: ") {
+                    session.command(&mut tx, c.as_bytes()).unwrap();
+                } else if let Some(r) = line.strip_prefix("S: ") {
+                    let step = session.response(&mut tx, pos, r.as_bytes());
+                    let step =
+                        step.unwrap_or_else(|e| panic!("seed {seed}: {e}\n{}", out.join("\n")));
+                    if step == Step::Commit {
+                        tx.commit().unwrap();
+                        tx = cache.transaction().unwrap();
+                    }
+                }
+            }
+            drop(tx);
+            fed = out.len();
+            let stored = cache.view().highestmodseq().unwrap_or(0);
+            assert!(
+                stored <= server.reported_modseq(),
+                "seed {seed}: HIGHESTMODSEQ {stored} covers an expunge not yet reported \
+                 (safe up to {})\n{}",
+                server.reported_modseq(),
+                out.join("\n")
+            );
+        }
+        drop(cache);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    assert!(
+        held_back > 400,
+        "only {held_back} commands left an expunge held back"
+    );
 }

@@ -43,8 +43,8 @@ pub fn model_dump(text: &str) -> Result<String, String> {
 }
 
 /// A random session transcript for `seed`: connections with or without QRESYNC, searches in
-/// random blocks (plain and ESEARCH, some disturbed by an EXPUNGE), FETCHes, NOOPs with
-/// unsolicited changes, and offline changes between connections (sometimes a new
+/// random blocks (plain and ESEARCH, some disturbed by an EXPUNGE), FETCHes (some while another
+/// client expunges, held back until a NOOP, and changes flags), NOOPs with unsolicited changes, and offline changes between connections (sometimes a new
 /// UIDVALIDITY). `model` follows along to build the QRESYNC parameter the client would send.
 pub fn random_session(seed: u64) -> String {
     let mut rng = Rng::new(seed ^ 0xabcdef);
@@ -88,7 +88,11 @@ pub fn random_session(seed: u64) -> String {
                 2 => {
                     let a = 1 + rng.below(u64::from(count.max(1))) as u32;
                     let b = a + rng.below(8) as u32;
-                    if a <= count {
+                    if a > count {
+                    } else if rng.chance(30) {
+                        let lower_code = rng.chance(50);
+                        server.fetch_with_changes(&mut out, &tag, a, b.min(count), lower_code);
+                    } else {
                         server.fetch(&mut out, &tag, a, b.min(count));
                     }
                 }
@@ -128,4 +132,23 @@ pub fn commit_points(text: &str) -> Vec<usize> {
         .filter(|(_, l)| l.starts_with("S: ") && !l.starts_with("S: * "))
         .map(|(i, _)| i + 1)
         .collect()
+}
+
+/// The commit points where a session keeps no pending FETCH MODSEQ: completions of SELECT
+/// and NOOP. A replay that stops elsewhere and a new one that goes on may store a lower
+/// HIGHESTMODSEQ than one replay of the whole (a new session drops the pending maximum).
+pub fn release_points(text: &str) -> Vec<usize> {
+    let mut releasing = std::collections::BTreeSet::new();
+    let mut points = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        let words: Vec<&str> = l.split(' ').collect();
+        match words.as_slice() {
+            ["C:", tag, "SELECT" | "NOOP", ..] => {
+                releasing.insert(tag.to_string());
+            }
+            ["S:", tag, ..] if *tag != "*" && releasing.remove(*tag) => points.push(i + 1),
+            _ => {}
+        }
+    }
+    points
 }

@@ -33,6 +33,9 @@ pub struct Model {
     searches: Vec<Search>,
     code: Option<Option<u64>>,
     max_fetch: Option<u64>,
+    /// Tags of SELECT, NOOP, IDLE, CHECK, EXPUNGE and UID EXPUNGE not yet completed: the
+    /// commands whose completion makes the FETCH MODSEQs seen so far safe to store.
+    releasing: BTreeSet<String>,
 }
 
 fn num(s: &str) -> Option<u32> {
@@ -68,7 +71,12 @@ impl Model {
         if let Some(c) = line.strip_prefix("C: ") {
             let w: Vec<&str> = c.split(' ').collect();
             match (w.get(1).copied(), w.get(2).copied()) {
+                (Some("NOOP" | "IDLE" | "CHECK" | "EXPUNGE"), _)
+                | (Some("UID"), Some("EXPUNGE")) => {
+                    self.releasing.insert(w[0].to_string());
+                }
                 (Some("SELECT"), _) => {
+                    self.releasing.insert(w[0].to_string());
                     self.select = Some((w[0].to_string(), c.contains("(QRESYNC "), Vec::new()))
                 }
                 (Some("UID"), Some("SEARCH")) => {
@@ -112,6 +120,7 @@ impl Model {
     }
 
     fn start(&mut self, qresync: bool, held: Vec<String>) -> Result<(), String> {
+        self.max_fetch = None;
         for s in held.iter().rev() {
             if let Some(v) = s.strip_prefix("* OK [UIDVALIDITY ") {
                 let v: u32 = v.split(']').next().unwrap().parse().unwrap();
@@ -208,17 +217,21 @@ impl Model {
                     }
                 }
             }
+            let releases = self.releasing.remove(tag) && ok;
             match self.code.take() {
-                Some(v) => self.hms = v,
-                None => {
-                    if let Some(m) = self.max_fetch {
+                Some(v) => {
+                    self.hms = v;
+                    self.max_fetch = None;
+                }
+                None if releases => {
+                    if let Some(m) = self.max_fetch.take() {
                         if self.hms.is_none_or(|h| m > h) {
                             self.hms = Some(m);
                         }
                     }
                 }
+                None => {}
             }
-            self.max_fetch = None;
             return Ok(());
         }
         if let Some(v) = s.strip_prefix("* OK [UIDVALIDITY ") {
