@@ -65,10 +65,11 @@ pub(crate) fn catch_up(
         Some(p) => (format!("SELECT {name} {p}"), Method::Qresync),
         None if condstore => (
             format!("SELECT {name} (CONDSTORE)"),
-            if had_records {
-                Method::Condstore
-            } else {
-                Method::First
+            match (had_records, old_modseq) {
+                (false, _) => Method::First,
+                (true, Some(_)) => Method::Condstore,
+                // Nothing to resync from: every message is fetched again.
+                (true, None) => Method::Full,
             },
         ),
         None => (
@@ -88,6 +89,14 @@ pub(crate) fn catch_up(
     if old_validity.is_some() && cache.view().uidvalidity() != old_validity {
         // A new UIDVALIDITY: the session cleared the cache (and the hold ended).
         method = Method::First;
+    } else if let (Some(old), Some(now)) = (old_modseq, link.session.selected_modseq()) {
+        // HIGHESTMODSEQ never decreases for one UIDVALIDITY (RFC 7162 3.1.2.1): a cache
+        // ahead of the server claims changes it never saw.
+        if now < old {
+            return Err(Error::Contradiction(format!(
+                "its HIGHESTMODSEQ {now} is below the cache's {old}"
+            )));
+        }
     }
     let flags = !opts.uids_only;
     if method == Method::Condstore && flags {
@@ -106,8 +115,36 @@ pub(crate) fn catch_up(
         }
     }
     fill(link, cache, opts, flags, interruptible)?;
+    settle(link, cache, opts, flags, interruptible)?;
+    if !flags {
+        // Without the changed flags fetched, a newer HIGHESTMODSEQ would claim flag
+        // changes the cache never saw: keep the value from before the catch-up.
+        link.want = None;
+    }
     link.release(cache)?;
     Ok(method)
+}
+
+/// Ends a catch-up with the stored HIGHESTMODSEQ as current as is safe. MODSEQs that the
+/// server reported during FETCH or SEARCH wait until it has had the chance to report the
+/// expunges it held back (format-spec 9.1); a NOOP is that chance. What the NOOP announces
+/// (new mail, more changes) is learned too; a mailbox that keeps changing is left after
+/// three rounds with the lower, safe value.
+fn settle(
+    link: &mut Link,
+    cache: &mut Cache,
+    opts: &mut SyncOptions,
+    flags: bool,
+    interruptible: bool,
+) -> Result<()> {
+    for _ in 0..3 {
+        if link.session.pending_modseq().is_none() {
+            break;
+        }
+        link.run(cache, vec!["NOOP".to_string()], 1, false, &mut |_| {})?;
+        fill(link, cache, opts, flags, interruptible)?;
+    }
+    Ok(())
 }
 
 /// Learns, in blocks, every position still unknown and (with `flags`) every placed

@@ -40,6 +40,16 @@ pub struct Traffic {
     pub commands: u64,
 }
 
+impl Traffic {
+    /// Adds another connection's counters.
+    pub(crate) fn add(&mut self, t: Traffic) {
+        self.bytes_in += t.bytes_in;
+        self.bytes_out += t.bytes_out;
+        self.round_trips += t.round_trips;
+        self.commands += t.commands;
+    }
+}
+
 /// What a server message is, as far as the connection cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Kind {

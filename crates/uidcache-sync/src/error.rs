@@ -39,6 +39,10 @@ pub enum Error {
         /// The tagged NO/BAD response.
         response: String,
     },
+    /// The server's state contradicts what the cache knows (e.g. a HIGHESTMODSEQ below the
+    /// cache's, which RFC 7162 does not allow for one UIDVALIDITY).
+    #[error("the server contradicts the cache: {0}")]
+    Contradiction(String),
     /// Applying the server's responses to the cache failed.
     #[error("applying the server's responses: {0}")]
     Apply(#[from] uidcache_imap::LineError),

@@ -37,6 +37,7 @@
 mod catchup;
 mod conn;
 mod error;
+mod heal;
 mod link;
 mod mailbox;
 mod net;
@@ -69,14 +70,44 @@ use summary::Snapshot;
 pub fn sync(cache: &mut Cache, opts: &mut SyncOptions) -> Result<Summary> {
     let started = Instant::now();
     let before = Snapshot::take(&cache.view())?;
-    let mut link = Link::connect(opts)?;
-    let result = catchup::catch_up(&mut link, cache, opts, true);
-    match &result {
-        Ok(_) | Err(Error::Interrupted) => link.logout(cache),
-        Err(_) => link.conn.close(),
+    let mut traffic = Traffic::default();
+    // Only knowledge from before this sync can be wrong in a way a resync cures; a
+    // contradiction over what this sync itself learned is the server contradicting itself.
+    let knew = cache.view().highestmodseq().is_some() || !before.is_empty();
+    let mut healed = None;
+    let method = loop {
+        let mut link = Link::connect(opts)?;
+        let result = catchup::catch_up(&mut link, cache, opts, true);
+        match &result {
+            Ok(_) | Err(Error::Interrupted) => link.logout(cache),
+            Err(_) => link.conn.close(),
+        }
+        traffic.add(link.conn.traffic);
+        match result {
+            Err(e) if knew && healed.is_none() && heal::contradicts_cache(&e) => {
+                let why = e.to_string();
+                event(
+                    opts,
+                    &format!(
+                        "{why}; dropping the cached positions and HIGHESTMODSEQ and \
+                         resynchronizing every message"
+                    ),
+                );
+                heal::forget_positions(cache)?;
+                healed = Some(why);
+            }
+            other => break other?,
+        }
+    };
+    let mut summary = summarize(cache, opts, before, method, traffic, 0, started)?;
+    summary.healed = healed;
+    Ok(summary)
+}
+
+fn event(opts: &mut SyncOptions, text: &str) {
+    if let Some(f) = opts.on_event.as_mut() {
+        f(text);
     }
-    let method = result?;
-    summarize(cache, opts, before, method, link.conn.traffic, 0, started)
 }
 
 /// Syncs, then stays connected and applies changes as they happen until
@@ -88,7 +119,7 @@ pub fn watch(cache: &mut Cache, opts: &mut SyncOptions) -> Result<Summary> {
     let before = Snapshot::take(&cache.view())?;
     let mut totals = watch::Totals::default();
     watch::watch(cache, opts, &mut totals)?;
-    summarize(
+    let mut summary = summarize(
         cache,
         opts,
         before,
@@ -96,7 +127,9 @@ pub fn watch(cache: &mut Cache, opts: &mut SyncOptions) -> Result<Summary> {
         totals.traffic,
         totals.reconnects,
         started,
-    )
+    )?;
+    summary.healed = totals.healed;
+    Ok(summary)
 }
 
 fn summarize(
@@ -119,6 +152,7 @@ fn summarize(
         changes: Changes::between(&before, &after),
         traffic,
         reconnects,
+        healed: None,
         elapsed: started.elapsed(),
     })
 }

@@ -41,6 +41,11 @@ impl Snapshot {
             records,
         })
     }
+
+    /// Whether the cache held no message.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
 }
 
 /// Counts of what changed between two snapshots.
@@ -110,6 +115,9 @@ pub struct Summary {
     pub traffic: Traffic,
     /// Connections made after the first (`--watch`).
     pub reconnects: u32,
+    /// Why the cache's positions and HIGHESTMODSEQ were dropped and every message
+    /// resynchronized, when the server contradicted what the cache knew.
+    pub healed: Option<String>,
     /// Wall time.
     pub elapsed: Duration,
 }
@@ -150,6 +158,12 @@ impl fmt::Display for Summary {
                 String::new()
             }
         )?;
+        if let Some(why) = &self.healed {
+            writeln!(
+                f,
+                "resynced    every message: {why} (positions and HIGHESTMODSEQ were dropped)"
+            )?;
+        }
         write!(f, "time        {:.2} s", self.elapsed.as_secs_f64())
     }
 }

@@ -9,6 +9,8 @@ use uidcache_engine::{Cache, Segment};
 use crate::catchup::{catch_up, fill, Method};
 use crate::conn::{Kind, Traffic};
 use crate::error::{printable, Error, Result};
+use crate::event;
+use crate::heal;
 use crate::link::Link;
 use crate::options::SyncOptions;
 
@@ -24,21 +26,7 @@ pub(crate) struct Totals {
     pub traffic: Traffic,
     pub reconnects: u32,
     pub method: Option<Method>,
-}
-
-impl Totals {
-    fn add(&mut self, t: Traffic) {
-        self.traffic.bytes_in += t.bytes_in;
-        self.traffic.bytes_out += t.bytes_out;
-        self.traffic.round_trips += t.round_trips;
-        self.traffic.commands += t.commands;
-    }
-}
-
-fn event(opts: &mut SyncOptions, text: &str) {
-    if let Some(f) = opts.on_event.as_mut() {
-        f(text);
-    }
+    pub healed: Option<String>,
 }
 
 /// Runs until interrupted; returns the totals. Errors that reconnecting cannot cure (login
@@ -46,6 +34,7 @@ fn event(opts: &mut SyncOptions, text: &str) {
 pub(crate) fn watch(cache: &mut Cache, opts: &mut SyncOptions, totals: &mut Totals) -> Result<()> {
     let mut backoff = Duration::from_secs(1);
     let mut first = true;
+    let mut healed_last = false;
     loop {
         if !first {
             totals.reconnects += 1;
@@ -53,15 +42,33 @@ pub(crate) fn watch(cache: &mut Cache, opts: &mut SyncOptions, totals: &mut Tota
         first = false;
         let mut link = None;
         let result = connected(cache, opts, totals, &mut link, &mut backoff);
+        if !matches!(&result, Err(e) if heal::contradicts_cache(e)) {
+            healed_last = false;
+        }
         if let Some(mut l) = link {
             if let (Err(e), Some(t)) = (&result, l.conn.transcript.as_mut()) {
                 t.note(&format!("connection lost: {e}"))?;
             }
             l.conn.close();
-            totals.add(l.conn.traffic);
+            totals.traffic.add(l.conn.traffic);
         }
+        let healing = matches!(&result, Err(e) if heal::contradicts_cache(e));
         match result {
             Ok(()) => return Ok(()),
+            // Once per contradiction: right after a heal, the server contradicts itself.
+            Err(e) if healing && !healed_last => {
+                event(
+                    opts,
+                    &format!(
+                        "{e}; dropping the cached positions and HIGHESTMODSEQ and \
+                         resynchronizing every message"
+                    ),
+                );
+                heal::forget_positions(cache)?;
+                totals.healed = Some(e.to_string());
+                healed_last = true;
+                continue;
+            }
             Err(e) if e.is_transient() && !opts.interrupt.load(Ordering::Relaxed) => {
                 event(
                     opts,

@@ -190,3 +190,245 @@ fn a_server_contradicting_itself_is_an_error_naming_the_response() {
     assert!(matches!(e, Error::Apply(_)), "{e}");
     assert_eq!(cache.view().exists(), Some(2), "the SELECT was committed");
 }
+
+/// Serves one connection per script, one after the other (a sync that reconnects).
+fn serve_many(greeting: &'static str, scripts: Vec<Vec<Step>>) -> (u16, JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for script in scripts {
+            let (stream, _) = listener.accept().unwrap();
+            let mut out = stream.try_clone().unwrap();
+            let mut input = BufReader::new(stream);
+            out.write_all(format!("{greeting}\r\n").as_bytes()).unwrap();
+            for s in script {
+                let mut line = String::new();
+                if input.read_line(&mut line).unwrap() == 0 {
+                    break;
+                }
+                let line = line.trim_end().to_string();
+                let expect = s.expect.unwrap();
+                assert!(line.contains(expect), "expected {expect:?}, got {line:?}");
+                let tag = line.split(' ').next().unwrap().to_string();
+                seen.push(line);
+                for r in &s.reply {
+                    let _ = out.write_all(format!("{}\r\n", r.replace("{tag}", &tag)).as_bytes());
+                }
+            }
+            seen.push("-- closed".to_string());
+        }
+        seen
+    });
+    (port, handle)
+}
+
+const QRESYNC_CAPS: &str = "* OK [CAPABILITY IMAP4rev1 ESEARCH CONDSTORE QRESYNC] ready";
+
+/// A cache of UIDVALIDITY 7 with `uids` at 1.., no flags set, MODSEQ 5 each, and
+/// HIGHESTMODSEQ `modseq`: what an earlier sync left, wrong in a way the test chooses.
+fn cache_with(dir: &std::path::Path, uids: &[u32], modseq: u64) -> Cache {
+    let mut cache = Cache::open(dir).unwrap();
+    let mut tx = cache.transaction().unwrap();
+    tx.set_uidvalidity(Some(7)).unwrap();
+    tx.set_uidnext(Some(4)).unwrap();
+    tx.set_exists(uids.len() as u32).unwrap();
+    tx.learn_range(1, uids).unwrap();
+    for seq in 1..=uids.len() as u32 {
+        let update = uidcache_engine::Update {
+            flags: Some(&[]),
+            modseq: Some(5),
+        };
+        tx.update_seq(seq, update).unwrap();
+    }
+    tx.set_highestmodseq(Some(modseq)).unwrap();
+    tx.commit().unwrap();
+    cache
+}
+
+/// The second connection of a healing sync: no HIGHESTMODSEQ to resync from, so CONDSTORE
+/// SELECT, every message fetched, a NOOP to release the FETCH MODSEQs, LOGOUT.
+fn full_resync_script() -> Vec<Step> {
+    vec![
+        step("LOGIN", &["{tag} OK logged in"]),
+        step("ENABLE QRESYNC", &["* ENABLED QRESYNC", "{tag} OK enabled"]),
+        step(
+            "SELECT \"INBOX\" (CONDSTORE)",
+            &[
+                "* 3 EXISTS",
+                "* OK [UIDVALIDITY 7] ok",
+                "* OK [UIDNEXT 4] ok",
+                "* OK [HIGHESTMODSEQ 12] ok",
+                "{tag} OK [READ-WRITE] done",
+            ],
+        ),
+        step(
+            "FETCH 1:3 (UID FLAGS MODSEQ)",
+            &[
+                "* 1 FETCH (UID 1 FLAGS () MODSEQ (5))",
+                "* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (11))",
+                "* 3 FETCH (UID 3 FLAGS (\\Flagged) MODSEQ (12))",
+                "{tag} OK done",
+            ],
+        ),
+        step("NOOP", &["{tag} OK done"]),
+        step("LOGOUT", &["* BYE bye", "{tag} OK done"]),
+    ]
+}
+
+const TRUTH: &str = "uidvalidity 7\nuidnext 4\nhighestmodseq 12\nexists 3\n\
+                     1 1 () 5\n2 2 (\\Seen) 11\n3 3 (\\Flagged) 12\n";
+
+fn dump(cache: &Cache) -> String {
+    uidcache_imap::dump_to_string(&cache.view()).unwrap()
+}
+
+/// A cache whose HIGHESTMODSEQ (50) is ahead of the server's (12) claims changes it never
+/// saw (here message 2's \Seen at MODSEQ 11). The QRESYNC SELECT shows it; the sync drops the
+/// positions and HIGHESTMODSEQ, resyncs every message on a new connection, and says so.
+#[test]
+fn a_cache_ahead_of_the_server_heals_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cache = cache_with(dir.path(), &[1, 2, 3], 50);
+    let first = vec![
+        step("LOGIN", &["{tag} OK logged in"]),
+        step("ENABLE QRESYNC", &["* ENABLED QRESYNC", "{tag} OK enabled"]),
+        step(
+            "(QRESYNC (7 50",
+            &[
+                "* 3 EXISTS",
+                "* OK [UIDVALIDITY 7] ok",
+                "* OK [UIDNEXT 4] ok",
+                "* OK [HIGHESTMODSEQ 12] ok",
+                "{tag} OK [READ-WRITE] done",
+            ],
+        ),
+    ];
+    let (port, h) = serve_many(QRESYNC_CAPS, vec![first, full_resync_script()]);
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut o = options(port, "pw");
+    let sink = std::sync::Arc::clone(&events);
+    o.on_event = Some(Box::new(move |e| sink.lock().unwrap().push(e.to_string())));
+    let s = sync(&mut cache, &mut o).unwrap();
+    h.join().unwrap();
+    assert_eq!(dump(&cache), TRUTH);
+    let why = s.healed.clone().unwrap();
+    assert!(
+        why.contains("HIGHESTMODSEQ 12 is below the cache's 50"),
+        "{why}"
+    );
+    assert!(s.to_string().contains("resynced"), "{s}");
+    let events = events.lock().unwrap().clone();
+    assert!(
+        events.iter().any(|e| e.contains("resynchronizing")),
+        "{events:?}"
+    );
+}
+
+/// A wrong UID at a position (3 holds UID 4 in the cache, UID 3 on the server) shows when
+/// the server reports a change of message 3; the sync heals instead of failing for ever.
+#[test]
+fn a_wrong_uid_at_a_position_heals_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cache = cache_with(dir.path(), &[1, 2, 4], 10);
+    let first = vec![
+        step("LOGIN", &["{tag} OK logged in"]),
+        step("ENABLE QRESYNC", &["* ENABLED QRESYNC", "{tag} OK enabled"]),
+        step(
+            "(QRESYNC (7 10",
+            &[
+                "* 3 EXISTS",
+                "* OK [UIDVALIDITY 7] ok",
+                "* OK [UIDNEXT 4] ok",
+                "* OK [HIGHESTMODSEQ 12] ok",
+                "* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (11))",
+                "* 3 FETCH (UID 3 FLAGS (\\Flagged) MODSEQ (12))",
+                "{tag} OK [READ-WRITE] done",
+            ],
+        ),
+    ];
+    let (port, h) = serve_many(QRESYNC_CAPS, vec![first, full_resync_script()]);
+    let s = sync(&mut cache, &mut options(port, "pw")).unwrap();
+    h.join().unwrap();
+    assert_eq!(dump(&cache), TRUTH);
+    assert!(s.healed.is_some(), "{s}");
+}
+
+/// After the heal the cache trusts nothing it knew; a server that then contradicts itself
+/// is an error (exit 1 from the command), not a loop of resyncs.
+#[test]
+fn a_server_contradicting_itself_after_a_heal_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cache = cache_with(dir.path(), &[1, 2, 3], 50);
+    let first = vec![
+        step("LOGIN", &["{tag} OK logged in"]),
+        step("ENABLE QRESYNC", &["* ENABLED QRESYNC", "{tag} OK enabled"]),
+        step(
+            "(QRESYNC (7 50",
+            &[
+                "* 3 EXISTS",
+                "* OK [UIDVALIDITY 7] ok",
+                "* OK [HIGHESTMODSEQ 12] ok",
+                "{tag} OK done",
+            ],
+        ),
+    ];
+    let second = vec![
+        step("LOGIN", &["{tag} OK logged in"]),
+        step("ENABLE QRESYNC", &["* ENABLED QRESYNC", "{tag} OK enabled"]),
+        step(
+            "SELECT",
+            &[
+                "* 3 EXISTS",
+                "* OK [UIDVALIDITY 7] ok",
+                "* OK [HIGHESTMODSEQ 12] ok",
+                "{tag} OK done",
+            ],
+        ),
+        step(
+            "FETCH 1:3",
+            &[
+                "* 1 FETCH (UID 8 FLAGS () MODSEQ (5))",
+                "* 2 FETCH (UID 3 FLAGS () MODSEQ (5))",
+                "{tag} OK done",
+            ],
+        ),
+    ];
+    let (port, _h) = serve_many(QRESYNC_CAPS, vec![first, second]);
+    let e = sync(&mut cache, &mut options(port, "pw")).unwrap_err();
+    assert!(matches!(e, Error::Apply(_)), "{e}");
+}
+
+/// `--uids-only` with a CONDSTORE resync learns positions only: the newer HIGHESTMODSEQ of
+/// the SELECT covers flag changes it never fetched, so the old value stays, and the next
+/// sync with flags asks for the changes since then.
+#[test]
+fn uids_only_keeps_the_old_highestmodseq() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cache = cache_with(dir.path(), &[1, 2, 3], 10);
+    let script = vec![
+        step("LOGIN", &["{tag} OK logged in"]),
+        step(
+            "SELECT \"INBOX\" (CONDSTORE)",
+            &[
+                "* 3 EXISTS",
+                "* OK [UIDVALIDITY 7] ok",
+                "* OK [HIGHESTMODSEQ 12] ok",
+                "{tag} OK [READ-WRITE] done",
+            ],
+        ),
+        step(
+            "UID SEARCH RETURN (ALL) 1:3",
+            &["* ESEARCH (TAG \"{tag}\") UID ALL 1:3", "{tag} OK done"],
+        ),
+        step("LOGOUT", &["* BYE bye", "{tag} OK done"]),
+    ];
+    let (port, h) = serve_many(QRESYNC_CAPS, vec![script]);
+    let mut o = options(port, "pw");
+    o.uids_only = true;
+    o.resync = uidcache_sync::Resync::Condstore;
+    let s = sync(&mut cache, &mut o).unwrap();
+    h.join().unwrap();
+    assert_eq!(s.highestmodseq, Some(10), "{s}");
+    assert_eq!(cache.view().message_at(3).unwrap().map(|m| m.uid), Some(3));
+}
