@@ -11,6 +11,9 @@ pub enum Error {
     /// A transcript line is neither `C: `, `S: `, blank nor a `#` comment.
     #[error("not a transcript line (expected `C: `, `S: `, `#` or a blank line)")]
     BadLine,
+    /// The input's last line has no line terminator: it was cut short, and is not applied.
+    #[error("torn input: the last line has no line terminator (not applied)")]
+    TornLine,
     /// A response that would change the cache does not parse.
     #[error("malformed response: {0}")]
     Malformed(String),

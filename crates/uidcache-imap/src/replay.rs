@@ -16,7 +16,9 @@ pub struct ReplayStats {
 }
 
 /// Replays `input` (a whole transcript) into `cache`. On error the cache stays at the last
-/// commit point and the error names the line.
+/// commit point and the error names the line. A last line without a line terminator is torn
+/// input: not applied, an error. The end of the input is a commit point, except inside a
+/// SELECT/EXAMINE whose completion never came (see [`Session::finish`]).
 pub fn replay(
     cache: &mut Cache,
     input: &[u8],
@@ -32,8 +34,22 @@ pub fn replay(
     };
     let mut tx = cache.transaction().map_err(engine(0))?;
     let mut last = 0;
-    for (i, raw) in input.split(|b| *b == b'\n').enumerate() {
-        let pos = i as u64 + 1;
+    // What follows the last line terminator is a line only if it is empty: anything else
+    // was cut short (a `VANISHED 1000:1002` torn to `1000:1` would remove 1,000 messages).
+    let mut lines = input.split(|b| *b == b'\n').peekable();
+    let mut i = 0usize;
+    while let Some(raw) = lines.next() {
+        i += 1;
+        let pos = i as u64;
+        if lines.peek().is_none() {
+            if raw.is_empty() {
+                break;
+            }
+            return Err(LineError {
+                line: pos,
+                source: Error::TornLine,
+            });
+        }
         last = pos;
         stats.lines = pos;
         let line = raw.strip_suffix(b"\r").unwrap_or(raw);
@@ -55,8 +71,9 @@ pub fn replay(
             });
         }
     }
-    session.finish(&mut tx)?;
-    tx.commit_with(durability).map_err(engine(last))?;
-    stats.commits += 1;
+    if session.finish(&mut tx)? == Step::Commit {
+        tx.commit_with(durability).map_err(engine(last))?;
+        stats.commits += 1;
+    }
     Ok(stats)
 }

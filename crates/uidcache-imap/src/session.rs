@@ -18,6 +18,9 @@ pub enum Step {
     Continue,
     /// A command completed: commit the transaction now.
     Commit,
+    /// The input ended where nothing since the last commit point can be trusted (inside a
+    /// SELECT/EXAMINE whose completion never came): drop the transaction uncommitted.
+    Discard,
 }
 
 /// An outstanding `UID SEARCH a:b`.
@@ -126,13 +129,17 @@ impl Session {
         self.event(tx, pos, event)
     }
 
-    /// The end of the input: responses held for a SELECT are applied as if it completed.
-    /// Commit afterwards.
-    pub fn finish(&mut self, tx: &mut Transaction<'_>) -> Result<(), LineError> {
-        if let Some(sel) = self.select.take() {
-            self.resolve_select(tx, sel)?;
+    /// The end of the input (a transcript's end, a connection lost). Returns
+    /// [`Step::Commit`] when what was applied since the last commit point stands, or
+    /// [`Step::Discard`] when the input ended inside a SELECT/EXAMINE whose tagged completion
+    /// never came: its responses are incomplete (a QRESYNC SELECT cut after `EXISTS`, before
+    /// `VANISHED (EARLIER)`, would misplace every known message), so nothing since the last
+    /// commit point may be committed.
+    pub fn finish(&mut self, _tx: &mut Transaction<'_>) -> Result<Step, LineError> {
+        if self.select.take().is_some() {
+            return Ok(Step::Discard);
         }
-        Ok(())
+        Ok(Step::Commit)
     }
 
     /// Applies one parsed response.

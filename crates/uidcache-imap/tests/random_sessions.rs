@@ -37,12 +37,12 @@ fn chunks_split_at_commit_points_give_the_same_dump() {
         let mut start = 0;
         for p in points {
             if rng.chance(30) {
-                let chunk = lines[start..p].join("\n");
+                let chunk = lines[start..p].join("\n") + "\n";
                 common::replay_dump(&dir, &chunk).unwrap();
                 start = p;
             }
         }
-        let rest = lines[start..].join("\n");
+        let rest = lines[start..].join("\n") + "\n";
         let chunked = common::replay_dump(&dir, &rest).unwrap();
         assert_eq!(chunked, whole, "seed {seed}");
     }
