@@ -2,6 +2,7 @@
 //! ratios against uidcache, or as JSON. Peak memory is measured in a fresh child process per
 //! peer (`uidcache bench-probe`), since a process's peak RSS cannot be reset reliably.
 
+use crate::stdout::{out, outln};
 use std::path::Path;
 use std::process::Command;
 
@@ -62,9 +63,9 @@ pub fn bench(messages: u32, quick: bool, json: bool, peers: &str) -> Result<(), 
         }
     }
     if json {
-        println!("{}", report.to_json());
+        outln!("{}", report.to_json());
     } else {
-        print!("{}", report.to_table());
+        out!("{}", report.to_table());
     }
     Ok(())
 }
@@ -74,6 +75,6 @@ pub fn probe(peer: &str, dir: &Path, last: u32) -> Result<(), Failure> {
     let kind =
         PeerKind::from_name(peer).ok_or_else(|| Failure::Io(format!("unknown peer {peer}")))?;
     let bytes = probe_rss(kind, dir, last, 7).map_err(bench_failure)?;
-    println!("{bytes}");
+    outln!("{bytes}");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! replay, dump, stat, needed, qresync: open the cache, call the library, print.
 
-use std::io::{Read, Write};
+use crate::stdout::outln;
+use std::io::Read;
 use std::path::Path;
 
 use uidcache_engine::{Cache, Durability, OpenOptions, Segment};
@@ -58,9 +59,7 @@ pub fn dump(dir: &Path) -> Result<(), Failure> {
     let mut out = Vec::new();
     uidcache_imap::dump(&cache.view(), &mut out)
         .map_err(|e| Failure::Input(format!("{}: {e}", dir.display())))?;
-    std::io::stdout()
-        .write_all(&out)
-        .map_err(|e| Failure::Io(format!("write: {e}")))
+    crate::stdout::write(&out)
 }
 
 /// `uidcache stat`.
@@ -129,9 +128,7 @@ pub fn stat(dir: &Path) -> Result<(), Failure> {
             format!("{}s ago (journal written)", d.as_secs())
         });
     out += &format!("last commit    {last}\n");
-    std::io::stdout()
-        .write_all(out.as_bytes())
-        .map_err(|e| Failure::Io(format!("write: {e}")))
+    crate::stdout::write(out.as_bytes())
 }
 
 fn dir_size(dir: &Path) -> (u64, u64) {
@@ -159,7 +156,7 @@ pub fn needed(dir: &Path, seq: u32, max: u32) -> Result<(), Failure> {
         )));
     }
     if let Some(range) = view.fetch_plan(seq, max) {
-        println!("{}:{}", range.start(), range.end());
+        outln!("{}:{}", range.start(), range.end());
     }
     Ok(())
 }
@@ -169,7 +166,7 @@ pub fn qresync(dir: &Path) -> Result<(), Failure> {
     let cache = open_reader(dir)?;
     match uidcache_imap::qresync_param(&cache.view()) {
         Ok(Some(p)) => {
-            println!("{p}");
+            outln!("{p}");
             Ok(())
         }
         Ok(None) => Err(Failure::Input(

@@ -11,6 +11,8 @@ pub enum Failure {
     Io(String),
     /// Stopped by Ctrl-C, with everything done so far committed: exit 130.
     Interrupted(String),
+    /// The reader of stdout went away (`| head`): a quiet exit 0, as it wants no more.
+    StdoutClosed,
 }
 
 impl Failure {
@@ -20,6 +22,7 @@ impl Failure {
             Failure::Input(_) => 1,
             Failure::Io(_) => 2,
             Failure::Interrupted(_) => 130,
+            Failure::StdoutClosed => 0,
         }
     }
 
@@ -38,6 +41,7 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::Input(m) | Failure::Io(m) | Failure::Interrupted(m) => f.write_str(m),
+            Failure::StdoutClosed => f.write_str("stdout closed"),
         }
     }
 }

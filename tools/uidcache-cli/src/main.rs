@@ -12,6 +12,7 @@ mod bench;
 mod commands;
 mod demo;
 mod failure;
+mod stdout;
 mod sync;
 
 use failure::Failure;
@@ -143,6 +144,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match try_main(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::StdoutClosed) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("uidcache: {failure}");
             ExitCode::from(failure.exit_code())

@@ -1,6 +1,7 @@
 //! `uidcache sync`: the password, Ctrl-C, the progress bar and the summary around
 //! `uidcache_sync::sync` / `watch`.
 
+use crate::stdout::outln;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -186,7 +187,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         .close()
         .map_err(|e| Failure::engine(&args.dir.display().to_string(), e))?;
     if !args.quiet {
-        println!("{summary}");
+        outln!("{summary}");
     }
     Ok(())
 }

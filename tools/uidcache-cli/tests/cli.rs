@@ -167,3 +167,42 @@ fn hostile_input_never_panics() {
         assert!(matches!(out.status.code(), Some(0) | Some(1)), "{text}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+/// A reader that stops early (`| head`) closes stdout: every printing command exits quietly
+/// (status 0, nothing on stderr), never with a panic.
+#[test]
+fn a_closed_stdout_ends_every_command_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    let d = dir.to_str().unwrap();
+    // Enough records that dump writes more than a pipe holds after the reader is gone.
+    let mut text = String::from(
+        "C: a SELECT INBOX (CONDSTORE)\nS: * 20000 EXISTS\nS: * OK [UIDVALIDITY 7] x\n\
+         S: * OK [HIGHESTMODSEQ 9] x\nS: a OK done\nC: b UID SEARCH RETURN (ALL) 1:20000\n\
+         S: * ESEARCH (TAG \"b\") UID ALL 1:20000\nS: b OK done\n",
+    );
+    text.push_str("C: c NOOP\nS: c OK done\n");
+    let out = uidcache(&["replay", "--no-fsync", d], Some(&text));
+    assert_eq!(out.status.code(), Some(0));
+    for args in [
+        vec!["dump", d],
+        vec!["stat", d],
+        vec!["qresync", d],
+        vec!["needed", d, "1"],
+        vec!["demo", "--messages", "2000"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_uidcache"))
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end before the command writes anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}

@@ -4,6 +4,7 @@
 mod check;
 mod feed;
 
+use crate::stdout::outln;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -47,7 +48,7 @@ pub fn run(dir: Option<&Path>, messages: u32, seed: u64) -> Result<(), Failure> 
         }
     };
     let total = Instant::now();
-    println!(
+    outln!(
         "uidcache demo: {messages} messages, seed {seed}, cache in {}",
         dir.display()
     );
@@ -63,7 +64,7 @@ pub fn run(dir: Option<&Path>, messages: u32, seed: u64) -> Result<(), Failure> 
     server.connect(&mut lines, "a", false);
     server.select(&mut lines, "a3", None);
     feeder.feed(&mut cache, &mut session, &lines)?;
-    println!(
+    outln!(
         "  select                       {} EXISTS, {:?}",
         server.messages.len(),
         t.elapsed()
@@ -93,7 +94,7 @@ pub fn run(dir: Option<&Path>, messages: u32, seed: u64) -> Result<(), Failure> 
     }
     progress.finish_and_clear();
     let fill = t.elapsed();
-    println!(
+    outln!(
         "  fill                         {blocks} searches of {BLOCK}, {fill:?} ({:.0} messages/s)",
         f64::from(messages) / fill.as_secs_f64().max(1e-9)
     );
@@ -109,7 +110,7 @@ pub fn run(dir: Option<&Path>, messages: u32, seed: u64) -> Result<(), Failure> 
         progress.inc(1);
     }
     progress.finish_and_clear();
-    println!(
+    outln!(
         "  live changes                 {noops} NOOPs with 20 unsolicited changes each, {:?}",
         t.elapsed()
     );
@@ -141,7 +142,7 @@ pub fn run(dir: Option<&Path>, messages: u32, seed: u64) -> Result<(), Failure> 
     server.select(&mut lines, "b3", Some((&param, uidvalidity, modseq)));
     let reconnect_lines = lines.len();
     feeder.feed(&mut cache, &mut session, &lines)?;
-    println!("  reconnect with QRESYNC       {} response lines (500 flag changes, 300 expunges, 100 new offline), {:?}", reconnect_lines, t.elapsed());
+    outln!("  reconnect with QRESYNC       {} response lines (500 flag changes, 300 expunges, 100 new offline), {:?}", reconnect_lines, t.elapsed());
 
     // 5. Fetch what is still unknown (the new tail), as a client would.
     let t = Instant::now();
@@ -165,7 +166,7 @@ pub fn run(dir: Option<&Path>, messages: u32, seed: u64) -> Result<(), Failure> 
         fetched += 1;
         feeder.feed(&mut cache, &mut session, &lines)?;
     }
-    println!(
+    outln!(
         "  fetch unknown positions      {fetched} FETCH commands, {:?}",
         t.elapsed()
     );
@@ -174,9 +175,9 @@ pub fn run(dir: Option<&Path>, messages: u32, seed: u64) -> Result<(), Failure> 
     let t = Instant::now();
     let verdict = check::deep_check(&cache, &server);
     let layout = cache.layout();
-    println!("  deep check                   {:?}", t.elapsed());
-    println!();
-    println!(
+    outln!("  deep check                   {:?}", t.elapsed());
+    outln!();
+    outln!(
         "commits {}, fsyncs {}, index entries {}, blocks {}, journal {} bytes",
         cache.stats().commits,
         cache.stats().fsyncs,
@@ -184,7 +185,7 @@ pub fn run(dir: Option<&Path>, messages: u32, seed: u64) -> Result<(), Failure> 
         layout.blocks,
         layout.journal_bytes
     );
-    println!(
+    outln!(
         "responses applied {}, total {:?}",
         feeder.responses,
         total.elapsed()
@@ -193,14 +194,14 @@ pub fn run(dir: Option<&Path>, messages: u32, seed: u64) -> Result<(), Failure> 
     let t = Instant::now();
     cache.close().map_err(|e| Failure::engine("close", e))?;
     let report = uidcache_fsck::check(&dir).map_err(|e| Failure::Io(format!("fsck: {e}")))?;
-    println!(
+    outln!(
         "uidcache-fsck on {}: {} problems, {:?}",
         dir.display(),
         report.problems.len(),
         t.elapsed()
     );
     for p in report.problems.iter().take(20) {
-        println!("  {p}");
+        outln!("  {p}");
     }
     if !report.is_clean() {
         return Err(Failure::Input(format!(
@@ -210,12 +211,12 @@ pub fn run(dir: Option<&Path>, messages: u32, seed: u64) -> Result<(), Failure> 
     }
     match verdict {
         Ok(summary) => {
-            println!("fsck verdict: OK — {summary}; the files pass uidcache-fsck");
+            outln!("fsck verdict: OK — {summary}; the files pass uidcache-fsck");
             Ok(())
         }
         Err(problems) => {
             for p in problems.iter().take(20) {
-                println!("  {p}");
+                outln!("  {p}");
             }
             Err(Failure::Input(format!(
                 "fsck verdict: {} problems",
