@@ -10,6 +10,10 @@ use crate::response::{parse_response, CacheCode, Completion, Event};
 use crate::seqset::{self, SeqNum};
 use crate::start;
 
+/// How many UIDs of a search answer are learned at once (a multiple of the engine's block
+/// size, so that chunks fill whole blocks).
+const LEARN_CHUNK: usize = 64 * 1024;
+
 /// What the caller should do after a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use]
@@ -426,8 +430,20 @@ impl Session {
         if expected == 0 {
             return Ok(());
         }
-        let uids: Vec<u32> = answer.uids.iter().flat_map(|&(a, b)| a..=b).collect();
-        tx.learn_range(lo, &uids)
+        // The answer stays ranges; it is expanded a chunk at a time, so that a 10M-UID
+        // answer costs the memory of one chunk, not of every UID at once.
+        let mut seq = lo;
+        let mut chunk = Vec::with_capacity(LEARN_CHUNK);
+        for uid in answer.uids.iter().flat_map(|&(a, b)| a..=b) {
+            chunk.push(uid);
+            if chunk.len() == LEARN_CHUNK {
+                tx.learn_range(seq, &chunk)
+                    .map_err(|e| at(Error::from_learn(e)))?;
+                seq += LEARN_CHUNK as u32;
+                chunk.clear();
+            }
+        }
+        tx.learn_range(seq, &chunk)
             .map_err(|e| at(Error::from_learn(e)))
     }
 }

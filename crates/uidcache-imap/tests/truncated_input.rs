@@ -27,7 +27,7 @@ fn a_last_line_without_a_terminator_is_torn_and_not_applied() {
     let dir = tmp.path().join("c");
     let text = format!("{BASE}C: a3 NOOP\nS: * VANISHED 1000:1");
     let err = common::replay_dump(&dir, &text).unwrap_err();
-    assert!(err.starts_with("line 10:"), "{err}");
+    assert!(err.starts_with("line 9:"), "{err}");
     assert!(err.contains("torn"), "{err}");
     let dump = common::dump_dir(&dir);
     assert_eq!(exists(&dump), "exists 1005");
