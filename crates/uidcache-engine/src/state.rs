@@ -162,6 +162,23 @@ impl State {
         Ok(position(s.view_of(records, src)?.records()))
     }
 
+    /// The lowest placed UID above `uid`, found by the slices' UID extents and one binary
+    /// search in one block (no read index).
+    pub(crate) fn placed_uid_above(&self, uid: u32, src: &dyn RecordSource) -> Result<Option<u32>> {
+        let i = self.placed.partition_point(|s| s.last_uid <= uid);
+        let Some(s) = self.placed.get(i) else {
+            return Ok(None);
+        };
+        if s.first_uid > uid {
+            return Ok(Some(s.first_uid));
+        }
+        let records = src.records(s.block)?;
+        let view = s.view_of(records, src)?;
+        let records = view.records();
+        let k = records.partition_point(|r| r.uid.get() <= uid);
+        Ok(records.get(k).map(|r| r.uid.get()))
+    }
+
     /// Where an unknown `uid` must lie: the hole between its placed neighbours, if any.
     /// `None` when placed knowledge proves there is no room for it.
     pub(crate) fn hole_for_uid(&self, uid: u32) -> Option<(u32, u32)> {

@@ -7,7 +7,7 @@ use crate::cache::Cache;
 use crate::error::{Error, InvalidOp, Result};
 use crate::options::Durability;
 use crate::state::Meta;
-use crate::view::View;
+use crate::view::{UidPosition, View};
 
 /// Commits that learn at most this many new records keep them in the journal frame
 /// (4 KiB of records) rather than in a new block file.
@@ -428,6 +428,18 @@ impl<'c> Transaction<'c> {
             self.push(Op::RemoveUid { uid })?;
         }
         Ok(removal)
+    }
+
+    /// Where `uid` stands in the state this transaction has built so far: what
+    /// `self.view().position_of_uid(uid)` says, without building the read index that the
+    /// next change drops (so that a loop of lookups and removals stays O(log n) each).
+    pub fn position_of_uid(&self, uid: u32) -> Result<UidPosition> {
+        self.with_src(|v| v.position_of_uid_unindexed(uid))
+    }
+
+    /// The lowest placed UID above `uid`, in the state this transaction has built so far.
+    pub fn placed_uid_above(&self, uid: u32) -> Result<Option<u32>> {
+        self.with_src(|v| v.state.placed_uid_above(uid, &v.src))
     }
 
     /// Forgets the record with `uid` without changing the count: a placed record's

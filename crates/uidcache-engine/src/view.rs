@@ -160,6 +160,12 @@ impl<'a> View<'a> {
     pub fn position_of_uid(&self, uid: u32) -> Result<UidPosition> {
         // Reads build the read index, which `seq_of_uid` then uses.
         self.state.placed.index();
+        self.position_of_uid_unindexed(uid)
+    }
+
+    /// [`View::position_of_uid`] without building the read index: for a transaction, whose
+    /// next change would drop the index again (building it costs O(slices) each time).
+    pub(crate) fn position_of_uid_unindexed(&self, uid: u32) -> Result<UidPosition> {
         if let Some(seq) = self.state.seq_of_uid(uid, &self.src)? {
             return Ok(UidPosition::Placed(seq));
         }

@@ -1,6 +1,6 @@
 //! The effect of one response on the cache, outside the start of a session.
 
-use uidcache_engine::{Segment, Transaction, UidPosition, Update, View};
+use uidcache_engine::{Transaction, UidPosition, Update, View};
 
 use crate::error::{Error, Result};
 use crate::seqset;
@@ -117,10 +117,12 @@ pub(crate) fn vanished(tx: &mut Transaction<'_>, ranges: &[(u32, u32)]) -> Resul
     for &(a, b) in ranges {
         let mut uid = a;
         loop {
-            if let UidPosition::InHole { first, last } = tx.view().position_of_uid(uid)? {
+            // The transaction's own lookups: a view's would build the read index that the
+            // next removal drops, O(slices) per UID.
+            if let UidPosition::InHole { first, last } = tx.position_of_uid(uid)? {
                 // A run of UIDs in one hole shrinks it once per UID: done in bulk, so that
                 // `1:4294967295` over a huge hole costs one pass.
-                let end = next_placed_uid(&tx.view(), uid)?.map_or(b, |n| b.min(n - 1));
+                let end = tx.placed_uid_above(uid)?.map_or(b, |n| b.min(n - 1));
                 let stop = shrink_hole(tx, uid, end, first, last)?;
                 match stop.checked_add(1) {
                     Some(next) if next <= b => {
@@ -145,7 +147,7 @@ pub(crate) fn vanished(tx: &mut Transaction<'_>, ranges: &[(u32, u32)]) -> Resul
                     ),
                 };
                 let i = unplaced.partition_point(|u| *u <= uid);
-                min_opt(next_placed_uid(&tx.view(), uid)?, unplaced.get(i).copied())
+                min_opt(tx.placed_uid_above(uid)?, unplaced.get(i).copied())
             } else {
                 uid.checked_add(1)
             };
@@ -193,32 +195,6 @@ fn shrink_hole(tx: &mut Transaction<'_>, uid: u32, end: u32, first: u32, last: u
         }
     }
     Ok(stop)
-}
-
-/// The lowest placed UID above `uid`.
-fn next_placed_uid(view: &View<'_>, uid: u32) -> Result<Option<u32>> {
-    for seg in view.segments() {
-        let Segment::Known(first, last) = seg else {
-            continue;
-        };
-        let Some(high) = view.message_at(last)? else {
-            continue;
-        };
-        if high.uid <= uid {
-            continue;
-        }
-        // UIDs ascend with sequence numbers: find the first one above `uid`.
-        let (mut lo, mut hi) = (first, last);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            match view.message_at(mid)? {
-                Some(m) if m.uid > uid => hi = mid,
-                _ => lo = mid + 1,
-            }
-        }
-        return Ok(view.message_at(lo)?.map(|m| m.uid));
-    }
-    Ok(None)
 }
 
 fn min_opt(a: Option<u32>, b: Option<u32>) -> Option<u32> {
