@@ -64,7 +64,7 @@ pub(crate) fn load(dir: &Path, problems: &mut Vec<Problem>) -> JournalFile {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return JournalFile::Missing,
         Err(e) => {
             problems.push(Problem::new(
-                Severity::Error,
+                Severity::Damage,
                 rel(),
                 0,
                 "JournalHeader",
@@ -83,7 +83,7 @@ pub(crate) fn load(dir: &Path, problems: &mut Vec<Problem>) -> JournalFile {
             } = &scan.tail
             {
                 problems.push(Problem::new(
-                    Severity::Warning,
+                    Severity::Note,
                     rel(),
                     scan.end,
                     "JournalFrame",
@@ -97,7 +97,7 @@ pub(crate) fn load(dir: &Path, problems: &mut Vec<Problem>) -> JournalFile {
             (scan, None)
         }
         Err(e) => {
-            problems.push(Problem::from_format(Severity::Error, rel(), &e));
+            problems.push(Problem::from_format(Severity::Damage, rel(), &e));
             if e.structure != "JournalFrame" {
                 return JournalFile::Unusable;
             }
@@ -127,7 +127,7 @@ pub(crate) fn load(dir: &Path, problems: &mut Vec<Problem>) -> JournalFile {
                 ops,
             }),
             Err(e) => {
-                problems.push(Problem::from_format(Severity::Error, rel(), &e));
+                problems.push(Problem::from_format(Severity::Damage, rel(), &e));
                 journal.lost = Some(Lost {
                     offset: frame.offset,
                     frame: frame.frame_seq,

@@ -1,5 +1,7 @@
-//! `uidcache-fsck [--repair] [--json] DIR`: exit 0 clean, 1 problems found (one a line),
-//! 2 usage or I/O error.
+//! `uidcache-fsck [--repair] [--json] [--strict] DIR`: exit 0 when the cache has no damage
+//! (notes about crash leftovers and stale header values are printed but do not fail), 1 when
+//! it has damage (with `--strict`: any finding at all), 2 usage or I/O error. Findings are
+//! printed one a line, `note: ...` or `damage: ...`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,6 +18,9 @@ struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Also exit 1 on notes (crash leftovers, stale header values), not only on damage.
+    #[arg(long)]
+    strict: bool,
     /// The mailbox directory.
     dir: PathBuf,
 }
@@ -38,7 +43,13 @@ fn try_main(args: &Args) -> Result<bool, String> {
             println!("repair: {r}");
         }
     }
-    Ok(report.is_clean())
+    // Notes describe a consistent cache (the state after a crash, or a server's stale
+    // UIDNEXT): failing on them would teach users to repair after every crash.
+    Ok(if args.strict {
+        report.is_clean()
+    } else {
+        !report.has_damage()
+    })
 }
 
 fn main() -> ExitCode {

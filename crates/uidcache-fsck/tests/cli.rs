@@ -29,14 +29,14 @@ fn exit_codes_lines_and_json() {
         out.lines().count() >= 2
             && out
                 .lines()
-                .all(|l| l.starts_with("error: ") || l.starts_with("warning: ")),
+                .all(|l| l.starts_with("damage: ") || l.starts_with("note: ")),
         "{out}"
     );
     let (code, json) = fsck(&["--json".as_ref(), dir]);
     assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["problems"][0]["file"], "blocks/0000000000000001.ucb");
-    assert_eq!(v["problems"][0]["severity"], "error");
+    assert_eq!(v["problems"][0]["severity"], "damage");
     let (code, out) = fsck(&["--repair".as_ref(), dir]);
     assert_eq!(code, 1);
     assert!(out.contains("repair: "), "{out}");

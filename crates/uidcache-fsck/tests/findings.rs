@@ -43,7 +43,7 @@ fn block_checksum_damage_points_at_the_crc_field() {
         (
             Path::new("blocks/0000000000000001.ucb"),
             28,
-            Severity::Error
+            Severity::Damage
         )
     );
     let entry = find(&r, "IndexEntry", "block_id");
@@ -55,7 +55,7 @@ fn block_checksum_damage_points_at_the_crc_field() {
 }
 
 #[test]
-fn torn_tail_is_a_warning_not_damage() {
+fn torn_tail_is_a_note_not_damage() {
     let d = scratch();
     caches::split_block(d.path());
     let path = d.path().join("journal");
@@ -66,7 +66,7 @@ fn torn_tail_is_a_warning_not_damage() {
     let r = check(d.path()).unwrap();
     assert!(!r.has_damage(), "{:?}", r.problems);
     let p = find(&r, "JournalFrame", "tail");
-    assert_eq!((p.offset, p.severity), (len, Severity::Warning));
+    assert_eq!((p.offset, p.severity), (len, Severity::Note));
     let fixed = repair(d.path()).unwrap();
     assert!(
         fixed
@@ -150,7 +150,7 @@ fn forged_record_order_and_undefined_flag_set_are_found_and_dropped() {
 }
 
 #[test]
-fn highestmodseq_below_a_record_is_a_warning_and_repair_forgets_it() {
+fn highestmodseq_below_a_record_is_a_note() {
     let d = scratch();
     caches::checkpoint_then_frames(d.path());
     rewrite_index(d.path(), |m| {
@@ -159,10 +159,14 @@ fn highestmodseq_below_a_record_is_a_warning_and_repair_forgets_it() {
     });
     let r = check(d.path()).unwrap();
     let p = find(&r, "IndexHeader", "highestmodseq");
-    assert_eq!((p.offset, p.severity), (40, Severity::Warning));
+    assert_eq!((p.offset, p.severity), (40, Severity::Note));
     // The journal sets HIGHESTMODSEQ 21 again, so the replayed state is fine: only the
     // checkpoint is reported.
     assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+    assert!(!r.has_damage());
+    // What the server said is kept: nothing to repair.
+    let fixed = repair(d.path()).unwrap();
+    assert!(fixed.repairs.is_empty(), "{:?}", fixed.repairs);
 }
 
 #[test]
@@ -192,7 +196,7 @@ fn unplaced_record_inside_a_placed_range_contradicts_it() {
 }
 
 #[test]
-fn orphans_and_temp_files_are_warnings_and_repair_removes_them() {
+fn orphans_and_temp_files_are_notes_and_repair_removes_them() {
     let d = scratch();
     caches::split_block(d.path());
     fs::write(
