@@ -97,7 +97,7 @@ fn missing_files(s: &mut Survey) {
             (
                 Severity::Damage,
                 format!(
-                    "no index file, but {} remain: the cache cannot be opened (repair rebuilds what the journal proves)",
+                    "no index file, but {}: the cache cannot be opened (repair rebuilds what the journal proves)",
                     remains(has_journal, s.layout.blocks.len())
                 ),
             )
@@ -137,7 +137,7 @@ fn missing_files(s: &mut Survey) {
     }
 }
 
-/// "the journal and 3 block files", for messages.
+/// "the journal and 3 block files remain", for messages.
 fn remains(journal: bool, blocks: usize) -> String {
     let blocks = match blocks {
         0 => None,
@@ -145,10 +145,11 @@ fn remains(journal: bool, blocks: usize) -> String {
         n => Some(format!("{n} block files")),
     };
     match (journal, blocks) {
-        (true, Some(b)) => format!("the journal and {b}"),
-        (true, None) => "the journal".to_string(),
-        (false, Some(b)) => b,
-        (false, None) => "no other file".to_string(),
+        (true, Some(b)) => format!("the journal and {b} remain"),
+        (true, None) => "the journal remains".to_string(),
+        (false, Some(b)) if b.starts_with("1 ") => format!("{b} remains"),
+        (false, Some(b)) => format!("{b} remain"),
+        (false, None) => "no other file remains".to_string(),
     }
 }
 
