@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use uidcache_engine::JOURNAL_FILE;
-use uidcache_format::{scan_journal, FrameRef, JournalTail, Op};
+use uidcache_format::{scan_journal, FrameRef, JournalTail, Op, FRAME_DURABLE};
 
 use crate::report::{Problem, Severity};
 
@@ -16,6 +16,8 @@ pub(crate) struct Frame {
     pub(crate) offset: u64,
     /// Its `frame_seq`.
     pub(crate) seq: u64,
+    /// `FRAME_DURABLE` is set: every frame up to this one was fsynced.
+    pub(crate) durable: bool,
     /// Its ops.
     pub(crate) ops: Vec<Op>,
 }
@@ -124,6 +126,7 @@ pub(crate) fn load(dir: &Path, problems: &mut Vec<Problem>) -> JournalFile {
             Ok(ops) => journal.frames.push(Frame {
                 offset: frame.offset,
                 seq: frame.frame_seq,
+                durable: frame.flags & FRAME_DURABLE != 0,
                 ops,
             }),
             Err(e) => {

@@ -2,16 +2,16 @@
 //! replayed with the engine and the replayed state checked. `check` reports it; `repair`
 //! builds on it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use uidcache_engine::{Error as EngineError, Replay, INDEX_FILE, JOURNAL_FILE};
-use uidcache_format::{IndexImage, Op};
+use uidcache_format::{IndexImage, Op, Record};
 
 use crate::blocks::{self, Blocks};
 use crate::error::Result;
 use crate::index::{self, IndexFile};
-use crate::journal::{self, Frame, JournalFile};
+use crate::journal::{self, Frame, Journal, JournalFile};
 use crate::layout::{self, Layout};
 use crate::report::{Problem, Severity};
 use crate::rules::{check_image, Finding, Origin};
@@ -320,6 +320,80 @@ fn orphans(s: &mut Survey) {
     }
 }
 
+/// Whether the records of block `id`, as the journal so far or the block file gives them,
+/// hold `first_uid` and `last_uid` at the named records (the engine's `blocks_intact`).
+fn learn_intact(op: &Op, inline: &BTreeMap<u64, &[Record]>, blocks: &Blocks) -> bool {
+    let Op::Learn {
+        block_id,
+        first_record,
+        len,
+        first_uid,
+        last_uid,
+        ..
+    } = op
+    else {
+        return true;
+    };
+    let Some(records) = inline
+        .get(block_id)
+        .copied()
+        .or_else(|| blocks.records(*block_id))
+    else {
+        return false;
+    };
+    let at = |k: Option<usize>| k.and_then(|k| records.get(k)).map(|r| r.uid.get());
+    let first = *first_record as usize;
+    let last = first
+        .checked_add(*len as usize)
+        .and_then(|e| e.checked_sub(1));
+    at(Some(first)) == Some(*first_uid) && at(last) == Some(*last_uid)
+}
+
+/// Frames after the last durable one were never fsynced: after a power failure such a frame
+/// can survive while a block it names did not. The engine then drops that frame and every
+/// later one like a torn tail (FORMAT.md 8.2, last paragraph), and so does fsck: a note, and
+/// the frames leave `j`, so their blocks count as orphans.
+fn unsynced_tail(j: &mut Journal, blocks: &Blocks, problems: &mut Vec<Problem>) {
+    let durable_upto = j
+        .frames
+        .iter()
+        .rposition(|f| f.durable)
+        .map_or(0, |i| i + 1);
+    let mut inline: BTreeMap<u64, &[Record]> = BTreeMap::new();
+    let mut cut = None;
+    for (i, frame) in j.frames.iter().enumerate() {
+        for op in &frame.ops {
+            if let Op::InlineBlock { id, records } = op {
+                inline.insert(*id, records);
+            }
+        }
+        if i >= durable_upto && !frame.ops.iter().all(|op| learn_intact(op, &inline, blocks)) {
+            cut = Some(i);
+            break;
+        }
+    }
+    let Some(i) = cut else {
+        return;
+    };
+    let (offset, seq, dropped) = match j.frames.get(i) {
+        Some(f) => (f.offset, f.seq, j.frames.len() - i),
+        None => return,
+    };
+    problems.push(Problem::new(
+        Severity::Note,
+        JOURNAL_FILE,
+        offset,
+        "JournalFrame",
+        "tail",
+        "frames whose blocks survived (frames after the last durable one were not fsynced)",
+        format_args!(
+            "frame {seq} names a block that is missing or does not hold its UIDs: a commit without fsync lost in a power failure; it and {} later frames are dropped like a torn tail",
+            dropped - 1
+        ),
+    ));
+    j.frames.truncate(i);
+}
+
 /// Surveys `dir`. Fails only when the directory itself cannot be listed.
 pub(crate) fn survey(dir: &Path) -> Result<Survey> {
     let layout = layout::scan(dir)?;
@@ -336,6 +410,10 @@ pub(crate) fn survey(dir: &Path) -> Result<Survey> {
         JournalFile::Missing
     };
     let mut blocks = blocks;
+    let mut journal = journal;
+    if let JournalFile::Sound(j) = &mut journal {
+        unsynced_tail(j, &blocks, &mut problems);
+    }
     if let JournalFile::Sound(j) = &journal {
         // Records of small commits live in their frames (InlineBlock, FORMAT.md 5.3) until a
         // checkpoint writes them out: they are sound blocks without a file yet.

@@ -253,3 +253,65 @@ fn lost_index_of_a_checkpointed_cache_resets_keeping_a_checksummed_uidvalidity()
     assert_eq!(after.uidvalidity, Some(77));
     assert!(after.placed.is_empty());
 }
+
+/// A commit without fsync whose block file was lost in a power failure while its frame
+/// survived: the engine drops that frame like a torn tail, so fsck notes it (no damage),
+/// counts its block as an orphan, and repair keeps the state before that commit.
+#[test]
+fn unsynced_frame_whose_block_was_lost_is_a_note() {
+    let d = scratch();
+    let options = uidcache_engine::OpenOptions {
+        checkpoint_on_drop: false,
+        ..uidcache_engine::OpenOptions::default()
+    };
+    let mut c = uidcache_engine::Cache::open_with(d.path(), options).unwrap();
+    let mut tx = c.transaction().unwrap();
+    tx.set_exists(1000).unwrap();
+    tx.learn_range(1, &[5, 6]).unwrap();
+    tx.commit().unwrap();
+    drop(c);
+    let before = dump(d.path()).unwrap();
+    let blocks_before: Vec<_> = fs::read_dir(d.path().join("blocks"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let mut c = uidcache_engine::Cache::open_with(d.path(), options_nosync()).unwrap();
+    let mut tx = c.transaction().unwrap();
+    let uids: Vec<u32> = (100..700).collect();
+    tx.learn_range(10, &uids).unwrap();
+    tx.commit_with(uidcache_engine::Durability::NoSync).unwrap();
+    drop(c);
+    let new_block = fs::read_dir(d.path().join("blocks"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| !blocks_before.contains(p))
+        .expect("the big learn wrote a block file");
+    // Power failure: the block's data never reached the disk.
+    let len = fs::metadata(&new_block).unwrap().len() as usize;
+    fs::write(&new_block, vec![0u8; len]).unwrap();
+    assert_eq!(
+        dump(d.path()).unwrap(),
+        before,
+        "the engine drops the frame"
+    );
+    let r = check(d.path()).unwrap();
+    assert!(!r.has_damage(), "{:#?}", r.problems);
+    let tail = find(&r, "JournalFrame", "tail");
+    assert_eq!(tail.severity, Severity::Note);
+    assert!(
+        r.problems.iter().any(|p| p.found.contains("orphan")),
+        "{:#?}",
+        r.problems
+    );
+    repair(d.path()).unwrap();
+    assert!(check(d.path()).unwrap().is_clean());
+    assert_eq!(dump(d.path()).unwrap(), before);
+}
+
+fn options_nosync() -> uidcache_engine::OpenOptions {
+    uidcache_engine::OpenOptions {
+        checkpoint_on_drop: false,
+        durability: uidcache_engine::Durability::NoSync,
+        ..uidcache_engine::OpenOptions::default()
+    }
+}
