@@ -334,6 +334,57 @@ fn missing_index_beside_a_journal_is_corruption_not_a_fresh_cache() {
     assert!(Cache::open(dir.path()).unwrap_err().is_corruption());
 }
 
+/// Block files without an index (the journal gone too): a writer must not initialize a fresh
+/// cache there, which would unlink the blocks; writer and reader both report the lost index.
+#[test]
+fn missing_index_beside_block_files_is_corruption_and_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut cache = Cache::open(dir.path()).unwrap();
+        let mut tx = cache.transaction().unwrap();
+        tx.set_exists(100).unwrap();
+        tx.learn_range(1, &(1..=100).collect::<Vec<u32>>()).unwrap();
+        tx.commit().unwrap();
+    }
+    fs::remove_file(dir.path().join(INDEX_FILE)).unwrap();
+    fs::remove_file(dir.path().join(JOURNAL_FILE)).unwrap();
+    let blocks = || fs::read_dir(dir.path().join(BLOCKS_DIR)).unwrap().count();
+    let before = blocks();
+    assert!(before > 0);
+    for err in [
+        Cache::open(dir.path()).unwrap_err(),
+        Cache::open_read_only(dir.path()).unwrap_err(),
+    ] {
+        assert!(err.is_corruption(), "{err}");
+        assert!(
+            matches!(&err, Error::Corrupt { path, .. } if path.ends_with(INDEX_FILE)),
+            "{err}"
+        );
+    }
+    assert_eq!(blocks(), before);
+    assert!(!dir.path().join(INDEX_FILE).exists());
+}
+
+/// A directory whose writer stopped before publishing its first index (`lock`, empty
+/// `blocks/`): readers see an empty cache; a directory no writer opened is not a cache.
+#[test]
+fn a_reader_sees_a_lock_only_directory_as_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        Cache::open_read_only(dir.path()).unwrap_err(),
+        Error::Io { .. }
+    ));
+    fs::create_dir(dir.path().join(BLOCKS_DIR)).unwrap();
+    fs::write(dir.path().join(uidcache::LOCK_FILE), b"").unwrap();
+    let cache = Cache::open_read_only(dir.path()).unwrap();
+    assert_eq!(cache.view().exists(), None);
+    assert!(uids(&cache).is_empty());
+    drop(cache);
+    // A writer initializes it as usual.
+    drop(Cache::open(dir.path()).unwrap());
+    assert!(dir.path().join(INDEX_FILE).exists());
+}
+
 #[test]
 fn leftovers_of_a_crash_are_removed() {
     let dir = tempfile::tempdir().unwrap();

@@ -436,20 +436,56 @@ impl Cache {
     }
 }
 
+/// What remains of a cache whose `index` is missing, as corruption naming the index; `None`
+/// when nothing remains (a new cache, or a first open that stopped before its index).
+///
+/// A writer's first open publishes the index before the journal and before any block file
+/// (FORMAT.md 8.1), and no later step removes it, so a journal or block file beside no index
+/// means the index was lost: starting a fresh cache there would unlink those blocks and
+/// replace the journal, losing what they still prove. The caller fails instead, and
+/// `uidcache-fsck --repair` rebuilds what it can.
+fn lost_index(dir: &Path, fs: &Fs) -> Result<Option<Error>> {
+    let journal = fs.vfs.exists(&dir.join(JOURNAL_FILE));
+    let blocks_dir = dir.join(BLOCKS_DIR);
+    let blocks = match fs.vfs.list_dir(&blocks_dir) {
+        Ok(names) => names.iter().filter(|n| block_id_of(n).is_some()).count(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(Error::io("list", &blocks_dir)(e)),
+    };
+    if !journal && blocks == 0 {
+        return Ok(None);
+    }
+    let files = |n: usize| {
+        if n == 1 {
+            "1 block file".to_string()
+        } else {
+            format!("{n} block files")
+        }
+    };
+    let what = match (journal, blocks) {
+        (true, 0) => "the journal remains".to_string(),
+        (true, n) => format!("the journal and {} remain", files(n)),
+        (false, n) => format!("{} remain", files(n)),
+    };
+    Ok(Some(Error::corrupt(
+        dir.join(INDEX_FILE),
+        FormatError::new(
+            FormatErrorKind::Truncated,
+            "IndexHeader",
+            "file",
+            0,
+            "an index beside the journal and block files",
+            format_args!(
+                "no index file, but {what} (the index was lost; run uidcache-fsck --repair)"
+            ),
+        ),
+    )))
+}
+
 /// Writes the files of an empty cache: index of generation 0, then its journal.
 fn initialize(dir: &Path, fs: &Fs) -> Result<()> {
-    if fs.vfs.exists(&dir.join(JOURNAL_FILE)) {
-        return Err(Error::corrupt(
-            dir.join(INDEX_FILE),
-            FormatError::new(
-                FormatErrorKind::Truncated,
-                "IndexHeader",
-                "file",
-                0,
-                "an index beside the journal",
-                "no index file",
-            ),
-        ));
+    if let Some(lost) = lost_index(dir, fs)? {
+        return Err(lost);
     }
     let bytes = IndexImage {
         next_block_id: 1,
@@ -472,7 +508,16 @@ fn load_as_reader(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match load(dir, fs, store) {
+        let loaded = match load(dir, fs, store) {
+            Err(Error::Io { source, path, .. })
+                if source.kind() == std::io::ErrorKind::NotFound
+                    && path == dir.join(INDEX_FILE) =>
+            {
+                no_index(dir, fs, store)
+            }
+            other => other,
+        };
+        match loaded {
             Err(Error::Corrupt { detail, .. })
                 if detail.field == "generation" && attempt < READER_ATTEMPTS => {}
             // A missing index is an answer (no cache there), a missing block a race.
@@ -484,6 +529,38 @@ fn load_as_reader(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
         }
         std::thread::sleep(std::time::Duration::from_millis(attempt as u64));
     }
+}
+
+/// A reader's answer for a directory without an index: the empty state when a writer
+/// created the directory (its `lock` exists) and nothing was committed yet; corruption when
+/// a journal or block files remain; otherwise "no cache here" (a `NotFound` I/O error
+/// naming the index).
+fn no_index(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
+    let index_path = dir.join(INDEX_FILE);
+    let lost = lost_index(dir, fs)?;
+    // A writer initializing meanwhile publishes the index before the journal: if the index
+    // is there now, what was listed was a new cache being created, so read it.
+    if fs.vfs.exists(&index_path) {
+        return load(dir, fs, store);
+    }
+    if let Some(lost) = lost {
+        return Err(lost);
+    }
+    if !fs.vfs.exists(&dir.join(LOCK_FILE)) {
+        return Err(Error::io("read index", &index_path)(std::io::Error::from(
+            std::io::ErrorKind::NotFound,
+        )));
+    }
+    let image = IndexImage {
+        next_block_id: 1,
+        ..IndexImage::default()
+    };
+    Ok(Loaded {
+        state: from_image(image, &index_path)?,
+        generation: 0,
+        journal: None,
+        named: HashSet::new(),
+    })
 }
 
 /// Reads the index, then replays the journal that continues it.

@@ -40,7 +40,7 @@ pub(crate) fn load(dir: &Path, layout: &Layout, problems: &mut Vec<Problem>) -> 
             Ok(bytes) => bytes,
             Err(e) => {
                 problems.push(Problem::new(
-                    Severity::Error,
+                    Severity::Damage,
                     rel,
                     0,
                     "BlockFile",
@@ -57,7 +57,7 @@ pub(crate) fn load(dir: &Path, layout: &Layout, problems: &mut Vec<Problem>) -> 
                 blocks.good.insert(*id, records.to_vec());
             }
             Err(e) => {
-                problems.push(Problem::from_format(Severity::Error, rel, &e));
+                problems.push(Problem::from_format(Severity::Damage, rel, &e));
                 blocks.bad.insert(*id, rel.clone());
             }
         }

@@ -68,7 +68,7 @@ pub(crate) fn load(dir: &Path, problems: &mut Vec<Problem>) -> Option<IndexFile>
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
         Err(e) => {
             problems.push(Problem::new(
-                Severity::Error,
+                Severity::Damage,
                 INDEX_FILE,
                 0,
                 "IndexHeader",
@@ -86,7 +86,7 @@ pub(crate) fn load(dir: &Path, problems: &mut Vec<Problem>) -> Option<IndexFile>
             header,
         }),
         Err(e) => {
-            problems.push(Problem::from_format(Severity::Error, INDEX_FILE, &e));
+            problems.push(Problem::from_format(Severity::Damage, INDEX_FILE, &e));
             Some(IndexFile {
                 image: None,
                 header,

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use uidcache_engine::JOURNAL_FILE;
-use uidcache_format::{scan_journal, FrameRef, JournalTail, Op};
+use uidcache_format::{scan_journal, FrameRef, JournalTail, Op, FRAME_DURABLE};
 
 use crate::report::{Problem, Severity};
 
@@ -16,6 +16,8 @@ pub(crate) struct Frame {
     pub(crate) offset: u64,
     /// Its `frame_seq`.
     pub(crate) seq: u64,
+    /// `FRAME_DURABLE` is set: every frame up to this one was fsynced.
+    pub(crate) durable: bool,
     /// Its ops.
     pub(crate) ops: Vec<Op>,
 }
@@ -64,7 +66,7 @@ pub(crate) fn load(dir: &Path, problems: &mut Vec<Problem>) -> JournalFile {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return JournalFile::Missing,
         Err(e) => {
             problems.push(Problem::new(
-                Severity::Error,
+                Severity::Damage,
                 rel(),
                 0,
                 "JournalHeader",
@@ -83,7 +85,7 @@ pub(crate) fn load(dir: &Path, problems: &mut Vec<Problem>) -> JournalFile {
             } = &scan.tail
             {
                 problems.push(Problem::new(
-                    Severity::Warning,
+                    Severity::Note,
                     rel(),
                     scan.end,
                     "JournalFrame",
@@ -97,7 +99,7 @@ pub(crate) fn load(dir: &Path, problems: &mut Vec<Problem>) -> JournalFile {
             (scan, None)
         }
         Err(e) => {
-            problems.push(Problem::from_format(Severity::Error, rel(), &e));
+            problems.push(Problem::from_format(Severity::Damage, rel(), &e));
             if e.structure != "JournalFrame" {
                 return JournalFile::Unusable;
             }
@@ -124,10 +126,11 @@ pub(crate) fn load(dir: &Path, problems: &mut Vec<Problem>) -> JournalFile {
             Ok(ops) => journal.frames.push(Frame {
                 offset: frame.offset,
                 seq: frame.frame_seq,
+                durable: frame.flags & FRAME_DURABLE != 0,
                 ops,
             }),
             Err(e) => {
-                problems.push(Problem::from_format(Severity::Error, rel(), &e));
+                problems.push(Problem::from_format(Severity::Damage, rel(), &e));
                 journal.lost = Some(Lost {
                     offset: frame.offset,
                     frame: frame.frame_seq,

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use uidcache_engine::{block_id_of, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE};
+use uidcache_engine::{block_id_of, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE, LOCK_FILE};
 
 use crate::error::{FsckError, Result};
 
@@ -17,6 +17,8 @@ pub(crate) struct Layout {
     pub(crate) has_index: bool,
     pub(crate) has_journal: bool,
     pub(crate) has_blocks_dir: bool,
+    /// A writer has opened the directory (it creates `lock` before anything else).
+    pub(crate) has_lock: bool,
     /// Block files by ID, as paths relative to the directory.
     pub(crate) blocks: BTreeMap<u64, PathBuf>,
     /// Leftover `*.tmp` files, relative.
@@ -33,6 +35,7 @@ pub(crate) fn scan(dir: &Path) -> Result<Layout> {
             INDEX_FILE => layout.has_index = true,
             JOURNAL_FILE => layout.has_journal = true,
             BLOCKS_DIR => layout.has_blocks_dir = true,
+            LOCK_FILE => layout.has_lock = true,
             n if n.ends_with(TMP_SUFFIX) => layout.temp_files.push(PathBuf::from(n)),
             _ => {}
         }

@@ -5,7 +5,7 @@
 //! (`format-spec/FORMAT.md`), replays the journal with the engine and checks the replayed
 //! state too, and reports every problem with its file, byte offset, what was expected and
 //! what was found. A torn journal tail, an orphan block file or a leftover temporary file is
-//! a [`Severity::Warning`], damage a [`Severity::Error`].
+//! a [`Severity::Note`], damage a [`Severity::Damage`].
 //!
 //! [`repair`] takes the writer lock, rebuilds the state from what is sound, and publishes it
 //! as a new checkpoint (temporary file, fsync, rename, like the engine). The result holds a

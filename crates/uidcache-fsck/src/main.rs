@@ -1,6 +1,9 @@
-//! `uidcache-fsck [--repair] [--json] DIR`: exit 0 clean, 1 problems found (one a line),
-//! 2 usage or I/O error.
+//! `uidcache-fsck [--repair] [--json] [--strict] DIR`: exit 0 when the cache has no damage
+//! (notes about crash leftovers and stale header values are printed but do not fail), 1 when
+//! it has damage (with `--strict`: any finding at all), 2 usage or I/O error. Findings are
+//! printed one a line, `note: ...` or `damage: ...`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,6 +19,9 @@ struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Also exit 1 on notes (crash leftovers, stale header values), not only on damage.
+    #[arg(long)]
+    strict: bool,
     /// The mailbox directory.
     dir: PathBuf,
 }
@@ -27,18 +33,34 @@ fn try_main(args: &Args) -> Result<bool, String> {
         uidcache_fsck::check(&args.dir)
     }
     .map_err(|e| e.to_string())?;
+    let mut text = String::new();
     if args.json {
-        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-        println!("{text}");
+        text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        text.push('\n');
     } else {
         for p in &report.problems {
-            println!("{p}");
+            text += &format!("{p}\n");
         }
         for r in &report.repairs {
-            println!("repair: {r}");
+            text += &format!("repair: {r}\n");
         }
     }
-    Ok(report.is_clean())
+    // A reader that stopped early (`| head`) wants no more output; the verdict (the exit
+    // code) still stands. `println!` would panic on the closed pipe.
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(format!("writing to stdout: {e}"))
+        }
+        _ => {}
+    }
+    // Notes describe a consistent cache (the state after a crash, or a server's stale
+    // UIDNEXT): failing on them would teach users to repair after every crash.
+    Ok(if args.strict {
+        report.is_clean()
+    } else {
+        !report.has_damage()
+    })
 }
 
 fn main() -> ExitCode {

@@ -9,7 +9,7 @@ use uidcache_format::IndexImage;
 use crate::error::Result;
 use crate::layout;
 use crate::rebuild::{next_generation, rebuild, reset};
-use crate::report::{RepairAction, Report};
+use crate::report::{Problem, RepairAction, Report, Severity};
 use crate::survey::{survey, Survey};
 use crate::write;
 
@@ -75,19 +75,30 @@ fn report_of(dir: &Path, s: &Survey) -> Report {
     }
 }
 
+/// Whether `p` is a note about a header value the server gave (stale UIDNEXT, low
+/// HIGHESTMODSEQ): repair keeps those values, so such a note neither calls for a repair
+/// nor fails the check after one.
+fn kept_header_note(p: &Problem) -> bool {
+    p.severity == Severity::Note
+        && p.structure == "IndexHeader"
+        && matches!(p.field.as_str(), "uidnext" | "highestmodseq")
+}
+
 /// Repairs the cache in `dir`; see the crate docs.
 pub(crate) fn run(dir: &Path) -> Result<Report> {
     let _lock = crate::lock::take(dir)?;
     let s = survey(dir)?;
     let mut report = report_of(dir, &s);
-    if report.is_clean() || s.is_empty() {
+    // Leftovers (notes) are cleaned up like damage, by a new checkpoint; a lock-only
+    // directory is an empty cache and stays as it is.
+    if report.problems.iter().all(kept_header_note) || s.is_empty() {
         return Ok(report);
     }
     let generation = next_generation(&s);
     let image = rebuild(dir, &s, generation, &mut report.repairs);
     publish(dir, &s, &image, &mut report.repairs)?;
     let after = survey(dir)?;
-    if let Some(first) = after.problems.first() {
+    if let Some(first) = after.problems.iter().find(|p| !kept_header_note(p)) {
         let reason = format!("the rebuilt cache still had a problem: {first}");
         let image = reset(
             &s,

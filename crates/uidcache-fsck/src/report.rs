@@ -7,16 +7,22 @@ use std::path::PathBuf;
 use serde::Serialize;
 use uidcache_format::FormatError;
 
-/// How bad a problem is.
+/// What a finding means for the cache (FORMAT.md 8.7 lists which finding is which).
+///
+/// Serialized (`--json`) as `"note"` and `"damage"`; before this split they were
+/// `"warning"` and `"error"`, and several crash leftovers were errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
-    /// Not damage, but something a writer cleans up or a reader must know: a torn journal
-    /// tail, an orphan block file, a leftover temporary file, a missing journal, a header value
-    /// that contradicts the records.
-    Warning,
-    /// Damage: the files contradict `format-spec/FORMAT.md`.
-    Error,
+    /// The cache is consistent: a leftover of an interrupted write that the next writer
+    /// removes (torn journal tail, orphan block file, `*.tmp`, stale journal, a directory
+    /// with nothing committed yet), or a header value the server gave that the records have
+    /// overtaken (a stale UIDNEXT, a HIGHESTMODSEQ below a record's MODSEQ). Readers read
+    /// the committed state correctly; nothing needs repair.
+    Note,
+    /// Damage: a reader could misread the cache or fails to open it, and repair must drop
+    /// something (the files contradict `format-spec/FORMAT.md`, or commits are lost).
+    Damage,
 }
 
 /// One thing wrong with a cache directory.
@@ -85,8 +91,8 @@ impl Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sev = match self.severity {
-            Severity::Warning => "warning",
-            Severity::Error => "error",
+            Severity::Note => "note",
+            Severity::Damage => "damage",
         };
         write!(
             f,
@@ -274,13 +280,22 @@ pub struct Report {
 }
 
 impl Report {
-    /// No problem at all, not even a warning.
+    /// No finding at all, not even a note: what `uidcache-fsck --strict` requires for exit 0.
+    /// A cache after a crash is usually not clean (it has leftovers) but has no damage.
     pub fn is_clean(&self) -> bool {
         self.problems.is_empty()
     }
 
-    /// Whether any problem is damage ([`Severity::Error`]).
+    /// Whether any finding is damage ([`Severity::Damage`]): what decides
+    /// `uidcache-fsck`'s exit status 1 (without `--strict`).
     pub fn has_damage(&self) -> bool {
-        self.problems.iter().any(|p| p.severity == Severity::Error)
+        self.problems.iter().any(|p| p.severity == Severity::Damage)
+    }
+
+    /// The findings that are only notes.
+    pub fn notes(&self) -> impl Iterator<Item = &Problem> {
+        self.problems
+            .iter()
+            .filter(|p| p.severity == Severity::Note)
     }
 }

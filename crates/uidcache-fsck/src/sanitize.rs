@@ -7,14 +7,14 @@ use std::collections::BTreeSet;
 use uidcache_format::{known, IndexImage};
 
 use crate::blocks::Blocks;
-use crate::report::RepairAction;
+use crate::report::{RepairAction, Severity};
 use crate::rules::{check_image, Origin, Target};
 
 /// Rounds of check-and-drop; each round drops at least one thing, and dropping an entry
 /// never breaks a rule that held before, so this bound is only a guard.
 const MAX_ROUNDS: usize = 32;
 
-/// Drops whatever `image` violates; `true` when the result passes every rule. `false` means
+/// Drops whatever `image` violates; `true` when the result has no damage left (notes stay). `false` means
 /// a flag table is damaged (nothing can be dropped to fix it).
 pub(crate) fn sanitize(
     image: &mut IndexImage,
@@ -22,7 +22,11 @@ pub(crate) fn sanitize(
     actions: &mut Vec<RepairAction>,
 ) -> bool {
     for _ in 0..MAX_ROUNDS {
-        let findings = check_image(image, Origin::Index, blocks);
+        // Notes (a stale UIDNEXT, a low HIGHESTMODSEQ) are what the server said: kept.
+        let findings: Vec<_> = check_image(image, Origin::Index, blocks)
+            .into_iter()
+            .filter(|f| f.problem.severity == Severity::Damage)
+            .collect();
         if findings.is_empty() {
             return true;
         }

@@ -2,16 +2,16 @@
 //! replayed with the engine and the replayed state checked. `check` reports it; `repair`
 //! builds on it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use uidcache_engine::{Error as EngineError, Replay, INDEX_FILE, JOURNAL_FILE};
-use uidcache_format::{IndexImage, Op};
+use uidcache_format::{IndexImage, Op, Record};
 
 use crate::blocks::{self, Blocks};
 use crate::error::Result;
 use crate::index::{self, IndexFile};
-use crate::journal::{self, Frame, JournalFile};
+use crate::journal::{self, Frame, Journal, JournalFile};
 use crate::layout::{self, Layout};
 use crate::report::{Problem, Severity};
 use crate::rules::{check_image, Finding, Origin};
@@ -58,10 +58,10 @@ pub(crate) fn engine_problem(dir: &Path, at: (&str, u64), e: &EngineError) -> Pr
         EngineError::Corrupt { path, detail }
             if at.0 != JOURNAL_FILE || path.ends_with(JOURNAL_FILE) =>
         {
-            Problem::from_format(Severity::Error, rel(path), detail)
+            Problem::from_format(Severity::Damage, rel(path), detail)
         }
         other => Problem::new(
-            Severity::Error,
+            Severity::Damage,
             PathBuf::from(at.0),
             at.1,
             "JournalFrame",
@@ -83,18 +83,33 @@ pub(crate) fn learned_blocks(frames: &[Frame]) -> impl Iterator<Item = u64> + '_
         })
 }
 
+/// The index or journal file missing, and leftover temporary files.
+///
+/// The only crash that leaves a file of the pair missing is one inside a writer's first
+/// open, which publishes an empty index of generation 0 and then its journal before any
+/// block file (FORMAT.md 8.1): a lock file alone, or such an index without a journal, is a
+/// cache with nothing committed (a note). A missing index beside a journal or block files
+/// is damage: something outside the protocol removed it, and no reader can open the rest.
 fn missing_files(s: &mut Survey) {
     let has_journal = !matches!(s.journal, JournalFile::Missing);
     if s.index.is_none() {
         let (sev, found) = if has_journal || !s.layout.blocks.is_empty() {
             (
-                Severity::Error,
-                "no index file beside the journal or block files",
+                Severity::Damage,
+                format!(
+                    "no index file, but {}: the cache cannot be opened (repair rebuilds what the journal proves)",
+                    remains(has_journal, s.layout.blocks.len())
+                ),
+            )
+        } else if s.layout.has_lock {
+            (
+                Severity::Note,
+                "no index file yet: an empty cache, nothing committed (a writer stopped before its first open completed; the next writer initializes it)".to_string(),
             )
         } else {
             (
-                Severity::Warning,
-                "no index file: not a uidcache directory (yet)",
+                Severity::Note,
+                "no index file: not a uidcache directory (yet)".to_string(),
             )
         };
         s.problems.push(Problem::new(
@@ -107,19 +122,11 @@ fn missing_files(s: &mut Survey) {
             found,
         ));
     } else if !has_journal {
-        s.problems.push(Problem::new(
-            Severity::Warning,
-            JOURNAL_FILE,
-            0,
-            "JournalHeader",
-            "file",
-            "a journal file",
-            "none: commits after the checkpoint, if any, are lost; a writer starts a new journal",
-        ));
+        s.problems.push(missing_journal(s));
     }
     for tmp in &s.layout.temp_files {
         s.problems.push(Problem::new(
-            Severity::Warning,
+            Severity::Note,
             tmp,
             0,
             "TemporaryFile",
@@ -128,6 +135,65 @@ fn missing_files(s: &mut Survey) {
             "a leftover of an interrupted write (the next writer removes it)",
         ));
     }
+}
+
+/// "the journal and 3 block files remain", for messages.
+fn remains(journal: bool, blocks: usize) -> String {
+    let blocks = match blocks {
+        0 => None,
+        1 => Some("1 block file".to_string()),
+        n => Some(format!("{n} block files")),
+    };
+    match (journal, blocks) {
+        (true, Some(b)) => format!("the journal and {b} remain"),
+        (true, None) => "the journal remains".to_string(),
+        (false, Some(b)) if b.starts_with("1 ") => format!("{b} remains"),
+        (false, Some(b)) => format!("{b} remain"),
+        (false, None) => "no other file remains".to_string(),
+    }
+}
+
+/// The finding for an index without a journal.
+///
+/// A journal exists from a writer's first open on (checkpoints replace it by rename), so a
+/// missing one was removed outside the protocol, or the first open was interrupted between
+/// publishing the index and the journal. Whether the removed journal held commits can be
+/// known only when a writer left block files after the checkpoint (IDs at or above the
+/// index's `next_block_id`): a writer allocates those only inside a transaction, whose
+/// frame goes to the journal, so commits after the checkpoint are presumed lost (damage; a
+/// writer's open would delete those blocks). Otherwise nothing shows a lost commit (frames
+/// without a block file leave no trace), and the index is a consistent state: a note.
+fn missing_journal(s: &Survey) -> Problem {
+    let next = s
+        .index
+        .as_ref()
+        .and_then(|i| i.image.as_ref())
+        .map(|m| m.next_block_id);
+    let later: Vec<u64> = next.map_or_else(Vec::new, |next| {
+        s.layout.blocks.range(next..).map(|(id, _)| *id).collect()
+    });
+    let (sev, found) = match later.first() {
+        Some(first) => (
+            Severity::Damage,
+            format!(
+                "none, but {} block files from {first:016x} on were written after the checkpoint: the commits that named them are lost with the journal",
+                later.len()
+            ),
+        ),
+        None => (
+            Severity::Note,
+            "none: the index alone is the state (an interrupted first open leaves this; a writer starts a new journal)".to_string(),
+        ),
+    };
+    Problem::new(
+        sev,
+        JOURNAL_FILE,
+        0,
+        "JournalHeader",
+        "file",
+        "a journal file",
+        found,
+    )
 }
 
 /// The checkpoint: rules, then the engine's own verdict.
@@ -139,7 +205,7 @@ fn checkpoint(s: &mut Survey, dir: &Path) {
     let index_damage = s
         .findings
         .iter()
-        .any(|f| f.problem.severity == Severity::Error);
+        .any(|f| f.problem.severity == Severity::Damage);
     s.problems
         .extend(s.findings.iter().map(|f| f.problem.clone()));
     match Replay::from_index(dir, image.clone()) {
@@ -159,7 +225,7 @@ fn replay(s: &mut Survey, dir: &Path) {
     };
     if j.generation > image.generation {
         s.problems.push(Problem::new(
-            Severity::Error,
+            Severity::Damage,
             JOURNAL_FILE,
             16,
             "JournalHeader",
@@ -171,7 +237,7 @@ fn replay(s: &mut Survey, dir: &Path) {
     }
     if j.generation < image.generation {
         s.problems.push(Problem::new(
-            Severity::Warning,
+            Severity::Note,
             JOURNAL_FILE,
             16,
             "JournalHeader",
@@ -212,6 +278,10 @@ fn replay(s: &mut Survey, dir: &Path) {
 }
 
 /// Block files that neither the index nor the journal names.
+///
+/// Such a file is a crash leftover (FORMAT.md 8.5) that the next writer's open unlinks
+/// unread, so its content does not matter: a damaged orphan (the block of a non-durable
+/// commit lost in a power failure) is a note too, not damage.
 fn orphans(s: &mut Survey) {
     let Some(image) = s.index.as_ref().and_then(|i| i.image.as_ref()) else {
         return;
@@ -226,18 +296,102 @@ fn orphans(s: &mut Survey) {
         live.extend(learned_blocks(&j.frames));
     }
     for (id, rel) in &s.layout.blocks {
-        if !live.contains(id) {
+        if live.contains(id) {
+            continue;
+        }
+        let mut damaged = false;
+        for p in s.problems.iter_mut().filter(|p| p.file == *rel) {
+            p.severity = Severity::Note;
+            p.found
+                .push_str("; in an orphan block file, which the next writer removes unread");
+            damaged = true;
+        }
+        if !damaged {
             s.problems.push(Problem::new(
-                Severity::Warning,
+                Severity::Note,
                 rel,
                 0,
                 "BlockFile",
                 "file",
                 "a block that the index or the journal names",
-                "an orphan block file (left by a crash; repair removes it)",
+                "an orphan block file (left by a crash; the next writer removes it)",
             ));
         }
     }
+}
+
+/// Whether the records of block `id`, as the journal so far or the block file gives them,
+/// hold `first_uid` and `last_uid` at the named records (the engine's `blocks_intact`).
+fn learn_intact(op: &Op, inline: &BTreeMap<u64, &[Record]>, blocks: &Blocks) -> bool {
+    let Op::Learn {
+        block_id,
+        first_record,
+        len,
+        first_uid,
+        last_uid,
+        ..
+    } = op
+    else {
+        return true;
+    };
+    let Some(records) = inline
+        .get(block_id)
+        .copied()
+        .or_else(|| blocks.records(*block_id))
+    else {
+        return false;
+    };
+    let at = |k: Option<usize>| k.and_then(|k| records.get(k)).map(|r| r.uid.get());
+    let first = *first_record as usize;
+    let last = first
+        .checked_add(*len as usize)
+        .and_then(|e| e.checked_sub(1));
+    at(Some(first)) == Some(*first_uid) && at(last) == Some(*last_uid)
+}
+
+/// Frames after the last durable one were never fsynced: after a power failure such a frame
+/// can survive while a block it names did not. The engine then drops that frame and every
+/// later one like a torn tail (FORMAT.md 8.2, last paragraph), and so does fsck: a note, and
+/// the frames leave `j`, so their blocks count as orphans.
+fn unsynced_tail(j: &mut Journal, blocks: &Blocks, problems: &mut Vec<Problem>) {
+    let durable_upto = j
+        .frames
+        .iter()
+        .rposition(|f| f.durable)
+        .map_or(0, |i| i + 1);
+    let mut inline: BTreeMap<u64, &[Record]> = BTreeMap::new();
+    let mut cut = None;
+    for (i, frame) in j.frames.iter().enumerate() {
+        for op in &frame.ops {
+            if let Op::InlineBlock { id, records } = op {
+                inline.insert(*id, records);
+            }
+        }
+        if i >= durable_upto && !frame.ops.iter().all(|op| learn_intact(op, &inline, blocks)) {
+            cut = Some(i);
+            break;
+        }
+    }
+    let Some(i) = cut else {
+        return;
+    };
+    let (offset, seq, dropped) = match j.frames.get(i) {
+        Some(f) => (f.offset, f.seq, j.frames.len() - i),
+        None => return,
+    };
+    problems.push(Problem::new(
+        Severity::Note,
+        JOURNAL_FILE,
+        offset,
+        "JournalFrame",
+        "tail",
+        "frames whose blocks survived (frames after the last durable one were not fsynced)",
+        format_args!(
+            "frame {seq} names a block that is missing or does not hold its UIDs: a commit without fsync lost in a power failure; it and {} later frames are dropped like a torn tail",
+            dropped - 1
+        ),
+    ));
+    j.frames.truncate(i);
 }
 
 /// Surveys `dir`. Fails only when the directory itself cannot be listed.
@@ -256,6 +410,10 @@ pub(crate) fn survey(dir: &Path) -> Result<Survey> {
         JournalFile::Missing
     };
     let mut blocks = blocks;
+    let mut journal = journal;
+    if let JournalFile::Sound(j) = &mut journal {
+        unsynced_tail(j, &blocks, &mut problems);
+    }
     if let JournalFile::Sound(j) = &journal {
         // Records of small commits live in their frames (InlineBlock, FORMAT.md 5.3) until a
         // checkpoint writes them out: they are sound blocks without a file yet.

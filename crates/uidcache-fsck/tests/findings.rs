@@ -43,7 +43,7 @@ fn block_checksum_damage_points_at_the_crc_field() {
         (
             Path::new("blocks/0000000000000001.ucb"),
             28,
-            Severity::Error
+            Severity::Damage
         )
     );
     let entry = find(&r, "IndexEntry", "block_id");
@@ -55,7 +55,7 @@ fn block_checksum_damage_points_at_the_crc_field() {
 }
 
 #[test]
-fn torn_tail_is_a_warning_not_damage() {
+fn torn_tail_is_a_note_not_damage() {
     let d = scratch();
     caches::split_block(d.path());
     let path = d.path().join("journal");
@@ -66,7 +66,7 @@ fn torn_tail_is_a_warning_not_damage() {
     let r = check(d.path()).unwrap();
     assert!(!r.has_damage(), "{:?}", r.problems);
     let p = find(&r, "JournalFrame", "tail");
-    assert_eq!((p.offset, p.severity), (len, Severity::Warning));
+    assert_eq!((p.offset, p.severity), (len, Severity::Note));
     let fixed = repair(d.path()).unwrap();
     assert!(
         fixed
@@ -150,7 +150,7 @@ fn forged_record_order_and_undefined_flag_set_are_found_and_dropped() {
 }
 
 #[test]
-fn highestmodseq_below_a_record_is_a_warning_and_repair_forgets_it() {
+fn highestmodseq_below_a_record_is_a_note() {
     let d = scratch();
     caches::checkpoint_then_frames(d.path());
     rewrite_index(d.path(), |m| {
@@ -159,10 +159,14 @@ fn highestmodseq_below_a_record_is_a_warning_and_repair_forgets_it() {
     });
     let r = check(d.path()).unwrap();
     let p = find(&r, "IndexHeader", "highestmodseq");
-    assert_eq!((p.offset, p.severity), (40, Severity::Warning));
+    assert_eq!((p.offset, p.severity), (40, Severity::Note));
     // The journal sets HIGHESTMODSEQ 21 again, so the replayed state is fine: only the
     // checkpoint is reported.
     assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+    assert!(!r.has_damage());
+    // What the server said is kept: nothing to repair.
+    let fixed = repair(d.path()).unwrap();
+    assert!(fixed.repairs.is_empty(), "{:?}", fixed.repairs);
 }
 
 #[test]
@@ -192,7 +196,7 @@ fn unplaced_record_inside_a_placed_range_contradicts_it() {
 }
 
 #[test]
-fn orphans_and_temp_files_are_warnings_and_repair_removes_them() {
+fn orphans_and_temp_files_are_notes_and_repair_removes_them() {
     let d = scratch();
     caches::split_block(d.path());
     fs::write(
@@ -248,4 +252,66 @@ fn lost_index_of_a_checkpointed_cache_resets_keeping_a_checksummed_uidvalidity()
     let after = dump(d.path()).unwrap();
     assert_eq!(after.uidvalidity, Some(77));
     assert!(after.placed.is_empty());
+}
+
+/// A commit without fsync whose block file was lost in a power failure while its frame
+/// survived: the engine drops that frame like a torn tail, so fsck notes it (no damage),
+/// counts its block as an orphan, and repair keeps the state before that commit.
+#[test]
+fn unsynced_frame_whose_block_was_lost_is_a_note() {
+    let d = scratch();
+    let options = uidcache_engine::OpenOptions {
+        checkpoint_on_drop: false,
+        ..uidcache_engine::OpenOptions::default()
+    };
+    let mut c = uidcache_engine::Cache::open_with(d.path(), options).unwrap();
+    let mut tx = c.transaction().unwrap();
+    tx.set_exists(1000).unwrap();
+    tx.learn_range(1, &[5, 6]).unwrap();
+    tx.commit().unwrap();
+    drop(c);
+    let before = dump(d.path()).unwrap();
+    let blocks_before: Vec<_> = fs::read_dir(d.path().join("blocks"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let mut c = uidcache_engine::Cache::open_with(d.path(), options_nosync()).unwrap();
+    let mut tx = c.transaction().unwrap();
+    let uids: Vec<u32> = (100..700).collect();
+    tx.learn_range(10, &uids).unwrap();
+    tx.commit_with(uidcache_engine::Durability::NoSync).unwrap();
+    drop(c);
+    let new_block = fs::read_dir(d.path().join("blocks"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| !blocks_before.contains(p))
+        .expect("the big learn wrote a block file");
+    // Power failure: the block's data never reached the disk.
+    let len = fs::metadata(&new_block).unwrap().len() as usize;
+    fs::write(&new_block, vec![0u8; len]).unwrap();
+    assert_eq!(
+        dump(d.path()).unwrap(),
+        before,
+        "the engine drops the frame"
+    );
+    let r = check(d.path()).unwrap();
+    assert!(!r.has_damage(), "{:#?}", r.problems);
+    let tail = find(&r, "JournalFrame", "tail");
+    assert_eq!(tail.severity, Severity::Note);
+    assert!(
+        r.problems.iter().any(|p| p.found.contains("orphan")),
+        "{:#?}",
+        r.problems
+    );
+    repair(d.path()).unwrap();
+    assert!(check(d.path()).unwrap().is_clean());
+    assert_eq!(dump(d.path()).unwrap(), before);
+}
+
+fn options_nosync() -> uidcache_engine::OpenOptions {
+    uidcache_engine::OpenOptions {
+        checkpoint_on_drop: false,
+        durability: uidcache_engine::Durability::NoSync,
+        ..uidcache_engine::OpenOptions::default()
+    }
 }

@@ -9,11 +9,23 @@ use uidcache_imap::{Error, LineError};
 
 use crate::failure::Failure;
 
+/// Opens `dir` as a reader. The engine answers a directory without an index itself: the
+/// empty state when a writer created it and committed nothing yet (exit 0), corruption when
+/// a journal or block files remain (exit 1, the cache needs `uidcache-fsck --repair`), and
+/// a `NotFound` error naming the index when no writer ever opened it ("no cache here",
+/// exit 2).
 fn open_reader(dir: &Path) -> Result<Cache, Failure> {
-    if !dir.join(uidcache_engine::INDEX_FILE).exists() {
-        return Err(Failure::Io(format!("{}: no cache here", dir.display())));
-    }
-    Cache::open_read_only(dir).map_err(|e| Failure::engine(&dir.display().to_string(), e))
+    let index = dir.join(uidcache_engine::INDEX_FILE);
+    Cache::open_read_only(dir).map_err(|e| match e {
+        uidcache_engine::Error::Io {
+            ref path,
+            ref source,
+            ..
+        } if *path == index && source.kind() == std::io::ErrorKind::NotFound => {
+            Failure::Io(format!("{}: no cache here", dir.display()))
+        }
+        e => Failure::engine(&dir.display().to_string(), e),
+    })
 }
 
 /// `uidcache replay`.

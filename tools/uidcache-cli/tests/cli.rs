@@ -206,3 +206,181 @@ fn a_closed_stdout_ends_every_command_quietly() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+fn fsck_check(dir: &Path) -> uidcache_fsck::Report {
+    uidcache_fsck::check(dir).unwrap()
+}
+
+/// A sync during which mail arrived: the server said UIDNEXT 31, then two new messages
+/// with UIDs 31 and 40 were learned. fsck: consistent (a note on the stale UIDNEXT).
+#[test]
+fn a_stale_uidnext_after_new_mail_is_a_note_not_damage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    let text = "\
+C: a SELECT INBOX
+S: * 2 EXISTS
+S: * OK [UIDVALIDITY 77] x
+S: * OK [UIDNEXT 31] x
+S: a OK done
+C: b UID SEARCH 1:2
+S: * SEARCH 10 20
+S: b OK done
+C: c NOOP
+S: * 4 EXISTS
+S: c OK done
+C: d FETCH 3:4 (UID)
+S: * 3 FETCH (UID 31)
+S: * 4 FETCH (UID 40)
+S: d OK done
+";
+    let out = uidcache(&["replay", dir.to_str().unwrap()], Some(text));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dump(&dir).starts_with("uidvalidity 77\nuidnext 31\n"));
+    let report = fsck_check(&dir);
+    assert!(!report.has_damage(), "{:?}", report.problems);
+    let notes: Vec<_> = report.notes().collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(
+        (notes[0].structure.as_str(), notes[0].field.as_str()),
+        ("IndexHeader", "uidnext")
+    );
+    assert!(notes[0].found.contains("31 not above UID 40"), "{notes:?}");
+}
+
+/// A long transcript: `blocks` commits, each learning 400 UIDs into a new block file.
+fn long_transcript(blocks: u32) -> String {
+    let per = 400u32;
+    let mut t = format!(
+        "C: a SELECT INBOX\nS: * {} EXISTS\nS: * OK [UIDVALIDITY 5] x\nS: * OK [UIDNEXT {}] x\nS: a OK done\n",
+        blocks * per,
+        blocks * per * 2 + 1
+    );
+    for b in 0..blocks {
+        let (lo, hi) = (b * per + 1, (b + 1) * per);
+        t += &format!("C: s{b} UID SEARCH {lo}:{hi}\nS: * SEARCH");
+        for seq in lo..=hi {
+            t += &format!(" {}", seq * 2);
+        }
+        t += &format!("\nS: s{b} OK done\n");
+    }
+    t
+}
+
+/// `uidcache replay` killed with SIGKILL at many points of a long transcript: every time
+/// the cache has no damage (its leftovers are notes that the next writer removes), reads
+/// with `dump` (exit 0), and a second replay completes it. At least one kill must leave a
+/// leftover (so that the run exercises notes: `--strict` would fail there, plain fsck not).
+#[test]
+fn a_sigkilled_replay_leaves_notes_never_damage() {
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let transcript = tmp.path().join("t.txt");
+    std::fs::write(&transcript, long_transcript(300)).unwrap();
+    let mut with_notes = 0;
+    let mut kills = 0;
+    let started = std::time::Instant::now();
+    let mut round = 0u64;
+    while round < 12 || (with_notes == 0 && started.elapsed().as_secs() < 60) {
+        round += 1;
+        let dir = tmp.path().join(format!("c{round}"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_uidcache"))
+            .args([
+                "replay",
+                dir.to_str().unwrap(),
+                transcript.to_str().unwrap(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Kill points spread over the run by progress, not by time alone: wait until the
+        // replay has written some block files (one a commit), then a little more.
+        let want = 2 + (round * 37) % 200;
+        let written = || std::fs::read_dir(dir.join("blocks")).map_or(0, |d| d.count() as u64);
+        while written() < want && child.try_wait().unwrap().is_none() {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+        std::thread::sleep(std::time::Duration::from_micros(round * 131 % 3_000));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        child.wait().unwrap();
+        let report = fsck_check(&dir);
+        assert!(!report.has_damage(), "round {round}: {:?}", report.problems);
+        if !report.is_clean() {
+            with_notes += 1;
+        }
+        assert!(dump(&dir).starts_with("uidvalidity 5\n"), "round {round}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    eprintln!("{round} rounds, {kills} kills, {with_notes} left notes");
+    assert!(kills > 0, "the replay always finished before the kill");
+    assert!(with_notes > 0, "{kills} kills left no leftover at all");
+}
+
+/// A writer's first open stopped before its index: `lock` and an empty `blocks/`. `dump`
+/// prints the empty state (exit 0) instead of "no cache here".
+#[test]
+fn dump_of_a_lock_only_directory_prints_the_empty_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    std::fs::create_dir_all(dir.join("blocks")).unwrap();
+    std::fs::write(dir.join("lock"), b"").unwrap();
+    assert_eq!(
+        dump(&dir),
+        "uidvalidity -\nuidnext -\nhighestmodseq -\nexists -\n"
+    );
+    assert!(!fsck_check(&dir).has_damage());
+    // A directory no writer ever opened is still not a cache.
+    let empty = tmp.path().join("e");
+    std::fs::create_dir(&empty).unwrap();
+    assert_eq!(
+        uidcache(&["dump", empty.to_str().unwrap()], None)
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+/// The index deleted while the journal and block files remain: damage. `dump` exits 1 (not
+/// 2 "no cache here"), a writer (`replay`) refuses instead of starting a fresh cache over the
+/// remaining blocks, and after a repair (what `uidcache-fsck --repair` runs) the cache
+/// checks clean: reset, since the journal continued a checkpoint that is gone.
+#[test]
+fn a_deleted_index_is_damage_for_dump_and_replay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    let d = dir.to_str().unwrap();
+    assert_eq!(
+        uidcache(&["replay", d], Some(&long_transcript(2)))
+            .status
+            .code(),
+        Some(0)
+    );
+    let blocks = || std::fs::read_dir(dir.join("blocks")).unwrap().count();
+    let before = blocks();
+    assert!(before > 0);
+    std::fs::remove_file(dir.join("index")).unwrap();
+    let out = uidcache(&["dump", d], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("index") && err.contains("repair"), "{err}");
+    let out = uidcache(&["replay", d], Some("S: * 801 EXISTS\n"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(blocks(), before, "the writer must not unlink the blocks");
+    assert!(!dir.join("index").exists());
+    assert!(fsck_check(&dir).has_damage());
+    let repaired = uidcache_fsck::repair(&dir).unwrap();
+    assert!(repaired.has_damage());
+    assert!(fsck_check(&dir).is_clean());
+    assert_eq!(
+        dump(&dir),
+        "uidvalidity -\nuidnext -\nhighestmodseq -\nexists -\n"
+    );
+}

@@ -32,5 +32,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     }
     let _ = uidcache_fsck::check(dir.path()).expect("check");
     uidcache_fsck::repair(dir.path()).expect("repair");
-    assert!(uidcache_fsck::check(dir.path()).expect("check").is_clean());
+    // Notes about header values the server gave (a stale UIDNEXT) survive a repair.
+    assert!(!uidcache_fsck::check(dir.path()).expect("check").has_damage());
 });

@@ -4,7 +4,7 @@
 use uidcache_format::{IndexEntry, SEQ_UNPLACED};
 
 use super::{Locator, Target};
-use crate::report::Severity::Error;
+use crate::report::Severity::Damage;
 
 /// A short, position-independent name of an entry for messages.
 pub(crate) fn describe(e: &IndexEntry) -> String {
@@ -29,7 +29,7 @@ fn common(loc: &mut Locator<'_>, t: Target, e: &IndexEntry) -> bool {
     let (len, first, last) = (e.len.get(), e.first_uid.get(), e.last_uid.get());
     if len == 0 {
         loc.report(
-            Error,
+            Damage,
             t,
             12,
             "IndexEntry",
@@ -42,7 +42,7 @@ fn common(loc: &mut Locator<'_>, t: Target, e: &IndexEntry) -> bool {
     let mut sound = true;
     if first == 0 || last < first || last - first < len - 1 {
         loc.report(
-            Error,
+            Damage,
             t,
             20,
             "IndexEntry",
@@ -55,7 +55,7 @@ fn common(loc: &mut Locator<'_>, t: Target, e: &IndexEntry) -> bool {
     let next = loc.image.next_block_id;
     if e.block_id.get() >= next {
         loc.report(
-            Error,
+            Damage,
             t,
             0,
             "IndexEntry",
@@ -65,7 +65,7 @@ fn common(loc: &mut Locator<'_>, t: Target, e: &IndexEntry) -> bool {
         );
     }
     if e.reserved.get() != 0 {
-        loc.report(Error, t, 28, "IndexEntry", "reserved", 0, e.reserved.get());
+        loc.report(Damage, t, 28, "IndexEntry", "reserved", 0, e.reserved.get());
     }
     sound
 }
@@ -82,7 +82,7 @@ fn placed(loc: &mut Locator<'_>) {
         let (seq, len) = (u64::from(e.seq_start.get()), u64::from(e.len.get()));
         if seq == 0 || seq + len - 1 > exists {
             loc.report(
-                Error,
+                Damage,
                 t,
                 8,
                 "IndexEntry",
@@ -96,7 +96,7 @@ fn placed(loc: &mut Locator<'_>) {
             let prev_end = u64::from(p.seq_start.get()) + u64::from(p.len.get()) - 1;
             if seq <= prev_end {
                 loc.report(
-                    Error,
+                    Damage,
                     t,
                     8,
                     "IndexEntry",
@@ -109,7 +109,7 @@ fn placed(loc: &mut Locator<'_>) {
             let need = u64::from(p.last_uid.get()) + (seq - prev_end);
             if u64::from(e.first_uid.get()) < need {
                 loc.report(
-                    Error,
+                    Damage,
                     t,
                     20,
                     "IndexEntry",
@@ -130,7 +130,7 @@ fn unplaced(loc: &mut Locator<'_>) {
         let t = Target::Unplaced(j);
         if e.seq_start.get() != SEQ_UNPLACED {
             loc.report(
-                Error,
+                Damage,
                 t,
                 8,
                 "IndexEntry",
@@ -146,7 +146,7 @@ fn unplaced(loc: &mut Locator<'_>) {
         if let Some(p) = prev_last {
             if e.first_uid.get() <= p {
                 loc.report(
-                    Error,
+                    Damage,
                     t,
                     20,
                     "IndexEntry",
@@ -193,7 +193,7 @@ fn overlaps(loc: &mut Locator<'_>) {
     }
     for (second, block, start, a_start, a_end) in clashes {
         loc.report(
-            Error,
+            Damage,
             second,
             16,
             "IndexEntry",

@@ -1,7 +1,9 @@
 //! Header values against the records: HIGHESTMODSEQ at least every MODSEQ, UIDNEXT above
 //! every UID. FORMAT.md section 9 and 4.8 say the engine does not promise these (it stores
-//! what the server said), so violations are warnings: a client that trusts such a
-//! HIGHESTMODSEQ may skip changes.
+//! what the server said), so violations are notes, not damage: a sync during which mail
+//! arrived leaves UIDNEXT at or below the new UIDs until the server reports a new one, and
+//! a HIGHESTMODSEQ below a record's MODSEQ only makes the next QRESYNC ask for more. Repair
+//! leaves them as the server gave them.
 
 use std::collections::HashMap;
 
@@ -9,7 +11,7 @@ use uidcache_format::{known, MODSEQ_UNKNOWN};
 
 use super::{Locator, Target};
 use crate::blocks::Blocks;
-use crate::report::Severity::Warning;
+use crate::report::Severity::Note;
 
 /// Highest effective MODSEQ and highest UID of every readable record, with their UIDs.
 fn extremes(loc: &Locator<'_>, blocks: &Blocks) -> (Option<(u64, u32)>, Option<u32>) {
@@ -47,7 +49,7 @@ pub(crate) fn check(loc: &mut Locator<'_>, blocks: &Blocks) {
     if image.known & known::HIGHESTMODSEQ != 0 {
         if let Some((modseq, uid)) = top_modseq.filter(|(m, _)| *m > image.highestmodseq) {
             loc.report(
-                Warning,
+                Note,
                 Target::HighestModseq,
                 0,
                 "IndexHeader",
@@ -60,7 +62,7 @@ pub(crate) fn check(loc: &mut Locator<'_>, blocks: &Blocks) {
     if image.known & known::UIDNEXT != 0 {
         if let Some(uid) = top_uid.filter(|u| *u >= image.uidnext) {
             loc.report(
-                Warning,
+                Note,
                 Target::UidNext,
                 0,
                 "IndexHeader",

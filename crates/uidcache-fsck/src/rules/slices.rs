@@ -11,7 +11,7 @@ use uidcache_format::{known, IndexEntry, Record, BLOCK_HEADER_SIZE, FLAGS_UNKNOW
 use super::entries::describe;
 use super::{Locator, Target};
 use crate::blocks::Blocks;
-use crate::report::{Problem, Severity::Error};
+use crate::report::{Problem, Severity::Damage};
 
 fn record_offset(index: u64) -> u64 {
     BLOCK_HEADER_SIZE as u64 + index * RECORD_SIZE as u64
@@ -36,7 +36,7 @@ fn slice_records<'b>(
             "missing"
         };
         loc.report(
-            Error,
+            Damage,
             t,
             0,
             "IndexEntry",
@@ -50,7 +50,7 @@ fn slice_records<'b>(
     let end = start.saturating_add(e.len.get() as usize);
     let Some(slice) = records.get(start..end).filter(|s| !s.is_empty()) else {
         loc.report(
-            Error,
+            Damage,
             t,
             16,
             "IndexEntry",
@@ -81,7 +81,7 @@ fn slice_rules(
     let mut ok = true;
     if first.uid.get() != e.first_uid.get() {
         loc.report(
-            Error,
+            Damage,
             t,
             20,
             "IndexEntry",
@@ -93,7 +93,7 @@ fn slice_rules(
     }
     if last.uid.get() != e.last_uid.get() {
         loc.report(
-            Error,
+            Damage,
             t,
             24,
             "IndexEntry",
@@ -112,7 +112,7 @@ fn slice_rules(
                 loc.push_at(
                     t,
                     Problem::new(
-                        Error,
+                        Damage,
                         &file,
                         at,
                         "Record",
@@ -136,7 +136,7 @@ fn slice_rules(
             loc.push_at(
                 t,
                 Problem::new(
-                    Error,
+                    Damage,
                     &file,
                     at,
                     "Record",
@@ -205,7 +205,7 @@ pub(crate) fn check(loc: &mut Locator<'_>, blocks: &Blocks, flagsets: usize) {
             .find_map(|r| contradiction(&good_placed, image.exists, r.uid.get()))
         {
             loc.report(
-                Error,
+                Damage,
                 t,
                 20,
                 "IndexEntry",

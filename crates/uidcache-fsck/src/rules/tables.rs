@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use uidcache_format::FLAGS_UNKNOWN;
 
 use super::{Locator, Target};
-use crate::report::Severity::Error;
+use crate::report::Severity::Damage;
 
 fn overlay(loc: &mut Locator<'_>) {
     let sets = loc.image.flagsets.len();
@@ -15,7 +15,7 @@ fn overlay(loc: &mut Locator<'_>) {
         let t = Target::Overlay(k);
         if uid == 0 || uid <= prev {
             loc.report(
-                Error,
+                Damage,
                 t,
                 0,
                 "Overlay",
@@ -28,7 +28,7 @@ fn overlay(loc: &mut Locator<'_>) {
         }
         if flags != FLAGS_UNKNOWN && flags as usize >= sets {
             loc.report(
-                Error,
+                Damage,
                 t,
                 4,
                 "Overlay",
@@ -52,7 +52,7 @@ fn atoms(loc: &mut Locator<'_>) -> u64 {
     }
     for (at, id, name) in dupes {
         loc.report(
-            Error,
+            Damage,
             Target::FlagTables,
             at,
             "FlagTable",
@@ -85,7 +85,7 @@ fn flagsets(loc: &mut Locator<'_>, start: u64) {
         };
         if let Some(why) = why {
             loc.report(
-                Error,
+                Damage,
                 Target::FlagTables,
                 at,
                 "FlagTable",

@@ -195,7 +195,7 @@ pub fn run(dir: Option<&Path>, messages: u32, seed: u64) -> Result<(), Failure> 
     cache.close().map_err(|e| Failure::engine("close", e))?;
     let report = uidcache_fsck::check(&dir).map_err(|e| Failure::Io(format!("fsck: {e}")))?;
     outln!(
-        "uidcache-fsck on {}: {} problems, {:?}",
+        "uidcache-fsck on {}: {} findings, {:?}",
         dir.display(),
         report.problems.len(),
         t.elapsed()
@@ -203,9 +203,10 @@ pub fn run(dir: Option<&Path>, messages: u32, seed: u64) -> Result<(), Failure> 
     for p in report.problems.iter().take(20) {
         outln!("  {p}");
     }
-    if !report.is_clean() {
+    // Notes (a leftover, a UIDNEXT the simulated server let go stale) are not a failure.
+    if report.has_damage() {
         return Err(Failure::Input(format!(
-            "fsck verdict: {} problems in the files",
+            "fsck verdict: damage in the files ({} findings)",
             report.problems.len()
         )));
     }
