@@ -129,6 +129,9 @@ pub(crate) struct BlockStore {
     inline: Mutex<IdMap<Arc<Vec<Record>>>>,
     /// Whether `inline` may hold anything: spares reads the second lock when it does not.
     has_inline: std::sync::atomic::AtomicBool,
+    /// The identity every block must carry (the index's; FORMAT.md 1.5): a block of another
+    /// cache is corruption of that file, never data.
+    cache_id: std::sync::atomic::AtomicU64,
 }
 
 impl BlockStore {
@@ -139,7 +142,19 @@ impl BlockStore {
             mapped: Mutex::new(IdMap::default()),
             inline: Mutex::new(IdMap::default()),
             has_inline: std::sync::atomic::AtomicBool::new(false),
+            cache_id: std::sync::atomic::AtomicU64::new(uidcache_format::NO_IDENTITY),
         }
+    }
+
+    /// Sets the identity that blocks are checked against and written with (from the index
+    /// as it is loaded, or a new one when a format-v1 cache is upgraded).
+    pub(crate) fn set_cache_id(&self, cache_id: u64) {
+        self.cache_id
+            .store(cache_id, std::sync::atomic::Ordering::Release);
+    }
+
+    fn cache_id(&self) -> u64 {
+        self.cache_id.load(std::sync::atomic::Ordering::Acquire)
     }
 
     fn lock_inline(&self) -> std::sync::MutexGuard<'_, IdMap<Arc<Vec<Record>>>> {
@@ -218,7 +233,7 @@ impl BlockStore {
             .vfs
             .map_block(&path)
             .map_err(Error::io("mmap block", &path))?;
-        let count = checked_count(mapping.bytes(), id, &path)?;
+        let count = checked_count(mapping.bytes(), id, self.cache_id(), &path)?;
         let block = Arc::new(MappedBlock { mapping, count });
         self.remember(id, Known::Mapped(Arc::clone(&block)));
         Ok(Records::Mapped(block))
@@ -230,7 +245,7 @@ impl BlockStore {
         // Through read(2), not the mapping: reading mapped pages would make the whole block
         // resident in this process, while a lookup needs one page of it.
         let bytes = self.vfs.read(path).map_err(Error::io("read block", path))?;
-        let count = checked_count(&bytes, id, path)?;
+        let count = checked_count(&bytes, id, self.cache_id(), path)?;
         Ok((bytes, count))
     }
 
@@ -265,7 +280,7 @@ impl BlockStore {
     ) -> Result<()> {
         fs.replace_file(
             &block_path(&self.dir, id),
-            &encode_block(id, records),
+            &encode_block(id, records, self.cache_id()),
             durable,
         )?;
         // Not remembered as checked: its first read checks the CRC like any other handle's.
@@ -278,9 +293,9 @@ impl BlockStore {
 }
 
 /// The record count of block file `path`, whose whole content is `bytes`, once every check
-/// of the format passes (magic, version, ID, length, CRC; a short file included).
-fn checked_count(bytes: &[u8], id: u64, path: &Path) -> Result<usize> {
-    Ok(parse_block(bytes, id)
+/// of the format passes (magic, version, ID, identity, length, CRC; a short file included).
+fn checked_count(bytes: &[u8], id: u64, cache_id: u64, path: &Path) -> Result<usize> {
+    Ok(parse_block(bytes, id, cache_id)
         .map_err(|e| Error::corrupt(path, e))?
         .len())
 }

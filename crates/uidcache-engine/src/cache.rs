@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use uidcache_format::{
     scan_journal, FormatError, FormatErrorKind, IndexImage, Op, Record, FRAME_DURABLE,
+    NO_IDENTITY,
 };
 
 use std::collections::HashSet;
@@ -203,12 +204,23 @@ impl Cache {
                     fs.sync_dir(&dir)?;
                 }
                 let journal_path = dir.join(JOURNAL_FILE);
+                let cache_id = loaded.state.cache_id;
                 let journal = match loaded.journal {
-                    Some((salt, next, end, len)) => {
-                        JournalWriter::resume(&fs, &journal_path, salt, next, end, len)?
-                    }
+                    Some((salt, next, end, len)) => JournalWriter::resume(
+                        &fs,
+                        &journal_path,
+                        (salt, cache_id),
+                        next,
+                        end,
+                        len,
+                    )?,
                     None => {
-                        let j = JournalWriter::create(&fs, &journal_path, loaded.generation)?;
+                        let j = JournalWriter::create(
+                            &fs,
+                            &journal_path,
+                            loaded.generation,
+                            cache_id,
+                        )?;
                         fs.sync_dir(&dir)?;
                         j
                     }
@@ -224,7 +236,7 @@ impl Cache {
                 })
             }
         };
-        Ok(Cache {
+        let mut cache = Cache {
             dir,
             state: loaded.state,
             store,
@@ -235,7 +247,12 @@ impl Cache {
             stats: Stats::default(),
             poisoned: false,
             unsynced_blocks: Vec::new(),
-        })
+        };
+        if cache.writer.is_some() && cache.state.cache_id == NO_IDENTITY {
+            // A format-v1 cache: give it an identity now, in place (FORMAT.md 1.2).
+            cache.upgrade()?;
+        }
+        Ok(cache)
     }
 
     /// Read access to the committed state.
@@ -372,7 +389,12 @@ impl Cache {
         self.fs
             .replace_file(&self.dir.join(INDEX_FILE), &bytes, true)?;
         self.fs.sync_dir(&self.dir)?;
-        let journal = JournalWriter::create(&self.fs, &self.dir.join(JOURNAL_FILE), generation)?;
+        let journal = JournalWriter::create(
+            &self.fs,
+            &self.dir.join(JOURNAL_FILE),
+            generation,
+            self.state.cache_id,
+        )?;
         self.fs.sync_dir(&self.dir)?;
         if let Some(writer) = self.writer.as_mut() {
             writer.journal = journal;
@@ -487,14 +509,16 @@ fn initialize(dir: &Path, fs: &Fs) -> Result<()> {
     if let Some(lost) = lost_index(dir, fs)? {
         return Err(lost);
     }
+    let cache_id = crate::identity::fresh_cache_id();
     let bytes = IndexImage {
+        cache_id,
         next_block_id: 1,
         ..IndexImage::default()
     }
     .encode();
     fs.replace_file(&dir.join(INDEX_FILE), &bytes, true)?;
     fs.sync_dir(dir)?;
-    JournalWriter::create(fs, &dir.join(JOURNAL_FILE), 0)?;
+    JournalWriter::create(fs, &dir.join(JOURNAL_FILE), 0, cache_id)?;
     fs.sync_dir(dir)
 }
 
@@ -569,6 +593,9 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
     let bytes = fs.read(&index_path, "read index")?;
     let image = IndexImage::decode(&bytes).map_err(|e| Error::corrupt(&index_path, e))?;
     let generation = image.generation;
+    let cache_id = image.cache_id;
+    // Every block read from here on must carry this cache's identity (FORMAT.md 1.5).
+    store.set_cache_id(cache_id);
     let mut named: HashSet<u64> = image
         .placed
         .iter()
@@ -580,6 +607,7 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
     let bytes = match fs.vfs.read(&journal_path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            missing_journal(generation, cache_id, &journal_path)?;
             return Ok(Loaded {
                 state,
                 generation,
@@ -589,10 +617,44 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
         }
         Err(e) => return Err(Error::io("read journal", &journal_path)(e)),
     };
-    let scan = scan_journal(&bytes).map_err(|e| Error::corrupt(&journal_path, e))?;
+    let scan = match scan_journal(&bytes, cache_id) {
+        Ok(scan) => scan,
+        // The one v1 journal a v2 index may sit beside: the one an upgrade's checkpoint
+        // was about to replace (FORMAT.md 1.2). Its generation says so.
+        Err(e) if cache_id != NO_IDENTITY => match scan_journal(&bytes, NO_IDENTITY) {
+            Ok(v1) if v1.generation.checked_add(1) == Some(generation) => {
+                return Ok(Loaded {
+                    state,
+                    generation,
+                    journal: None,
+                    named,
+                });
+            }
+            _ => return Err(Error::corrupt(&journal_path, e)),
+        },
+        Err(e) => return Err(Error::corrupt(&journal_path, e)),
+    };
     if scan.generation < generation {
         // A checkpoint was interrupted after its index was renamed into place: the old
-        // journal's frames are all in the index already.
+        // journal's frames are all in the index already. That checkpoint wrote the index
+        // of the generation after the journal's; any older journal is not this one's
+        // predecessor but a restored or copied file, and commits may be missing.
+        if scan.generation + 1 != generation {
+            return Err(Error::corrupt(
+                &journal_path,
+                FormatError::new(
+                    FormatErrorKind::Invalid,
+                    "JournalHeader",
+                    "generation",
+                    16,
+                    format_args!(
+                        "{generation} or {} (the index's, or the one an interrupted checkpoint left)",
+                        generation - 1
+                    ),
+                    format_args!("{} (an older journal: commits may be lost)", scan.generation),
+                ),
+            ));
+        }
         return Ok(Loaded {
             state,
             generation,
@@ -657,6 +719,31 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
         journal: Some((scan.salt, next, end, bytes.len() as u64)),
         named,
     })
+}
+
+/// The answer for an index whose journal does not exist (FORMAT.md 8.3).
+///
+/// Every checkpoint renames its new journal over the old one, so from the first checkpoint
+/// on a journal always exists: without one, the commits made since that checkpoint (if
+/// any) are gone, which is damage, not something a writer may paper over by starting an
+/// empty journal. Only an index of generation 0 may lack its journal: the first open
+/// publishes the index before the journal. A format-v1 cache keeps the v1 rule (a writer
+/// creates the journal).
+fn missing_journal(generation: u64, cache_id: u64, journal_path: &Path) -> Result<()> {
+    if generation == 0 || cache_id == NO_IDENTITY {
+        return Ok(());
+    }
+    Err(Error::corrupt(
+        journal_path,
+        FormatError::new(
+            FormatErrorKind::Truncated,
+            "JournalHeader",
+            "file",
+            0,
+            format_args!("the journal of generation {generation}"),
+            "no journal file (commits since the last checkpoint may be lost; run uidcache-fsck --repair)",
+        ),
+    ))
 }
 
 /// Whether every block a frame's `Learn` ops name is readable and holds the named UIDs

@@ -59,32 +59,54 @@ impl Cache {
     /// and checkpoints. Old block files are unlinked once the new index is durable.
     pub fn compact(&mut self) -> Result<CompactStats> {
         self.writable()?;
-        let result = self.compact_inner();
+        let result = self.compact_inner(None);
         if result.is_err() {
             self.poisoned = true;
         }
         result
     }
 
-    fn compact_inner(&mut self) -> Result<CompactStats> {
+    /// Upgrades a format-v1 cache in place (FORMAT.md 1.2): a compaction that rewrites every
+    /// slice into new blocks carrying a new identity, whose checkpoint writes the first
+    /// index and journal with that identity and unlinks the v1 blocks. Until the index
+    /// rename the v1 files stand untouched (the new blocks are orphans the next open
+    /// removes); after it, only the v1 journal may remain, which the index's generation
+    /// marks as stale.
+    pub(crate) fn upgrade(&mut self) -> Result<()> {
+        let result = self.compact_inner(Some(crate::identity::fresh_cache_id()));
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result.map(|_| ())
+    }
+
+    /// `identity`: rewrite everything, and give the new blocks (and the state) this identity.
+    fn compact_inner(&mut self, identity: Option<u64>) -> Result<CompactStats> {
+        let force = identity.is_some();
         let sparse = self.sparse_blocks();
         let mut stats = CompactStats::default();
         let mut new_blocks: Vec<(u64, Vec<Record>)> = Vec::new();
         let mut folded: Vec<u32> = Vec::new();
         let placed = self.rewrite(
             &self.state.placed,
-            true,
+            (true, force),
             &sparse,
             &mut new_blocks,
             &mut folded,
         )?;
         let unplaced = self.rewrite(
             &self.state.unplaced,
-            false,
+            (false, force),
             &sparse,
             &mut new_blocks,
             &mut folded,
         )?;
+        if let Some(id) = identity {
+            // Everything was read with the old identity; everything written from here on
+            // (blocks, index, journal) carries the new one.
+            self.state.cache_id = id;
+            self.store.set_cache_id(id);
+        }
         for (id, records) in &new_blocks {
             self.write_block_file(*id, records, true)?;
             stats.blocks_written += 1;
@@ -147,7 +169,7 @@ impl Cache {
     fn rewrite(
         &self,
         slices: &[Slice],
-        placed: bool,
+        (placed, force): (bool, bool),
         sparse: &HashSet<u64>,
         new_blocks: &mut Vec<(u64, Vec<Record>)>,
         folded: &mut Vec<u32>,
@@ -155,7 +177,8 @@ impl Cache {
         let adjacent = |a: &Slice, b: &Slice| !placed || a.seq_end() + 1 == b.seq;
         let crowded = crowded_runs(slices, adjacent);
         let must = |k: usize, s: &Slice| {
-            sparse.contains(&s.block)
+            force
+                || sparse.contains(&s.block)
                 || self.has_overlay(s)
                 || crowded.get(k).copied().unwrap_or(false)
         };

@@ -43,6 +43,7 @@ pub(crate) fn to_image(state: &State, generation: u64) -> IndexImage {
         }
     }
     IndexImage {
+        cache_id: state.cache_id,
         known: bits,
         generation,
         next_block_id: state.next_block_id,
@@ -186,6 +187,7 @@ pub(crate) fn from_image(image: IndexImage, path: &Path) -> Result<State> {
         overlay,
         flags,
         next_block_id: image.next_block_id,
+        cache_id: image.cache_id,
     })
 }
 

@@ -37,10 +37,13 @@ impl Replay {
     /// `dir/blocks` only when an op needs them.
     pub fn from_index(dir: &Path, image: IndexImage) -> Result<Replay> {
         let state = from_image(image, &dir.join(INDEX_FILE))?;
+        let store = BlockStore::new(dir, std::sync::Arc::new(crate::vfs::StdVfs));
+        // Blocks of another cache are damage here as in the engine (FORMAT.md 1.5).
+        store.set_cache_id(state.cache_id);
         Ok(Replay {
             dir: dir.to_path_buf(),
             state,
-            store: BlockStore::new(dir, std::sync::Arc::new(crate::vfs::StdVfs)),
+            store,
         })
     }
 

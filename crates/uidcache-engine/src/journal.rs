@@ -13,6 +13,8 @@ pub(crate) struct JournalWriter {
     file: Box<dyn VfsFile>,
     path: PathBuf,
     salt: u32,
+    /// The cache identity, covered by every frame's CRC (FORMAT.md 5.2).
+    cache_id: u64,
     next_seq: u64,
     len: u64,
     /// Frames were appended without fsync since the last one.
@@ -34,12 +36,21 @@ pub fn fresh_salt() -> u32 {
 }
 
 impl JournalWriter {
-    /// Replaces the journal at `path` by an empty one of `generation` (durably; the caller
-    /// fsyncs the directory).
-    pub(crate) fn create(fs: &Fs, path: &Path, generation: u64) -> Result<JournalWriter> {
+    /// Replaces the journal at `path` by an empty one of `generation` in the cache
+    /// `cache_id` (durably; the caller fsyncs the directory).
+    pub(crate) fn create(
+        fs: &Fs,
+        path: &Path,
+        generation: u64,
+        cache_id: u64,
+    ) -> Result<JournalWriter> {
         let salt = fresh_salt();
-        fs.replace_file(path, &encode_journal_header(salt, generation), true)?;
-        Self::open(fs, path, salt, 1, JOURNAL_HEADER_SIZE as u64)
+        fs.replace_file(
+            path,
+            &encode_journal_header(salt, generation, cache_id),
+            true,
+        )?;
+        Self::open(fs, path, (salt, cache_id), 1, JOURNAL_HEADER_SIZE as u64)
     }
 
     /// Continues an existing journal whose valid frames end at `end`; anything after `end`
@@ -47,12 +58,12 @@ impl JournalWriter {
     pub(crate) fn resume(
         fs: &Fs,
         path: &Path,
-        salt: u32,
+        key: (u32, u64),
         next_seq: u64,
         end: u64,
         file_len: u64,
     ) -> Result<JournalWriter> {
-        let mut writer = Self::open(fs, path, salt, next_seq, end)?;
+        let mut writer = Self::open(fs, path, key, next_seq, end)?;
         // Frames left by an earlier process may be in the page cache only.
         writer.unsynced = next_seq > 1;
         if file_len != end {
@@ -65,7 +76,14 @@ impl JournalWriter {
         Ok(writer)
     }
 
-    fn open(fs: &Fs, path: &Path, salt: u32, next_seq: u64, len: u64) -> Result<JournalWriter> {
+    /// `key` is the journal's `(salt, cache identity)`.
+    fn open(
+        fs: &Fs,
+        path: &Path,
+        (salt, cache_id): (u32, u64),
+        next_seq: u64,
+        len: u64,
+    ) -> Result<JournalWriter> {
         let file = fs
             .vfs
             .open_file(path)
@@ -75,6 +93,7 @@ impl JournalWriter {
             file,
             path: path.to_path_buf(),
             salt,
+            cache_id,
             next_seq,
             len,
         })
@@ -109,7 +128,7 @@ impl JournalWriter {
             self.unsynced = false;
         }
         let flags = if durable { FRAME_DURABLE } else { 0 };
-        let frame = encode_frame(self.salt, self.next_seq, flags, payload);
+        let frame = encode_frame(self.salt, self.cache_id, self.next_seq, flags, payload);
         self.file
             .write_at(&frame, self.len)
             .map_err(Error::io("append to journal", &self.path))?;

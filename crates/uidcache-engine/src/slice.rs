@@ -54,8 +54,45 @@ impl Slice {
         self.view_of(src.records(self.block)?, src)
     }
 
-    /// The slice's records out of `records`, its block's as `src` returned them.
+    /// The slice's records out of `records`, its block's as `src` returned them, after
+    /// checking that the block holds them and that its records at the slice's ends have the
+    /// slice's `first_uid` and `last_uid`: an index entry and a block that disagree (a block
+    /// file replaced by another, or a damaged entry) is corruption, never an answer built on
+    /// the wrong records.
     pub(crate) fn view_of<'s>(
+        &self,
+        records: Records<'s>,
+        src: &dyn RecordSource,
+    ) -> Result<SliceView<'s>> {
+        let view = self.view_unchecked(records, src)?;
+        for (k, expected) in [(0, self.first_uid), (self.len.saturating_sub(1), self.last_uid)] {
+            let found = view.uid(k);
+            if found != expected {
+                let record = u64::from(self.first_record) + u64::from(k);
+                return Err(Error::corrupt(
+                    src.block_file(self.block),
+                    FormatError::new(
+                        FormatErrorKind::Invalid,
+                        "Record",
+                        "uid",
+                        uidcache_format::BLOCK_HEADER_SIZE as u64
+                            + record * uidcache_format::RECORD_SIZE as u64,
+                        format_args!("UID {expected} (record {record}, as the index entry says)"),
+                        found,
+                    ),
+                ));
+            }
+        }
+        Ok(view)
+    }
+
+    /// [`Slice::view`] with only the bounds checked, for `Learn`, which refuses (rather than
+    /// reports as corruption) a slice whose ends do not match.
+    pub(crate) fn view_bounds<'s>(&self, src: &'s dyn RecordSource) -> Result<SliceView<'s>> {
+        self.view_unchecked(src.records(self.block)?, src)
+    }
+
+    fn view_unchecked<'s>(
         &self,
         records: Records<'s>,
         src: &dyn RecordSource,

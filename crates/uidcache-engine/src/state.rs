@@ -65,6 +65,8 @@ pub(crate) struct State {
     pub(crate) overlay: BTreeMap<u32, Meta>,
     pub(crate) flags: FlagTable,
     pub(crate) next_block_id: u64,
+    /// The cache identity (`uidcache_format::NO_IDENTITY` for a format-v1 cache).
+    pub(crate) cache_id: u64,
 }
 
 fn out_of_range(seq: u64, exists: u32) -> InvalidOp {
@@ -363,7 +365,7 @@ impl State {
             }
         }
         {
-            let view = new.view(src)?;
+            let view = new.view_bounds(src)?;
             if view.uid(0) != new.first_uid || view.uid(new.len - 1) != new.last_uid {
                 return Err(InvalidOp::UidOrder(format!(
                     "block {:016x} does not hold UIDs {}..={} there",

@@ -8,8 +8,8 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 use crate::checksum::crc32;
 use crate::error::{FormatError, FormatErrorKind};
+use crate::identity::{cache_tag, check_identity, covered_id, id_bytes, version_for};
 use crate::version::check_version;
-use crate::FORMAT_VERSION;
 
 /// Magic number at byte 0 of every block file.
 pub const BLOCK_MAGIC: [u8; 8] = *b"UCBLOCK\0";
@@ -26,18 +26,22 @@ pub const MODSEQ_UNKNOWN: u64 = 0;
 pub struct BlockHeader {
     /// [`BLOCK_MAGIC`].
     pub magic: [u8; 8],
-    /// [`FORMAT_VERSION`].
+    /// 2 ([`crate::FORMAT_VERSION`]) in a cache with an identity, 1 in a format-v1 cache.
     pub version: U32,
     /// Number of records that follow the header.
     pub record_count: U32,
     /// The block's ID, equal to the one in its file name: a misdirected write is caught.
     pub block_id: U64,
-    /// Zero.
-    pub reserved: U32,
-    /// CRC-32 of header bytes 0..28 followed by every record byte.
+    /// Low 32 bits of the cache identity ([`cache_tag`]); zero in format v1 (`reserved`
+    /// there). New in format v2.
+    pub cache_tag: U32,
+    /// CRC-32 of the cache identity (8 bytes LE, format v2 only), header bytes 0..28 and
+    /// every record byte.
     pub crc32: U32,
 }
 
+/// Byte offset of [`BlockHeader::cache_tag`].
+pub const BLOCK_CACHE_TAG_OFFSET: usize = std::mem::offset_of!(BlockHeader, cache_tag);
 /// Byte offset of [`BlockHeader::crc32`].
 pub const BLOCK_CRC_OFFSET: usize = std::mem::offset_of!(BlockHeader, crc32);
 /// Size of a [`BlockHeader`].
@@ -71,14 +75,15 @@ impl Record {
     }
 }
 
-/// Encodes a complete block file.
-pub fn encode_block(block_id: u64, records: &[Record]) -> Vec<u8> {
+/// Encodes a complete block file of the cache `cache_id` (format v1 when it is
+/// [`crate::NO_IDENTITY`]).
+pub fn encode_block(block_id: u64, records: &[Record], cache_id: u64) -> Vec<u8> {
     let mut header = BlockHeader {
         magic: BLOCK_MAGIC,
-        version: U32::new(FORMAT_VERSION),
+        version: U32::new(version_for(cache_id)),
         record_count: U32::new(u32::try_from(records.len()).unwrap_or(u32::MAX)),
         block_id: U64::new(block_id),
-        reserved: U32::new(0),
+        cache_tag: U32::new(cache_tag(cache_id)),
         crc32: U32::new(0),
     };
     let body = records.as_bytes();
@@ -86,18 +91,25 @@ pub fn encode_block(block_id: u64, records: &[Record]) -> Vec<u8> {
         .as_bytes()
         .get(..BLOCK_CRC_OFFSET)
         .unwrap_or_default();
-    header.crc32 = U32::new(crc32(&[covered, body]));
+    let id = id_bytes(cache_id);
+    header.crc32 = U32::new(crc32(&[covered_id(&id, cache_id), covered, body]));
     let mut out = Vec::with_capacity(BLOCK_HEADER_SIZE + body.len());
     out.extend_from_slice(header.as_bytes());
     out.extend_from_slice(body);
     out
 }
 
-/// Checks a whole block file (magic, version, ID, length, checksum) and returns its records.
+/// Checks a whole block file (magic, version, ID, identity, length, checksum) against the
+/// cache `cache_id` and returns its records. A block of another cache fails with
+/// [`FormatErrorKind::Foreign`] (or, if its `cache_tag` collides by chance, with a bad CRC).
 ///
 /// Record contents are not judged here: which records are live, and their order, is the
 /// index's business.
-pub fn parse_block(bytes: &[u8], expected_id: u64) -> Result<&[Record], FormatError> {
+pub fn parse_block(
+    bytes: &[u8],
+    expected_id: u64,
+    cache_id: u64,
+) -> Result<&[Record], FormatError> {
     let (header, body) = BlockHeader::ref_from_prefix(bytes)
         .map_err(|_| FormatError::truncated("BlockHeader", 0, BLOCK_HEADER_SIZE, bytes.len()))?;
     if header.magic != BLOCK_MAGIC {
@@ -121,6 +133,13 @@ pub fn parse_block(bytes: &[u8], expected_id: u64) -> Result<&[Record], FormatEr
             format_args!("{:016x}", header.block_id.get()),
         ));
     }
+    check_identity(
+        header.version.get(),
+        header.cache_tag.get(),
+        cache_id,
+        "BlockHeader",
+        BLOCK_CACHE_TAG_OFFSET as u64,
+    )?;
     let count = header.record_count.get() as usize;
     let need = count.saturating_mul(RECORD_SIZE);
     if body.len() != need {
@@ -134,7 +153,8 @@ pub fn parse_block(bytes: &[u8], expected_id: u64) -> Result<&[Record], FormatEr
         ));
     }
     let covered = bytes.get(..BLOCK_CRC_OFFSET).unwrap_or_default();
-    let actual = crc32(&[covered, body]);
+    let id = id_bytes(cache_id);
+    let actual = crc32(&[covered_id(&id, cache_id), covered, body]);
     if actual != header.crc32.get() {
         return Err(FormatError::new(
             FormatErrorKind::BadChecksum,
@@ -153,11 +173,14 @@ pub fn parse_block(bytes: &[u8], expected_id: u64) -> Result<&[Record], FormatEr
 mod tests {
     use super::*;
 
+    /// The identity of the cache the sample block belongs to.
+    const ID: u64 = 0x0123_4567_89AB_CDEF;
+
     fn sample() -> Vec<u8> {
         let records: Vec<Record> = (1..=5)
             .map(|u| Record::new(u * 3, 0, u64::from(u)))
             .collect();
-        encode_block(0xABCD, &records)
+        encode_block(0xABCD, &records, ID)
     }
 
     #[test]
@@ -167,7 +190,7 @@ mod tests {
         assert_eq!(std::mem::offset_of!(BlockHeader, version), 8);
         assert_eq!(std::mem::offset_of!(BlockHeader, record_count), 12);
         assert_eq!(std::mem::offset_of!(BlockHeader, block_id), 16);
-        assert_eq!(std::mem::offset_of!(BlockHeader, reserved), 24);
+        assert_eq!(BLOCK_CACHE_TAG_OFFSET, 24);
         assert_eq!(BLOCK_CRC_OFFSET, 28);
         assert_eq!(std::mem::offset_of!(Record, flags), 4);
         assert_eq!(std::mem::offset_of!(Record, modseq), 8);
@@ -176,7 +199,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let bytes = sample();
-        let records = parse_block(&bytes, 0xABCD).expect("valid block");
+        let records = parse_block(&bytes, 0xABCD, ID).expect("valid block");
         assert_eq!(records.len(), 5);
         assert_eq!(records[4].uid.get(), 15);
         assert_eq!(records[4].modseq.get(), 5);
@@ -188,28 +211,31 @@ mod tests {
         let mut bad = good.clone();
         bad[0] ^= 1;
         assert_eq!(
-            parse_block(&bad, 0xABCD).unwrap_err().kind,
+            parse_block(&bad, 0xABCD, ID).unwrap_err().kind,
             FormatErrorKind::BadMagic
         );
         let mut bad = good.clone();
-        bad[8] = 9;
+        bad[8] = 9; // neither 1 nor 2
         assert_eq!(
-            parse_block(&bad, 0xABCD).unwrap_err().kind,
+            parse_block(&bad, 0xABCD, ID).unwrap_err().kind,
             FormatErrorKind::UnknownVersion
         );
-        assert_eq!(parse_block(&good, 0xABCE).unwrap_err().field, "block_id");
+        assert_eq!(
+            parse_block(&good, 0xABCE, ID).unwrap_err().field,
+            "block_id"
+        );
         let mut bad = good.clone();
         bad[40] ^= 0x10;
-        let err = parse_block(&bad, 0xABCD).unwrap_err();
+        let err = parse_block(&bad, 0xABCD, ID).unwrap_err();
         assert_eq!((err.kind, err.offset), (FormatErrorKind::BadChecksum, 28));
         assert_eq!(
-            parse_block(&good[..good.len() - 1], 0xABCD)
+            parse_block(&good[..good.len() - 1], 0xABCD, ID)
                 .unwrap_err()
                 .kind,
             FormatErrorKind::Truncated
         );
         assert_eq!(
-            parse_block(&good[..10], 0xABCD).unwrap_err().kind,
+            parse_block(&good[..10], 0xABCD, ID).unwrap_err().kind,
             FormatErrorKind::Truncated
         );
     }
@@ -222,10 +248,30 @@ mod tests {
                 let mut bad = good.clone();
                 bad[byte] ^= 1 << bit;
                 assert!(
-                    parse_block(&bad, 0xABCD).is_err(),
+                    parse_block(&bad, 0xABCD, ID).is_err(),
                     "flip at {byte}:{bit} undetected"
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_block_of_another_cache_is_foreign() {
+        let good = sample();
+        let err = parse_block(&good, 0xABCD, ID ^ 1).unwrap_err();
+        assert_eq!(
+            (err.kind, err.field, err.offset),
+            (FormatErrorKind::Foreign, "cache_tag", 24)
+        );
+        // Same low 32 bits, other identity: the CRC covers the whole identity.
+        let err = parse_block(&good, 0xABCD, ID ^ (1 << 40)).unwrap_err();
+        assert_eq!(err.kind, FormatErrorKind::BadChecksum);
+        // A v1 block in a v2 cache, and a v2 block in a v1 cache.
+        let v1 = encode_block(0xABCD, &[Record::new(1, 0, 0)], crate::NO_IDENTITY);
+        let err = parse_block(&v1, 0xABCD, ID).unwrap_err();
+        assert_eq!((err.kind, err.field), (FormatErrorKind::Foreign, "version"));
+        let err = parse_block(&good, 0xABCD, crate::NO_IDENTITY).unwrap_err();
+        assert_eq!((err.kind, err.field), (FormatErrorKind::Foreign, "version"));
+        assert!(parse_block(&v1, 0xABCD, crate::NO_IDENTITY).is_ok());
     }
 }

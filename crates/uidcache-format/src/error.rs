@@ -18,6 +18,9 @@ pub enum FormatErrorKind {
     BadChecksum,
     /// A field holds a value the spec does not allow.
     Invalid,
+    /// The file belongs to another cache: its identity (or its format version) is not the
+    /// index's. New in format v2.
+    Foreign,
 }
 
 /// A structure in a uidcache file that does not match `format-spec/FORMAT.md`.

@@ -11,8 +11,8 @@ use crate::block::Record;
 use crate::checksum::crc32;
 use crate::cursor::Cursor;
 use crate::error::{FormatError, FormatErrorKind};
+use crate::identity::{version_for, FORMAT_VERSION_V1, NO_IDENTITY};
 use crate::version::check_version;
-use crate::FORMAT_VERSION;
 
 /// Magic number at byte 0 of the index file.
 pub const INDEX_MAGIC: [u8; 8] = *b"UCINDEX\0";
@@ -39,7 +39,7 @@ pub mod known {
 pub struct IndexHeader {
     /// [`INDEX_MAGIC`].
     pub magic: [u8; 8],
-    /// [`FORMAT_VERSION`].
+    /// 2 ([`crate::FORMAT_VERSION`]), or 1 for a format-v1 cache (no identity).
     pub version: U32,
     /// Bit set of [`known`] values.
     pub known: U32,
@@ -69,14 +69,17 @@ pub struct IndexHeader {
     pub body_len: U64,
     /// CRC-32 of the body.
     pub body_crc32: U32,
-    /// Zero.
-    pub reserved: [u8; 8],
+    /// The cache identity: random, nonzero, chosen when the cache was created (or upgraded
+    /// from format v1). Zero (`reserved`, unchecked) in format v1. New in format v2.
+    pub cache_id: U64,
     /// CRC-32 of header bytes 0..92.
     pub header_crc32: U32,
 }
 
 /// Size of an [`IndexHeader`].
 pub const INDEX_HEADER_SIZE: usize = std::mem::size_of::<IndexHeader>();
+/// Offset of [`IndexHeader::cache_id`].
+pub const INDEX_CACHE_ID_OFFSET: usize = std::mem::offset_of!(IndexHeader, cache_id);
 /// Offset of [`IndexHeader::header_crc32`].
 pub const INDEX_HEADER_CRC_OFFSET: usize = std::mem::offset_of!(IndexHeader, header_crc32);
 
@@ -108,6 +111,9 @@ pub const INDEX_ENTRY_SIZE: usize = std::mem::size_of::<IndexEntry>();
 /// The decoded index file, owned.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IndexImage {
+    /// The cache identity; [`NO_IDENTITY`] for a format-v1 cache, which is then encoded as
+    /// format v1.
+    pub cache_id: u64,
     /// Bit set of [`known`] values.
     pub known: u32,
     /// Checkpoint number.
@@ -162,7 +168,7 @@ impl IndexImage {
         }
         let mut header = IndexHeader {
             magic: INDEX_MAGIC,
-            version: U32::new(FORMAT_VERSION),
+            version: U32::new(version_for(self.cache_id)),
             known: U32::new(self.known),
             generation: U64::new(self.generation),
             next_block_id: U64::new(self.next_block_id),
@@ -177,7 +183,7 @@ impl IndexImage {
             flagset_count: count_u32(self.flagsets.len()),
             body_len: U64::new(body.len() as u64),
             body_crc32: U32::new(crc32(&[&body])),
-            reserved: [0; 8],
+            cache_id: U64::new(self.cache_id),
             header_crc32: U32::new(0),
         };
         let covered = header
@@ -222,6 +228,22 @@ impl IndexImage {
             ));
         }
         check_version(header.version.get(), "IndexHeader", 8)?;
+        // v1 did not check its reserved bytes; v2 gives them a meaning that must be there.
+        let cache_id = if header.version.get() == FORMAT_VERSION_V1 {
+            NO_IDENTITY
+        } else {
+            header.cache_id.get()
+        };
+        if header.version.get() != FORMAT_VERSION_V1 && cache_id == NO_IDENTITY {
+            return Err(FormatError::new(
+                FormatErrorKind::Invalid,
+                "IndexHeader",
+                "cache_id",
+                INDEX_CACHE_ID_OFFSET as u64,
+                "a nonzero identity (format v2)",
+                0,
+            ));
+        }
         let known = header.known.get();
         if known & !known::ALL != 0 {
             return Err(FormatError::new(
@@ -291,6 +313,7 @@ impl IndexImage {
             ));
         }
         Ok(IndexImage {
+            cache_id,
             known,
             generation: header.generation.get(),
             next_block_id: header.next_block_id.get(),
@@ -348,6 +371,7 @@ mod tests {
 
     fn sample() -> IndexImage {
         IndexImage {
+            cache_id: 0x0123_4567_89AB_CDEF,
             known: known::UIDVALIDITY | known::EXISTS,
             generation: 7,
             next_block_id: 12,
@@ -381,6 +405,7 @@ mod tests {
         assert_eq!(std::mem::offset_of!(IndexHeader, flagset_count), 68);
         assert_eq!(std::mem::offset_of!(IndexHeader, body_len), 72);
         assert_eq!(std::mem::offset_of!(IndexHeader, body_crc32), 80);
+        assert_eq!(INDEX_CACHE_ID_OFFSET, 84);
         assert_eq!(INDEX_HEADER_CRC_OFFSET, 92);
         assert_eq!(std::mem::offset_of!(IndexEntry, seq_start), 8);
         assert_eq!(std::mem::offset_of!(IndexEntry, len), 12);
@@ -418,9 +443,26 @@ mod tests {
     }
 
     #[test]
+    fn v1_index_has_no_identity_and_v2_needs_one() {
+        let v1 = IndexImage {
+            cache_id: NO_IDENTITY,
+            ..sample()
+        };
+        let bytes = v1.encode();
+        assert_eq!(bytes[8], 1);
+        assert_eq!(IndexImage::decode(&bytes).expect("v1 reads"), v1);
+        let mut v2_without = bytes.clone();
+        v2_without[8] = 2;
+        let covered = v2_without[..INDEX_HEADER_CRC_OFFSET].to_vec();
+        v2_without[92..96].copy_from_slice(&crc32(&[&covered]).to_le_bytes());
+        let err = IndexImage::decode(&v2_without).unwrap_err();
+        assert_eq!((err.field, err.offset), ("cache_id", 84));
+    }
+
+    #[test]
     fn version_rules() {
         let mut image = sample().encode();
-        image[8] = 2;
+        image[8] = 3;
         let covered = image[..INDEX_HEADER_CRC_OFFSET].to_vec();
         image[92..96].copy_from_slice(&crc32(&[&covered]).to_le_bytes());
         assert_eq!(

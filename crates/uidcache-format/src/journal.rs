@@ -11,8 +11,8 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 use crate::checksum::crc32;
 use crate::error::{FormatError, FormatErrorKind};
+use crate::identity::{cache_tag, check_identity, covered_id, id_bytes, version_for};
 use crate::version::check_version;
-use crate::FORMAT_VERSION;
 
 /// Magic number at byte 0 of the journal file.
 pub const JOURNAL_MAGIC: [u8; 8] = *b"UCJOURN\0";
@@ -29,15 +29,16 @@ pub const FRAME_DURABLE: u32 = 1;
 pub struct JournalHeader {
     /// [`JOURNAL_MAGIC`].
     pub magic: [u8; 8],
-    /// [`FORMAT_VERSION`].
+    /// 2 ([`crate::FORMAT_VERSION`]) in a cache with an identity, 1 in a format-v1 cache.
     pub version: U32,
     /// Random per journal; mixed into every frame checksum so frames of an older journal
     /// (or all-zero bytes) never validate in this one.
     pub salt: U32,
     /// Equals the index generation this journal continues.
     pub generation: U64,
-    /// Zero.
-    pub reserved: U32,
+    /// Low 32 bits of the cache identity ([`cache_tag`]); zero in format v1 (`reserved`
+    /// there). New in format v2.
+    pub cache_tag: U32,
     /// CRC-32 of bytes 0..28.
     pub crc32: U32,
 }
@@ -57,30 +58,35 @@ pub struct FrameHeader {
     pub frame_seq: U64,
     /// Bit set: [`FRAME_DURABLE`].
     pub flags: U32,
-    /// CRC-32 of the salt (4 bytes LE), frame header bytes 0..20, and the payload.
+    /// CRC-32 of the salt (4 bytes LE), the cache identity (8 bytes LE, format v2 only),
+    /// frame header bytes 0..20, and the payload.
     pub crc32: U32,
 }
 
 /// Size of a [`FrameHeader`].
 pub const FRAME_HEADER_SIZE: usize = std::mem::size_of::<FrameHeader>();
 const FRAME_CRC_OFFSET: usize = std::mem::offset_of!(FrameHeader, crc32);
+/// Byte offset of [`JournalHeader::cache_tag`].
+pub const JOURNAL_CACHE_TAG_OFFSET: usize = std::mem::offset_of!(JournalHeader, cache_tag);
 
-/// Encodes a journal header.
-pub fn encode_journal_header(salt: u32, generation: u64) -> Vec<u8> {
+/// Encodes a journal header of the cache `cache_id` (format v1 when it is
+/// [`crate::NO_IDENTITY`]).
+pub fn encode_journal_header(salt: u32, generation: u64, cache_id: u64) -> Vec<u8> {
     let mut header = JournalHeader {
         magic: JOURNAL_MAGIC,
-        version: U32::new(FORMAT_VERSION),
+        version: U32::new(version_for(cache_id)),
         salt: U32::new(salt),
         generation: U64::new(generation),
-        reserved: U32::new(0),
+        cache_tag: U32::new(cache_tag(cache_id)),
         crc32: U32::new(0),
     };
     header.crc32 = U32::new(crc32(&[header.as_bytes().get(..28).unwrap_or_default()]));
     header.as_bytes().to_vec()
 }
 
-/// Checks a journal header; returns `(salt, generation)`.
-pub fn parse_journal_header(bytes: &[u8]) -> Result<(u32, u64), FormatError> {
+/// Checks a journal header against the cache `cache_id`; returns `(salt, generation)`. A
+/// journal of another cache fails with [`FormatErrorKind::Foreign`].
+pub fn parse_journal_header(bytes: &[u8], cache_id: u64) -> Result<(u32, u64), FormatError> {
     let (header, _) = JournalHeader::ref_from_prefix(bytes).map_err(|_| {
         FormatError::truncated("JournalHeader", 0, JOURNAL_HEADER_SIZE, bytes.len())
     })?;
@@ -106,11 +112,24 @@ pub fn parse_journal_header(bytes: &[u8]) -> Result<(u32, u64), FormatError> {
         ));
     }
     check_version(header.version.get(), "JournalHeader", 8)?;
+    check_identity(
+        header.version.get(),
+        header.cache_tag.get(),
+        cache_id,
+        "JournalHeader",
+        JOURNAL_CACHE_TAG_OFFSET as u64,
+    )?;
     Ok((header.salt.get(), header.generation.get()))
 }
 
-/// Encodes one frame.
-pub fn encode_frame(salt: u32, frame_seq: u64, flags: u32, payload: &[u8]) -> Vec<u8> {
+/// Encodes one frame of the journal with `salt` in the cache `cache_id`.
+pub fn encode_frame(
+    salt: u32,
+    cache_id: u64,
+    frame_seq: u64,
+    flags: u32,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut header = FrameHeader {
         magic: FRAME_MAGIC,
         payload_len: U32::new(u32::try_from(payload.len()).unwrap_or(u32::MAX)),
@@ -122,7 +141,13 @@ pub fn encode_frame(salt: u32, frame_seq: u64, flags: u32, payload: &[u8]) -> Ve
         .as_bytes()
         .get(..FRAME_CRC_OFFSET)
         .unwrap_or_default();
-    header.crc32 = U32::new(crc32(&[&salt.to_le_bytes(), covered, payload]));
+    let id = id_bytes(cache_id);
+    header.crc32 = U32::new(crc32(&[
+        &salt.to_le_bytes(),
+        covered_id(&id, cache_id),
+        covered,
+        payload,
+    ]));
     let mut out = Vec::with_capacity(FRAME_HEADER_SIZE + payload.len());
     out.extend_from_slice(header.as_bytes());
     out.extend_from_slice(payload);
@@ -155,7 +180,7 @@ impl FrameRef<'_> {
 fn frame_at(
     bytes: &[u8],
     offset: u64,
-    salt: u32,
+    (salt, cache_id): (u32, u64),
     expected_seq: u64,
 ) -> Result<FrameRef<'_>, FormatError> {
     let start = usize::try_from(offset).unwrap_or(usize::MAX);
@@ -201,7 +226,13 @@ fn frame_at(
         )
     })?;
     let covered = rest.get(..FRAME_CRC_OFFSET).unwrap_or_default();
-    let actual = crc32(&[&salt.to_le_bytes(), covered, payload]);
+    let id = id_bytes(cache_id);
+    let actual = crc32(&[
+        &salt.to_le_bytes(),
+        covered_id(&id, cache_id),
+        covered,
+        payload,
+    ]);
     if actual != header.crc32.get() {
         return Err(FormatError::new(
             FormatErrorKind::BadChecksum,
@@ -259,9 +290,11 @@ pub struct JournalScan<'a> {
     pub tail: JournalTail,
 }
 
-/// Reads a whole journal and applies the recovery policy in the module docs.
-pub fn scan_journal(bytes: &[u8]) -> Result<JournalScan<'_>, FormatError> {
-    let (salt, generation) = parse_journal_header(bytes)?;
+/// Reads a whole journal of the cache `cache_id` and applies the recovery policy in the
+/// module docs.
+pub fn scan_journal(bytes: &[u8], cache_id: u64) -> Result<JournalScan<'_>, FormatError> {
+    let (salt, generation) = parse_journal_header(bytes, cache_id)?;
+    let key = (salt, cache_id);
     let mut frames: Vec<FrameRef<'_>> = Vec::new();
     let mut offset = JOURNAL_HEADER_SIZE as u64;
     let total = bytes.len() as u64;
@@ -276,13 +309,13 @@ pub fn scan_journal(bytes: &[u8]) -> Result<JournalScan<'_>, FormatError> {
             });
         }
         let expected = frames.last().map_or(1, |f| f.frame_seq + 1);
-        match frame_at(bytes, offset, salt, expected) {
+        match frame_at(bytes, offset, key, expected) {
             Ok(frame) => {
                 offset = frame.end();
                 frames.push(frame);
             }
             Err(reason) => {
-                if let Some(later) = later_durable_frame(bytes, offset, salt, expected) {
+                if let Some(later) = later_durable_frame(bytes, offset, key, expected) {
                     return Err(FormatError::new(
                         FormatErrorKind::Invalid,
                         "JournalFrame",
@@ -311,7 +344,12 @@ pub fn scan_journal(bytes: &[u8]) -> Result<JournalScan<'_>, FormatError> {
 }
 
 /// Looks for a valid durable frame with a sequence number above `expected - 1` after `from`.
-fn later_durable_frame(bytes: &[u8], from: u64, salt: u32, expected: u64) -> Option<(u64, u64)> {
+fn later_durable_frame(
+    bytes: &[u8],
+    from: u64,
+    key: (u32, u64),
+    expected: u64,
+) -> Option<(u64, u64)> {
     let start = usize::try_from(from).ok()?;
     let mut pos = start + 1;
     while let Some(found) = bytes.get(pos..).and_then(|rest| find(rest, &FRAME_MAGIC)) {
@@ -321,7 +359,7 @@ fn later_durable_frame(bytes: &[u8], from: u64, salt: u32, expected: u64) -> Opt
             .map(|s| u64::from_le_bytes(s.try_into().unwrap_or([0; 8])))
             .unwrap_or(0);
         if seq >= expected {
-            if let Ok(frame) = frame_at(bytes, at, salt, seq) {
+            if let Ok(frame) = frame_at(bytes, at, key, seq) {
                 if frame.flags & FRAME_DURABLE != 0 {
                     return Some((seq, at));
                 }
@@ -340,10 +378,12 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
+    const ID: u64 = 0x0123_4567_89AB_CDEF;
+
     fn journal(frames: &[(u32, &[u8])]) -> Vec<u8> {
-        let mut bytes = encode_journal_header(0x5A17, 3);
+        let mut bytes = encode_journal_header(0x5A17, 3, ID);
         for (i, (flags, payload)) in frames.iter().enumerate() {
-            bytes.extend(encode_frame(0x5A17, i as u64 + 1, *flags, payload));
+            bytes.extend(encode_frame(0x5A17, ID, i as u64 + 1, *flags, payload));
         }
         bytes
     }
@@ -354,6 +394,7 @@ mod tests {
         assert_eq!(FRAME_HEADER_SIZE, 24);
         assert_eq!(std::mem::offset_of!(JournalHeader, salt), 12);
         assert_eq!(std::mem::offset_of!(JournalHeader, generation), 16);
+        assert_eq!(JOURNAL_CACHE_TAG_OFFSET, 24);
         assert_eq!(std::mem::offset_of!(FrameHeader, payload_len), 4);
         assert_eq!(std::mem::offset_of!(FrameHeader, frame_seq), 8);
         assert_eq!(std::mem::offset_of!(FrameHeader, flags), 16);
@@ -363,7 +404,7 @@ mod tests {
     #[test]
     fn clean_journal_round_trips() {
         let bytes = journal(&[(1, b"abc"), (0, b"de")]);
-        let scan = scan_journal(&bytes).expect("valid");
+        let scan = scan_journal(&bytes, ID).expect("valid");
         assert_eq!((scan.salt, scan.generation), (0x5A17, 3));
         assert_eq!(scan.frames.len(), 2);
         assert_eq!(scan.frames[1].payload, b"de");
@@ -376,7 +417,7 @@ mod tests {
         let bytes = journal(&[(1, b"abc"), (1, b"defgh")]);
         let first_end = (JOURNAL_HEADER_SIZE + FRAME_HEADER_SIZE + 3) as u64;
         for cut in JOURNAL_HEADER_SIZE..bytes.len() {
-            let scan = scan_journal(&bytes[..cut]).expect("torn tail is not an error");
+            let scan = scan_journal(&bytes[..cut], ID).expect("torn tail is not an error");
             let whole = if cut as u64 >= first_end { 1 } else { 0 };
             assert_eq!(scan.frames.len(), whole, "cut {cut}");
             let on_boundary = cut == JOURNAL_HEADER_SIZE || cut as u64 == first_end;
@@ -388,7 +429,7 @@ mod tests {
     fn zero_filled_tail_is_torn_not_a_frame() {
         let mut bytes = journal(&[(1, b"abc")]);
         bytes.extend(std::iter::repeat_n(0u8, 4096));
-        let scan = scan_journal(&bytes).expect("valid");
+        let scan = scan_journal(&bytes, ID).expect("valid");
         assert_eq!(scan.frames.len(), 1);
         assert!(matches!(
             scan.tail,
@@ -403,7 +444,7 @@ mod tests {
     fn damage_before_a_durable_frame_is_corruption() {
         let mut bytes = journal(&[(1, b"abc"), (1, b"defgh")]);
         bytes[JOURNAL_HEADER_SIZE + FRAME_HEADER_SIZE] ^= 1;
-        let err = scan_journal(&bytes).unwrap_err();
+        let err = scan_journal(&bytes, ID).unwrap_err();
         assert_eq!(err.offset, JOURNAL_HEADER_SIZE as u64);
     }
 
@@ -411,14 +452,34 @@ mod tests {
     fn damage_before_only_non_durable_frames_is_a_torn_tail() {
         let mut bytes = journal(&[(0, b"abc"), (0, b"defgh")]);
         bytes[JOURNAL_HEADER_SIZE + FRAME_HEADER_SIZE] ^= 1;
-        let scan = scan_journal(&bytes).expect("lost non-durable commits are allowed");
+        let scan = scan_journal(&bytes, ID).expect("lost non-durable commits are allowed");
         assert!(scan.frames.is_empty());
     }
 
     #[test]
     fn frames_of_another_salt_do_not_validate() {
-        let mut bytes = encode_journal_header(1, 3);
-        bytes.extend(encode_frame(2, 1, 1, b"abc"));
-        assert!(scan_journal(&bytes).expect("torn").frames.is_empty());
+        let mut bytes = encode_journal_header(1, 3, ID);
+        bytes.extend(encode_frame(2, ID, 1, 1, b"abc"));
+        assert!(scan_journal(&bytes, ID).expect("torn").frames.is_empty());
+    }
+
+    #[test]
+    fn a_journal_of_another_cache_is_foreign() {
+        let bytes = journal(&[(1, b"abc")]);
+        let err = scan_journal(&bytes, ID ^ 1).unwrap_err();
+        assert_eq!(
+            (err.kind, err.field, err.offset),
+            (FormatErrorKind::Foreign, "cache_tag", 24)
+        );
+        // A colliding tag still keeps the frames out: their CRC covers the whole identity.
+        let scan = scan_journal(&bytes, ID ^ (1 << 40)).expect("header fits");
+        assert!(scan.frames.is_empty());
+        let err = scan_journal(&bytes, crate::NO_IDENTITY).unwrap_err();
+        assert_eq!((err.kind, err.field), (FormatErrorKind::Foreign, "version"));
+        let v1 = encode_journal_header(7, 0, crate::NO_IDENTITY);
+        assert_eq!(v1[8], 1);
+        let err = scan_journal(&v1, ID).unwrap_err();
+        assert_eq!((err.kind, err.field), (FormatErrorKind::Foreign, "version"));
+        assert!(scan_journal(&v1, crate::NO_IDENTITY).is_ok());
     }
 }

@@ -10,8 +10,9 @@
 //! # Example
 //! ```
 //! use uidcache_format::{encode_block, parse_block, Record};
-//! let bytes = encode_block(7, &[Record::new(42, 0, 1)]);
-//! let records = parse_block(&bytes, 7).unwrap();
+//! let cache_id = 0x5EED_0F_CAC4E; // the index's `cache_id`
+//! let bytes = encode_block(7, &[Record::new(42, 0, 1)], cache_id);
+//! let records = parse_block(&bytes, 7, cache_id).unwrap();
 //! assert_eq!(records[0].uid.get(), 42);
 //! ```
 #![deny(missing_docs)]
@@ -20,27 +21,30 @@ mod block;
 mod checksum;
 mod cursor;
 mod error;
+mod identity;
 mod index;
 mod journal;
 mod ops;
 mod version;
 
 pub use block::{
-    encode_block, parse_block, BlockHeader, Record, BLOCK_HEADER_SIZE, BLOCK_MAGIC, FLAGS_UNKNOWN,
-    MODSEQ_UNKNOWN, RECORD_SIZE,
+    encode_block, parse_block, BlockHeader, Record, BLOCK_CACHE_TAG_OFFSET, BLOCK_HEADER_SIZE,
+    BLOCK_MAGIC, FLAGS_UNKNOWN, MODSEQ_UNKNOWN, RECORD_SIZE,
 };
 pub use checksum::crc32;
 pub use error::{FormatError, FormatErrorKind};
+pub use identity::{cache_tag, FORMAT_VERSION_V1, NO_IDENTITY};
 pub use index::{
-    known, placed_entry_offset, IndexEntry, IndexHeader, IndexImage, INDEX_ENTRY_SIZE,
-    INDEX_HEADER_SIZE, INDEX_MAGIC, SEQ_UNPLACED,
+    known, placed_entry_offset, IndexEntry, IndexHeader, IndexImage, INDEX_CACHE_ID_OFFSET,
+    INDEX_ENTRY_SIZE, INDEX_HEADER_SIZE, INDEX_MAGIC, SEQ_UNPLACED,
 };
 pub use journal::{
     encode_frame, encode_journal_header, parse_journal_header, scan_journal, FrameHeader, FrameRef,
     JournalHeader, JournalScan, JournalTail, FRAME_DURABLE, FRAME_HEADER_SIZE, FRAME_MAGIC,
-    JOURNAL_HEADER_SIZE, JOURNAL_MAGIC, MAX_FRAME_PAYLOAD,
+    JOURNAL_CACHE_TAG_OFFSET, JOURNAL_HEADER_SIZE, JOURNAL_MAGIC, MAX_FRAME_PAYLOAD,
 };
 pub use ops::{HeaderField, Op};
 
-/// The format version this code reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this code writes (for caches with an identity). It also reads
+/// [`FORMAT_VERSION_V1`] caches, whose identity is [`NO_IDENTITY`].
+pub const FORMAT_VERSION: u32 = 2;

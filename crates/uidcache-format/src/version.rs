@@ -1,5 +1,7 @@
-//! The rule for version fields: older than ours is "upgrade required", newer or zero is
-//! corruption (a version this code has never heard of cannot be trusted to mean anything).
+//! The rule for version fields: 1 and 2 are read (which one a file must have depends on its
+//! cache, `identity.rs`); newer or zero is corruption (a version this code has never heard of
+//! cannot be trusted to mean anything). No version is "upgrade required" any more: format v1
+//! caches are read as they are and upgraded in place by a writer.
 
 use crate::error::{FormatError, FormatErrorKind};
 use crate::FORMAT_VERSION;
@@ -11,8 +13,7 @@ pub(crate) fn check_version(
     offset: u64,
 ) -> Result<(), FormatError> {
     let kind = match found {
-        FORMAT_VERSION => return Ok(()),
-        v if v != 0 && v < FORMAT_VERSION => FormatErrorKind::UpgradeRequired,
+        v if (crate::identity::FORMAT_VERSION_V1..=FORMAT_VERSION).contains(&v) => return Ok(()),
         _ => FormatErrorKind::UnknownVersion,
     };
     Err(FormatError::new(

@@ -32,8 +32,14 @@ impl Blocks {
     }
 }
 
-/// Reads and checks every block file of `layout`, reporting the damaged ones.
-pub(crate) fn load(dir: &Path, layout: &Layout, problems: &mut Vec<Problem>) -> Blocks {
+/// Reads and checks every block file of `layout` against the cache identity `cache_id`,
+/// reporting the damaged ones; a block of another cache is damage (FORMAT.md 1.5).
+pub(crate) fn load(
+    dir: &Path,
+    layout: &Layout,
+    cache_id: u64,
+    problems: &mut Vec<Problem>,
+) -> Blocks {
     let mut blocks = Blocks::default();
     for (id, rel) in &layout.blocks {
         let bytes = match fs::read(dir.join(rel)) {
@@ -52,7 +58,7 @@ pub(crate) fn load(dir: &Path, layout: &Layout, problems: &mut Vec<Problem>) -> 
                 continue;
             }
         };
-        match parse_block(&bytes, *id) {
+        match parse_block(&bytes, *id, cache_id) {
             Ok(records) => {
                 blocks.good.insert(*id, records.to_vec());
             }

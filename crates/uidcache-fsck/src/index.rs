@@ -5,7 +5,10 @@ use std::fs;
 use std::path::Path;
 
 use uidcache_engine::INDEX_FILE;
-use uidcache_format::{crc32, known, IndexHeader, IndexImage, FORMAT_VERSION, INDEX_HEADER_SIZE};
+use uidcache_format::{
+    crc32, known, IndexHeader, IndexImage, FORMAT_VERSION, FORMAT_VERSION_V1, INDEX_HEADER_SIZE,
+    NO_IDENTITY,
+};
 
 use crate::report::{Problem, Severity};
 
@@ -16,6 +19,8 @@ pub(crate) struct TrustedHeader {
     pub(crate) generation: u64,
     /// UIDVALIDITY, when known.
     pub(crate) uidvalidity: Option<u32>,
+    /// The cache identity (`NO_IDENTITY` in format v1).
+    pub(crate) cache_id: u64,
 }
 
 /// What the `index` file holds.
@@ -49,15 +54,20 @@ fn trusted_header(bytes: &[u8]) -> Option<TrustedHeader> {
     let covered = header.get(..crc_at)?;
     if crc32(&[covered]) != u32_at(header, crc_at)
         || header.get(..8) != Some(&uidcache_format::INDEX_MAGIC[..])
-        || u32_at(header, offset_of!(IndexHeader, version)) != FORMAT_VERSION
     {
         return None;
     }
+    let cache_id = match u32_at(header, offset_of!(IndexHeader, version)) {
+        FORMAT_VERSION_V1 => NO_IDENTITY,
+        FORMAT_VERSION => u64_at(header, offset_of!(IndexHeader, cache_id)),
+        _ => return None,
+    };
     let bits = u32_at(header, offset_of!(IndexHeader, known));
     Some(TrustedHeader {
         generation: u64_at(header, offset_of!(IndexHeader, generation)),
         uidvalidity: (bits & known::UIDVALIDITY != 0)
             .then(|| u32_at(header, offset_of!(IndexHeader, uidvalidity))),
+        cache_id,
     })
 }
 

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use uidcache_engine::JOURNAL_FILE;
-use uidcache_format::{scan_journal, FrameRef, JournalTail, Op, FRAME_DURABLE};
+use uidcache_format::{scan_journal, FrameRef, JournalTail, Op, FRAME_DURABLE, NO_IDENTITY};
 
 use crate::report::{Problem, Severity};
 
@@ -59,8 +59,11 @@ fn rel() -> PathBuf {
     PathBuf::from(JOURNAL_FILE)
 }
 
-/// Reads and checks the journal of `dir`, reporting every problem.
-pub(crate) fn load(dir: &Path, problems: &mut Vec<Problem>) -> JournalFile {
+/// Reads and checks the journal of `dir` against the index's `(cache identity, generation)`,
+/// reporting every problem. A journal of another cache is damage and unusable, so repair
+/// never imports it (FORMAT.md 1.5); the format-v1 journal that an interrupted upgrade
+/// leaves beside the first v2 index reads as the stale journal it is.
+pub(crate) fn load(dir: &Path, (cache_id, index_gen): (u64, u64), problems: &mut Vec<Problem>) -> JournalFile {
     let bytes = match fs::read(dir.join(JOURNAL_FILE)) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return JournalFile::Missing,
@@ -77,7 +80,20 @@ pub(crate) fn load(dir: &Path, problems: &mut Vec<Problem>) -> JournalFile {
             return JournalFile::Unusable;
         }
     };
-    let (scan, lost) = match scan_journal(&bytes) {
+    let scanned = match scan_journal(&bytes, cache_id) {
+        Err(e) if cache_id != NO_IDENTITY => match scan_journal(&bytes, NO_IDENTITY) {
+            Ok(v1) if v1.generation.checked_add(1) == Some(index_gen) => {
+                return JournalFile::Sound(Journal {
+                    generation: v1.generation,
+                    frames: Vec::new(),
+                    lost: None,
+                });
+            }
+            _ => Err(e),
+        },
+        other => other,
+    };
+    let (scan, lost) = match scanned {
         Ok(scan) => {
             if let JournalTail::Torn {
                 reason,
@@ -105,7 +121,7 @@ pub(crate) fn load(dir: &Path, problems: &mut Vec<Problem>) -> JournalFile {
             }
             // Damage before a durable frame: the frames in front of it are still sound.
             let cut = usize::try_from(e.offset).unwrap_or(usize::MAX);
-            let Ok(scan) = scan_journal(bytes.get(..cut).unwrap_or_default()) else {
+            let Ok(scan) = scan_journal(bytes.get(..cut).unwrap_or_default(), cache_id) else {
                 return JournalFile::Unusable;
             };
             let lost = Lost {

@@ -64,7 +64,14 @@ pub(crate) fn reset(
         unplaced_records: image.map_or(0, |m| count(&m.unplaced)),
         reason,
     });
+    // Keep the identity the surviving files carry; without one, the cache starts a new
+    // identity (FORMAT.md 1.5) and no old block is kept.
+    let cache_id = image
+        .map(|m| m.cache_id)
+        .or(header.map(|h| h.cache_id))
+        .unwrap_or_else(uidcache_engine::fresh_cache_id);
     IndexImage {
+        cache_id,
         known: if uidvalidity.is_some() {
             known::UIDVALIDITY
         } else {

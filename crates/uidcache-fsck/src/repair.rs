@@ -33,7 +33,7 @@ fn publish(
     for id in named {
         if !files.blocks.contains_key(&id) {
             if let Some(records) = s.blocks.records(id) {
-                write::block(dir, id, records)?;
+                write::block(dir, id, records, image.cache_id)?;
             }
         }
     }

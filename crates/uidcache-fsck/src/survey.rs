@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use uidcache_engine::{Error as EngineError, Replay, INDEX_FILE, JOURNAL_FILE};
-use uidcache_format::{IndexImage, Op, Record};
+use uidcache_format::{IndexImage, Op, Record, NO_IDENTITY};
 
 use crate::blocks::{self, Blocks};
 use crate::error::Result;
@@ -153,22 +153,33 @@ fn remains(journal: bool, blocks: usize) -> String {
     }
 }
 
-/// The finding for an index without a journal.
+/// The finding for an index without a journal (FORMAT.md 8.3, 8.7).
 ///
 /// A journal exists from a writer's first open on (checkpoints replace it by rename), so a
 /// missing one was removed outside the protocol, or the first open was interrupted between
-/// publishing the index and the journal. Whether the removed journal held commits can be
-/// known only when a writer left block files after the checkpoint (IDs at or above the
-/// index's `next_block_id`): a writer allocates those only inside a transaction, whose
-/// frame goes to the journal, so commits after the checkpoint are presumed lost (damage; a
-/// writer's open would delete those blocks). Otherwise nothing shows a lost commit (frames
-/// without a block file leave no trace), and the index is a consistent state: a note.
+/// publishing the index (generation 0) and the journal. From generation 1 on (format v2)
+/// only the former is possible: damage, since the commits made after that checkpoint, if
+/// any, are gone. At generation 0 (and in format v1, which the engine still reads as
+/// before) whether the removed journal held commits can be known only when a writer left
+/// block files after the checkpoint (IDs at or above the index's `next_block_id`): a writer
+/// allocates those only inside a transaction, whose frame goes to the journal, so commits
+/// after the checkpoint are presumed lost (damage; a writer's open would delete those
+/// blocks). Otherwise nothing shows a lost commit (frames without a block file leave no
+/// trace), and the index is a consistent state: a note.
 fn missing_journal(s: &Survey) -> Problem {
-    let next = s
-        .index
-        .as_ref()
-        .and_then(|i| i.image.as_ref())
-        .map(|m| m.next_block_id);
+    let image = s.index.as_ref().and_then(|i| i.image.as_ref());
+    let next = image.map(|m| m.next_block_id);
+    if let Some(m) = image.filter(|m| m.generation > 0 && m.cache_id != NO_IDENTITY) {
+        return Problem::new(
+            Severity::Damage,
+            JOURNAL_FILE,
+            0,
+            "JournalHeader",
+            "file",
+            format_args!("the journal of generation {}", m.generation),
+            "none: every checkpoint renames a journal into place, so it was removed; the commits made since the last checkpoint, if any, are lost",
+        );
+    }
     let later: Vec<u64> = next.map_or_else(Vec::new, |next| {
         s.layout.blocks.range(next..).map(|(id, _)| *id).collect()
     });
@@ -232,6 +243,25 @@ fn replay(s: &mut Survey, dir: &Path) {
             "generation",
             format_args!("at most {} (the index's)", image.generation),
             j.generation,
+        ));
+        return;
+    }
+    if j.generation.saturating_add(1) < image.generation {
+        s.problems.push(Problem::new(
+            Severity::Damage,
+            JOURNAL_FILE,
+            16,
+            "JournalHeader",
+            "generation",
+            format_args!(
+                "{} (the index's) or {} (an interrupted checkpoint's)",
+                image.generation,
+                image.generation - 1
+            ),
+            format_args!(
+                "{}: an older journal (restored or copied), not one a checkpoint left; commits since the last checkpoint may be lost",
+                j.generation
+            ),
         ));
         return;
     }
@@ -398,14 +428,23 @@ fn unsynced_tail(j: &mut Journal, blocks: &Blocks, problems: &mut Vec<Problem>) 
 pub(crate) fn survey(dir: &Path) -> Result<Survey> {
     let layout = layout::scan(dir)?;
     let mut problems = Vec::new();
-    let blocks = blocks::load(dir, &layout, &mut problems);
     let index = if layout.has_index {
         index::load(dir, &mut problems)
     } else {
         None
     };
+    // Blocks and journal must carry the index's identity (FORMAT.md 1.5). Without a
+    // readable index header it is unknown: only format-v1 files can then be checked, and
+    // v2 ones read as foreign (the index that could vouch for them is gone).
+    let identity = index.as_ref().map_or((NO_IDENTITY, 0), |i| {
+        i.image.as_ref().map_or_else(
+            || i.header.map_or((NO_IDENTITY, 0), |h| (h.cache_id, h.generation)),
+            |m| (m.cache_id, m.generation),
+        )
+    });
+    let blocks = blocks::load(dir, &layout, identity.0, &mut problems);
     let journal = if layout.has_journal {
-        journal::load(dir, &mut problems)
+        journal::load(dir, identity, &mut problems)
     } else {
         JournalFile::Missing
     };

@@ -44,7 +44,11 @@ pub(crate) fn checkpoint(dir: &Path, image: &IndexImage) -> Result<()> {
     replace_file(
         dir,
         JOURNAL_FILE,
-        &encode_journal_header(uidcache_engine::fresh_journal_salt(), image.generation),
+        &encode_journal_header(
+            uidcache_engine::fresh_journal_salt(),
+            image.generation,
+            image.cache_id,
+        ),
     )
 }
 
@@ -62,7 +66,13 @@ fn forget_clean_marker(dir: &Path) -> Result<()> {
     }
 }
 
-pub(crate) fn block(dir: &Path, id: u64, records: &[uidcache_format::Record]) -> Result<()> {
+/// `cache_id` is the identity of the index the block is written for.
+pub(crate) fn block(
+    dir: &Path,
+    id: u64,
+    records: &[uidcache_format::Record],
+    cache_id: u64,
+) -> Result<()> {
     forget_clean_marker(dir)?;
     let path = uidcache_engine::block_path(dir, id);
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
@@ -71,7 +81,7 @@ pub(crate) fn block(dir: &Path, id: u64, records: &[uidcache_format::Record]) ->
     replace_file(
         parent,
         &name.to_string_lossy(),
-        &uidcache_format::encode_block(id, records),
+        &uidcache_format::encode_block(id, records, cache_id),
     )
 }
 

@@ -199,13 +199,18 @@ fn missing_journal_is_damage_only_when_later_blocks_prove_lost_commits() {
         out.starts_with("note: journal @ 0: JournalHeader.file"),
         "{out}"
     );
-    let next = uidcache_format::IndexImage::decode(&std::fs::read(d.path().join("index")).unwrap())
-        .unwrap()
-        .next_block_id;
+    let image =
+        uidcache_format::IndexImage::decode(&std::fs::read(d.path().join("index")).unwrap())
+            .unwrap();
+    let next = image.next_block_id;
     let later = uidcache_engine::block_path(d.path(), next);
     std::fs::write(
         &later,
-        uidcache_format::encode_block(next, &[uidcache_format::Record::new(50, u32::MAX, 0)]),
+        uidcache_format::encode_block(
+            next,
+            &[uidcache_format::Record::new(50, u32::MAX, 0)],
+            image.cache_id,
+        ),
     )
     .unwrap();
     let (code, out) = run(&[], d.path());

@@ -11,6 +11,13 @@ use common::{caches, dump, is_subset, scratch};
 use uidcache_format::{encode_block, known, IndexEntry, IndexImage, Record, SEQ_UNPLACED};
 use uidcache_fsck::{check, repair, Severity};
 
+/// The identity of the cache in `dir`, which every block file it reads must carry.
+fn cache_id(dir: &std::path::Path) -> u64 {
+    IndexImage::decode(&fs::read(dir.join("index")).unwrap())
+        .unwrap()
+        .cache_id
+}
+
 fn rewrite_index(dir: &Path, f: impl FnOnce(&mut IndexImage)) {
     let mut image = IndexImage::decode(&fs::read(dir.join("index")).unwrap()).unwrap();
     f(&mut image);
@@ -126,12 +133,12 @@ fn forged_record_order_and_undefined_flag_set_are_found_and_dropped() {
     let before = dump(d.path()).unwrap();
     // Block 1 rewritten with valid CRC but two records swapped and an undefined flag set.
     let path = d.path().join("blocks/0000000000000001.ucb");
-    let mut records: Vec<Record> = uidcache_format::parse_block(&fs::read(&path).unwrap(), 1)
+    let mut records: Vec<Record> = uidcache_format::parse_block(&fs::read(&path).unwrap(), 1, cache_id(d.path()))
         .unwrap()
         .to_vec();
     records.swap(3, 4);
     records[0] = Record::new(records[0].uid.get(), 999, 0);
-    fs::write(&path, encode_block(1, &records)).unwrap();
+    fs::write(&path, encode_block(1, &records, cache_id(d.path()))).unwrap();
     let r = check(d.path()).unwrap();
     assert!(r.has_damage());
     let order = r
@@ -176,7 +183,7 @@ fn unplaced_record_inside_a_placed_range_contradicts_it() {
     // Unplaced UID 11 lies inside the placed run 10..=11 of block 1: write it in a new block.
     fs::write(
         d.path().join("blocks/0000000000000063.ucb"),
-        encode_block(0x63, &[Record::new(11, u32::MAX, 0)]),
+        encode_block(0x63, &[Record::new(11, u32::MAX, 0)], cache_id(d.path())),
     )
     .unwrap();
     rewrite_index(d.path(), |m| {
@@ -201,7 +208,7 @@ fn orphans_and_temp_files_are_notes_and_repair_removes_them() {
     caches::split_block(d.path());
     fs::write(
         d.path().join("blocks/00000000000000ff.ucb"),
-        encode_block(0xff, &[Record::new(1, u32::MAX, 0)]),
+        encode_block(0xff, &[Record::new(1, u32::MAX, 0)], cache_id(d.path())),
     )
     .unwrap();
     fs::write(d.path().join("index.tmp"), b"half").unwrap();

@@ -137,7 +137,7 @@ pub fn committed_states(dir: &Path) -> Vec<Dump> {
         .unwrap()
         .1
         .clone();
-    let scan = uidcache_format::scan_journal(&journal).unwrap();
+    let scan = uidcache_format::scan_journal(&journal, snap_cache_id(&snap)).unwrap();
     let mut ends = vec![uidcache_format::JOURNAL_HEADER_SIZE as u64];
     ends.extend(scan.frames.iter().map(|f| f.end()));
     let work = scratch();
@@ -280,6 +280,17 @@ pub fn run_case(
     Ok(())
 }
 
+/// The cache identity in the index of `snap`, which its journal's frames carry.
+pub fn snap_cache_id(snap: &Snapshot) -> u64 {
+    let index = &snap
+        .files
+        .iter()
+        .find(|(p, _)| p == Path::new("index"))
+        .unwrap()
+        .1;
+    uidcache_format::IndexImage::decode(index).unwrap().cache_id
+}
+
 /// Offsets just past each frame of the journal in `snap` (and the header's end).
 pub fn frame_ends(snap: &Snapshot) -> Vec<u64> {
     let journal = &snap
@@ -288,7 +299,7 @@ pub fn frame_ends(snap: &Snapshot) -> Vec<u64> {
         .find(|(p, _)| p == Path::new("journal"))
         .unwrap()
         .1;
-    let scan = uidcache_format::scan_journal(journal).unwrap();
+    let scan = uidcache_format::scan_journal(journal, snap_cache_id(snap)).unwrap();
     let mut ends = vec![uidcache_format::JOURNAL_HEADER_SIZE as u64];
     ends.extend(scan.frames.iter().map(|f| f.end()));
     ends
