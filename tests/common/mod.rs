@@ -29,3 +29,53 @@ impl Rng {
         }
     }
 }
+
+/// The files of a cache directory (`name → bytes`, names ending in `index`, `journal`,
+/// `<id>.ucb`) rewritten as a format-v1 cache would have written them: no identity, v1
+/// versions, CRCs without the identity. What users have on disk from before format v2.
+pub fn to_format_v1(
+    files: &std::collections::BTreeMap<std::path::PathBuf, Vec<u8>>,
+) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    use uidcache_format::{
+        encode_block, encode_frame, encode_journal_header, parse_block, scan_journal, IndexImage,
+        NO_IDENTITY,
+    };
+    let index = files
+        .iter()
+        .find(|(p, _)| p.ends_with("index"))
+        .map(|(_, b)| IndexImage::decode(b).unwrap())
+        .unwrap();
+    let id = index.cache_id;
+    files
+        .iter()
+        .map(|(path, bytes)| {
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            let out = if name == "index" {
+                IndexImage {
+                    cache_id: NO_IDENTITY,
+                    ..index.clone()
+                }
+                .encode()
+            } else if name == "journal" {
+                let scan = scan_journal(bytes, id).unwrap();
+                let mut out = encode_journal_header(scan.salt, scan.generation, NO_IDENTITY);
+                for f in &scan.frames {
+                    out.extend(encode_frame(
+                        scan.salt,
+                        NO_IDENTITY,
+                        f.frame_seq,
+                        f.flags,
+                        f.payload,
+                    ));
+                }
+                out
+            } else if let Some(hex) = name.strip_suffix(".ucb") {
+                let block = u64::from_str_radix(hex, 16).unwrap();
+                encode_block(block, parse_block(bytes, block, id).unwrap(), NO_IDENTITY)
+            } else {
+                bytes.clone()
+            };
+            (path.clone(), out)
+        })
+        .collect()
+}

@@ -3,8 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use uidcache_format::{
-    scan_journal, FormatError, FormatErrorKind, IndexImage, Op, Record, FRAME_DURABLE,
-    NO_IDENTITY,
+    scan_journal, FormatError, FormatErrorKind, IndexImage, Op, Record, FRAME_DURABLE, NO_IDENTITY,
 };
 
 use std::collections::HashSet;
@@ -206,21 +205,12 @@ impl Cache {
                 let journal_path = dir.join(JOURNAL_FILE);
                 let cache_id = loaded.state.cache_id;
                 let journal = match loaded.journal {
-                    Some((salt, next, end, len)) => JournalWriter::resume(
-                        &fs,
-                        &journal_path,
-                        (salt, cache_id),
-                        next,
-                        end,
-                        len,
-                    )?,
+                    Some((salt, next, end, len)) => {
+                        JournalWriter::resume(&fs, &journal_path, (salt, cache_id), next, end, len)?
+                    }
                     None => {
-                        let j = JournalWriter::create(
-                            &fs,
-                            &journal_path,
-                            loaded.generation,
-                            cache_id,
-                        )?;
+                        let j =
+                            JournalWriter::create(&fs, &journal_path, loaded.generation, cache_id)?;
                         fs.sync_dir(&dir)?;
                         j
                     }

@@ -53,8 +53,8 @@ pub use dirfs::{
 };
 pub use error::{Error, InvalidOp, Result};
 pub use flags::FlagSetId;
-pub use inspect::Replay;
 pub use identity::fresh_cache_id;
+pub use inspect::Replay;
 pub use journal::fresh_salt as fresh_journal_salt;
 pub use options::{Durability, OpenOptions};
 pub use txn::{Removal, Transaction, Update, INLINE_RECORDS};

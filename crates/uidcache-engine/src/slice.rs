@@ -65,7 +65,10 @@ impl Slice {
         src: &dyn RecordSource,
     ) -> Result<SliceView<'s>> {
         let view = self.view_unchecked(records, src)?;
-        for (k, expected) in [(0, self.first_uid), (self.len.saturating_sub(1), self.last_uid)] {
+        for (k, expected) in [
+            (0, self.first_uid),
+            (self.len.saturating_sub(1), self.last_uid),
+        ] {
             let found = view.uid(k);
             if found != expected {
                 let record = u64::from(self.first_record) + u64::from(k);

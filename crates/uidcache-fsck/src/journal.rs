@@ -63,7 +63,11 @@ fn rel() -> PathBuf {
 /// reporting every problem. A journal of another cache is damage and unusable, so repair
 /// never imports it (FORMAT.md 1.5); the format-v1 journal that an interrupted upgrade
 /// leaves beside the first v2 index reads as the stale journal it is.
-pub(crate) fn load(dir: &Path, (cache_id, index_gen): (u64, u64), problems: &mut Vec<Problem>) -> JournalFile {
+pub(crate) fn load(
+    dir: &Path,
+    (cache_id, index_gen): (u64, u64),
+    problems: &mut Vec<Problem>,
+) -> JournalFile {
     let bytes = match fs::read(dir.join(JOURNAL_FILE)) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return JournalFile::Missing,

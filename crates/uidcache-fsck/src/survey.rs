@@ -438,7 +438,10 @@ pub(crate) fn survey(dir: &Path) -> Result<Survey> {
     // v2 ones read as foreign (the index that could vouch for them is gone).
     let identity = index.as_ref().map_or((NO_IDENTITY, 0), |i| {
         i.image.as_ref().map_or_else(
-            || i.header.map_or((NO_IDENTITY, 0), |h| (h.cache_id, h.generation)),
+            || {
+                i.header
+                    .map_or((NO_IDENTITY, 0), |h| (h.cache_id, h.generation))
+            },
             |m| (m.cache_id, m.generation),
         )
     });

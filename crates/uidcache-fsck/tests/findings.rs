@@ -133,9 +133,10 @@ fn forged_record_order_and_undefined_flag_set_are_found_and_dropped() {
     let before = dump(d.path()).unwrap();
     // Block 1 rewritten with valid CRC but two records swapped and an undefined flag set.
     let path = d.path().join("blocks/0000000000000001.ucb");
-    let mut records: Vec<Record> = uidcache_format::parse_block(&fs::read(&path).unwrap(), 1, cache_id(d.path()))
-        .unwrap()
-        .to_vec();
+    let mut records: Vec<Record> =
+        uidcache_format::parse_block(&fs::read(&path).unwrap(), 1, cache_id(d.path()))
+            .unwrap()
+            .to_vec();
     records.swap(3, 4);
     records[0] = Record::new(records[0].uid.get(), 999, 0);
     fs::write(&path, encode_block(1, &records, cache_id(d.path()))).unwrap();
