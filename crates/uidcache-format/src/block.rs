@@ -169,6 +169,24 @@ pub fn parse_block(
         .map_err(|_| FormatError::truncated("Record", BLOCK_HEADER_SIZE as u64, need, body.len()))
 }
 
+/// The identity of the v2 cache that block file `bytes` (named `expected_id`) belongs to,
+/// recovered from its `cache_tag` and CRC (see FORMAT.md 8.7): for fsck when the index is
+/// lost. `None` for a v1 block or one whose header does not parse.
+pub fn block_identity(bytes: &[u8], expected_id: u64) -> Option<u64> {
+    let (header, body) = BlockHeader::ref_from_prefix(bytes).ok()?;
+    if header.magic != BLOCK_MAGIC
+        || header.version.get() != crate::FORMAT_VERSION
+        || header.block_id.get() != expected_id
+    {
+        return None;
+    }
+    let covered = bytes.get(..BLOCK_CRC_OFFSET)?;
+    crate::identity::solve_identity(header.cache_tag.get(), header.crc32.get(), |id| {
+        crc32(&[&id.to_le_bytes(), covered, body])
+    })
+    .filter(|id| parse_block(bytes, expected_id, *id).is_ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,3 +83,64 @@ pub(crate) fn check_identity(
     }
     Ok(())
 }
+
+/// The cache identity that a v2 file binds, recovered from its `tag` (the identity's low 32
+/// bits) and one CRC that covers the identity: `crc_of(id)` computes that CRC for a candidate
+/// identity, `stored` is the CRC the file holds. For fsck when the index, the only file that
+/// stores the identity whole, is lost (FORMAT.md 8.7).
+///
+/// CRC-32 is affine over GF(2) in its input bits, and the CRCs of 32 consecutive single-bit
+/// inputs are `x^m .. x^(m+31)` modulo the polynomial, which are linearly independent (the
+/// polynomial has a constant term, so `x` is invertible): the 32 unknown high bits are
+/// therefore the unique solution of a 32×32 linear system. `None` when the result is
+/// [`NO_IDENTITY`]. The answer satisfies the one CRC by construction; a caller should
+/// confirm it on another file.
+pub(crate) fn solve_identity(tag: u32, stored: u32, crc_of: impl Fn(u64) -> u32) -> Option<u64> {
+    let low = u64::from(tag);
+    let base = crc_of(low);
+    // Columns: the CRC change that each high bit causes.
+    let mut rows: Vec<(u32, u32)> = (0..32)
+        .map(|i| (crc_of(low | 1u64 << (32 + i)) ^ base, 1u32 << i))
+        .collect();
+    // Gaussian elimination on (effect, bits that make it), by effect's highest bit.
+    let mut basis: Vec<(u32, u32)> = Vec::with_capacity(32);
+    for (mut effect, mut bits) in rows.drain(..) {
+        for &(e, b) in &basis {
+            if effect ^ e < effect {
+                effect ^= e;
+                bits ^= b;
+            }
+        }
+        if effect != 0 {
+            basis.push((effect, bits));
+            basis.sort_by(|a, b| b.0.cmp(&a.0));
+        }
+    }
+    let mut want = stored ^ base;
+    let mut high = 0u32;
+    for &(e, b) in &basis {
+        if want ^ e < want {
+            want ^= e;
+            high ^= b;
+        }
+    }
+    let id = low | u64::from(high) << 32;
+    (want == 0 && id != NO_IDENTITY && crc_of(id) == stored).then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_identity_is_recovered_from_one_crc_and_its_tag() {
+        for id in [
+            0x0123_4567_89AB_CDEFu64,
+            u64::MAX,
+            1 << 63 | 5,
+            0xFFFF_FFFF_0000_0001,
+        ] {
+            let crc_of = |c: u64| crate::crc32(&[b"prefix", &c.to_le_bytes(), b"rest of file"]);
+            let got = super::solve_identity(super::cache_tag(id), crc_of(id), crc_of);
+            assert_eq!(got, Some(id));
+        }
+    }
+}

@@ -154,6 +154,24 @@ pub fn encode_frame(
     out
 }
 
+/// The identity of the v2 cache that the journal `bytes` belongs to, recovered from its
+/// `cache_tag` and its first frame's CRC (FORMAT.md 8.7): for fsck when the index is lost.
+/// `None` for a v1 journal, or one without a complete first frame.
+pub fn journal_identity(bytes: &[u8]) -> Option<u64> {
+    let (header, rest) = JournalHeader::ref_from_prefix(bytes).ok()?;
+    if header.magic != JOURNAL_MAGIC || header.version.get() != crate::FORMAT_VERSION {
+        return None;
+    }
+    let (frame, after) = FrameHeader::ref_from_prefix(rest).ok()?;
+    let payload = after.get(..frame.payload_len.get() as usize)?;
+    let covered = rest.get(..FRAME_CRC_OFFSET)?;
+    let salt = header.salt.get().to_le_bytes();
+    crate::identity::solve_identity(header.cache_tag.get(), frame.crc32.get(), |id| {
+        crc32(&[&salt, &id.to_le_bytes(), covered, payload])
+    })
+    .filter(|id| parse_journal_header(bytes, *id).is_ok())
+}
+
 /// A frame that passed its checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameRef<'a> {

@@ -28,8 +28,8 @@ mod ops;
 mod version;
 
 pub use block::{
-    encode_block, parse_block, BlockHeader, Record, BLOCK_CACHE_TAG_OFFSET, BLOCK_HEADER_SIZE,
-    BLOCK_MAGIC, FLAGS_UNKNOWN, MODSEQ_UNKNOWN, RECORD_SIZE,
+    block_identity, encode_block, parse_block, BlockHeader, Record, BLOCK_CACHE_TAG_OFFSET,
+    BLOCK_HEADER_SIZE, BLOCK_MAGIC, FLAGS_UNKNOWN, MODSEQ_UNKNOWN, RECORD_SIZE,
 };
 pub use checksum::crc32;
 pub use error::{FormatError, FormatErrorKind};
@@ -39,9 +39,10 @@ pub use index::{
     INDEX_ENTRY_SIZE, INDEX_HEADER_SIZE, INDEX_MAGIC, SEQ_UNPLACED,
 };
 pub use journal::{
-    encode_frame, encode_journal_header, parse_journal_header, scan_journal, FrameHeader, FrameRef,
-    JournalHeader, JournalScan, JournalTail, FRAME_DURABLE, FRAME_HEADER_SIZE, FRAME_MAGIC,
-    JOURNAL_CACHE_TAG_OFFSET, JOURNAL_HEADER_SIZE, JOURNAL_MAGIC, MAX_FRAME_PAYLOAD,
+    encode_frame, encode_journal_header, journal_identity, parse_journal_header, scan_journal,
+    FrameHeader, FrameRef, JournalHeader, JournalScan, JournalTail, FRAME_DURABLE,
+    FRAME_HEADER_SIZE, FRAME_MAGIC, JOURNAL_CACHE_TAG_OFFSET, JOURNAL_HEADER_SIZE, JOURNAL_MAGIC,
+    MAX_FRAME_PAYLOAD,
 };
 pub use ops::{HeaderField, Op};
 

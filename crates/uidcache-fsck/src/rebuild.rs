@@ -69,6 +69,7 @@ pub(crate) fn reset(
     let cache_id = image
         .map(|m| m.cache_id)
         .or(header.map(|h| h.cache_id))
+        .or((s.identity != uidcache_format::NO_IDENTITY).then_some(s.identity))
         .unwrap_or_else(uidcache_engine::fresh_cache_id);
     IndexImage {
         cache_id,
@@ -119,6 +120,7 @@ fn base<'s>(
     // A journal of generation 0 continues the empty index of a new cache.
     let j = journal.filter(|j| j.generation == 0)?;
     let image = IndexImage {
+        cache_id: s.identity,
         next_block_id: 1,
         ..IndexImage::default()
     };

@@ -19,6 +19,8 @@ use crate::rules::{check_image, Finding, Origin};
 /// Everything learned about a cache directory.
 #[derive(Debug)]
 pub(crate) struct Survey {
+    /// The cache identity the files were checked against (the index's, or recovered).
+    pub(crate) identity: u64,
     pub(crate) layout: Layout,
     pub(crate) blocks: Blocks,
     /// `None`: no index file.
@@ -424,6 +426,23 @@ fn unsynced_tail(j: &mut Journal, blocks: &Blocks, problems: &mut Vec<Problem>) 
     j.frames.truncate(i);
 }
 
+/// The identity of a cache whose index is lost or unreadable, from its journal's first frame
+/// or, failing that, from a block file (FORMAT.md 8.7); `NO_IDENTITY` (format v1) when no
+/// v2 file yields one.
+fn recovered_identity(dir: &Path, layout: &Layout) -> u64 {
+    let journal = std::fs::read(dir.join(JOURNAL_FILE)).ok();
+    journal
+        .as_deref()
+        .and_then(uidcache_format::journal_identity)
+        .or_else(|| {
+            layout.blocks.iter().find_map(|(id, rel)| {
+                let bytes = std::fs::read(dir.join(rel)).ok()?;
+                uidcache_format::block_identity(&bytes, *id)
+            })
+        })
+        .unwrap_or(NO_IDENTITY)
+}
+
 /// Surveys `dir`. Fails only when the directory itself cannot be listed.
 pub(crate) fn survey(dir: &Path) -> Result<Survey> {
     let layout = layout::scan(dir)?;
@@ -434,17 +453,16 @@ pub(crate) fn survey(dir: &Path) -> Result<Survey> {
         None
     };
     // Blocks and journal must carry the index's identity (FORMAT.md 1.5). Without a
-    // readable index header it is unknown: only format-v1 files can then be checked, and
-    // v2 ones read as foreign (the index that could vouch for them is gone).
-    let identity = index.as_ref().map_or((NO_IDENTITY, 0), |i| {
-        i.image.as_ref().map_or_else(
-            || {
-                i.header
-                    .map_or((NO_IDENTITY, 0), |h| (h.cache_id, h.generation))
-            },
-            |m| (m.cache_id, m.generation),
-        )
-    });
+    // readable index header it is recovered from the files that bind it (8.7).
+    let identity = index
+        .as_ref()
+        .and_then(|i| {
+            i.image
+                .as_ref()
+                .map(|m| (m.cache_id, m.generation))
+                .or(i.header.map(|h| (h.cache_id, h.generation)))
+        })
+        .unwrap_or_else(|| (recovered_identity(dir, &layout), 0));
     let blocks = blocks::load(dir, &layout, identity.0, &mut problems);
     let journal = if layout.has_journal {
         journal::load(dir, identity, &mut problems)
@@ -470,6 +488,7 @@ pub(crate) fn survey(dir: &Path) -> Result<Survey> {
         }
     }
     let mut s = Survey {
+        identity: identity.0,
         layout,
         blocks,
         index,

@@ -184,15 +184,25 @@ fn deleted_index_of_a_checkpointed_cache_is_damage_and_repair_resets_it() {
     assert!(after.placed.is_empty() && after.unplaced.is_empty());
 }
 
-/// A journal removed from a cache whose writer had written blocks after the checkpoint:
-/// those commits are lost (damage); with no such block nothing shows a loss (a note).
+/// A journal removed from a checkpointed cache (generation >= 1) is damage: every
+/// checkpoint renames a journal into place (FORMAT.md 8.3), and split_block's commit after
+/// its checkpoint (an inline block: no file) is lost with it. In a cache never checkpointed
+/// (generation 0) an interrupted first open leaves the same files, so only block files
+/// written after the checkpoint prove lost commits (damage); otherwise a note.
 #[test]
-fn missing_journal_is_damage_only_when_later_blocks_prove_lost_commits() {
+fn missing_journal_is_damage_after_a_checkpoint_or_when_later_blocks_prove_lost_commits() {
     let d = common::scratch();
     common::caches::split_block(d.path());
     std::fs::remove_file(d.path().join("journal")).unwrap();
-    // split_block's last commit learned a record after the checkpoint (an inline block:
-    // no file), so nothing on disk shows it.
+    let (code, out) = run(&[], d.path());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.starts_with("damage: journal @ 0: JournalHeader.file"),
+        "{out}"
+    );
+    let d = common::scratch();
+    common::caches::journal_only(d.path());
+    std::fs::remove_file(d.path().join("journal")).unwrap();
     let (code, out) = run(&[], d.path());
     assert_eq!(code, 0, "{out}");
     assert!(
