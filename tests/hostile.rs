@@ -232,3 +232,131 @@ fn a_format_v1_cache_is_read_and_upgraded_in_place() {
     assert!(uidcache::fsck::check(d.path()).unwrap().is_clean());
     drop(reader);
 }
+
+/// Every placed message's flag names (as text; `None`: FLAGS unknown).
+fn flags_of(cache: &Cache) -> Vec<Option<Vec<String>>> {
+    let view = cache.view();
+    view.placed_messages()
+        .unwrap()
+        .iter()
+        .map(|(_, m)| {
+            m.flags.map(|f| {
+                view.flag_names(f)
+                    .unwrap()
+                    .iter()
+                    .map(|n| String::from_utf8_lossy(n).into_owned())
+                    .collect()
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn a_flag_list_beyond_the_limits_is_refused_with_a_clear_error() {
+    let d = tempfile::tempdir().unwrap();
+    let mut cache = Cache::open(d.path()).unwrap();
+    let mut tx = cache.transaction().unwrap();
+    tx.set_exists(1).unwrap();
+    tx.learn_range(1, &[1]).unwrap();
+    let many: Vec<Vec<u8>> = (0..=uidcache::MAX_FLAGS)
+        .map(|i| format!("$k{i}").into_bytes())
+        .collect();
+    let many: Vec<&[u8]> = many.iter().map(Vec::as_slice).collect();
+    let long = vec![b'x'; uidcache::MAX_FLAG_BYTES + 1];
+    let long_list: [&[u8]; 1] = [&long];
+    for list in [&many[..], &long_list[..]] {
+        let err = tx
+            .update_seq(
+                1,
+                uidcache::Update {
+                    flags: Some(list),
+                    modseq: None,
+                },
+            )
+            .expect_err("beyond the limit");
+        assert!(
+            matches!(
+                err,
+                uidcache::Error::Invalid(uidcache::InvalidOp::FlagListTooLarge { .. })
+            ),
+            "{err}"
+        );
+        assert!(uidcache::check_flag_list(list).is_err());
+    }
+    // At the limit (duplicates and \Recent not counted) is fine.
+    let mut at_limit = many[..uidcache::MAX_FLAGS].to_vec();
+    at_limit.push(b"\\Recent");
+    at_limit.push(many[0]);
+    tx.update_seq(
+        1,
+        uidcache::Update {
+            flags: Some(&at_limit),
+            modseq: None,
+        },
+    )
+    .unwrap();
+    tx.commit().unwrap();
+}
+
+#[test]
+fn keywords_no_record_uses_disappear_at_a_checkpoint_and_kept_ids_stay_valid() {
+    let d = tempfile::tempdir().unwrap();
+    let mut cache = Cache::open(d.path()).unwrap();
+    let seen: [&[u8]; 1] = [b"\\Seen"];
+    let junk: [&[u8]; 1] = [b"$Junk"];
+    let huge: Vec<Vec<u8>> = (0..1000)
+        .map(|i| format!("$keyword-{i:0>50}").into_bytes())
+        .collect();
+    let huge: Vec<&[u8]> = huge.iter().map(Vec::as_slice).collect();
+    let with = |flags| uidcache::Update {
+        flags: Some(flags),
+        modseq: None,
+    };
+    // Set 0 (\Seen) lives in block records; then the huge set, then $Junk after it.
+    let mut tx = cache.transaction().unwrap();
+    tx.set_exists(3).unwrap();
+    tx.learn(1, 10, with(&seen)).unwrap();
+    tx.learn(2, 20, with(&huge)).unwrap();
+    tx.learn(3, 30, with(&seen)).unwrap();
+    tx.commit().unwrap();
+    let mut tx = cache.transaction().unwrap();
+    tx.update_seq(3, with(&junk)).unwrap();
+    tx.commit().unwrap();
+    cache.checkpoint().unwrap();
+    let bloated = fs::metadata(d.path().join(INDEX_FILE)).unwrap().len();
+    assert!(bloated > 64 * 1024, "{bloated}");
+    // No message carries the huge set any more.
+    let mut tx = cache.transaction().unwrap();
+    tx.update_seq(2, with(&seen)).unwrap();
+    tx.commit().unwrap();
+    let expected = flags_of(&cache);
+    cache.close().unwrap();
+    let image = index(d.path());
+    assert!(image.atoms.len() <= 2, "{} atoms kept", image.atoms.len());
+    assert!(fs::metadata(d.path().join(INDEX_FILE)).unwrap().len() < 4096);
+    let cache = Cache::open_read_only(d.path()).unwrap();
+    assert_eq!(flags_of(&cache), expected);
+    assert_eq!(
+        expected,
+        vec![
+            Some(vec!["\\Seen".to_string()]),
+            Some(vec!["\\Seen".to_string()]),
+            Some(vec!["$Junk".to_string()]),
+        ]
+    );
+    drop(cache);
+    assert!(uidcache::fsck::check(d.path()).unwrap().is_clean());
+    // A new set after the collection, and a reopen: everything still reads.
+    let mut cache = Cache::open(d.path()).unwrap();
+    let mut tx = cache.transaction().unwrap();
+    let new: [&[u8]; 2] = [b"$New", b"\\Seen"];
+    tx.update_seq(1, with(&new)).unwrap();
+    tx.commit().unwrap();
+    cache.close().unwrap();
+    let cache = Cache::open_read_only(d.path()).unwrap();
+    assert_eq!(
+        flags_of(&cache)[0],
+        Some(vec!["$New".into(), "\\Seen".into()])
+    );
+    assert_eq!(flags_of(&cache)[1..], expected[1..]);
+}

@@ -79,6 +79,9 @@ pub struct Cache {
     pub(crate) poisoned: bool,
     /// Blocks written by no-sync commits and not yet fsynced.
     pub(crate) unsynced_blocks: Vec<u64>,
+    /// Size of the flag tables after this handle last collected them (0: never), so that a
+    /// collection runs again only once they have doubled (FORMAT.md 4.7).
+    pub(crate) flag_bytes_after_gc: u64,
 }
 
 impl Cache {
@@ -237,6 +240,7 @@ impl Cache {
             stats: Stats::default(),
             poisoned: false,
             unsynced_blocks: Vec::new(),
+            flag_bytes_after_gc: 0,
         };
         if cache.writer.is_some() && cache.state.cache_id == NO_IDENTITY {
             // A format-v1 cache: give it an identity now, in place (FORMAT.md 1.2).
@@ -374,6 +378,7 @@ impl Cache {
         if wrote {
             self.fs.sync_dir(&self.dir.join(BLOCKS_DIR))?;
         }
+        self.collect_flags()?;
         let generation = self.generation + 1;
         let bytes = to_image(&self.state, generation).encode();
         self.fs
@@ -406,6 +411,41 @@ impl Cache {
         if let Some(writer) = self.writer.as_mut() {
             writer.clean_marker = true;
         }
+        Ok(())
+    }
+
+    /// Frees the flag sets (and drops the atoms) that no live record and no overlay entry
+    /// uses (FORMAT.md 4.7): a keyword that no message carries any more stops costing every
+    /// checkpoint, open and commit. The scan reads every live record (16 bytes each), so it
+    /// runs only when the tables are past `FLAG_GC_MIN_BYTES` and either at least an eighth
+    /// of the records' bytes (the checkpoint writes the tables anyway, so the scan costs at
+    /// most eight times that) or twice their size after the last collection.
+    fn collect_flags(&mut self) -> Result<()> {
+        let bytes = self.state.flags.bytes();
+        let records = self.state.record_count() * uidcache_format::RECORD_SIZE as u64;
+        let worth = bytes.saturating_mul(8) >= records
+            || bytes >= self.flag_bytes_after_gc.saturating_mul(2);
+        if bytes < crate::flags::FLAG_GC_MIN_BYTES || !worth {
+            return Ok(());
+        }
+        let mut used = HashSet::new();
+        for meta in self.state.overlay.values() {
+            used.insert(meta.flags);
+        }
+        // A record whose overlay entry has flags is never read for its own flags again:
+        // writers merge (an overlay entry's flags never go back to FLAGS_UNKNOWN, which
+        // `State::apply` enforces), and no op re-learns an existing record.
+        let overridden = |uid: u32| matches!(self.state.overlay.get(&uid), Some(m) if m.flags != uidcache_format::FLAGS_UNKNOWN);
+        let src = &self.store as &dyn crate::blocks::RecordSource;
+        for s in self.state.placed.iter().chain(&self.state.unplaced) {
+            for r in s.view(src)?.records() {
+                if !overridden(r.uid.get()) {
+                    used.insert(r.flags.get());
+                }
+            }
+        }
+        self.state.flags = self.state.flags.collected(&used);
+        self.flag_bytes_after_gc = self.state.flags.bytes();
         Ok(())
     }
 

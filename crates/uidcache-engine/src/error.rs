@@ -95,6 +95,19 @@ pub enum InvalidOp {
     /// A value the format cannot hold (a flag set of more atoms than fit, ...).
     #[error("{0}")]
     Unsupported(String),
+    /// One message's flag list is beyond [`crate::MAX_FLAGS`] names or
+    /// [`crate::MAX_FLAG_BYTES`] bytes of names (`\Recent` and duplicates not counted).
+    #[error(
+        "a flag list of {count} names and {bytes} bytes is beyond the limit of {} names and {} bytes",
+        crate::MAX_FLAGS,
+        crate::MAX_FLAG_BYTES
+    )]
+    FlagListTooLarge {
+        /// Distinct names in the list.
+        count: usize,
+        /// Their total length in bytes.
+        bytes: usize,
+    },
 }
 
 impl Error {

@@ -7,18 +7,53 @@ use uidcache_format::Op;
 
 use crate::error::{InvalidOp, Result};
 
-/// The ID of an interned flag set; resolve it with `Cache::flag_names`.
+/// The ID of an interned flag set; resolve it with `View::flag_names` of the same view. An
+/// ID stays valid while a record or overlay entry uses it; a checkpoint may free the IDs no
+/// record uses and a later commit reuse them (FORMAT.md 4.7), so do not keep IDs across
+/// commits, keep names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlagSetId(pub u32);
 
-/// The atom and flag-set tables of one mailbox. Entries are only ever added, so an ID
-/// stays valid for the life of the cache.
+/// The atom and flag-set tables of one mailbox. Between checkpoints entries are only
+/// added; a checkpoint may collect the sets no record uses ([`FlagTable::collected`]), which
+/// frees their IDs but never renumbers a set that is kept.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FlagTable {
     atoms: Vec<Vec<u8>>,
     atom_ids: HashMap<Vec<u8>, u32>,
-    sets: Vec<Vec<u32>>,
+    /// `None`: a free slot (FORMAT.md 4.7).
+    sets: Vec<Option<Vec<u32>>>,
     set_ids: HashMap<Vec<u32>, u32>,
+}
+
+/// Flag tables smaller than this are never collected: the scan of every live record that a
+/// collection costs is not worth a few KiB.
+pub(crate) const FLAG_GC_MIN_BYTES: u64 = 64 * 1024;
+
+/// Most distinct flag names one message's flag list may hold (FORMAT.md 11.2). Servers
+/// limit keywords per mailbox far below this (Dovecot, Cyrus: a few hundred at most); a list
+/// beyond it is hostile input, refused before it reaches the tables that every later commit
+/// and checkpoint carries.
+pub const MAX_FLAGS: usize = 1024;
+/// Most bytes of flag names (their lengths summed) one message's flag list may hold.
+pub const MAX_FLAG_BYTES: usize = 64 * 1024;
+
+/// Checks one message's flag list against [`MAX_FLAGS`] and [`MAX_FLAG_BYTES`], counting
+/// what would be stored: distinct names, `\Recent` excluded. The engine checks every
+/// `Update`'s flags with it; a protocol layer may call it first to refuse early.
+pub fn check_flag_list(names: &[&[u8]]) -> Result<()> {
+    let mut names: Vec<&[u8]> = names.iter().copied().filter(|n| !is_recent(n)).collect();
+    names.sort_unstable();
+    names.dedup();
+    let bytes: usize = names.iter().map(|n| n.len()).sum();
+    if names.len() > MAX_FLAGS || bytes > MAX_FLAG_BYTES {
+        return Err(InvalidOp::FlagListTooLarge {
+            count: names.len(),
+            bytes,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// Whether a flag is `\Recent`, which is session state and never stored (RFC 9051 removed it).
@@ -27,13 +62,19 @@ fn is_recent(name: &[u8]) -> bool {
 }
 
 impl FlagTable {
-    pub(crate) fn from_parts(atoms: Vec<Vec<u8>>, sets: Vec<Vec<u32>>) -> Result<Self, String> {
+    pub(crate) fn from_parts(
+        atoms: Vec<Vec<u8>>,
+        sets: Vec<Option<Vec<u32>>>,
+    ) -> Result<Self, String> {
         let mut table = FlagTable::default();
         for (id, name) in atoms.into_iter().enumerate() {
             table.define_atom(id as u32, name)?;
         }
         for (id, set) in sets.into_iter().enumerate() {
-            table.define_set(id as u32, set)?;
+            match set {
+                Some(set) => table.define_set(id as u32, set)?,
+                None => table.sets.push(None),
+            }
         }
         Ok(table)
     }
@@ -42,8 +83,63 @@ impl FlagTable {
         &self.atoms
     }
 
-    pub(crate) fn sets(&self) -> &[Vec<u32>] {
+    pub(crate) fn sets(&self) -> &[Option<Vec<u32>>] {
         &self.sets
+    }
+
+    /// Whether `id` names a set (not a free slot, not beyond the table).
+    pub(crate) fn is_defined(&self, id: u32) -> bool {
+        matches!(self.sets.get(id as usize), Some(Some(_)))
+    }
+
+    /// Bytes the tables take in the index (what every checkpoint writes and every open
+    /// reads).
+    pub(crate) fn bytes(&self) -> u64 {
+        let atoms: usize = self.atoms.iter().map(|a| 4 + a.len()).sum();
+        let sets: usize = self
+            .sets
+            .iter()
+            .map(|s| 4 + 4 * s.as_ref().map_or(0, Vec::len))
+            .sum();
+        (atoms + sets) as u64
+    }
+
+    /// The tables with only the sets in `used` (and the atoms they name): every other set's
+    /// slot becomes free, trailing free slots are dropped, and atoms are renumbered (atom IDs
+    /// appear only in the flag-set table and in journal ops, and a checkpoint starts a new
+    /// journal). Kept sets keep their IDs: block records, which are never rewritten, hold
+    /// them.
+    pub(crate) fn collected(&self, used: &std::collections::HashSet<u32>) -> FlagTable {
+        let mut out = FlagTable::default();
+        let mut renumber: HashMap<u32, u32> = HashMap::new();
+        let mut sets: Vec<Option<Vec<u32>>> = Vec::with_capacity(self.sets.len());
+        for (id, set) in self.sets.iter().enumerate() {
+            let kept = set.as_ref().filter(|_| used.contains(&(id as u32)));
+            sets.push(kept.map(|atoms| {
+                atoms
+                    .iter()
+                    .map(|a| {
+                        *renumber.entry(*a).or_insert_with(|| {
+                            let new = out.atoms.len() as u32;
+                            let name = self.atoms.get(*a as usize).cloned().unwrap_or_default();
+                            out.atom_ids.insert(name.clone(), new);
+                            out.atoms.push(name);
+                            new
+                        })
+                    })
+                    .collect()
+            }));
+        }
+        while matches!(sets.last(), Some(None)) {
+            sets.pop();
+        }
+        for (id, set) in sets.iter().enumerate() {
+            if let Some(set) = set {
+                out.set_ids.insert(set.clone(), id as u32);
+            }
+        }
+        out.sets = sets;
+        out
     }
 
     /// Applies a `DefineAtom` op.
@@ -81,13 +177,13 @@ impl FlagTable {
             ));
         }
         self.set_ids.insert(set.clone(), id);
-        self.sets.push(set);
+        self.sets.push(Some(set));
         Ok(())
     }
 
     /// The names of flag set `id`, sorted by bytes.
     pub(crate) fn names(&self, id: FlagSetId) -> Option<Vec<&[u8]>> {
-        let set = self.sets.get(id.0 as usize)?;
+        let set = self.sets.get(id.0 as usize)?.as_ref()?;
         set.iter()
             .map(|a| self.atoms.get(*a as usize).map(Vec::as_slice))
             .collect()
@@ -96,6 +192,7 @@ impl FlagTable {
     /// The ID of the set of `names` (deduplicated, `\Recent` dropped), with the ops that
     /// define whatever was new. Nothing is added to the table here: the ops do that.
     pub(crate) fn lookup_or_plan(&self, names: &[&[u8]]) -> Result<(u32, Vec<Op>)> {
+        check_flag_list(names)?;
         let mut names: Vec<&[u8]> = names.iter().copied().filter(|n| !is_recent(n)).collect();
         names.sort_unstable();
         names.dedup();

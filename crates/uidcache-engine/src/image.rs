@@ -164,8 +164,7 @@ pub(crate) fn from_image(image: IndexImage, path: &Path) -> Result<State> {
     })?;
     let mut overlay = std::collections::BTreeMap::new();
     for r in &image.overlay {
-        let flags_ok =
-            r.flags.get() == FLAGS_UNKNOWN || (r.flags.get() as usize) < flags.sets().len();
+        let flags_ok = r.flags.get() == FLAGS_UNKNOWN || flags.is_defined(r.flags.get());
         if r.uid.get() == 0 || !flags_ok || overlay.insert(r.uid.get(), Meta::of(r)).is_some() {
             return Err(Error::corrupt(
                 path,

@@ -52,7 +52,7 @@ pub use dirfs::{
     block_id_of, block_path, BLOCKS_DIR, CLEAN_FILE, INDEX_FILE, JOURNAL_FILE, LOCK_FILE,
 };
 pub use error::{Error, InvalidOp, Result};
-pub use flags::FlagSetId;
+pub use flags::{check_flag_list, FlagSetId, MAX_FLAGS, MAX_FLAG_BYTES};
 pub use identity::fresh_cache_id;
 pub use inspect::Replay;
 pub use journal::fresh_salt as fresh_journal_salt;

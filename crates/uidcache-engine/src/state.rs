@@ -269,8 +269,21 @@ impl State {
                 last_seq,
             } => self.unplace(*first_seq, *last_seq, src),
             Op::SetMeta { uid, flags, modseq } => {
-                if *flags != FLAGS_UNKNOWN && *flags as usize >= self.flags.sets().len() {
+                if *flags != FLAGS_UNKNOWN && !self.flags.is_defined(*flags) {
                     return Err(InvalidOp::NotKnown(format!("flag set {flags}")).into());
+                }
+                // Flags once in the overlay stay there (writers merge): a checkpoint's flag
+                // collection relies on it to free the set a block record holds underneath.
+                if *flags == FLAGS_UNKNOWN
+                    && self
+                        .overlay
+                        .get(uid)
+                        .is_some_and(|m| m.flags != FLAGS_UNKNOWN)
+                {
+                    return Err(InvalidOp::Unsupported(format!(
+                        "SetMeta of UID {uid} would forget flags the overlay holds"
+                    ))
+                    .into());
                 }
                 self.overlay.insert(
                     *uid,

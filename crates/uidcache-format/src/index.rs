@@ -16,6 +16,10 @@ use crate::version::check_version;
 
 /// Magic number at byte 0 of the index file.
 pub const INDEX_MAGIC: [u8; 8] = *b"UCINDEX\0";
+/// The `count` of a flag-set table entry that is a *free* slot (new in format v2): no set
+/// has this ID any more, and no atom IDs follow. Checkpoints free the sets no record uses
+/// (FORMAT.md 4.7) without renumbering the others, which immutable blocks refer to.
+pub const FLAGSET_FREE: u32 = u32::MAX;
 /// `IndexEntry::seq_start` of an unplaced entry.
 pub const SEQ_UNPLACED: u32 = u32::MAX;
 
@@ -136,8 +140,9 @@ pub struct IndexImage {
     pub overlay: Vec<Record>,
     /// Flag names (atoms), indexed by atom ID.
     pub atoms: Vec<Vec<u8>>,
-    /// Flag sets: sorted atom IDs, indexed by flag-set ID.
-    pub flagsets: Vec<Vec<u32>>,
+    /// Flag sets: sorted atom IDs, indexed by flag-set ID; `None` for a free slot
+    /// ([`FLAGSET_FREE`]).
+    pub flagsets: Vec<Option<Vec<u32>>>,
 }
 
 fn count_u32(n: usize) -> U32 {
@@ -161,6 +166,10 @@ impl IndexImage {
             body.extend_from_slice(atom);
         }
         for set in &self.flagsets {
+            let Some(set) = set else {
+                body.extend_from_slice(&FLAGSET_FREE.to_le_bytes());
+                continue;
+            };
             body.extend_from_slice(&count_u32(set.len()).get().to_le_bytes());
             for id in set {
                 body.extend_from_slice(&id.to_le_bytes());
@@ -295,12 +304,16 @@ impl IndexImage {
         let mut flagsets = Vec::new();
         for _ in 0..header.flagset_count.get() {
             let n = cur.u32()?;
+            if n == FLAGSET_FREE {
+                flagsets.push(None);
+                continue;
+            }
             let ids = take_n(&mut cur, n, 4)?;
-            flagsets.push(
+            flagsets.push(Some(
                 ids.chunks_exact(4)
                     .map(|c| u32::from_le_bytes(c.try_into().unwrap_or([0; 4])))
                     .collect(),
-            );
+            ));
         }
         if !cur.is_empty() {
             return Err(FormatError::new(
@@ -386,7 +399,7 @@ mod tests {
             unplaced: vec![IndexEntry::new(4, SEQ_UNPLACED, 1, 0, 50, 50)],
             overlay: vec![Record::new(2, 1, 77)],
             atoms: vec![b"\\Seen".to_vec(), b"$Junk".to_vec()],
-            flagsets: vec![vec![], vec![0, 1]],
+            flagsets: vec![Some(vec![]), None, Some(vec![0, 1])],
         }
     }
 

@@ -35,8 +35,8 @@ pub use checksum::crc32;
 pub use error::{FormatError, FormatErrorKind};
 pub use identity::{cache_tag, FORMAT_VERSION_V1, NO_IDENTITY};
 pub use index::{
-    known, placed_entry_offset, IndexEntry, IndexHeader, IndexImage, INDEX_CACHE_ID_OFFSET,
-    INDEX_ENTRY_SIZE, INDEX_HEADER_SIZE, INDEX_MAGIC, SEQ_UNPLACED,
+    known, placed_entry_offset, IndexEntry, IndexHeader, IndexImage, FLAGSET_FREE,
+    INDEX_CACHE_ID_OFFSET, INDEX_ENTRY_SIZE, INDEX_HEADER_SIZE, INDEX_MAGIC, SEQ_UNPLACED,
 };
 pub use journal::{
     encode_frame, encode_journal_header, journal_identity, parse_journal_header, scan_journal,

@@ -141,8 +141,8 @@ pub(crate) fn check_image(image: &IndexImage, origin: Origin, blocks: &Blocks) -
     let mut loc = Locator::new(origin, image);
     entries::check(&mut loc);
     tables::check(&mut loc);
-    let flagsets = image.flagsets.len();
-    slices::check(&mut loc, blocks, flagsets);
+    let defined: Vec<bool> = image.flagsets.iter().map(Option::is_some).collect();
+    slices::check(&mut loc, blocks, &defined);
     header::check(&mut loc, blocks);
     loc.out
 }

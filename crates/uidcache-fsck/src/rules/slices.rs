@@ -72,7 +72,7 @@ fn slice_rules(
     t: Target,
     e: &IndexEntry,
     recs: &[Record],
-    flagsets: usize,
+    flagsets: &[bool],
 ) -> bool {
     let name = describe(e);
     let (Some(first), Some(last)) = (recs.first(), recs.last()) else {
@@ -129,25 +129,41 @@ fn slice_rules(
             }
         }
     }
-    for (k, r) in recs.iter().enumerate() {
+    // A record whose overlay entry holds flags is never read for its own (FORMAT.md 4.7):
+    // its set may have been freed by a checkpoint.
+    let overridden = |uid: u32| {
+        loc.image
+            .overlay
+            .binary_search_by_key(&uid, |o| o.uid.get())
+            .ok()
+            .and_then(|i| loc.image.overlay.get(i))
+            .is_some_and(|o| o.flags.get() != FLAGS_UNKNOWN)
+    };
+    let bad_flags = recs.iter().position(|r| {
         let flags = r.flags.get();
-        if flags != FLAGS_UNKNOWN && flags as usize >= flagsets {
-            let at = record_offset(base + k as u64) + 4;
-            loc.push_at(
-                t,
-                Problem::new(
-                    Damage,
-                    &file,
-                    at,
-                    "Record",
-                    "flags",
-                    format_args!("FLAGS_UNKNOWN or a flag-set ID below {flagsets}"),
-                    format_args!("{flags} (UID {})", r.uid.get()),
+        flags != FLAGS_UNKNOWN
+            && !flagsets.get(flags as usize).copied().unwrap_or(false)
+            && !overridden(r.uid.get())
+    });
+    if let Some((k, r)) = bad_flags.and_then(|k| recs.get(k).map(|r| (k, r))) {
+        let flags = r.flags.get();
+        let at = record_offset(base + k as u64) + 4;
+        loc.push_at(
+            t,
+            Problem::new(
+                Damage,
+                &file,
+                at,
+                "Record",
+                "flags",
+                format_args!(
+                    "FLAGS_UNKNOWN or a defined flag-set ID (below {}, not a free slot)",
+                    flagsets.len()
                 ),
-            );
-            ok = false;
-            break;
-        }
+                format_args!("{flags} (UID {})", r.uid.get()),
+            ),
+        );
+        ok = false;
     }
     ok
 }
@@ -175,7 +191,7 @@ fn contradiction(placed: &[IndexEntry], exists: u32, uid: u32) -> Option<String>
 }
 
 /// Runs every rule of this module.
-pub(crate) fn check(loc: &mut Locator<'_>, blocks: &Blocks, flagsets: usize) {
+pub(crate) fn check(loc: &mut Locator<'_>, blocks: &Blocks, flagsets: &[bool]) {
     let image = loc.image;
     let mut good_placed = Vec::new();
     for (i, e) in image.placed.iter().enumerate() {

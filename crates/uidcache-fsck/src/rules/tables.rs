@@ -8,7 +8,7 @@ use super::{Locator, Target};
 use crate::report::Severity::Damage;
 
 fn overlay(loc: &mut Locator<'_>) {
-    let sets = loc.image.flagsets.len();
+    let defined: Vec<bool> = loc.image.flagsets.iter().map(Option::is_some).collect();
     let mut prev = 0u32;
     for (k, r) in loc.image.overlay.clone().iter().enumerate() {
         let (uid, flags) = (r.uid.get(), r.flags.get());
@@ -26,14 +26,17 @@ fn overlay(loc: &mut Locator<'_>) {
         } else {
             prev = uid;
         }
-        if flags != FLAGS_UNKNOWN && flags as usize >= sets {
+        if flags != FLAGS_UNKNOWN && !defined.get(flags as usize).copied().unwrap_or(false) {
             loc.report(
                 Damage,
                 t,
                 4,
                 "Overlay",
                 "flags",
-                format_args!("FLAGS_UNKNOWN or a flag-set ID below {sets}"),
+                format_args!(
+                    "FLAGS_UNKNOWN or a defined flag-set ID (below {}, not a free slot)",
+                    defined.len()
+                ),
                 format_args!("{flags} (UID {uid})"),
             );
         }
@@ -69,6 +72,11 @@ fn flagsets(loc: &mut Locator<'_>, start: u64) {
     let mut seen = HashSet::new();
     let mut at = start;
     for (id, set) in loc.image.flagsets.clone().iter().enumerate() {
+        // A free slot (FORMAT.md 4.7): 4 bytes, no atoms.
+        let Some(set) = set else {
+            at += 4;
+            continue;
+        };
         let names: Vec<Option<&Vec<u8>>> = set.iter().map(|a| atoms.get(*a as usize)).collect();
         let defined = names.iter().all(Option::is_some);
         let sorted = names
