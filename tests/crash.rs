@@ -452,3 +452,55 @@ fn a_failed_commit_poisons_the_handle() {
         }
     }
 }
+
+/// The in-place upgrade of a format-v1 cache (FORMAT.md 1.2) crashed after every file
+/// operation: each image opens to the state the v1 cache held, and once an open succeeds
+/// the cache is format v2. Nothing is committed during the upgrade, so every image must hold
+/// exactly that state.
+#[test]
+fn crash_during_the_upgrade_of_a_format_v1_cache() {
+    use uidcache::Vfs;
+    let mut explored = 0;
+    for seed in 1..=12u64 {
+        let full = SimFs::crashing_after(u64::MAX);
+        let mut p = Progress::default();
+        run_plan(seed, &random_plan(seed), &full, &mut p).unwrap();
+        let v2 = full.snapshot();
+        let state = dump(&Cache::open_with("/mbox", options(&v2)).unwrap().view()).unwrap();
+        // The same files as format v1 wrote them (all durable).
+        let v1 = SimFs::crashing_after(u64::MAX);
+        let sim = Sim(Arc::clone(&v1));
+        for (path, bytes) in common::to_format_v1(&v2.files()) {
+            sim.write_file(&path, &bytes).unwrap();
+        }
+        let v1 = v1.snapshot();
+        let probe = v1.snapshot();
+        drop(Cache::open_with("/mbox", options(&probe)).unwrap());
+        let only = Progress {
+            states: vec![state.clone()],
+            durable: 0,
+        };
+        for m in 0..=probe.ops() {
+            let upgrading = v1.crashing_copy(m);
+            let _ = Cache::open_with("/mbox", options(&upgrading));
+            for loss in [
+                Loss::All,
+                Loss::None,
+                Loss::TornPrefix(m),
+                Loss::Reordered(m),
+            ] {
+                let ctx = format!("seed {seed}, upgrade crash at {m}, {loss:?}");
+                let image = upgrading.image(loss);
+                check_image(Arc::clone(&image), &only, &ctx);
+                let index = uidcache_format::IndexImage::decode(
+                    &image.files()[std::path::Path::new("/mbox/index")],
+                )
+                .unwrap();
+                assert_ne!(index.cache_id, uidcache_format::NO_IDENTITY, "{ctx}");
+                explored += 1;
+            }
+        }
+    }
+    eprintln!("upgrade crash images: {explored}");
+    assert!(explored >= 100, "{explored}");
+}

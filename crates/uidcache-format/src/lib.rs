@@ -49,3 +49,43 @@ pub use ops::{HeaderField, Op};
 /// The format version this code writes (for caches with an identity). It also reads
 /// [`FORMAT_VERSION_V1`] caches, whose identity is [`NO_IDENTITY`].
 pub const FORMAT_VERSION: u32 = 2;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The format v2 test vectors of FORMAT.md section 12, byte for byte.
+    #[test]
+    fn v2_test_vectors_match_spec() {
+        let id = 0x0123_4567_89AB_CDEF;
+        let hex = |s: &str| -> Vec<u8> {
+            s.split_whitespace()
+                .map(|b| u8::from_str_radix(b, 16).expect("hex"))
+                .collect()
+        };
+        let block = hex("55 43 42 4c 4f 43 4b 00 02 00 00 00 01 00 00 00
+                         01 00 00 00 00 00 00 00 ef cd ab 89 92 2b 90 ae
+                         2a 00 00 00 ff ff ff ff 00 00 00 00 00 00 00 00");
+        assert_eq!(
+            encode_block(1, &[Record::new(42, FLAGS_UNKNOWN, 0)], id),
+            block
+        );
+        let mut index = hex("55 43 49 4e 44 45 58 00 02 00 00 00 00 00 00 00
+                             00 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00");
+        index.extend([0; 0x30]);
+        index.extend(hex("00 00 00 00 ef cd ab 89 67 45 23 01 7c 3e a7 d1"));
+        let image = IndexImage {
+            cache_id: id,
+            next_block_id: 1,
+            ..IndexImage::default()
+        };
+        assert_eq!(image.encode(), index);
+        let mut journal = encode_journal_header(0x5A17, 3, id);
+        journal.extend(encode_frame(0x5A17, id, 1, FRAME_DURABLE, &[3]));
+        let expected = hex("55 43 4a 4f 55 52 4e 00 02 00 00 00 17 5a 00 00
+                            03 00 00 00 00 00 00 00 ef cd ab 89 9a 07 68 e5
+                            55 43 46 52 01 00 00 00 01 00 00 00 00 00 00 00
+                            01 00 00 00 ef a4 fe f0 03");
+        assert_eq!(journal, expected);
+    }
+}
