@@ -113,7 +113,7 @@ pub(crate) fn solve_identity(tag: u32, stored: u32, crc_of: impl Fn(u64) -> u32)
         }
         if effect != 0 {
             basis.push((effect, bits));
-            basis.sort_by(|a, b| b.0.cmp(&a.0));
+            basis.sort_by_key(|e| std::cmp::Reverse(e.0));
         }
     }
     let mut want = stored ^ base;
