@@ -6,6 +6,9 @@
 //!
 //! All integers are little-endian. Every file starts with an 8-byte magic number and a
 //! 32-bit version ([`FORMAT_VERSION`]); every structure is covered by CRC-32 ([`crc32`]).
+//! Since format v2 every file is bound to its cache's identity (the index's `cache_id`):
+//! parsers take the identity they expect and fail with [`FormatErrorKind::Foreign`] on a
+//! file of another cache.
 //!
 //! # Example
 //! ```
