@@ -61,6 +61,12 @@ impl From<uidcache_engine::Error> for Error {
     }
 }
 
+impl uidcache_engine::StaleSnapshot for Error {
+    fn is_stale_snapshot(&self) -> bool {
+        matches!(self, Error::Engine(e) if e.is_stale())
+    }
+}
+
 impl Error {
     /// Maps an engine refusal of position knowledge to the contract's error kinds.
     pub(crate) fn from_learn(e: uidcache_engine::Error) -> Error {

@@ -67,9 +67,13 @@ fn line_failure(e: LineError) -> Failure {
 
 /// `uidcache dump`.
 pub fn dump(dir: &Path) -> Result<(), Failure> {
-    let cache = open_reader(dir)?;
-    let mut out = Vec::new();
-    uidcache_imap::dump(&cache.view(), &mut out)
+    let mut cache = open_reader(dir)?;
+    // `read` starts over on the newest snapshot if the writer unlinks a block under us.
+    let out = cache
+        .read(|view| {
+            let mut out = Vec::new();
+            uidcache_imap::dump(view, &mut out).map(|()| out)
+        })
         .map_err(|e| Failure::Input(format!("{}: {e}", dir.display())))?;
     crate::stdout::write(&out)
 }
