@@ -58,6 +58,36 @@ fn sync_on(server: &dyn Server, url: &str, dir: &Path, extra: &[&str]) -> String
     sync(url, dir, &args)
 }
 
+/// `sync_on` with a transcript; when the sync fails, the panic shows the transcript's last
+/// lines (the responses it choked on), since the test's directory is gone afterwards.
+fn sync_showing_transcript(server: &dyn Server, url: &str, dir: &Path, extra: &[&str]) -> String {
+    let transcript = dir.with_extension("transcript");
+    let mut args = server.ca_args();
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args.extend([
+        "--transcript".to_string(),
+        transcript.to_str().unwrap().to_string(),
+    ]);
+    let out = uidcache(&["sync"])
+        .args(&args)
+        .arg(url)
+        .arg(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        let text = std::fs::read_to_string(&transcript).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+        panic!(
+            "uidcache sync {args:?} {url} failed ({}): {}\n--- the transcript's last lines:\n{tail}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn dump(dir: &Path) -> String {
     let out = run(&["dump", dir.to_str().unwrap()]);
     assert!(
@@ -745,7 +775,7 @@ fn first_syncs_while_expunges_precede_flag_changes_converge(server: &dyn Server)
     loop {
         if caches.len() < 30 {
             let dir = tmp.path().join(format!("first{}", caches.len()));
-            sync_on(server, &url, &dir, &["--block", "10"]);
+            sync_showing_transcript(server, &url, &dir, &["--block", "10"]);
             caches.push(dir);
         } else {
             std::thread::sleep(Duration::from_millis(50));
@@ -758,7 +788,7 @@ fn first_syncs_while_expunges_precede_flag_changes_converge(server: &dyn Server)
     std::io::Read::read_to_string(&mut stdout, &mut summary).unwrap();
     assert!(changes.wait().unwrap().success(), "{summary}");
     for (i, dir) in caches.iter().enumerate() {
-        let s = sync_on(server, &url, dir, &[]);
+        let s = sync_showing_transcript(server, &url, dir, &[]);
         assert!(s.contains("(QRESYNC)"), "{s}");
         assert_current(
             server,
