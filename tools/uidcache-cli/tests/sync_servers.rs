@@ -724,8 +724,8 @@ fn syncs_during_concurrent_changes_succeed_and_converge(server: &dyn Server) {
         // Rounds of syncs until the changes stop (at least two, however slow the machine).
         let mut rounds = 0;
         loop {
-            sync_on(server, &url, &flags, &["--block", "700"]);
-            sync_on(server, &url, &uids, &["--block", "700", "--uids-only"]);
+            sync_showing_transcript(server, &url, &flags, &["--block", "700"]);
+            sync_showing_transcript(server, &url, &uids, &["--block", "700", "--uids-only"]);
             rounds += 1;
             if rounds >= 2 && changes.try_wait().unwrap().is_some() {
                 break;
