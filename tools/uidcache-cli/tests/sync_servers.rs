@@ -1,6 +1,11 @@
-//! `uidcache sync` against a real Dovecot (the fixture in tests/fixtures/dovecot): after
-//! every step the cache's dump must equal the server's truth read by an independent client
-//! (Python's imaplib on a fresh connection) — exactly.
+//! `uidcache sync` against real servers, Dovecot and Cyrus (the fixtures in
+//! tests/fixtures/dovecot and tests/fixtures/cyrus): after every step the cache's dump must
+//! equal the server's truth read by an independent client (tests/fixtures/imap-client/truth
+//! on a fresh connection) — exactly.
+//!
+//! Each test body takes a `&dyn Server` and runs once per server: `on_both_servers!` makes
+//! the tests `BODY::dovecot` and `BODY::cyrus`, so a failure names the server. Only what
+//! needs TLS (the Cyrus fixture has none) is Dovecot-only.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -15,6 +20,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use support::dovecot::Dovecot;
+use support::server::{start_or_skip, Kind, Server};
 use uidcache_engine::Cache;
 use uidcache_sync::{Resync, SyncOptions, Target};
 
@@ -44,6 +50,44 @@ fn sync(url: &str, dir: &Path, extra: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `sync` with the server's `--ca-file` (if it has TLS) before `extra`.
+fn sync_on(server: &dyn Server, url: &str, dir: &Path, extra: &[&str]) -> String {
+    let ca = server.ca_args();
+    let mut args: Vec<&str> = ca.iter().map(String::as_str).collect();
+    args.extend_from_slice(extra);
+    sync(url, dir, &args)
+}
+
+/// `sync_on` with a transcript; when the sync fails, the panic shows the transcript's last
+/// lines (the responses it choked on), since the test's directory is gone afterwards.
+fn sync_showing_transcript(server: &dyn Server, url: &str, dir: &Path, extra: &[&str]) -> String {
+    let transcript = dir.with_extension("transcript");
+    let mut args = server.ca_args();
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args.extend([
+        "--transcript".to_string(),
+        transcript.to_str().unwrap().to_string(),
+    ]);
+    let out = uidcache(&["sync"])
+        .args(&args)
+        .arg(url)
+        .arg(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        let text = std::fs::read_to_string(&transcript).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+        panic!(
+            "uidcache sync {args:?} {url} failed ({}): {}\n--- the transcript's last lines:\n{tail}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn dump(dir: &Path) -> String {
     let out = run(&["dump", dir.to_str().unwrap()]);
     assert!(
@@ -55,10 +99,10 @@ fn dump(dir: &Path) -> String {
 }
 
 /// What a client that does not use CONDSTORE (not advertised) can know: no MODSEQs. The
-/// HIGHESTMODSEQ line is dropped too: Dovecot cannot really turn CONDSTORE off, and once the
-/// oracle's own `SELECT (CONDSTORE)` has enabled modseq tracking for the mailbox, Dovecot
-/// reports `[HIGHESTMODSEQ]` to every SELECT (RFC 7162 3.1.2.1), so whether the cache has
-/// one depends on when the oracle first looked.
+/// HIGHESTMODSEQ line is dropped too: neither fixture can really turn CONDSTORE off. Once
+/// the oracle's own `SELECT (CONDSTORE)` has enabled modseq tracking for the mailbox, Dovecot
+/// reports `[HIGHESTMODSEQ]` to every SELECT (RFC 7162 3.1.2.1), and Cyrus always does, so
+/// whether the cache has one depends on the server and on when the oracle first looked.
 fn without_modseq(dump: &str) -> String {
     dump.lines()
         .filter(|l| !l.starts_with("highestmodseq "))
@@ -76,7 +120,7 @@ fn without_modseq(dump: &str) -> String {
 /// The dump equals the server's truth, line for line (the first difference is shown).
 /// Against a server that hides CONDSTORE, MODSEQs are not part of the truth.
 #[track_caller]
-fn assert_current(server: &Dovecot, mailbox: &str, dir: &Path, step: &str) {
+fn assert_current(server: &dyn Server, mailbox: &str, dir: &Path, step: &str) {
     let mut truth = server.truth(mailbox);
     let mut ours = dump(dir);
     if !server.qresync() {
@@ -139,6 +183,14 @@ fn watcher(url: &str, dir: &Path, extra: &[&str]) -> Child {
         .unwrap()
 }
 
+/// `watcher` with the server's `--ca-file` (if it has TLS) before `extra`.
+fn watcher_on(server: &dyn Server, url: &str, dir: &Path, extra: &[&str]) -> Child {
+    let ca = server.ca_args();
+    let mut args: Vec<&str> = ca.iter().map(String::as_str).collect();
+    args.extend_from_slice(extra);
+    watcher(url, dir, &args)
+}
+
 /// Stops a watcher with Ctrl-C and checks that it exits cleanly with a summary.
 fn stop_watcher(child: Child) -> String {
     interrupt(&child);
@@ -154,7 +206,7 @@ fn stop_watcher(child: Child) -> String {
 
 /// Waits until the watcher has caught up with the server (it applies changes as IDLE
 /// reports them; nothing is decided by time except the give-up deadline).
-fn wait_until_current(server: &Dovecot, mailbox: &str, dir: &Path) {
+fn wait_until_current(server: &dyn Server, mailbox: &str, dir: &Path) {
     let deadline = Instant::now() + Duration::from_secs(60);
     // The watcher's UIDNEXT and HIGHESTMODSEQ lag until its final SELECT; compare the
     // count and the records.
@@ -178,29 +230,62 @@ fn wait_until_current(server: &Dovecot, mailbox: &str, dir: &Path) {
     }
 }
 
-#[test]
-fn first_sync_reconnects_watch_and_transcript() {
-    let Some(server) = Dovecot::start_or_skip(true) else {
-        return;
-    };
+/// Makes `BODY::dovecot` and `BODY::cyrus`: each starts its server (CONDSTORE and QRESYNC
+/// advertised when the second argument is true) and runs `BODY(&server)`, or skips loudly
+/// where that server cannot run (a failure with `UIDCACHE_REQUIRE_*=1`).
+macro_rules! on_both_servers {
+    ($($body:ident($qresync:expr);)*) => {$(
+        mod $body {
+            use super::*;
+
+            #[test]
+            fn dovecot() {
+                if let Some(server) = start_or_skip(Kind::Dovecot, $qresync) {
+                    super::$body(&*server);
+                }
+            }
+
+            #[test]
+            fn cyrus() {
+                if let Some(server) = start_or_skip(Kind::Cyrus, $qresync) {
+                    super::$body(&*server);
+                }
+            }
+        }
+    )*};
+}
+
+on_both_servers! {
+    first_sync_reconnects_watch_and_transcript(true);
+    a_killed_sync_resumes_to_the_same_state(true);
+    a_new_uidvalidity_resets_the_cache(true);
+    a_server_without_qresync_still_converges(false);
+    refuses_bad_passwords_and_missing_mailboxes(true);
+    reconnect_cost_after_one_percent_changed(true);
+    an_interrupted_condstore_catch_up_keeps_the_old_highestmodseq(true);
+    syncs_during_concurrent_changes_succeed_and_converge(true);
+    first_syncs_while_expunges_precede_flag_changes_converge(true);
+    uids_only_resyncs_then_a_full_sync_learns_every_flag(true);
+}
+
+fn first_sync_reconnects_watch_and_transcript(server: &dyn Server) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cache");
     let transcript = tmp.path().join("session.txt");
-    let ca = &server.ca_arg();
     let tr = transcript.to_str().unwrap();
     server.populate("INBOX", 12_000);
 
-    // First sync over implicit TLS, verified against the fixture's CA.
-    let s = sync(
-        &server.imaps_url("INBOX"),
-        &dir,
-        &["--ca-file", ca, "--transcript", tr],
-    );
+    // First sync over implicit TLS, verified against the fixture's CA, where the server has
+    // TLS (Dovecot); plain IMAP on loopback otherwise (Cyrus).
+    let first_url = server
+        .tls_url("INBOX")
+        .unwrap_or_else(|| server.url("INBOX"));
+    let s = sync_on(server, &first_url, &dir, &["--transcript", tr]);
     assert!(s.contains("first sync") && s.contains("12000 new"), "{s}");
-    assert_current(&server, "INBOX", &dir, "first sync");
+    assert_current(server, "INBOX", &dir, "first sync");
 
-    // A second client changes flags, keywords, expunges and appends; reconnect over
-    // STARTTLS with QRESYNC.
+    // A second client changes flags, keywords, expunges and appends; reconnect (over
+    // STARTTLS where offered) with QRESYNC.
     server.mutate(
         "INBOX",
         &[
@@ -221,11 +306,8 @@ fn first_sync_reconnects_watch_and_transcript() {
             "2%",
         ],
     );
-    let s = sync(
-        &server.url("INBOX"),
-        &dir,
-        &["--ca-file", ca, "--transcript", tr],
-    );
+    let url = server.url("INBOX");
+    let s = sync_on(server, &url, &dir, &["--transcript", tr]);
     assert!(s.contains("(QRESYNC)"), "{s}");
     assert!(s.contains("40 new"), "{s}");
     let (round_trips, _, received) = traffic(&s);
@@ -237,31 +319,27 @@ fn first_sync_reconnects_watch_and_transcript() {
         received < 200_000,
         "a QRESYNC reconnect received {received} bytes: {s}"
     );
-    assert_current(&server, "INBOX", &dir, "QRESYNC reconnect");
+    assert_current(server, "INBOX", &dir, "QRESYNC reconnect");
 
     // Stay connected while the second client keeps changing the mailbox; halfway, the
-    // server drops the connection (doveadm kick) and the watcher must reconnect.
-    let watch = watcher(
-        &server.url("INBOX"),
-        &dir,
-        &["--ca-file", ca, "--transcript", tr],
-    );
+    // server drops the connection (kick) and the watcher must reconnect.
+    let watch = watcher_on(server, &url, &dir, &["--transcript", tr]);
     let out = server
         .spawn_mutate_loop("INBOX", 3, 11)
         .wait_with_output()
         .unwrap();
     assert!(out.status.success(), "mutate --loop failed");
-    wait_until_current(&server, "INBOX", &dir);
-    server.doveadm(&["kick", "test"]);
+    wait_until_current(server, "INBOX", &dir);
+    server.kick();
     let out = server
         .spawn_mutate_loop("INBOX", 3, 12)
         .wait_with_output()
         .unwrap();
     assert!(out.status.success(), "mutate --loop failed");
-    wait_until_current(&server, "INBOX", &dir);
+    wait_until_current(server, "INBOX", &dir);
     let s = stop_watcher(watch);
     assert!(s.contains("1 reconnects"), "{s}");
-    assert_current(&server, "INBOX", &dir, "after --watch");
+    assert_current(server, "INBOX", &dir, "after --watch");
 
     // The other ways to catch up converge too.
     for (k, how) in ["condstore", "full"].iter().enumerate() {
@@ -272,11 +350,7 @@ fn first_sync_reconnects_watch_and_transcript() {
                 "--seed", &seed, "append", "5", "add", "$Label2", "1%", "expunge", "1%",
             ],
         );
-        let s = sync(
-            &server.url("INBOX"),
-            &dir,
-            &["--ca-file", ca, "--resync", how, "--transcript", tr],
-        );
+        let s = sync_on(server, &url, &dir, &["--resync", how, "--transcript", tr]);
         assert!(
             s.contains(if *how == "full" {
                 "full refetch"
@@ -285,7 +359,7 @@ fn first_sync_reconnects_watch_and_transcript() {
             }),
             "{s}"
         );
-        assert_current(&server, "INBOX", &dir, how);
+        assert_current(server, "INBOX", &dir, how);
     }
 
     // The transcript of all those sessions replays to the same cache.
@@ -310,15 +384,11 @@ fn first_sync_reconnects_watch_and_transcript() {
     assert!(uidcache_fsck::check(&dir).unwrap().is_clean());
 }
 
-#[test]
-fn a_killed_sync_resumes_to_the_same_state() {
-    let Some(server) = Dovecot::start_or_skip(true) else {
-        return;
-    };
+fn a_killed_sync_resumes_to_the_same_state(server: &dyn Server) {
     let tmp = tempfile::tempdir().unwrap();
     server.populate("INBOX", 60_000);
     let url = server.url("INBOX");
-    let ca = &server.ca_arg();
+    let ca = server.ca_args();
     let mut kills = 0;
     // Kill points chosen by a small LCG and found by progress, not time: the sync writes its
     // transcript at every commit, and is killed (SIGKILL) once it shows K completed commands,
@@ -331,7 +401,9 @@ fn a_killed_sync_resumes_to_the_same_state() {
             seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
             let kill_at = 4 + (seed >> 33) % 150;
             let transcript = tmp.path().join(format!("t{trial}-{attempt}.txt"));
-            let mut child = uidcache(&["sync", "--block", "100", "--ca-file", ca, &url])
+            let mut child = uidcache(&["sync", "--block", "100"])
+                .args(&ca)
+                .arg(&url)
                 .arg(&dir)
                 .arg("--transcript")
                 .arg(&transcript)
@@ -377,9 +449,9 @@ fn a_killed_sync_resumes_to_the_same_state() {
                 ],
             );
         }
-        sync(&url, &dir, &["--ca-file", ca]);
+        sync_on(server, &url, &dir, &[]);
         assert_current(
-            &server,
+            server,
             "INBOX",
             &dir,
             &format!("trial {trial}: after kills and a last sync"),
@@ -391,45 +463,35 @@ fn a_killed_sync_resumes_to_the_same_state() {
     );
 }
 
-#[test]
-fn a_new_uidvalidity_resets_the_cache() {
-    let Some(server) = Dovecot::start_or_skip(true) else {
-        return;
-    };
+fn a_new_uidvalidity_resets_the_cache(server: &dyn Server) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cache");
-    let ca = &server.ca_arg();
     server.populate("Archive", 2_000);
     let url = server.url("Archive");
-    sync(&url, &dir, &["--ca-file", ca]);
-    assert_current(&server, "Archive", &dir, "first sync");
+    sync_on(server, &url, &dir, &[]);
+    assert_current(server, "Archive", &dir, "first sync");
     let before = dump(&dir);
     server.mutate("Archive", &["recreate"]);
-    let s = sync(&url, &dir, &["--ca-file", ca]);
+    let s = sync_on(server, &url, &dir, &[]);
     assert!(s.contains("UIDVALIDITY changed"), "{s}");
     assert!(s.contains("2000 expunged"), "{s}");
     assert_ne!(before.lines().next(), dump(&dir).lines().next());
-    assert_current(&server, "Archive", &dir, "after recreate (empty)");
+    assert_current(server, "Archive", &dir, "after recreate (empty)");
     server.mutate("Archive", &["append", "1500"]);
-    let s = sync(&url, &dir, &["--ca-file", ca]);
+    let s = sync_on(server, &url, &dir, &[]);
     assert!(s.contains("1500 new"), "{s}");
-    assert_current(&server, "Archive", &dir, "after recreate and new mail");
+    assert_current(server, "Archive", &dir, "after recreate and new mail");
 }
 
-#[test]
-fn a_server_without_qresync_still_converges() {
-    let Some(server) = Dovecot::start_or_skip(false) else {
-        return;
-    };
+/// Both fixtures only stop advertising CONDSTORE and QRESYNC (ENABLE and SELECT (CONDSTORE)
+/// still work on each): a client that honours CAPABILITY must not use them.
+fn a_server_without_qresync_still_converges(server: &dyn Server) {
     let tmp = tempfile::tempdir().unwrap();
-    let ca = &server.ca_arg();
     server.populate("INBOX", 10_000);
     let url = server.url("INBOX");
     for (name, extra) in [("flags", vec![]), ("uids", vec!["--uids-only"])] {
         let dir = tmp.path().join(name);
-        let mut args = vec!["--ca-file", ca];
-        args.extend(extra.iter().copied());
-        sync(&url, &dir, &args);
+        sync_on(server, &url, &dir, &extra);
         server.mutate(
             "INBOX",
             &[
@@ -444,33 +506,27 @@ fn a_server_without_qresync_still_converges() {
                 "1%",
             ],
         );
-        let s = sync(&url, &dir, &args);
+        let s = sync_on(server, &url, &dir, &extra);
         assert!(!s.contains("QRESYNC"), "{s}");
         if name == "flags" {
-            assert_current(&server, "INBOX", &dir, "reconnect without QRESYNC");
+            assert_current(server, "INBOX", &dir, "reconnect without QRESYNC");
             let tr = tmp.path().join("watch.txt");
-            let watch = watcher(
+            let watch = watcher_on(
+                server,
                 &url,
                 &dir,
-                &[
-                    "--ca-file",
-                    ca,
-                    "--poll",
-                    "1",
-                    "--transcript",
-                    tr.to_str().unwrap(),
-                ],
+                &["--poll", "1", "--transcript", tr.to_str().unwrap()],
             );
             let out = server
                 .spawn_mutate_loop("INBOX", 3, 5)
                 .wait_with_output()
                 .unwrap();
             assert!(out.status.success());
-            wait_until_current(&server, "INBOX", &dir);
+            wait_until_current(server, "INBOX", &dir);
             stop_watcher(watch);
             // Without QRESYNC or CONDSTORE the watcher does not reselect on its way out
             // (that would refetch everything), so UIDNEXT may lag; a plain sync then agrees.
-            let s = sync(&url, &dir, &args);
+            let s = sync_on(server, &url, &dir, &extra);
             assert!(s.contains("full refetch"), "{s}");
             let text = std::fs::read_to_string(&tr).unwrap();
             let used: Vec<&str> = text
@@ -484,7 +540,7 @@ fn a_server_without_qresync_still_converges() {
                 used.is_empty(),
                 "CONDSTORE was used though not advertised: {used:?}"
             );
-            assert_current(&server, "INBOX", &dir, "watch without QRESYNC");
+            assert_current(server, "INBOX", &dir, "watch without QRESYNC");
         } else {
             // UIDs only: positions exact, flags never learned.
             let uids = |s: &str| {
@@ -499,63 +555,61 @@ fn a_server_without_qresync_still_converges() {
     }
 }
 
+fn refuses_bad_passwords_and_missing_mailboxes(server: &dyn Server) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cache");
+    let wrong = tmp.path().join("password");
+    std::fs::write(&wrong, "not-the-password\n").unwrap();
+    let sync_with = |url: &str, extra: &[&Path]| {
+        uidcache(&["sync"])
+            .args(server.ca_args())
+            .args(extra)
+            .arg(url)
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = sync_with(
+        &server.url("INBOX"),
+        &[Path::new("--password-file"), &wrong],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refused the login"), "{err}");
+
+    // A mailbox that does not exist is an error naming the command.
+    let out = sync_with(&server.url("No/Such/Box"), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SELECT"));
+}
+
+/// Without the fixture's CA the certificate is not trusted: no fallback to plain text,
+/// neither with imaps:// nor with STARTTLS. Dovecot only: the Cyrus fixture has no TLS.
 #[test]
-fn refuses_bad_passwords_and_untrusted_servers() {
+fn refuses_untrusted_servers_dovecot() {
     let Some(server) = Dovecot::start_or_skip(true) else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cache");
-    let wrong = tmp.path().join("password");
-    std::fs::write(&wrong, "not-the-password\n").unwrap();
-    let out = run(&[
-        "sync",
-        "--ca-file",
-        &server.ca_arg(),
-        "--password-file",
-        wrong.to_str().unwrap(),
-        &server.url("INBOX"),
-        dir.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("refused the login"), "{err}");
-
-    // Without the fixture's CA the certificate is not trusted: no fallback to plain text,
-    // neither with imaps:// nor with STARTTLS.
     for url in [server.imaps_url("INBOX"), server.url("INBOX")] {
         let out = run(&["sync", &url, dir.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(2), "{url}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("TLS"), "{url}: {err}");
     }
-
-    // A mailbox that does not exist is an error naming the command.
-    let out = run(&[
-        "sync",
-        "--ca-file",
-        &server.ca_arg(),
-        &server.url("No/Such/Box"),
-        dir.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("SELECT"));
 }
 
 /// The figures of the issue: a reconnect after 1% of 100,000 messages changed, with QRESYNC,
 /// with CONDSTORE and with a full refetch. Asserts only what protocol choice guarantees (far
 /// fewer bytes with QRESYNC); prints the figures for the README.
-#[test]
-fn reconnect_cost_after_one_percent_changed() {
-    let Some(server) = Dovecot::start_or_skip(true) else {
-        return;
-    };
+fn reconnect_cost_after_one_percent_changed(server: &dyn Server) {
     let tmp = tempfile::tempdir().unwrap();
-    let ca = &server.ca_arg();
     let url = server.url("INBOX");
     server.populate("INBOX", 100_000);
     let base = tmp.path().join("base");
-    let first = sync(&url, &base, &["--ca-file", ca, "--no-fsync"]);
+    let first = sync_on(server, &url, &base, &["--no-fsync"]);
     server.mutate(
         "INBOX",
         &[
@@ -570,12 +624,15 @@ fn reconnect_cost_after_one_percent_changed() {
             .status()
             .unwrap();
         assert!(out.success());
-        let s = sync(&url, &dir, &["--ca-file", ca, "--resync", how]);
-        assert_current(&server, "INBOX", &dir, how);
+        let s = sync_on(server, &url, &dir, &["--resync", how]);
+        assert_current(server, "INBOX", &dir, how);
         figures.push((how, traffic(&s)));
     }
     for (name, (rt, sent, received)) in &figures {
-        eprintln!("reconnect figures: {name}: {rt} round trips, {sent} bytes sent, {received} bytes received");
+        eprintln!(
+            "reconnect figures ({}): {name}: {rt} round trips, {sent} bytes sent, {received} bytes received",
+            server.name()
+        );
     }
     let bytes = |i: usize| figures[i].1 .1 + figures[i].1 .2;
     assert!(
@@ -590,17 +647,13 @@ fn reconnect_cost_after_one_percent_changed() {
 /// up to it is applied and committed. A CONDSTORE catch-up learns the new HIGHESTMODSEQ from
 /// SELECT before it has refetched the changed flags; stopped right there, the cache must
 /// still claim the old value.
-#[test]
-fn an_interrupted_condstore_catch_up_keeps_the_old_highestmodseq() {
-    let Some(server) = Dovecot::start_or_skip(true) else {
-        return;
-    };
+fn an_interrupted_condstore_catch_up_keeps_the_old_highestmodseq(server: &dyn Server) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cache");
     server.populate("INBOX", 3_000);
     let options = || {
         let mut o = SyncOptions::new(Target::parse(&server.url("INBOX")).unwrap(), "test".into());
-        o.ca_file = Some(server.ca_file());
+        o.ca_file = server.ca_file();
         o.resync = Resync::Condstore;
         o
     };
@@ -630,53 +683,145 @@ fn an_interrupted_condstore_catch_up_keeps_the_old_highestmodseq() {
     assert!(s.highestmodseq > old);
     assert_eq!(s.changes.changed, 300, "{s}");
     drop(cache);
-    assert_current(&server, "INBOX", &dir, "after the interrupted catch-up");
+    assert_current(server, "INBOX", &dir, "after the interrupted catch-up");
+}
+
+/// How many times the concurrent-changes run repeats (`UIDCACHE_CONCURRENT_RUNS`, default 2:
+/// enough for CI; more to hunt a rare interleaving).
+fn concurrent_runs() -> u32 {
+    std::env::var("UIDCACHE_CONCURRENT_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2)
 }
 
 /// Syncs run *while* a second client appends, stores flags and keywords, and expunges (20
 /// changes a second): every sync must succeed (expunges during a `UID SEARCH` void its
-/// answer, which is asked again), and once the changes stop one more sync is exact.
-#[test]
-fn syncs_during_concurrent_changes_succeed_and_converge() {
-    let Some(server) = Dovecot::start_or_skip(true) else {
-        return;
-    };
+/// answer, which is asked again), and once the changes stop one more sync is exact. Repeated
+/// `UIDCACHE_CONCURRENT_RUNS` times, each run with fresh caches and its own seed.
+fn syncs_during_concurrent_changes_succeed_and_converge(server: &dyn Server) {
     let tmp = tempfile::tempdir().unwrap();
-    let ca = &server.ca_arg();
     let url = server.url("INBOX");
     server.populate("INBOX", 20_000);
-    let mut changes = Command::new(support::dovecot::fixture_dir().join("mutate"))
-        .arg(server.dir())
-        .args(["--loop", "6", "--rate", "20", "--seed", "13"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let flags = tmp.path().join("flags");
-    let uids = tmp.path().join("uids");
-    // Rounds of syncs until the changes stop (at least two, however slow the machine).
-    let mut rounds = 0;
-    loop {
-        sync(&url, &flags, &["--ca-file", ca, "--block", "700"]);
-        sync(
-            &url,
-            &uids,
-            &["--ca-file", ca, "--block", "700", "--uids-only"],
+    for run in 0..concurrent_runs() {
+        let seed = (13 + run).to_string();
+        let mut changes =
+            server.spawn_mutate("INBOX", &["--loop", "6", "--rate", "20", "--seed", &seed]);
+        let flags = tmp.path().join(format!("flags{run}"));
+        let uids = tmp.path().join(format!("uids{run}"));
+        // Rounds of syncs until the changes stop (at least two, however slow the machine).
+        let mut rounds = 0;
+        loop {
+            sync_showing_transcript(server, &url, &flags, &["--block", "700"]);
+            sync_showing_transcript(server, &url, &uids, &["--block", "700", "--uids-only"]);
+            rounds += 1;
+            if rounds >= 2 && changes.try_wait().unwrap().is_some() {
+                break;
+            }
+        }
+        assert!(changes.wait().unwrap().success());
+        let step = format!("run {run}: after concurrent changes ({rounds} rounds)");
+        sync_on(server, &url, &flags, &[]);
+        assert_current(server, "INBOX", &flags, &step);
+        sync_on(server, &url, &uids, &["--uids-only"]);
+        let positions = |s: &str| {
+            s.lines()
+                .skip(4)
+                .map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            positions(&server.truth("INBOX")),
+            positions(&dump(&uids)),
+            "{step}: UIDs only"
         );
-        rounds += 1;
-        if rounds >= 2 && changes.try_wait().unwrap().is_some() {
+    }
+}
+
+/// First syncs in small blocks while a second client repeats { STORE 1 +FLAGS (\Deleted);
+/// EXPUNGE; STORE another message's flag }. During a FETCH a server may report the other
+/// session's flag change (with its MODSEQ, higher than the expunge's) but must hold the
+/// expunge back (RFC 3501 7.4.1; Cyrus does): a cache that takes the highest MODSEQ it saw
+/// as its HIGHESTMODSEQ never hears of that expunge from a later QRESYNC. So once the
+/// changes stop, a plain (QRESYNC) sync of every cache must end equal to the truth.
+fn first_syncs_while_expunges_precede_flag_changes_converge(server: &dyn Server) {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = server.url("INBOX");
+    server.populate("INBOX", 400);
+    let mut changes = server.spawn_mutate(
+        "INBOX",
+        &["--loop-expunge-first", "3", "--rate", "30", "--seed", "17"],
+    );
+    // Start syncing once the loop runs (it says so), not after a guessed delay.
+    let mut stdout = std::io::BufReader::new(changes.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert_eq!(line.trim(), "mutate: loop started");
+    // A fresh first sync after another until the loop ends (at least two; at most 30 kept,
+    // which is plenty of overlap with ~90 expunges).
+    let mut caches = Vec::new();
+    loop {
+        if caches.len() < 30 {
+            let dir = tmp.path().join(format!("first{}", caches.len()));
+            sync_showing_transcript(server, &url, &dir, &["--block", "10"]);
+            caches.push(dir);
+        } else {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if caches.len() >= 2 && changes.try_wait().unwrap().is_some() {
             break;
         }
     }
-    assert!(changes.wait().unwrap().success());
-    sync(&url, &flags, &["--ca-file", ca]);
-    assert_current(&server, "INBOX", &flags, "after concurrent changes");
-    sync(&url, &uids, &["--ca-file", ca, "--uids-only"]);
-    let positions = |s: &str| {
-        s.lines()
-            .skip(4)
-            .map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" "))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(positions(&server.truth("INBOX")), positions(&dump(&uids)));
+    let mut summary = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut summary).unwrap();
+    assert!(changes.wait().unwrap().success(), "{summary}");
+    for (i, dir) in caches.iter().enumerate() {
+        let s = sync_showing_transcript(server, &url, dir, &[]);
+        assert!(s.contains("(QRESYNC)"), "{s}");
+        assert_current(
+            server,
+            "INBOX",
+            dir,
+            &format!(
+                "first sync {i} of {} during `{}`, then a QRESYNC sync",
+                caches.len(),
+                summary.trim()
+            ),
+        );
+    }
+}
+
+/// A `--uids-only` sync learns no flags; when another client then changes a flag, neither a
+/// `--uids-only` CONDSTORE catch-up nor a `--uids-only` full resync fetches flags, so neither
+/// may claim a HIGHESTMODSEQ that covers the change: the next plain sync must bring every
+/// flag and MODSEQ in line with the server. Both from a cache made by `--uids-only` and from
+/// one whose flags a plain sync had learned (they go stale).
+fn uids_only_resyncs_then_a_full_sync_learns_every_flag(server: &dyn Server) {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = server.url("INBOX");
+    server.populate("INBOX", 500);
+    let mut seed = 30;
+    for first in [&["--uids-only"][..], &[]] {
+        for how in ["condstore", "full"] {
+            let dir = tmp.path().join(format!("{how}-{}", first.len()));
+            sync_on(server, &url, &dir, first);
+            sync_on(server, &url, &dir, &["--uids-only"]);
+            seed += 1;
+            server.mutate(
+                "INBOX",
+                &["--seed", &seed.to_string(), "add", "\\Flagged $Work", "5%"],
+            );
+            sync_on(server, &url, &dir, &["--uids-only", "--resync", how]);
+            sync_on(server, &url, &dir, &[]);
+            assert_current(
+                server,
+                "INBOX",
+                &dir,
+                &format!(
+                    "first sync {first:?}, --uids-only, a flag change, \
+                     --uids-only --resync {how}, a plain sync"
+                ),
+            );
+        }
+    }
 }
