@@ -36,20 +36,6 @@ pub enum Error {
     /// A UID that breaks the ordering with known neighbours, or contradicts a known position.
     #[error("UID order broken: {0}")]
     UidOrder(String),
-    /// A search answer whose number of UIDs does not fit the sequence range it answers.
-    #[error("search `{tag}` over {first}..={last} answered {got} UIDs, expected {expected}")]
-    SearchCount {
-        /// The command tag.
-        tag: String,
-        /// First sequence number of the range.
-        first: u32,
-        /// Last sequence number of the range, clamped to the count.
-        last: u32,
-        /// How many UIDs the range needs.
-        expected: u64,
-        /// How many the server sent.
-        got: u64,
-    },
     /// The storage engine failed (I/O, corruption, or a value it cannot hold).
     #[error("cache: {0}")]
     Engine(Box<uidcache_engine::Error>),

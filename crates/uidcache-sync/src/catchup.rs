@@ -189,9 +189,15 @@ pub(crate) fn fill(
         } else {
             stalled = 0;
         }
+        let again = before.is_some();
         before = Some(known);
         if interruptible && link.interrupt.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
+        }
+        if again {
+            // What the last round left unknown was voided by an expunge, reported or held
+            // back (RFC 3501 7.4.1): a NOOP lets the server report it before we ask again.
+            link.run(cache, vec!["NOOP".to_string()], 1, false, &mut |_| {})?;
         }
         let blocks = plan::blocks(&wanted, opts.block);
         let sizes: Vec<u64> = blocks.iter().map(|(a, b)| u64::from(b - a) + 1).collect();

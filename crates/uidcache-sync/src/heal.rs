@@ -16,10 +16,7 @@ pub(crate) fn contradicts_cache(e: &Error) -> bool {
     match e {
         Error::Contradiction(_) => true,
         Error::Apply(LineError { source, .. }) => match source {
-            Imap::UidOrder(_)
-            | Imap::SearchCount { .. }
-            | Imap::ExistsShrank { .. }
-            | Imap::SeqOutOfRange { .. } => true,
+            Imap::UidOrder(_) | Imap::ExistsShrank { .. } | Imap::SeqOutOfRange { .. } => true,
             Imap::Engine(inner) => matches!(
                 **inner,
                 uidcache_engine::Error::Invalid(

@@ -209,11 +209,11 @@ impl Model {
                     } else {
                         hi - lo + 1
                     };
-                    if uids.len() as u32 != expected {
-                        return Err("search count".into());
-                    }
-                    for (k, uid) in uids.into_iter().enumerate() {
-                        self.learn(lo + k as u32, uid, None, None)?;
+                    // A count that does not fit: an expunge held back; not learned.
+                    if uids.len() as u32 == expected {
+                        for (k, uid) in uids.into_iter().enumerate() {
+                            self.learn(lo + k as u32, uid, None, None)?;
+                        }
                     }
                 }
             }
