@@ -36,6 +36,19 @@ pub enum Error {
     /// A UID that breaks the ordering with known neighbours, or contradicts a known position.
     #[error("UID order broken: {0}")]
     UidOrder(String),
+    /// After a QRESYNC SELECT (and its `VANISHED (EARLIER)`), the server has fewer messages
+    /// than the cache knows in a row from 1: an expunge at or below the cache's
+    /// HIGHESTMODSEQ was never reported to it, so its HIGHESTMODSEQ was wrong.
+    #[error(
+        "the server has {exists} messages after QRESYNC, but the cache knows messages \
+         1..={known} and no expunge among them was reported: an expunge the cache never saw"
+    )]
+    UnreportedExpunge {
+        /// The SELECT's EXISTS.
+        exists: u32,
+        /// The known run from sequence number 1, after the reported expunges.
+        known: u32,
+    },
     /// The storage engine failed (I/O, corruption, or a value it cannot hold).
     #[error("cache: {0}")]
     Engine(Box<uidcache_engine::Error>),

@@ -16,7 +16,10 @@ pub(crate) fn contradicts_cache(e: &Error) -> bool {
     match e {
         Error::Contradiction(_) => true,
         Error::Apply(LineError { source, .. }) => match source {
-            Imap::UidOrder(_) | Imap::ExistsShrank { .. } | Imap::SeqOutOfRange { .. } => true,
+            Imap::UidOrder(_)
+            | Imap::UnreportedExpunge { .. }
+            | Imap::ExistsShrank { .. }
+            | Imap::SeqOutOfRange { .. } => true,
             Imap::Engine(inner) => matches!(
                 **inner,
                 uidcache_engine::Error::Invalid(

@@ -158,9 +158,8 @@ impl Model {
             Some(i) => held[i][2..held[i].len() - 7].parse::<u32>().unwrap(),
             None => self.exists.unwrap_or(0),
         };
-        while prefix.len() > n as usize {
-            let r = prefix.pop().unwrap();
-            self.unplaced.insert(r.uid, r);
+        if prefix.len() > n as usize {
+            return Err("qresync count below the known run".into());
         }
         self.slots = prefix.into_iter().map(Some).collect();
         self.slots.resize(n as usize, None);
