@@ -266,6 +266,7 @@ on_both_servers! {
     syncs_during_concurrent_changes_succeed_and_converge(true);
     first_syncs_while_expunges_precede_flag_changes_converge(true);
     uids_only_resyncs_then_a_full_sync_learns_every_flag(true);
+    a_cache_the_server_contradicts_heals_itself(true);
 }
 
 fn first_sync_reconnects_watch_and_transcript(server: &dyn Server) {
@@ -830,4 +831,61 @@ fn uids_only_resyncs_then_a_full_sync_learns_every_flag(server: &dyn Server) {
             );
         }
     }
+}
+
+/// The header value `name` of a dump (`highestmodseq 123` -> 123).
+fn header(dump: &str, name: &str) -> u64 {
+    dump.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {dump}"))
+}
+
+/// Self-healing against the real server: the cache's knowledge is corrupted on purpose in
+/// the three ways a lost expunge or a bug leaves it, and each time one plain sync must say
+/// it resynchronized and end equal to the truth.
+fn a_cache_the_server_contradicts_heals_itself(server: &dyn Server) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cache");
+    let url = server.url("INBOX");
+    server.populate("INBOX", 500);
+    sync_on(server, &url, &dir, &[]);
+    assert_current(server, "INBOX", &dir, "first sync");
+    let tamper = |f: &dyn Fn(&mut uidcache_engine::Transaction<'_>)| {
+        let mut cache = Cache::open(&dir).unwrap();
+        let mut tx = cache.transaction().unwrap();
+        f(&mut tx);
+        tx.commit().unwrap();
+        cache.close().unwrap();
+    };
+
+    // 1. A HIGHESTMODSEQ ahead of the server's: the flag changes made since would never be
+    //    reported by QRESYNC.
+    let ahead = header(&server.truth("INBOX"), "highestmodseq ") + 1000;
+    tamper(&|tx| tx.set_highestmodseq(Some(ahead)).unwrap());
+    server.mutate("INBOX", &["--seed", "31", "add", "$Work", "5%"]);
+    let s = sync_on(server, &url, &dir, &[]);
+    assert!(s.contains("resynced"), "1: {s}");
+    assert_current(server, "INBOX", &dir, "a HIGHESTMODSEQ ahead of the server");
+
+    // 2. An expunge the cache never heard of, below its HIGHESTMODSEQ (the Cyrus case).
+    server.mutate("INBOX", &["expunge", "100"]);
+    let now = header(&server.truth("INBOX"), "highestmodseq ");
+    tamper(&|tx| tx.set_highestmodseq(Some(now)).unwrap());
+    let s = sync_on(server, &url, &dir, &[]);
+    assert!(s.contains("resynced"), "2: {s}");
+    assert_current(server, "INBOX", &dir, "an expunge never reported");
+
+    // 3. A wrong UID at a position: message 100 holds UID 101 (UID 100 is gone); the cache
+    //    says 100. A flag change of that message brings it to light.
+    tamper(&|tx| {
+        tx.unplace(100, 100).unwrap();
+        tx.learn(100, 100, uidcache_engine::Update::default())
+            .unwrap();
+    });
+    server.mutate("INBOX", &["add", "\\Flagged", "101"]);
+    let s = sync_on(server, &url, &dir, &[]);
+    assert!(s.contains("resynced"), "3: {s}");
+    assert_current(server, "INBOX", &dir, "a wrong UID at a position");
+    let report = uidcache_fsck::check(&dir).unwrap();
+    assert!(!report.has_damage(), "{report:?}");
 }
