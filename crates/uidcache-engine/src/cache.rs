@@ -626,7 +626,7 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
     for (i, frame) in scan.frames.iter().enumerate() {
         let ops = Op::decode_all(frame.payload, frame.payload_offset)
             .map_err(|e| Error::corrupt(&journal_path, e))?;
-        if i >= durable_upto && !blocks_intact(&ops, store) {
+        if i >= durable_upto && !blocks_intact(&ops, store)? {
             end = frame.offset;
             next = frame.frame_seq;
             break;
@@ -659,9 +659,14 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
     })
 }
 
-/// Whether every block a frame's `Learn` ops name is readable and holds the named UIDs
-/// (the frame's own `InlineBlock` ops count as readable blocks).
-fn blocks_intact(ops: &[Op], store: &BlockStore) -> bool {
+/// Whether every block a frame's `Learn` ops name exists, is sound and holds the named UIDs
+/// (the frame's own `InlineBlock` ops count as sound blocks).
+///
+/// A block that is missing or whose bytes are wrong is what a power loss leaves of an
+/// unsynced commit: `false`, and the frame ends the journal. A read that fails (EIO,
+/// EACCES, ...) proves nothing about the block: that is an error, never a torn tail, or a
+/// writer's open would cut the journal there and unlink the intact block as unnamed.
+fn blocks_intact(ops: &[Op], store: &BlockStore) -> Result<bool> {
     let inline: Vec<(u64, &[Record])> = ops
         .iter()
         .filter_map(|op| match op {
@@ -669,7 +674,7 @@ fn blocks_intact(ops: &[Op], store: &BlockStore) -> bool {
             _ => None,
         })
         .collect();
-    ops.iter().all(|op| {
+    for op in ops {
         let Op::Learn {
             block_id,
             first_record,
@@ -679,7 +684,7 @@ fn blocks_intact(ops: &[Op], store: &BlockStore) -> bool {
             ..
         } = op
         else {
-            return true;
+            continue;
         };
         let from_file;
         let records: &[Record] = match inline.iter().find(|(id, _)| id == block_id) {
@@ -689,7 +694,11 @@ fn blocks_intact(ops: &[Op], store: &BlockStore) -> bool {
                     from_file = r;
                     &from_file
                 }
-                Err(_) => return false,
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok(false)
+                }
+                Err(e) if e.is_corruption() => return Ok(false),
+                Err(e) => return Err(e),
             },
         };
         let first = records.get(*first_record as usize).map(|r| r.uid.get());
@@ -697,8 +706,11 @@ fn blocks_intact(ops: &[Op], store: &BlockStore) -> bool {
             .checked_add(*len as usize)
             .and_then(|end| end.checked_sub(1));
         let last = last.and_then(|k| records.get(k)).map(|r| r.uid.get());
-        first == Some(*first_uid) && last == Some(*last_uid)
-    })
+        if first != Some(*first_uid) || last != Some(*last_uid) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Unlinks every temporary file and every block file whose ID is not in `named`, in the
