@@ -4,7 +4,11 @@
 //! change does. Tests run as root, where chmod does not deny reads; this does.
 //!
 //! Shared by the root tests, the fsck tests and the CLI's unit tests (through `#[path]`).
-#![allow(dead_code, reason = "each test binary uses a different part")]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "test code; each test binary uses a different part"
+)]
 
 use std::io;
 use std::path::Path;

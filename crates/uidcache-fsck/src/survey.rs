@@ -415,7 +415,10 @@ pub(crate) fn survey(dir: &Path, vfs: Arc<dyn Vfs>) -> Result<Survey> {
             "Directory",
             "type",
             "the directory of the block files",
-            format_args!("{found}: not read (a link may lead into another cache)"),
+            format_args!(
+                "a {}: not read (a link may lead into another cache)",
+                found.kind
+            ),
         ));
     }
     let blocks = blocks::load(vfs.as_ref(), dir, &layout, &mut problems)?;
