@@ -121,78 +121,6 @@ fn read_failure(dir: &Path, e: std::io::Error) -> Failure {
     Failure::Input(format!("{context}: {e}"))
 }
 
-#[cfg(test)]
-#[path = "../../../tests/common/faultfs.rs"]
-mod faultfs;
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, reason = "test code")]
-
-    use super::faultfs::{FaultVfs, EACCES, EIO};
-    use super::*;
-
-    /// A cache with a block file (300 records: above the inline limit), checkpointed.
-    fn cache_with_block(dir: &Path) -> std::path::PathBuf {
-        let mut cache = Cache::open(dir).unwrap();
-        let mut tx = cache.transaction().unwrap();
-        tx.set_exists(300).unwrap();
-        let uids: Vec<u32> = (1..=300).collect();
-        tx.learn_range(1, &uids).unwrap();
-        tx.commit().unwrap();
-        cache.checkpoint().unwrap();
-        drop(cache);
-        uidcache_engine::block_path(dir, 1)
-    }
-
-    /// Defect: `dump` reported a failed block read (EIO, EACCES) as a cache error (exit 1);
-    /// it is an I/O error (exit 2).
-    #[test]
-    fn dump_reports_a_failed_block_read_as_an_io_error() {
-        for errno in [EIO, EACCES] {
-            let d = tempfile::tempdir().unwrap();
-            let block = cache_with_block(d.path());
-            assert!(dump_with(d.path(), None).is_ok());
-            let vfs = FaultVfs::new();
-            vfs.fail_reads(block.to_str().unwrap(), errno);
-            let failure = dump_with(d.path(), Some(vfs)).unwrap_err();
-            assert_eq!(failure.exit_code(), 2, "{errno}: {failure}");
-            assert!(
-                failure.to_string().contains(block.to_str().unwrap()),
-                "{failure}"
-            );
-        }
-    }
-
-    /// Defect: for a directory that cannot be listed, `dump` said "no cache here"; it says
-    /// why it cannot look (exit 2).
-    #[test]
-    fn dump_of_an_unlistable_directory_reports_the_real_error() {
-        let d = tempfile::tempdir().unwrap();
-        let vfs = FaultVfs::new();
-        vfs.fail_reads(d.path().to_str().unwrap(), EACCES);
-        let failure = dump_with(d.path(), Some(vfs)).unwrap_err();
-        assert_eq!(failure.exit_code(), 2);
-        let text = failure.to_string();
-        assert!(
-            text.contains("Permission denied") && !text.contains("no cache here"),
-            "{text}"
-        );
-        // A directory that lists fine and holds nothing is still "no cache here".
-        let failure = dump_with(d.path(), None).unwrap_err();
-        assert!(failure.to_string().contains("no cache here"), "{failure}");
-    }
-
-    /// A damaged block file stays a cache error (exit 1).
-    #[test]
-    fn dump_reports_a_damaged_block_as_a_cache_error() {
-        let d = tempfile::tempdir().unwrap();
-        let block = cache_with_block(d.path());
-        std::fs::write(&block, b"junk").unwrap();
-        assert_eq!(dump_with(d.path(), None).unwrap_err().exit_code(), 1);
-    }
-}
-
 /// `uidcache stat`.
 pub fn stat(dir: &Path) -> Result<(), Failure> {
     let cache = open_reader(dir)?;
@@ -304,5 +232,77 @@ pub fn qresync(dir: &Path) -> Result<(), Failure> {
             "QRESYNC needs UIDVALIDITY and HIGHESTMODSEQ, and the cache lacks one".into(),
         )),
         Err(e) => Err(Failure::Input(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+#[path = "../../../tests/common/faultfs.rs"]
+mod faultfs;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+
+    use super::faultfs::{FaultVfs, EACCES, EIO};
+    use super::*;
+
+    /// A cache with a block file (300 records: above the inline limit), checkpointed.
+    fn cache_with_block(dir: &Path) -> std::path::PathBuf {
+        let mut cache = Cache::open(dir).unwrap();
+        let mut tx = cache.transaction().unwrap();
+        tx.set_exists(300).unwrap();
+        let uids: Vec<u32> = (1..=300).collect();
+        tx.learn_range(1, &uids).unwrap();
+        tx.commit().unwrap();
+        cache.checkpoint().unwrap();
+        drop(cache);
+        uidcache_engine::block_path(dir, 1)
+    }
+
+    /// Defect: `dump` reported a failed block read (EIO, EACCES) as a cache error (exit 1);
+    /// it is an I/O error (exit 2).
+    #[test]
+    fn dump_reports_a_failed_block_read_as_an_io_error() {
+        for errno in [EIO, EACCES] {
+            let d = tempfile::tempdir().unwrap();
+            let block = cache_with_block(d.path());
+            assert!(dump_with(d.path(), None).is_ok());
+            let vfs = FaultVfs::new();
+            vfs.fail_reads(block.to_str().unwrap(), errno);
+            let failure = dump_with(d.path(), Some(vfs)).unwrap_err();
+            assert_eq!(failure.exit_code(), 2, "{errno}: {failure}");
+            assert!(
+                failure.to_string().contains(block.to_str().unwrap()),
+                "{failure}"
+            );
+        }
+    }
+
+    /// Defect: for a directory that cannot be listed, `dump` said "no cache here"; it says
+    /// why it cannot look (exit 2).
+    #[test]
+    fn dump_of_an_unlistable_directory_reports_the_real_error() {
+        let d = tempfile::tempdir().unwrap();
+        let vfs = FaultVfs::new();
+        vfs.fail_reads(d.path().to_str().unwrap(), EACCES);
+        let failure = dump_with(d.path(), Some(vfs)).unwrap_err();
+        assert_eq!(failure.exit_code(), 2);
+        let text = failure.to_string();
+        assert!(
+            text.contains("Permission denied") && !text.contains("no cache here"),
+            "{text}"
+        );
+        // A directory that lists fine and holds nothing is still "no cache here".
+        let failure = dump_with(d.path(), None).unwrap_err();
+        assert!(failure.to_string().contains("no cache here"), "{failure}");
+    }
+
+    /// A damaged block file stays a cache error (exit 1).
+    #[test]
+    fn dump_reports_a_damaged_block_as_a_cache_error() {
+        let d = tempfile::tempdir().unwrap();
+        let block = cache_with_block(d.path());
+        std::fs::write(&block, b"junk").unwrap();
+        assert_eq!(dump_with(d.path(), None).unwrap_err().exit_code(), 1);
     }
 }
