@@ -34,12 +34,12 @@ fn not_a_file(dir: &Path, rel: &Path) -> Result<Option<NotARegularFile>> {
 /// them, so it cannot prove them dead (a directory may hold someone's files), and the
 /// rename never follows a link.
 fn make_room(dir: &Path, actions: &mut Vec<RepairAction>) -> Result<()> {
-    let mut aside = |rel: PathBuf, found: NotARegularFile| -> Result<()> {
+    let mut aside = |rel: PathBuf, found: NotARegularFile, needs: &str| -> Result<()> {
         let to = write::set_aside(dir, &rel)?;
         actions.push(RepairAction::RenamedAside {
             file: rel,
             to,
-            reason: format!("{found} where the cache needs its own file"),
+            reason: format!("a {} where the cache needs {needs}", found.kind),
         });
         Ok(())
     };
@@ -49,7 +49,7 @@ fn make_room(dir: &Path, actions: &mut Vec<RepairAction>) -> Result<()> {
             let found = NotARegularFile::from_type(meta.file_type()).unwrap_or(NotARegularFile {
                 kind: "regular file",
             });
-            aside(blocks, found)?;
+            aside(blocks, found, "its directory of block files")?;
         }
     }
     write::blocks_dir(dir)?;
@@ -60,7 +60,7 @@ fn make_room(dir: &Path, actions: &mut Vec<RepairAction>) -> Result<()> {
         .chain(files.temp_files);
     for rel in rels {
         if let Some(found) = not_a_file(dir, &rel)? {
-            aside(rel, found)?;
+            aside(rel, found, "a regular file")?;
         }
     }
     Ok(())
