@@ -120,3 +120,45 @@ fn a_fifo_in_place_of_a_file_is_corruption_not_a_hang() {
         }
     }
 }
+
+/// A writer's open unlinks every block file its state does not name: with `blocks` a
+/// symbolic link to another cache's, it deleted that cache's blocks. The writer refuses such
+/// a `blocks` (corruption naming it) and changes nothing in either cache.
+#[test]
+fn a_writer_refuses_a_symlinked_blocks_dir() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, b) = (d.path().join("a"), d.path().join("b"));
+    unsynced_block(&a);
+    unsynced_block(&b);
+    Cache::open(&b).unwrap().checkpoint().unwrap();
+    // b's block ID 1 is a's too; give b a block a does not have.
+    let mut cache = Cache::open(&b).unwrap();
+    let mut tx = cache.transaction().unwrap();
+    tx.set_exists(1200).unwrap();
+    let uids: Vec<u32> = (601..=1200).collect();
+    tx.learn_range(601, &uids).unwrap();
+    tx.commit().unwrap();
+    drop(cache);
+    let listing = |dir: &Path| {
+        let mut v: Vec<_> = fs::read_dir(dir.join("blocks"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        v.sort();
+        v
+    };
+    let b_blocks = listing(&b);
+    assert!(b_blocks.len() >= 2, "{b_blocks:?}");
+    fs::rename(a.join("blocks"), d.path().join("a-blocks")).unwrap();
+    std::os::unix::fs::symlink(b.join("blocks"), a.join("blocks")).unwrap();
+    match Cache::open(&a) {
+        Err(Error::Corrupt { path, detail }) => {
+            assert_eq!(path, a.join("blocks"));
+            assert!(detail.found.contains("symbolic link"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(listing(&b), b_blocks);
+    let cache = Cache::open_read_only(&b).unwrap();
+    assert_eq!(cache.view().message_at(1200).unwrap().unwrap().uid, 1200);
+}

@@ -174,6 +174,9 @@ impl Cache {
                 options.lock_wait,
             )?)
         };
+        if lock.is_some() {
+            refuse_linked_blocks(&dir, &fs)?;
+        }
         let store = BlockStore::new(&dir, Arc::clone(&fs.vfs));
         if lock.is_some() && !fs.vfs.exists(&dir.join(INDEX_FILE)) {
             initialize(&dir, &fs)?;
@@ -480,6 +483,27 @@ fn lost_index(dir: &Path, fs: &Fs) -> Result<Option<Error>> {
             ),
         ),
     )))
+}
+
+/// A writer refuses a `blocks` that is a symbolic link: at its open it unlinks every block
+/// file its state does not name, which in a directory shared with another cache (a link to
+/// that cache's `blocks/`) deletes the other cache's blocks. Readers only read, and follow it.
+fn refuse_linked_blocks(dir: &Path, fs: &Fs) -> Result<()> {
+    let blocks = dir.join(BLOCKS_DIR);
+    if !fs.vfs.is_symlink(&blocks) {
+        return Ok(());
+    }
+    Err(Error::corrupt(
+        &blocks,
+        FormatError::new(
+            FormatErrorKind::Invalid,
+            "File",
+            "type",
+            0,
+            "the cache's own directory of block files",
+            "a symbolic link (its files may be another cache's; a writer would unlink them)",
+        ),
+    ))
 }
 
 /// Writes the files of an empty cache: index of generation 0, then its journal.

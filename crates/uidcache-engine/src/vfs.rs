@@ -57,6 +57,11 @@ pub trait Vfs: Send + Sync + fmt::Debug {
     fn map_block(&self, path: &Path) -> io::Result<Box<dyn BlockBytes>>;
     /// Takes an exclusive lock on `path` (created if missing); `None` when another holder has it.
     fn try_lock(&self, path: &Path) -> io::Result<Option<LockGuard>>;
+    /// Whether `path` itself is a symbolic link (not followed). A file system without links
+    /// (the default) answers `false`.
+    fn is_symlink(&self, _path: &Path) -> bool {
+        false
+    }
 }
 
 /// What stands where the cache expects a regular file (a FIFO, a device, a directory, a
@@ -230,6 +235,10 @@ impl Vfs for StdVfs {
         let file = open_regular(path)?;
         let len = file.metadata()?.len();
         Ok(Box::new(Mapping::map_block_file(&file, len)?))
+    }
+
+    fn is_symlink(&self, path: &Path) -> bool {
+        path.is_symlink()
     }
 
     fn try_lock(&self, path: &Path) -> io::Result<Option<LockGuard>> {
