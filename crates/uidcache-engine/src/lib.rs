@@ -58,5 +58,5 @@ pub use journal::fresh_salt as fresh_journal_salt;
 pub use options::{Durability, OpenOptions};
 pub use stale::StaleSnapshot;
 pub use txn::{Removal, Transaction, Update, INLINE_RECORDS};
-pub use vfs::{BlockBytes, LockGuard, StdVfs, Vfs, VfsFile};
+pub use vfs::{BlockBytes, LockGuard, NotARegularFile, StdVfs, Vfs, VfsFile};
 pub use view::{Message, Segment, UidPosition, View};

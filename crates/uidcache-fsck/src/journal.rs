@@ -1,12 +1,13 @@
 //! Reading the journal: header, frames (`scan_journal`, section 8.2) and ops
 //! (`Op::decode_all`), keeping the prefix of frames that can be replayed.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
-use uidcache_engine::JOURNAL_FILE;
+use uidcache_engine::{Vfs, JOURNAL_FILE};
 use uidcache_format::{scan_journal, FrameRef, JournalTail, Op, FRAME_DURABLE};
 
+use crate::error::Result;
+use crate::read::{read, Read};
 use crate::report::{Problem, Severity};
 
 /// One valid frame with its decoded ops.
@@ -60,24 +61,30 @@ fn rel() -> PathBuf {
 }
 
 /// Reads and checks the journal of `dir`, reporting every problem.
-pub(crate) fn load(dir: &Path, problems: &mut Vec<Problem>) -> JournalFile {
-    let bytes = match fs::read(dir.join(JOURNAL_FILE)) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return JournalFile::Missing,
-        Err(e) => {
+/// Fails when the read fails (an I/O error is not damage).
+pub(crate) fn load(vfs: &dyn Vfs, dir: &Path, problems: &mut Vec<Problem>) -> Result<JournalFile> {
+    let bytes = match read(vfs, dir, &rel())? {
+        Read::Bytes(bytes) => bytes,
+        Read::Missing => return Ok(JournalFile::Missing),
+        Read::NotAFile(found) => {
             problems.push(Problem::new(
                 Severity::Damage,
                 rel(),
                 0,
                 "JournalHeader",
-                "file",
-                "a readable file",
-                e,
+                "type",
+                "a regular file",
+                found,
             ));
-            return JournalFile::Unusable;
+            return Ok(JournalFile::Unusable);
         }
     };
-    let (scan, lost) = match scan_journal(&bytes) {
+    Ok(scan(&bytes, problems))
+}
+
+/// The journal in `bytes`, every problem reported.
+fn scan(bytes: &[u8], problems: &mut Vec<Problem>) -> JournalFile {
+    let (scan, lost) = match scan_journal(bytes) {
         Ok(scan) => {
             if let JournalTail::Torn {
                 reason,

@@ -4,8 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use uidcache_engine::{Error as EngineError, Replay, INDEX_FILE, JOURNAL_FILE};
+use uidcache_engine::{Error as EngineError, Replay, Vfs, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE};
 use uidcache_format::{IndexImage, Op, Record};
 
 use crate::blocks::{self, Blocks};
@@ -13,12 +14,15 @@ use crate::error::Result;
 use crate::index::{self, IndexFile};
 use crate::journal::{self, Frame, Journal, JournalFile};
 use crate::layout::{self, Layout};
+use crate::read::finding;
 use crate::report::{Problem, Severity};
 use crate::rules::{check_image, Finding, Origin};
 
 /// Everything learned about a cache directory.
 #[derive(Debug)]
 pub(crate) struct Survey {
+    /// What every file was read through.
+    pub(crate) vfs: Arc<dyn Vfs>,
     pub(crate) layout: Layout,
     pub(crate) blocks: Blocks,
     /// `None`: no index file.
@@ -197,9 +201,9 @@ fn missing_journal(s: &Survey) -> Problem {
 }
 
 /// The checkpoint: rules, then the engine's own verdict.
-fn checkpoint(s: &mut Survey, dir: &Path) {
+fn checkpoint(s: &mut Survey, dir: &Path) -> Result<()> {
     let Some(image) = s.index.as_ref().and_then(|i| i.image.clone()) else {
-        return;
+        return Ok(());
     };
     s.findings = check_image(&image, Origin::Index, &s.blocks);
     let index_damage = s
@@ -208,20 +212,22 @@ fn checkpoint(s: &mut Survey, dir: &Path) {
         .any(|f| f.problem.severity == Severity::Damage);
     s.problems
         .extend(s.findings.iter().map(|f| f.problem.clone()));
-    match Replay::from_index(dir, image.clone()) {
+    match Replay::from_index_with(dir, image.clone(), Arc::clone(&s.vfs)) {
         Ok(_) => s.accepted = Some(image),
         Err(e) => {
+            let e = finding(e)?;
             if !index_damage {
                 s.problems.push(engine_problem(dir, (INDEX_FILE, 0), &e));
             }
         }
     }
+    Ok(())
 }
 
 /// Generations, then replay frame by frame; then the replayed state's rules.
-fn replay(s: &mut Survey, dir: &Path) {
+fn replay(s: &mut Survey, dir: &Path) -> Result<()> {
     let (JournalFile::Sound(j), Some(image)) = (&s.journal, &s.accepted) else {
-        return;
+        return Ok(());
     };
     if j.generation > image.generation {
         s.problems.push(Problem::new(
@@ -233,7 +239,7 @@ fn replay(s: &mut Survey, dir: &Path) {
             format_args!("at most {} (the index's)", image.generation),
             j.generation,
         ));
-        return;
+        return Ok(());
     }
     if j.generation < image.generation {
         s.problems.push(Problem::new(
@@ -248,14 +254,15 @@ fn replay(s: &mut Survey, dir: &Path) {
                 j.generation
             ),
         ));
-        return;
+        return Ok(());
     }
-    let Ok(mut state) = Replay::from_index(dir, image.clone()) else {
-        return;
+    let Ok(mut state) = Replay::from_index_with(dir, image.clone(), Arc::clone(&s.vfs)) else {
+        return Ok(());
     };
     let mut last = None;
     for frame in &j.frames {
         if let Err(e) = state.apply_frame(&frame.ops) {
+            let e = finding(e)?;
             s.problems
                 .push(engine_problem(dir, (JOURNAL_FILE, frame.offset), &e));
             break;
@@ -263,7 +270,7 @@ fn replay(s: &mut Survey, dir: &Path) {
         last = Some(frame.offset);
     }
     let Some(frame_offset) = last else {
-        return;
+        return Ok(());
     };
     let replayed = state.image(image.generation);
     for f in check_image(&replayed, Origin::Replayed { frame_offset }, &s.blocks) {
@@ -275,6 +282,7 @@ fn replay(s: &mut Survey, dir: &Path) {
             s.problems.push(f.problem);
         }
     }
+    Ok(())
 }
 
 /// Block files that neither the index nor the journal names.
@@ -394,18 +402,33 @@ fn unsynced_tail(j: &mut Journal, blocks: &Blocks, problems: &mut Vec<Problem>) 
     j.frames.truncate(i);
 }
 
-/// Surveys `dir`. Fails only when the directory itself cannot be listed.
-pub(crate) fn survey(dir: &Path) -> Result<Survey> {
+/// Surveys `dir`, reading every file through `vfs`. Fails when a directory cannot be
+/// listed or a file cannot be read: a failed read is an I/O error, never damage.
+pub(crate) fn survey(dir: &Path, vfs: Arc<dyn Vfs>) -> Result<Survey> {
     let layout = layout::scan(dir)?;
     let mut problems = Vec::new();
-    let blocks = blocks::load(dir, &layout, &mut problems);
+    if let Some(found) = layout.blocks_not_dir {
+        problems.push(Problem::new(
+            Severity::Damage,
+            BLOCKS_DIR,
+            0,
+            "Directory",
+            "type",
+            "the directory of the block files",
+            format_args!(
+                "a {}: not read (a link may lead into another cache)",
+                found.kind
+            ),
+        ));
+    }
+    let blocks = blocks::load(vfs.as_ref(), dir, &layout, &mut problems)?;
     let index = if layout.has_index {
-        index::load(dir, &mut problems)
+        index::load(vfs.as_ref(), dir, &mut problems)?
     } else {
         None
     };
     let journal = if layout.has_journal {
-        journal::load(dir, &mut problems)
+        journal::load(vfs.as_ref(), dir, &mut problems)?
     } else {
         JournalFile::Missing
     };
@@ -428,6 +451,7 @@ pub(crate) fn survey(dir: &Path) -> Result<Survey> {
         }
     }
     let mut s = Survey {
+        vfs,
         layout,
         blocks,
         index,
@@ -437,8 +461,8 @@ pub(crate) fn survey(dir: &Path) -> Result<Survey> {
         problems,
     };
     missing_files(&mut s);
-    checkpoint(&mut s, dir);
-    replay(&mut s, dir);
+    checkpoint(&mut s, dir)?;
+    replay(&mut s, dir)?;
     orphans(&mut s);
     Ok(s)
 }

@@ -396,3 +396,68 @@ fn a_deleted_index_is_damage_for_dump_and_replay() {
         "uidvalidity -\nuidnext -\nhighestmodseq -\nexists -\n"
     );
 }
+
+/// Runs `bin args`, killing it after 30 s: a hang is a failure, not a stuck test run.
+fn in_time(bin: &str, args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(30) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("{bin} {args:?} hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Defect: a FIFO in place of a block file, the index or the journal hung `dump` forever.
+/// `dump` fails naming it (exit 1, damage); after a repair (which renames it aside,
+/// `uidcache-fsck`'s own tests run its binary on this) the cache dumps again.
+#[test]
+fn a_fifo_in_place_of_a_file_never_hangs_dump() {
+    for victim in ["index", "journal", "blocks/0000000000000001.ucb"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("c");
+        let d = dir.as_os_str();
+        let out = uidcache(
+            &["replay", dir.to_str().unwrap()],
+            Some(&long_transcript(2)),
+        );
+        assert_eq!(out.status.code(), Some(0));
+        let path = dir.join(victim);
+        std::fs::remove_file(&path).unwrap();
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        let (code, err) = in_time(env!("CARGO_BIN_EXE_uidcache"), &["dump".as_ref(), d]);
+        assert_eq!(code, Some(1), "{victim}: {err}");
+        assert!(
+            err.contains(victim) && err.contains("FIFO"),
+            "{victim}: {err}"
+        );
+        assert!(fsck_check(&dir).has_damage(), "{victim}");
+        uidcache_fsck::repair(&dir).unwrap();
+        assert!(dir.join(format!("{victim}.damaged")).exists(), "{victim}");
+        assert!(!fsck_check(&dir).has_damage(), "{victim}");
+        assert_eq!(
+            in_time(env!("CARGO_BIN_EXE_uidcache"), &["dump".as_ref(), d]).0,
+            Some(0),
+            "{victim}"
+        );
+    }
+}
