@@ -141,11 +141,11 @@ impl Session {
     /// never came: its responses are incomplete (a QRESYNC SELECT cut after `EXISTS`, before
     /// `VANISHED (EARLIER)`, would misplace every known message), so nothing since the last
     /// commit point may be committed.
-    pub fn finish(&mut self, _tx: &mut Transaction<'_>) -> Result<Step, LineError> {
+    pub fn finish(&mut self) -> Step {
         if self.select.take().is_some() {
-            return Ok(Step::Discard);
+            return Step::Discard;
         }
-        Ok(Step::Commit)
+        Step::Commit
     }
 
     /// Applies one parsed response.
