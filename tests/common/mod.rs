@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
+pub mod faultfs;
 pub mod simfs;
 
 /// SplitMix64: a tiny, seedable, well-mixed generator, so test cases replay from a seed

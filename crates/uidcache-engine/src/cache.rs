@@ -177,6 +177,9 @@ impl Cache {
                 options.lock_wait,
             )?)
         };
+        if lock.is_some() {
+            refuse_linked_blocks(&dir, &fs)?;
+        }
         let store = BlockStore::new(&dir, Arc::clone(&fs.vfs));
         if lock.is_some() && !fs.vfs.exists(&dir.join(INDEX_FILE)) {
             initialize(&dir, &fs)?;
@@ -534,6 +537,27 @@ fn lost_index(dir: &Path, fs: &Fs) -> Result<Option<Error>> {
     )))
 }
 
+/// A writer refuses a `blocks` that is a symbolic link: at its open it unlinks every block
+/// file its state does not name, which in a directory shared with another cache (a link to
+/// that cache's `blocks/`) deletes the other cache's blocks. Readers only read, and follow it.
+fn refuse_linked_blocks(dir: &Path, fs: &Fs) -> Result<()> {
+    let blocks = dir.join(BLOCKS_DIR);
+    if !fs.vfs.is_symlink(&blocks) {
+        return Ok(());
+    }
+    Err(Error::corrupt(
+        &blocks,
+        FormatError::new(
+            FormatErrorKind::Invalid,
+            "File",
+            "type",
+            0,
+            "the cache's own directory of block files",
+            "a symbolic link (its files may be another cache's; a writer would unlink them)",
+        ),
+    ))
+}
+
 /// Writes the files of an empty cache: index of generation 0, then its journal.
 fn initialize(dir: &Path, fs: &Fs) -> Result<()> {
     if let Some(lost) = lost_index(dir, fs)? {
@@ -718,7 +742,7 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
     for (i, frame) in scan.frames.iter().enumerate() {
         let ops = Op::decode_all(frame.payload, frame.payload_offset)
             .map_err(|e| Error::corrupt(&journal_path, e))?;
-        if i >= durable_upto && !blocks_intact(&ops, store) {
+        if i >= durable_upto && !blocks_intact(&ops, store)? {
             end = frame.offset;
             next = frame.frame_seq;
             break;
@@ -776,9 +800,14 @@ fn missing_journal(generation: u64, cache_id: u64, journal_path: &Path) -> Resul
     ))
 }
 
-/// Whether every block a frame's `Learn` ops name is readable and holds the named UIDs
-/// (the frame's own `InlineBlock` ops count as readable blocks).
-fn blocks_intact(ops: &[Op], store: &BlockStore) -> bool {
+/// Whether every block a frame's `Learn` ops name exists, is sound and holds the named UIDs
+/// (the frame's own `InlineBlock` ops count as sound blocks).
+///
+/// A block that is missing or whose bytes are wrong is what a power loss leaves of an
+/// unsynced commit: `false`, and the frame ends the journal. A read that fails (EIO,
+/// EACCES, ...) proves nothing about the block: that is an error, never a torn tail, or a
+/// writer's open would cut the journal there and unlink the intact block as unnamed.
+fn blocks_intact(ops: &[Op], store: &BlockStore) -> Result<bool> {
     let inline: Vec<(u64, &[Record])> = ops
         .iter()
         .filter_map(|op| match op {
@@ -786,7 +815,7 @@ fn blocks_intact(ops: &[Op], store: &BlockStore) -> bool {
             _ => None,
         })
         .collect();
-    ops.iter().all(|op| {
+    for op in ops {
         let Op::Learn {
             block_id,
             first_record,
@@ -796,7 +825,7 @@ fn blocks_intact(ops: &[Op], store: &BlockStore) -> bool {
             ..
         } = op
         else {
-            return true;
+            continue;
         };
         let from_file;
         let records: &[Record] = match inline.iter().find(|(id, _)| id == block_id) {
@@ -806,7 +835,11 @@ fn blocks_intact(ops: &[Op], store: &BlockStore) -> bool {
                     from_file = r;
                     &from_file
                 }
-                Err(_) => return false,
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok(false)
+                }
+                Err(e) if e.is_corruption() => return Ok(false),
+                Err(e) => return Err(e),
             },
         };
         let first = records.get(*first_record as usize).map(|r| r.uid.get());
@@ -814,8 +847,11 @@ fn blocks_intact(ops: &[Op], store: &BlockStore) -> bool {
             .checked_add(*len as usize)
             .and_then(|end| end.checked_sub(1));
         let last = last.and_then(|k| records.get(k)).map(|r| r.uid.get());
-        first == Some(*first_uid) && last == Some(*last_uid)
-    })
+        if first != Some(*first_uid) || last != Some(*last_uid) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Unlinks every temporary file and every block file whose ID is not in `named`, in the

@@ -116,7 +116,22 @@ impl Error {
         path: impl Into<PathBuf>,
     ) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
-        move |source| Error::Io { op, path, source }
+        move |source| match crate::vfs::NotARegularFile::of(&source) {
+            // Not a failed read: what stands at the path is known, and it is not a file of
+            // the cache. That is damage of the directory, reported like damaged bytes.
+            Some(found) => Error::corrupt(
+                path,
+                FormatError::new(
+                    FormatErrorKind::Invalid,
+                    "File",
+                    "type",
+                    0,
+                    "a regular file",
+                    found,
+                ),
+            ),
+            None => Error::Io { op, path, source },
+        }
     }
 
     pub(crate) fn corrupt(path: impl Into<PathBuf>, detail: FormatError) -> Error {

@@ -36,8 +36,18 @@ impl Replay {
     /// the index rules (FORMAT.md 4.8). Errors name `dir/index`. Block files are read from
     /// `dir/blocks` only when an op needs them.
     pub fn from_index(dir: &Path, image: IndexImage) -> Result<Replay> {
+        Self::from_index_with(dir, image, std::sync::Arc::new(crate::vfs::StdVfs))
+    }
+
+    /// [`Replay::from_index`], reading block files through `vfs` (tests inject read
+    /// failures there, to check that tools tell a failed read from damage).
+    pub fn from_index_with(
+        dir: &Path,
+        image: IndexImage,
+        vfs: std::sync::Arc<dyn crate::vfs::Vfs>,
+    ) -> Result<Replay> {
         let state = from_image(image, &dir.join(INDEX_FILE))?;
-        let store = BlockStore::new(dir, std::sync::Arc::new(crate::vfs::StdVfs));
+        let store = BlockStore::new(dir, vfs);
         // Blocks of another cache are damage here as in the engine (FORMAT.md 1.5).
         store.set_cache_id(state.cache_id);
         Ok(Replay {

@@ -7,7 +7,7 @@ use std::any::Any;
 use std::fmt;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
 use crate::mmap::Mapping;
@@ -57,6 +57,91 @@ pub trait Vfs: Send + Sync + fmt::Debug {
     fn map_block(&self, path: &Path) -> io::Result<Box<dyn BlockBytes>>;
     /// Takes an exclusive lock on `path` (created if missing); `None` when another holder has it.
     fn try_lock(&self, path: &Path) -> io::Result<Option<LockGuard>>;
+    /// Whether `path` itself is a symbolic link (not followed). A file system without links
+    /// (the default) answers `false`.
+    fn is_symlink(&self, _path: &Path) -> bool {
+        false
+    }
+}
+
+/// What stands where the cache expects a regular file (a FIFO, a device, a directory, a
+/// socket), carried inside the `io::Error` that [`StdVfs`] returns instead of reading it.
+///
+/// It is a finding about the directory, not a failed read: the engine reports it as
+/// corruption of that path ([`crate::Error::Corrupt`]) and `uidcache-fsck` as damage. A
+/// [`Vfs`] of tests can return it too, through [`NotARegularFile::into_io`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotARegularFile {
+    /// What the path is instead: "FIFO", "directory", "character device", ...
+    pub kind: &'static str,
+}
+
+impl fmt::Display for NotARegularFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a {}, not a regular file", self.kind)
+    }
+}
+
+impl std::error::Error for NotARegularFile {}
+
+impl NotARegularFile {
+    /// The `io::Error` that carries it.
+    pub fn into_io(self) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, self)
+    }
+
+    /// The finding inside `e`, when `e` carries one.
+    pub fn of(e: &io::Error) -> Option<NotARegularFile> {
+        e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<NotARegularFile>())
+            .copied()
+    }
+
+    /// The finding for a path of type `kind`; `None` for a regular file.
+    pub fn from_type(kind: fs::FileType) -> Option<NotARegularFile> {
+        let kind = if kind.is_file() {
+            return None;
+        } else if kind.is_dir() {
+            "directory"
+        } else if kind.is_fifo() {
+            "FIFO"
+        } else if kind.is_char_device() {
+            "character device"
+        } else if kind.is_block_device() {
+            "block device"
+        } else if kind.is_socket() {
+            "socket"
+        } else if kind.is_symlink() {
+            "symbolic link"
+        } else {
+            "special file"
+        };
+        Some(NotARegularFile { kind })
+    }
+
+    fn check(kind: fs::FileType) -> io::Result<()> {
+        match NotARegularFile::from_type(kind) {
+            None => Ok(()),
+            Some(found) => Err(found.into_io()),
+        }
+    }
+}
+
+/// Opens `path` for reading only if it is a regular file.
+///
+/// Opening a FIFO for reading waits for a writer, forever if none comes, and opening a
+/// device can have side effects: the type is checked before the open (stat), and again on
+/// the open file (fstat), since the name can be replaced in between. `O_NONBLOCK` makes the
+/// open of a FIFO swapped in at that moment return at once, so the second check refuses it
+/// instead of hanging; on a regular file the flag changes nothing.
+pub(crate) fn open_regular(path: &Path) -> io::Result<File> {
+    NotARegularFile::check(fs::metadata(path)?.file_type())?;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    NotARegularFile::check(file.metadata()?.file_type())?;
+    Ok(file)
 }
 
 /// The real file system.
@@ -88,7 +173,7 @@ impl BlockBytes for Mapping {
 impl Vfs for StdVfs {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         let mut bytes = Vec::new();
-        File::open(path)?.read_to_end(&mut bytes)?;
+        open_regular(path)?.read_to_end(&mut bytes)?;
         Ok(bytes)
     }
 
@@ -147,9 +232,13 @@ impl Vfs for StdVfs {
     }
 
     fn map_block(&self, path: &Path) -> io::Result<Box<dyn BlockBytes>> {
-        let file = File::open(path)?;
+        let file = open_regular(path)?;
         let len = file.metadata()?.len();
         Ok(Box::new(Mapping::map_block_file(&file, len)?))
+    }
+
+    fn is_symlink(&self, path: &Path) -> bool {
+        path.is_symlink()
     }
 
     fn try_lock(&self, path: &Path) -> io::Result<Option<LockGuard>> {

@@ -1,14 +1,17 @@
 //! Reading and checking every block file (FORMAT.md section 3.1) with `parse_block`.
 //!
-//! Blocks are read with `fs::read`, not mapped, so a file truncated under us cannot fault.
+//! Blocks are read with read(2) (through the `Vfs`), not mapped, so a file truncated under us
+//! cannot fault. A read that fails is an I/O error, not damage: it stops the survey.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 
+use uidcache_engine::Vfs;
 use uidcache_format::{parse_block, Record};
 
+use crate::error::Result;
 use crate::layout::Layout;
+use crate::read::{read, Read};
 use crate::report::{Problem, Severity};
 
 /// The block files of a directory: the records of the sound ones, and which are damaged.
@@ -33,32 +36,48 @@ impl Blocks {
 }
 
 /// Reads and checks every block file of `layout` against the cache identity `cache_id`,
-/// reporting the damaged ones; a block of another cache is damage (FORMAT.md 1.5).
+/// reporting the damaged ones (a block of another cache is damage, FORMAT.md 1.5); fails on
+/// the first read that fails.
 pub(crate) fn load(
+    vfs: &dyn Vfs,
     dir: &Path,
     layout: &Layout,
     cache_id: u64,
     problems: &mut Vec<Problem>,
-) -> Blocks {
+) -> Result<Blocks> {
     let mut blocks = Blocks::default();
     for (id, rel) in &layout.blocks {
-        let bytes = match fs::read(dir.join(rel)) {
-            Ok(bytes) => bytes,
-            Err(e) => {
+        let found = match read(vfs, dir, rel)? {
+            Read::Bytes(bytes) => bytes,
+            // Listed a moment ago: removed outside the protocol (no writer runs beside us).
+            Read::Missing => {
                 problems.push(Problem::new(
                     Severity::Damage,
                     rel,
                     0,
                     "BlockFile",
                     "file",
-                    "a readable file",
-                    e,
+                    "a block file",
+                    "none: it was removed while the directory was checked",
+                ));
+                blocks.bad.insert(*id, rel.clone());
+                continue;
+            }
+            Read::NotAFile(found) => {
+                problems.push(Problem::new(
+                    Severity::Damage,
+                    rel,
+                    0,
+                    "BlockFile",
+                    "type",
+                    "a regular file",
+                    found,
                 ));
                 blocks.bad.insert(*id, rel.clone());
                 continue;
             }
         };
-        match parse_block(&bytes, *id, cache_id) {
+        match parse_block(&found, *id, cache_id) {
             Ok(records) => {
                 blocks.good.insert(*id, records.to_vec());
             }
@@ -68,5 +87,5 @@ pub(crate) fn load(
             }
         }
     }
-    blocks
+    Ok(blocks)
 }

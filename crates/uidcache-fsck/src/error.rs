@@ -18,6 +18,15 @@ pub enum FsckError {
         #[source]
         source: std::io::Error,
     },
+    /// Repair will not touch the directory as it is (for instance `blocks/` is a symbolic
+    /// link, whose files may be another cache's); nothing was changed.
+    #[error("{path}: {reason}; nothing was changed")]
+    Refused {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// A writer holds the cache's lock; repair never runs beside a writer.
     #[error("{path} is locked by a writer; close it before repairing")]
     Locked {

@@ -1,15 +1,16 @@
 //! Reading the index with `IndexImage::decode`, and what of its header can still be trusted
 //! when the body is damaged.
 
-use std::fs;
 use std::path::Path;
 
-use uidcache_engine::INDEX_FILE;
+use uidcache_engine::{Vfs, INDEX_FILE};
 use uidcache_format::{
     crc32, known, IndexHeader, IndexImage, FORMAT_VERSION, FORMAT_VERSION_V1, INDEX_HEADER_SIZE,
     NO_IDENTITY,
 };
 
+use crate::error::Result;
+use crate::read::{read, Read};
 use crate::report::{Problem, Severity};
 
 /// Header values protected by a sound `header_crc32`, usable even when the body is not.
@@ -72,35 +73,40 @@ fn trusted_header(bytes: &[u8]) -> Option<TrustedHeader> {
 }
 
 /// Reads and decodes `dir/index`; `None` when there is no index file.
-pub(crate) fn load(dir: &Path, problems: &mut Vec<Problem>) -> Option<IndexFile> {
-    let bytes = match fs::read(dir.join(INDEX_FILE)) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => {
+/// Fails when the read fails (an I/O error is not damage).
+pub(crate) fn load(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    problems: &mut Vec<Problem>,
+) -> Result<Option<IndexFile>> {
+    let bytes = match read(vfs, dir, Path::new(INDEX_FILE))? {
+        Read::Bytes(bytes) => bytes,
+        Read::Missing => return Ok(None),
+        Read::NotAFile(found) => {
             problems.push(Problem::new(
                 Severity::Damage,
                 INDEX_FILE,
                 0,
                 "IndexHeader",
-                "file",
-                "a readable file",
-                e,
+                "type",
+                "a regular file",
+                found,
             ));
-            return Some(IndexFile::default());
+            return Ok(Some(IndexFile::default()));
         }
     };
     let header = trusted_header(&bytes);
-    match IndexImage::decode(&bytes) {
-        Ok(image) => Some(IndexFile {
+    Ok(Some(match IndexImage::decode(&bytes) {
+        Ok(image) => IndexFile {
             image: Some(image),
             header,
-        }),
+        },
         Err(e) => {
             problems.push(Problem::from_format(Severity::Damage, INDEX_FILE, &e));
-            Some(IndexFile {
+            IndexFile {
                 image: None,
                 header,
-            })
+            }
         }
-    }
+    }))
 }

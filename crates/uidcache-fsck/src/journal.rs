@@ -1,12 +1,13 @@
 //! Reading the journal: header, frames (`scan_journal`, section 8.2) and ops
 //! (`Op::decode_all`), keeping the prefix of frames that can be replayed.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
-use uidcache_engine::JOURNAL_FILE;
+use uidcache_engine::{Vfs, JOURNAL_FILE};
 use uidcache_format::{scan_journal, FrameRef, JournalTail, Op, FRAME_DURABLE, NO_IDENTITY};
 
+use crate::error::Result;
+use crate::read::{read, Read};
 use crate::report::{Problem, Severity};
 
 /// One valid frame with its decoded ops.
@@ -63,29 +64,41 @@ fn rel() -> PathBuf {
 /// reporting every problem. A journal of another cache is damage and unusable, so repair
 /// never imports it (FORMAT.md 1.5); the format-v1 journal that an interrupted upgrade
 /// leaves beside the first v2 index reads as the stale journal it is.
+/// Fails when the read fails (an I/O error is not damage).
 pub(crate) fn load(
+    vfs: &dyn Vfs,
     dir: &Path,
-    (cache_id, index_gen): (u64, u64),
+    index: (u64, u64),
     problems: &mut Vec<Problem>,
-) -> JournalFile {
-    let bytes = match fs::read(dir.join(JOURNAL_FILE)) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return JournalFile::Missing,
-        Err(e) => {
+) -> Result<JournalFile> {
+    let bytes = match read(vfs, dir, &rel())? {
+        Read::Bytes(bytes) => bytes,
+        Read::Missing => return Ok(JournalFile::Missing),
+        Read::NotAFile(found) => {
             problems.push(Problem::new(
                 Severity::Damage,
                 rel(),
                 0,
                 "JournalHeader",
-                "file",
-                "a readable file",
-                e,
+                "type",
+                "a regular file",
+                found,
             ));
-            return JournalFile::Unusable;
+            return Ok(JournalFile::Unusable);
         }
     };
-    let scanned = match scan_journal(&bytes, cache_id) {
-        Err(e) if cache_id != NO_IDENTITY => match scan_journal(&bytes, NO_IDENTITY) {
+    Ok(scan(&bytes, index, problems))
+}
+
+/// The journal in `bytes`, checked against the index's `(cache identity, generation)`, every
+/// problem reported.
+fn scan(
+    bytes: &[u8],
+    (cache_id, index_gen): (u64, u64),
+    problems: &mut Vec<Problem>,
+) -> JournalFile {
+    let scanned = match scan_journal(bytes, cache_id) {
+        Err(e) if cache_id != NO_IDENTITY => match scan_journal(bytes, NO_IDENTITY) {
             Ok(v1) if v1.generation.checked_add(1) == Some(index_gen) => {
                 return JournalFile::Sound(Journal {
                     generation: v1.generation,

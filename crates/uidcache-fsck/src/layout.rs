@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use uidcache_engine::{block_id_of, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE, LOCK_FILE};
+use uidcache_engine::{
+    block_id_of, NotARegularFile, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE, LOCK_FILE,
+};
 
 use crate::error::{FsckError, Result};
 
@@ -17,6 +19,9 @@ pub(crate) struct Layout {
     pub(crate) has_index: bool,
     pub(crate) has_journal: bool,
     pub(crate) has_blocks_dir: bool,
+    /// What stands at `blocks/` when it is not a directory (a symbolic link included: it is
+    /// never followed, its files may be another cache's).
+    pub(crate) blocks_not_dir: Option<NotARegularFile>,
     /// A writer has opened the directory (it creates `lock` before anything else).
     pub(crate) has_lock: bool,
     /// Block files by ID, as paths relative to the directory.
@@ -34,7 +39,17 @@ pub(crate) fn scan(dir: &Path) -> Result<Layout> {
         match name.as_str() {
             INDEX_FILE => layout.has_index = true,
             JOURNAL_FILE => layout.has_journal = true,
-            BLOCKS_DIR => layout.has_blocks_dir = true,
+            BLOCKS_DIR => match entry.file_type() {
+                // (`DirEntry::file_type` does not follow a symbolic link.)
+                Ok(kind) if kind.is_dir() => layout.has_blocks_dir = true,
+                Ok(kind) => {
+                    layout.blocks_not_dir =
+                        Some(NotARegularFile::from_type(kind).unwrap_or(NotARegularFile {
+                            kind: "regular file",
+                        }));
+                }
+                Err(e) => return Err(FsckError::io("stat", dir.join(BLOCKS_DIR))(e)),
+            },
             LOCK_FILE => layout.has_lock = true,
             n if n.ends_with(TMP_SUFFIX) => layout.temp_files.push(PathBuf::from(n)),
             _ => {}

@@ -40,6 +40,7 @@ mod index;
 mod journal;
 mod layout;
 mod lock;
+mod read;
 mod rebuild;
 mod repair;
 mod report;
@@ -49,6 +50,9 @@ mod survey;
 mod write;
 
 use std::path::Path;
+use std::sync::Arc;
+
+use uidcache_engine::{StdVfs, Vfs};
 
 pub use error::{FsckError, Result};
 pub use report::{Problem, RepairAction, Report, Severity};
@@ -56,10 +60,17 @@ pub use report::{Problem, RepairAction, Report, Severity};
 /// Checks the cache in `dir` without changing anything (and without the lock: run it while
 /// no writer is active, or a checkpoint in progress may show as a problem).
 ///
-/// Fails only when `dir` cannot be listed; every problem in the files is in the report.
+/// Fails when a directory cannot be listed or a file cannot be read ([`FsckError::Io`]): a
+/// read that fails (EIO, EACCES, ...) says nothing about the bytes, so it is never
+/// reported as damage. Every problem found in the bytes and the layout is in the report.
 pub fn check(dir: impl AsRef<Path>) -> Result<Report> {
+    check_with(dir, Arc::new(StdVfs))
+}
+
+/// [`check`], reading the cache's files through `vfs` (tests inject read failures there).
+pub fn check_with(dir: impl AsRef<Path>, vfs: Arc<dyn Vfs>) -> Result<Report> {
     let dir = dir.as_ref();
-    let s = survey::survey(dir)?;
+    let s = survey::survey(dir, vfs)?;
     Ok(Report {
         dir: dir.to_path_buf(),
         problems: s.problems,
@@ -70,6 +81,18 @@ pub fn check(dir: impl AsRef<Path>) -> Result<Report> {
 /// Repairs the cache in `dir` under its writer lock (failing with [`FsckError::Locked`]
 /// beside a writer). The report lists the problems found before repairing and every repair
 /// action; a clean cache is left untouched.
+///
+/// Repair changes nothing when a file cannot be read (it fails with [`FsckError::Io`]: only
+/// files it has read and found dead or damaged are dropped), and refuses a `blocks/` that
+/// is a symbolic link ([`FsckError::Refused`]). It never follows a symbolic link: one where
+/// a file belongs, like a directory, FIFO or device there, is renamed aside to
+/// `NAME.damaged`, never deleted.
 pub fn repair(dir: impl AsRef<Path>) -> Result<Report> {
-    repair::run(dir.as_ref())
+    repair_with(dir, Arc::new(StdVfs))
+}
+
+/// [`repair`], reading the cache's files through `vfs` (tests inject read failures there;
+/// writes go to the real file system).
+pub fn repair_with(dir: impl AsRef<Path>, vfs: Arc<dyn Vfs>) -> Result<Report> {
+    repair::run(dir.as_ref(), vfs)
 }

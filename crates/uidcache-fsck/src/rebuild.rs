@@ -5,11 +5,14 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::Arc;
 
 use uidcache_engine::{Replay, JOURNAL_FILE};
 use uidcache_format::{known, HeaderField, IndexImage, Op, JOURNAL_HEADER_SIZE};
 
+use crate::error::Result;
 use crate::journal::{Journal, JournalFile};
+use crate::read::finding;
 use crate::report::RepairAction;
 use crate::sanitize::{drop_unplaced, sanitize};
 use crate::survey::Survey;
@@ -110,7 +113,7 @@ fn base<'s>(
         let mut image = image;
         let placed_before = image.placed.len();
         if sanitize(&mut image, &s.blocks, actions)
-            && Replay::from_index(dir, image.clone()).is_ok()
+            && Replay::from_index_with(dir, image.clone(), Arc::clone(&s.vfs)).is_ok()
         {
             let lost = image.placed.len() != placed_before;
             let journal = journal.filter(|j| j.generation == image.generation);
@@ -128,13 +131,14 @@ fn base<'s>(
 }
 
 /// Replays `journal` onto `replay`, skipping `Learn`s of unusable blocks; returns whether
-/// anything was skipped and whether any frame was applied.
+/// anything was skipped and whether any frame was applied. A block read that fails stops
+/// the repair: the frames after it are not damaged, only unread.
 fn replay_journal(
     s: &Survey,
     replay: &mut Replay,
     j: &Journal,
     actions: &mut Vec<RepairAction>,
-) -> (bool, bool) {
+) -> Result<(bool, bool)> {
     let (mut skipped, mut applied) = (false, false);
     for (n, frame) in j.frames.iter().enumerate() {
         let mut ops = Vec::with_capacity(frame.ops.len());
@@ -155,13 +159,14 @@ fn replay_journal(
             }
         }
         if let Err(e) = replay.apply_frame(&ops) {
+            let e = finding(e)?;
             actions.push(RepairAction::DroppedFrames {
                 offset: frame.offset,
                 first_frame: frame.seq,
                 count: (j.frames.len() - n) as u64,
                 reason: e.to_string(),
             });
-            return (skipped, applied);
+            return Ok((skipped, applied));
         }
         applied = true;
     }
@@ -173,16 +178,16 @@ fn replay_journal(
             reason: lost.reason.clone(),
         });
     }
-    (skipped, applied)
+    Ok((skipped, applied))
 }
 
-/// The repaired state, of generation `generation`.
+/// The repaired state, of generation `generation`; fails only on a read that fails.
 pub(crate) fn rebuild(
     dir: &Path,
     s: &Survey,
     generation: u64,
     actions: &mut Vec<RepairAction>,
-) -> IndexImage {
+) -> Result<IndexImage> {
     if let JournalFile::Unusable = s.journal {
         actions.push(RepairAction::DroppedFrames {
             offset: 0,
@@ -192,17 +197,17 @@ pub(crate) fn rebuild(
         });
     }
     let Some((base, journal, mut lost)) = base(dir, s, actions) else {
-        return reset(
+        return Ok(reset(
             s,
             generation,
             "the index cannot be read or rebuilt".into(),
             actions,
-        );
+        ));
     };
     let mut image = base.clone();
     if let Some(j) = journal {
-        if let Ok(mut replay) = Replay::from_index(dir, base) {
-            let (skipped, applied) = replay_journal(s, &mut replay, j, actions);
+        if let Ok(mut replay) = Replay::from_index_with(dir, base, Arc::clone(&s.vfs)) {
+            let (skipped, applied) = replay_journal(s, &mut replay, j, actions)?;
             image = replay.image(generation);
             lost |= skipped;
             if lost && applied && !image.unplaced.is_empty() {
@@ -226,8 +231,13 @@ pub(crate) fn rebuild(
     }
     image.generation = generation;
     if !sanitize(&mut image, &s.blocks, actions) {
-        return reset(s, generation, "a flag table is damaged".into(), actions);
+        return Ok(reset(
+            s,
+            generation,
+            "a flag table is damaged".into(),
+            actions,
+        ));
     }
     image.next_block_id = next_block_id(s, image.next_block_id);
-    image
+    Ok(image)
 }

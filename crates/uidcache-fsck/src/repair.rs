@@ -2,25 +2,93 @@
 //! dead files, and verify the result with `check`.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::fs;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use uidcache_engine::{NotARegularFile, Vfs, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE};
 use uidcache_format::IndexImage;
 
-use crate::error::Result;
+use crate::error::{FsckError, Result};
 use crate::layout;
 use crate::rebuild::{next_generation, rebuild, reset};
 use crate::report::{Problem, RepairAction, Report, Severity};
 use crate::survey::{survey, Survey};
 use crate::write;
 
-/// Writes `image` as a checkpoint, then unlinks every block file it does not name and every
-/// temporary file (the order of FORMAT.md 7.2: nothing durable names an unlinked block).
+/// What stands at `dir/rel` when it is not a regular file; `None` for a file or nothing.
+fn not_a_file(dir: &Path, rel: &Path) -> Result<Option<NotARegularFile>> {
+    let path = dir.join(rel);
+    match fs::symlink_metadata(&path) {
+        Ok(meta) => Ok(NotARegularFile::from_type(meta.file_type())),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(FsckError::io("stat", &path)(e)),
+    }
+}
+
+/// Makes room for the files a checkpoint writes: whatever is not a regular file where the
+/// index, the journal, a block file or a temporary file belongs (a directory, FIFO, device
+/// or symbolic link) is renamed aside to `NAME.damaged`, and a `blocks` that is not a
+/// directory too, after which `blocks/` is created. Renamed, not deleted: repair never read
+/// them, so it cannot prove them dead (a directory may hold someone's files), and the
+/// rename never follows a link.
+fn make_room(dir: &Path, actions: &mut Vec<RepairAction>) -> Result<()> {
+    let mut aside = |rel: PathBuf, found: NotARegularFile, needs: &str| -> Result<()> {
+        let to = write::set_aside(dir, &rel)?;
+        actions.push(RepairAction::RenamedAside {
+            file: rel,
+            to,
+            reason: format!("a {} where the cache needs {needs}", found.kind),
+        });
+        Ok(())
+    };
+    let blocks = PathBuf::from(BLOCKS_DIR);
+    if let Ok(meta) = fs::symlink_metadata(dir.join(&blocks)) {
+        if !meta.is_dir() {
+            let found = NotARegularFile::from_type(meta.file_type()).unwrap_or(NotARegularFile {
+                kind: "regular file",
+            });
+            aside(blocks, found, "its directory of block files")?;
+        }
+    }
+    write::blocks_dir(dir)?;
+    let files = layout::scan(dir)?;
+    let rels = [PathBuf::from(INDEX_FILE), PathBuf::from(JOURNAL_FILE)]
+        .into_iter()
+        .chain(files.blocks.into_values())
+        .chain(files.temp_files);
+    for rel in rels {
+        if let Some(found) = not_a_file(dir, &rel)? {
+            aside(rel, found, "a regular file")?;
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a `blocks/` that is a symbolic link: its files may be another cache's, and a
+/// repair that unlinked "orphans" there would delete that cache's data.
+fn refuse_linked_blocks(dir: &Path) -> Result<()> {
+    let path = dir.join(BLOCKS_DIR);
+    match fs::symlink_metadata(&path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(FsckError::Refused {
+            path,
+            reason: "blocks is a symbolic link, not the cache's own directory (its files may be another cache's); replace it with a directory holding this cache's blocks, or remove it".into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Writes `image` as a checkpoint, then unlinks every block file it does not name that the
+/// survey read, and every temporary file (the order of FORMAT.md 7.2: nothing durable names
+/// an unlinked block).
 fn publish(
     dir: &Path,
     s: &Survey,
     image: &IndexImage,
     actions: &mut Vec<RepairAction>,
 ) -> Result<()> {
+    make_room(dir, actions)?;
     // Blocks that so far lived only in journal frames need their files before the journal
     // is replaced.
     let files = layout::scan(dir)?;
@@ -49,7 +117,8 @@ fn publish(
         .collect();
     let now = layout::scan(dir)?;
     for (id, rel) in &now.blocks {
-        if !live.contains(id) {
+        // Only what the survey read (and found dead or damaged) goes.
+        if !live.contains(id) && s.layout.blocks.contains_key(id) {
             write::remove(dir, rel)?;
             actions.push(RepairAction::RemovedFile {
                 file: rel.clone(),
@@ -85,19 +154,22 @@ fn kept_header_note(p: &Problem) -> bool {
 }
 
 /// Repairs the cache in `dir`; see the crate docs.
-pub(crate) fn run(dir: &Path) -> Result<Report> {
+pub(crate) fn run(dir: &Path, vfs: Arc<dyn Vfs>) -> Result<Report> {
     let _lock = crate::lock::take(dir)?;
-    let s = survey(dir)?;
+    refuse_linked_blocks(dir)?;
+    let s = survey(dir, Arc::clone(&vfs))?;
     let mut report = report_of(dir, &s);
     // Leftovers (notes) are cleaned up like damage, by a new checkpoint; a lock-only
     // directory is an empty cache and stays as it is.
-    if report.problems.iter().all(kept_header_note) || s.is_empty() {
+    if report.problems.iter().all(kept_header_note)
+        || (s.is_empty() && s.layout.blocks_not_dir.is_none())
+    {
         return Ok(report);
     }
     let generation = next_generation(&s);
-    let image = rebuild(dir, &s, generation, &mut report.repairs);
+    let image = rebuild(dir, &s, generation, &mut report.repairs)?;
     publish(dir, &s, &image, &mut report.repairs)?;
-    let after = survey(dir)?;
+    let after = survey(dir, vfs)?;
     if let Some(first) = after.problems.iter().find(|p| !kept_header_note(p)) {
         let reason = format!("the rebuilt cache still had a problem: {first}");
         let image = reset(

@@ -193,6 +193,17 @@ pub enum RepairAction {
         /// Why.
         reason: String,
     },
+    /// Something that is not a regular file (a directory, FIFO, device, symbolic link)
+    /// where the cache needs its own file, or a `blocks` that is not a directory, renamed
+    /// aside rather than deleted: repair never read it, so it cannot prove it dead.
+    RenamedAside {
+        /// Where it was, relative to the cache directory.
+        file: PathBuf,
+        /// Its new name, relative.
+        to: PathBuf,
+        /// What it is.
+        reason: String,
+    },
     /// A new index of this generation and an empty journal were written.
     WroteCheckpoint {
         /// The new generation.
@@ -260,6 +271,14 @@ impl fmt::Display for RepairAction {
             ),
             RepairAction::RemovedFile { file, reason } => {
                 write!(f, "removed {}: {reason}", file.display())
+            }
+            RepairAction::RenamedAside { file, to, reason } => {
+                write!(
+                    f,
+                    "renamed {} aside to {}: {reason}",
+                    file.display(),
+                    to.display()
+                )
             }
             RepairAction::WroteCheckpoint { generation } => {
                 write!(f, "wrote index generation {generation} and an empty journal")

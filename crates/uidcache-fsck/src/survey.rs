@@ -4,8 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use uidcache_engine::{Error as EngineError, Replay, INDEX_FILE, JOURNAL_FILE};
+use uidcache_engine::{Error as EngineError, Replay, Vfs, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE};
 use uidcache_format::{IndexImage, Op, Record, NO_IDENTITY};
 
 use crate::blocks::{self, Blocks};
@@ -13,6 +14,7 @@ use crate::error::Result;
 use crate::index::{self, IndexFile};
 use crate::journal::{self, Frame, Journal, JournalFile};
 use crate::layout::{self, Layout};
+use crate::read::{finding, read, Read};
 use crate::report::{Problem, Severity};
 use crate::rules::{check_image, Finding, Origin};
 
@@ -21,6 +23,8 @@ use crate::rules::{check_image, Finding, Origin};
 pub(crate) struct Survey {
     /// The cache identity the files were checked against (the index's, or recovered).
     pub(crate) identity: u64,
+    /// What every file was read through.
+    pub(crate) vfs: Arc<dyn Vfs>,
     pub(crate) layout: Layout,
     pub(crate) blocks: Blocks,
     /// `None`: no index file.
@@ -210,9 +214,9 @@ fn missing_journal(s: &Survey) -> Problem {
 }
 
 /// The checkpoint: rules, then the engine's own verdict.
-fn checkpoint(s: &mut Survey, dir: &Path) {
+fn checkpoint(s: &mut Survey, dir: &Path) -> Result<()> {
     let Some(image) = s.index.as_ref().and_then(|i| i.image.clone()) else {
-        return;
+        return Ok(());
     };
     s.findings = check_image(&image, Origin::Index, &s.blocks);
     let index_damage = s
@@ -221,20 +225,22 @@ fn checkpoint(s: &mut Survey, dir: &Path) {
         .any(|f| f.problem.severity == Severity::Damage);
     s.problems
         .extend(s.findings.iter().map(|f| f.problem.clone()));
-    match Replay::from_index(dir, image.clone()) {
+    match Replay::from_index_with(dir, image.clone(), Arc::clone(&s.vfs)) {
         Ok(_) => s.accepted = Some(image),
         Err(e) => {
+            let e = finding(e)?;
             if !index_damage {
                 s.problems.push(engine_problem(dir, (INDEX_FILE, 0), &e));
             }
         }
     }
+    Ok(())
 }
 
 /// Generations, then replay frame by frame; then the replayed state's rules.
-fn replay(s: &mut Survey, dir: &Path) {
+fn replay(s: &mut Survey, dir: &Path) -> Result<()> {
     let (JournalFile::Sound(j), Some(image)) = (&s.journal, &s.accepted) else {
-        return;
+        return Ok(());
     };
     if j.generation > image.generation {
         s.problems.push(Problem::new(
@@ -246,7 +252,7 @@ fn replay(s: &mut Survey, dir: &Path) {
             format_args!("at most {} (the index's)", image.generation),
             j.generation,
         ));
-        return;
+        return Ok(());
     }
     if j.generation.saturating_add(1) < image.generation {
         s.problems.push(Problem::new(
@@ -265,7 +271,7 @@ fn replay(s: &mut Survey, dir: &Path) {
                 j.generation
             ),
         ));
-        return;
+        return Ok(());
     }
     if j.generation < image.generation {
         s.problems.push(Problem::new(
@@ -280,14 +286,15 @@ fn replay(s: &mut Survey, dir: &Path) {
                 j.generation
             ),
         ));
-        return;
+        return Ok(());
     }
-    let Ok(mut state) = Replay::from_index(dir, image.clone()) else {
-        return;
+    let Ok(mut state) = Replay::from_index_with(dir, image.clone(), Arc::clone(&s.vfs)) else {
+        return Ok(());
     };
     let mut last = None;
     for frame in &j.frames {
         if let Err(e) = state.apply_frame(&frame.ops) {
+            let e = finding(e)?;
             s.problems
                 .push(engine_problem(dir, (JOURNAL_FILE, frame.offset), &e));
             break;
@@ -295,7 +302,7 @@ fn replay(s: &mut Survey, dir: &Path) {
         last = Some(frame.offset);
     }
     let Some(frame_offset) = last else {
-        return;
+        return Ok(());
     };
     let replayed = state.image(image.generation);
     for f in check_image(&replayed, Origin::Replayed { frame_offset }, &s.blocks) {
@@ -307,6 +314,7 @@ fn replay(s: &mut Survey, dir: &Path) {
             s.problems.push(f.problem);
         }
     }
+    Ok(())
 }
 
 /// Block files that neither the index nor the journal names.
@@ -428,44 +436,71 @@ fn unsynced_tail(j: &mut Journal, blocks: &Blocks, problems: &mut Vec<Problem>) 
 
 /// The identity of a cache whose index is lost or unreadable, from its journal's first frame
 /// or, failing that, from a block file (FORMAT.md 8.7); `NO_IDENTITY` (format v1) when no
-/// v2 file yields one.
-fn recovered_identity(dir: &Path, layout: &Layout) -> u64 {
-    let journal = std::fs::read(dir.join(JOURNAL_FILE)).ok();
-    journal
+/// v2 file yields one. Files are read through `vfs`; a read that fails is an I/O error (it
+/// proves nothing), a missing file or one that is not a regular file yields nothing.
+fn recovered_identity(vfs: &dyn Vfs, dir: &Path, layout: &Layout) -> Result<u64> {
+    let bytes_of = |rel: &Path| -> Result<Option<Vec<u8>>> {
+        Ok(match read(vfs, dir, rel)? {
+            Read::Bytes(bytes) => Some(bytes),
+            Read::Missing | Read::NotAFile(_) => None,
+        })
+    };
+    if let Some(id) = bytes_of(Path::new(JOURNAL_FILE))?
         .as_deref()
         .and_then(uidcache_format::journal_identity)
-        .or_else(|| {
-            layout.blocks.iter().find_map(|(id, rel)| {
-                let bytes = std::fs::read(dir.join(rel)).ok()?;
-                uidcache_format::block_identity(&bytes, *id)
-            })
-        })
-        .unwrap_or(NO_IDENTITY)
+    {
+        return Ok(id);
+    }
+    for (id, rel) in &layout.blocks {
+        if let Some(found) = bytes_of(rel)?
+            .as_deref()
+            .and_then(|bytes| uidcache_format::block_identity(bytes, *id))
+        {
+            return Ok(found);
+        }
+    }
+    Ok(NO_IDENTITY)
 }
 
-/// Surveys `dir`. Fails only when the directory itself cannot be listed.
-pub(crate) fn survey(dir: &Path) -> Result<Survey> {
+/// Surveys `dir`, reading every file through `vfs`. Fails when a directory cannot be
+/// listed or a file cannot be read: a failed read is an I/O error, never damage.
+pub(crate) fn survey(dir: &Path, vfs: Arc<dyn Vfs>) -> Result<Survey> {
     let layout = layout::scan(dir)?;
     let mut problems = Vec::new();
+    if let Some(found) = layout.blocks_not_dir {
+        problems.push(Problem::new(
+            Severity::Damage,
+            BLOCKS_DIR,
+            0,
+            "Directory",
+            "type",
+            "the directory of the block files",
+            format_args!(
+                "a {}: not read (a link may lead into another cache)",
+                found.kind
+            ),
+        ));
+    }
     let index = if layout.has_index {
-        index::load(dir, &mut problems)
+        index::load(vfs.as_ref(), dir, &mut problems)?
     } else {
         None
     };
     // Blocks and journal must carry the index's identity (FORMAT.md 1.5). Without a
     // readable index header it is recovered from the files that bind it (8.7).
-    let identity = index
-        .as_ref()
-        .and_then(|i| {
-            i.image
-                .as_ref()
-                .map(|m| (m.cache_id, m.generation))
-                .or(i.header.map(|h| (h.cache_id, h.generation)))
-        })
-        .unwrap_or_else(|| (recovered_identity(dir, &layout), 0));
-    let blocks = blocks::load(dir, &layout, identity.0, &mut problems);
+    let from_index = index.as_ref().and_then(|i| {
+        i.image
+            .as_ref()
+            .map(|m| (m.cache_id, m.generation))
+            .or(i.header.map(|h| (h.cache_id, h.generation)))
+    });
+    let identity = match from_index {
+        Some(identity) => identity,
+        None => (recovered_identity(vfs.as_ref(), dir, &layout)?, 0),
+    };
+    let blocks = blocks::load(vfs.as_ref(), dir, &layout, identity.0, &mut problems)?;
     let journal = if layout.has_journal {
-        journal::load(dir, identity, &mut problems)
+        journal::load(vfs.as_ref(), dir, identity, &mut problems)?
     } else {
         JournalFile::Missing
     };
@@ -489,6 +524,7 @@ pub(crate) fn survey(dir: &Path) -> Result<Survey> {
     }
     let mut s = Survey {
         identity: identity.0,
+        vfs,
         layout,
         blocks,
         index,
@@ -498,8 +534,8 @@ pub(crate) fn survey(dir: &Path) -> Result<Survey> {
         problems,
     };
     missing_files(&mut s);
-    checkpoint(&mut s, dir);
-    replay(&mut s, dir);
+    checkpoint(&mut s, dir)?;
+    replay(&mut s, dir)?;
     orphans(&mut s);
     Ok(s)
 }

@@ -3,7 +3,8 @@
 //! Published block files are never opened for writing; dead ones are only unlinked.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use uidcache_engine::{INDEX_FILE, JOURNAL_FILE};
@@ -16,10 +17,13 @@ use crate::layout::TMP_SUFFIX;
 fn replace_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     let path = dir.join(name);
     let tmp = dir.join(format!("{name}{TMP_SUFFIX}"));
+    // O_NOFOLLOW: a symbolic link left at the temporary name must not redirect the write
+    // out of the cache (the rename below replaces a link at `path` itself, never its target).
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(&tmp)
         .map_err(FsckError::io("create", &tmp))?;
     file.write_all(bytes)
@@ -52,8 +56,6 @@ pub(crate) fn checkpoint(dir: &Path, image: &IndexImage) -> Result<()> {
     )
 }
 
-/// Publishes block `id` (FORMAT.md 3) like the engine: temporary file, fsync, rename, fsync
-/// of `blocks/`.
 /// The engine's `clean` marker promises that no file is left over (FORMAT.md 8.5); a repair
 /// writes files and makes no such promise, so the marker goes, durably, before its first
 /// write, and the next writer's open looks for leftovers.
@@ -66,6 +68,45 @@ fn forget_clean_marker(dir: &Path) -> Result<()> {
     }
 }
 
+/// Creates `blocks/` when it is missing (a cache whose blocks all lived in journal frames
+/// needs it before they are written out), and fsyncs the directory that gained it.
+pub(crate) fn blocks_dir(dir: &Path) -> Result<()> {
+    let path = dir.join(uidcache_engine::BLOCKS_DIR);
+    match fs::create_dir(&path) {
+        Ok(()) => sync_dir(dir),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(FsckError::io("create directory", &path)(e)),
+    }
+}
+
+/// Renames `rel` under `dir` to the first free name of `rel.damaged`, `rel.damaged.2`, ...
+/// and fsyncs its directory; returns the new name, relative.
+pub(crate) fn set_aside(dir: &Path, rel: &Path) -> Result<PathBuf> {
+    let from = dir.join(rel);
+    for n in 1u32.. {
+        let mut name = rel.as_os_str().to_owned();
+        name.push(".damaged");
+        if n > 1 {
+            name.push(format!(".{n}"));
+        }
+        let to = PathBuf::from(name);
+        match fs::symlink_metadata(dir.join(&to)) {
+            Ok(_) => continue,
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(FsckError::io("stat", dir.join(&to))(e)),
+        }
+        fs::rename(&from, dir.join(&to)).map_err(FsckError::io("rename", &from))?;
+        sync_dir(from.parent().unwrap_or(dir))?;
+        return Ok(to);
+    }
+    Err(FsckError::io("rename", &from)(std::io::Error::other(
+        "no free .damaged name",
+    )))
+}
+
+/// Publishes block `id` (FORMAT.md 3) like the engine: temporary file, fsync, rename, fsync
+/// of `blocks/`.
+///
 /// `cache_id` is the identity of the index the block is written for.
 pub(crate) fn block(
     dir: &Path,

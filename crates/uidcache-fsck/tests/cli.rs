@@ -259,3 +259,90 @@ fn a_closed_stdout_keeps_the_verdict_and_does_not_panic() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+/// Runs the binary with `args`, killing it after 30 s: a hang is a failure, not a stuck
+/// test run. Returns the exit code and stderr.
+fn in_time(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_uidcache-fsck"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(30) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("uidcache-fsck {args:?} hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Defect: a FIFO in place of a block file, the index or the journal hung `uidcache-fsck`
+/// and `--repair` forever. The check reports it (exit 1), the repair renames it aside and
+/// rebuilds (exit 1: it found damage), and the cache then checks clean (exit 0).
+#[test]
+fn a_fifo_in_place_of_a_file_never_hangs_the_binary() {
+    for victim in ["index", "journal", "blocks/0000000000000001.ucb"] {
+        let d = common::scratch();
+        common::caches::split_block(d.path());
+        let path = d.path().join(victim);
+        std::fs::remove_file(&path).unwrap();
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        let dir = d.path().as_os_str();
+        assert_eq!(in_time(&[dir]).0, Some(1), "{victim}");
+        assert_eq!(in_time(&["--repair".as_ref(), dir]).0, Some(1), "{victim}");
+        assert!(
+            d.path().join(format!("{victim}.damaged")).exists(),
+            "{victim}"
+        );
+        assert_eq!(in_time(&[dir]).0, Some(0), "{victim}");
+    }
+}
+
+/// Defect: with `blocks/` a symbolic link to another cache's, `uidcache-fsck --repair`
+/// deleted that cache's block files. It refuses (exit 2, naming the link) and changes
+/// nothing in either cache.
+#[test]
+fn repair_refuses_a_symlinked_blocks_dir() {
+    let d = common::scratch();
+    let (a, b) = (d.path().join("a"), d.path().join("b"));
+    common::caches::split_block(&a);
+    common::caches::large(&b, 3000);
+    let (a_before, b_before) = (common::Snapshot::take(&a), common::Snapshot::take(&b));
+    let b_blocks = std::fs::read_dir(b.join("blocks")).unwrap().count();
+    std::fs::rename(a.join("blocks"), d.path().join("a-blocks")).unwrap();
+    std::os::unix::fs::symlink(b.join("blocks"), a.join("blocks")).unwrap();
+    assert_eq!(in_time(&[a.as_os_str()]).0, Some(1));
+    let (code, err) = in_time(&["--repair".as_ref(), a.as_os_str()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("symbolic link"), "{err}");
+    assert_eq!(common::Snapshot::take(&b), b_before);
+    assert_eq!(
+        std::fs::read_dir(b.join("blocks")).unwrap().count(),
+        b_blocks
+    );
+    // (The snapshot follows the link: a's own files are its index and journal.)
+    let a_after = common::Snapshot::take(&a);
+    let top = |s: &common::Snapshot| {
+        s.files
+            .iter()
+            .filter(|(p, _)| !p.starts_with("blocks"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(top(&a_after), top(&a_before));
+}

@@ -36,19 +36,18 @@ pub enum Error {
     /// A UID that breaks the ordering with known neighbours, or contradicts a known position.
     #[error("UID order broken: {0}")]
     UidOrder(String),
-    /// A search answer whose number of UIDs does not fit the sequence range it answers.
-    #[error("search `{tag}` over {first}..={last} answered {got} UIDs, expected {expected}")]
-    SearchCount {
-        /// The command tag.
-        tag: String,
-        /// First sequence number of the range.
-        first: u32,
-        /// Last sequence number of the range, clamped to the count.
-        last: u32,
-        /// How many UIDs the range needs.
-        expected: u64,
-        /// How many the server sent.
-        got: u64,
+    /// After a QRESYNC SELECT (and its `VANISHED (EARLIER)`), the server has fewer messages
+    /// than the cache knows in a row from 1: an expunge at or below the cache's
+    /// HIGHESTMODSEQ was never reported to it, so its HIGHESTMODSEQ was wrong.
+    #[error(
+        "the server has {exists} messages after QRESYNC, but the cache knows messages \
+         1..={known} and no expunge among them was reported: an expunge the cache never saw"
+    )]
+    UnreportedExpunge {
+        /// The SELECT's EXISTS.
+        exists: u32,
+        /// The known run from sequence number 1, after the reported expunges.
+        known: u32,
     },
     /// The storage engine failed (I/O, corruption, or a value it cannot hold).
     #[error("cache: {0}")]
@@ -58,6 +57,12 @@ pub enum Error {
 impl From<uidcache_engine::Error> for Error {
     fn from(e: uidcache_engine::Error) -> Error {
         Error::Engine(Box::new(e))
+    }
+}
+
+impl uidcache_engine::StaleSnapshot for Error {
+    fn is_stale_snapshot(&self) -> bool {
+        matches!(self, Error::Engine(e) if e.is_stale())
     }
 }
 

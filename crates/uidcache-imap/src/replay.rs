@@ -71,7 +71,7 @@ pub fn replay(
             });
         }
     }
-    if session.finish(&mut tx)? == Step::Commit {
+    if session.finish() == Step::Commit {
         tx.commit_with(durability).map_err(engine(last))?;
         stats.commits += 1;
     }

@@ -76,6 +76,8 @@ pub struct Session {
     releasing: Vec<String>,
     /// The value of the last `[HIGHESTMODSEQ n]` code of a SELECT/EXAMINE on this connection.
     selected_modseq: Option<u64>,
+    /// Search answers not learned because their count did not fit their range.
+    voided_searches: u64,
 }
 
 impl Session {
@@ -139,11 +141,11 @@ impl Session {
     /// never came: its responses are incomplete (a QRESYNC SELECT cut after `EXISTS`, before
     /// `VANISHED (EARLIER)`, would misplace every known message), so nothing since the last
     /// commit point may be committed.
-    pub fn finish(&mut self, _tx: &mut Transaction<'_>) -> Result<Step, LineError> {
+    pub fn finish(&mut self) -> Step {
         if self.select.take().is_some() {
-            return Ok(Step::Discard);
+            return Step::Discard;
         }
-        Ok(Step::Commit)
+        Step::Commit
     }
 
     /// Applies one parsed response.
@@ -234,6 +236,13 @@ impl Session {
     /// stored HIGHESTMODSEQ may lag the server: a `NOOP` would release it.
     pub fn pending_modseq(&self) -> Option<u64> {
         self.pending_modseq
+    }
+
+    /// How many `UID SEARCH` answers were not learned because the number of UIDs did not fit
+    /// the range asked (an expunge the server held back). A caller that asks again should
+    /// first give the server the chance to report it (a `NOOP`).
+    pub fn voided_searches(&self) -> u64 {
+        self.voided_searches
     }
 
     /// The `[HIGHESTMODSEQ n]` that the last SELECT/EXAMINE on this connection reported,
@@ -417,15 +426,14 @@ impl Session {
         } else {
             u64::from(hi.min(count) - lo) + 1
         };
-        let got = seqset::count(&answer.uids);
-        if got != expected {
-            return Err(at(Error::SearchCount {
-                tag: s.tag,
-                first: lo,
-                last: hi.min(count),
-                expected,
-                got,
-            }));
+        // A count that does not fit the range means an expunge the server has not reported
+        // yet: Cyrus leaves a message it holds back as expunged out of UID SEARCH answers
+        // (RFC 3501 7.4.1 lets it hold the EXPUNGE back). The answer's positions are then
+        // unknowable, as after an EXPUNGE during the search; it is not learned, and asked
+        // again after the server has reported what it held back.
+        if seqset::count(&answer.uids) != expected {
+            self.voided_searches += 1;
+            return Ok(());
         }
         if expected == 0 {
             return Ok(());

@@ -3,7 +3,8 @@
 //! Without QRESYNC every record loses its position (it becomes unplaced: kept by UID with
 //! its flags and MODSEQ). With QRESYNC the server reports every expunge since the cached
 //! state, so the records before the first unknown sequence number keep their positions once
-//! the `VANISHED (EARLIER)` UIDs among them are removed and the rest shift down.
+//! the `VANISHED (EARLIER)` UIDs among them are removed and the rest shift down; a count
+//! below that run is an expunge the server never reported, and an error.
 
 use uidcache_engine::{Segment, Transaction, UidPosition};
 
@@ -102,8 +103,15 @@ pub(crate) fn start_session(
     };
     match new_count {
         Some((pos, n)) => {
+            // With QRESYNC every expunge since the cached HIGHESTMODSEQ was reported, so the
+            // known run survives whole. A count below it is a cache that was told it had
+            // seen changes it never saw (a HIGHESTMODSEQ past a held-back expunge):
+            // placing the run would shift every later message onto the wrong UID.
             if n < keep {
-                tx.unplace(n + 1, keep).map_err(|e| at(pos)(e.into()))?;
+                return Err(at(pos)(Error::UnreportedExpunge {
+                    exists: n,
+                    known: keep,
+                }));
             }
             tx.set_exists(n).map_err(|e| at(pos)(e.into()))?;
         }

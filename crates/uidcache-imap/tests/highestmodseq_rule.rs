@@ -152,3 +152,34 @@ fn noop_idle_check_expunge_and_uid_expunge_release() {
         );
     }
 }
+
+/// What a cache that stored a HIGHESTMODSEQ past a held-back expunge then meets: a QRESYNC
+/// SELECT that reports no VANISHED and one message fewer. Placing the known run would shift
+/// every message after the expunged one onto the wrong UID, silently; it is an error that
+/// names the SELECT's EXISTS (the sync heals it by resynchronizing).
+#[test]
+fn a_qresync_count_below_the_known_run_is_an_unreported_expunge() {
+    let text = format!(
+        "{SELECTED}C: a2 FETCH 1:3 (UID FLAGS MODSEQ)\n\
+S: * 1 FETCH (UID 1 FLAGS () MODSEQ (5))\n\
+S: * 2 FETCH (UID 2 FLAGS () MODSEQ (5))\n\
+S: * 3 FETCH (UID 3 FLAGS () MODSEQ (5))\n\
+S: a2 OK done\n\
+C: a3 SELECT INBOX (QRESYNC (7 10))\n\
+S: * 2 EXISTS\n\
+S: * OK [UIDVALIDITY 7] ok\n\
+S: * OK [HIGHESTMODSEQ 12] ok\n\
+S: a3 OK done\n"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let err = common::replay_dump(&tmp.path().join("c"), &text).unwrap_err();
+    assert!(err.starts_with("line 13:"), "{err}");
+    assert!(err.contains("never saw"), "{err}");
+    // With the expunge reported, the same SELECT is fine.
+    let text = text.replace(
+        "S: * 2 EXISTS\n",
+        "S: * 2 EXISTS\nS: * VANISHED (EARLIER) 2\n",
+    );
+    let dump = common::replay_dump(&tmp.path().join("d"), &text).unwrap();
+    assert!(dump.ends_with("exists 2\n1 1 () 5\n2 3 () 5\n"), "{dump}");
+}

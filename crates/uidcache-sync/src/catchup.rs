@@ -167,8 +167,15 @@ pub(crate) fn fill(
     let mut stalled = 0;
     let mut before: Option<u64> = None;
     loop {
+        let mut wanted = plan::wanted(&cache.view(), flags)?;
+        if before.is_some() && !wanted.is_empty() {
+            // What the last round left unknown was voided by an expunge, reported or held
+            // back (RFC 3501 7.4.1): a NOOP lets the server report it before we ask again,
+            // and what to ask is worked out after it (the count may have changed).
+            link.run(cache, vec!["NOOP".to_string()], 1, false, &mut |_| {})?;
+            wanted = plan::wanted(&cache.view(), flags)?;
+        }
         let view = cache.view();
-        let wanted = plan::wanted(&view, flags)?;
         let known = plan::known(&view, &wanted);
         let total = u64::from(view.exists().unwrap_or(0));
         if let Some(report) = opts.on_progress.as_mut() {

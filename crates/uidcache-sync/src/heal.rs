@@ -8,6 +8,7 @@ use uidcache_engine::{Cache, InvalidOp};
 use uidcache_imap::LineError;
 
 use crate::error::{Error, Result};
+use crate::options::SyncOptions;
 
 /// Whether `e` says that the server's answers do not fit the cache's knowledge (as opposed
 /// to I/O, TLS, a refused login or a command the server failed).
@@ -17,7 +18,7 @@ pub(crate) fn contradicts_cache(e: &Error) -> bool {
         Error::Contradiction(_) => true,
         Error::Apply(LineError { source, .. }) => match source {
             Imap::UidOrder(_)
-            | Imap::SearchCount { .. }
+            | Imap::UnreportedExpunge { .. }
             | Imap::ExistsShrank { .. }
             | Imap::SeqOutOfRange { .. } => true,
             Imap::Engine(inner) => matches!(
@@ -35,9 +36,24 @@ pub(crate) fn contradicts_cache(e: &Error) -> bool {
     }
 }
 
+/// Says on the event channel (stderr in the command) why, then drops what the cache can no
+/// longer trust. Returns the reason, for the summary.
+pub(crate) fn heal(cache: &mut Cache, opts: &mut SyncOptions, e: &Error) -> Result<String> {
+    let why = e.to_string();
+    crate::event(
+        opts,
+        &format!(
+            "{why}; dropping the cached positions and HIGHESTMODSEQ and resynchronizing \
+             every message"
+        ),
+    );
+    forget_positions(cache)?;
+    Ok(why)
+}
+
 /// Drops every position and HIGHESTMODSEQ in one commit: the next catch-up then relearns
 /// every position and, with no HIGHESTMODSEQ to resync from, every flag.
-pub(crate) fn forget_positions(cache: &mut Cache) -> Result<()> {
+fn forget_positions(cache: &mut Cache) -> Result<()> {
     let mut tx = cache.transaction()?;
     let count = tx.view().exists().unwrap_or(0);
     if count > 0 {

@@ -85,16 +85,7 @@ pub fn sync(cache: &mut Cache, opts: &mut SyncOptions) -> Result<Summary> {
         traffic.add(link.conn.traffic);
         match result {
             Err(e) if knew && healed.is_none() && heal::contradicts_cache(&e) => {
-                let why = e.to_string();
-                event(
-                    opts,
-                    &format!(
-                        "{why}; dropping the cached positions and HIGHESTMODSEQ and \
-                         resynchronizing every message"
-                    ),
-                );
-                heal::forget_positions(cache)?;
-                healed = Some(why);
+                healed = Some(heal::heal(cache, opts, &e)?);
             }
             other => break other?,
         }
@@ -104,6 +95,7 @@ pub fn sync(cache: &mut Cache, opts: &mut SyncOptions) -> Result<Summary> {
     Ok(summary)
 }
 
+/// Tells the caller's event callback (the command prints it on stderr).
 fn event(opts: &mut SyncOptions, text: &str) {
     if let Some(f) = opts.on_event.as_mut() {
         f(text);

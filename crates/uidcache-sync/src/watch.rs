@@ -57,15 +57,7 @@ pub(crate) fn watch(cache: &mut Cache, opts: &mut SyncOptions, totals: &mut Tota
             Ok(()) => return Ok(()),
             // Once per contradiction: right after a heal, the server contradicts itself.
             Err(e) if healing && !healed_last => {
-                event(
-                    opts,
-                    &format!(
-                        "{e}; dropping the cached positions and HIGHESTMODSEQ and \
-                         resynchronizing every message"
-                    ),
-                );
-                heal::forget_positions(cache)?;
-                totals.healed = Some(e.to_string());
+                totals.healed = Some(heal::heal(cache, opts, &e)?);
                 healed_last = true;
                 continue;
             }

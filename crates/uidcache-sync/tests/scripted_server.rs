@@ -432,3 +432,46 @@ fn uids_only_keeps_the_old_highestmodseq() {
     assert_eq!(s.highestmodseq, Some(10), "{s}");
     assert_eq!(cache.view().message_at(3).unwrap().map(|m| m.uid), Some(3));
 }
+
+/// The Cyrus case: the cache's HIGHESTMODSEQ equals the server's, but an expunge below it
+/// was never reported (it was held back when an earlier sync stored the value). The QRESYNC
+/// SELECT shows one message fewer and no VANISHED; the sync heals instead of placing UIDs
+/// onto the wrong messages.
+#[test]
+fn an_unreported_expunge_heals_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cache = cache_with(dir.path(), &[1, 2, 3, 4], 12);
+    let first = vec![
+        step("LOGIN", &["{tag} OK logged in"]),
+        step("ENABLE QRESYNC", &["* ENABLED QRESYNC", "{tag} OK enabled"]),
+        step(
+            "(QRESYNC (7 12",
+            &[
+                "* 3 EXISTS",
+                "* OK [UIDVALIDITY 7] ok",
+                "* OK [UIDNEXT 5] ok",
+                "* OK [HIGHESTMODSEQ 12] ok",
+                "{tag} OK [READ-WRITE] done",
+            ],
+        ),
+    ];
+    let mut second = full_resync_script();
+    second[2] = step(
+        "SELECT \"INBOX\" (CONDSTORE)",
+        &[
+            "* 3 EXISTS",
+            "* OK [UIDVALIDITY 7] ok",
+            "* OK [UIDNEXT 4] ok",
+            "* OK [HIGHESTMODSEQ 12] ok",
+            "{tag} OK [READ-WRITE] done",
+        ],
+    );
+    let (port, h) = serve_many(QRESYNC_CAPS, vec![first, second]);
+    let s = sync(&mut cache, &mut options(port, "pw")).unwrap();
+    h.join().unwrap();
+    assert_eq!(dump(&cache), TRUTH);
+    assert!(
+        s.healed.as_deref().is_some_and(|w| w.contains("never saw")),
+        "{s}"
+    );
+}

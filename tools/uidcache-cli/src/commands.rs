@@ -3,8 +3,9 @@
 use crate::stdout::outln;
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
-use uidcache_engine::{Cache, Durability, OpenOptions, Segment};
+use uidcache_engine::{Cache, Durability, OpenOptions, Segment, StdVfs, Vfs};
 use uidcache_imap::{Error, LineError};
 
 use crate::failure::Failure;
@@ -15,14 +16,34 @@ use crate::failure::Failure;
 /// a `NotFound` error naming the index when no writer ever opened it ("no cache here",
 /// exit 2).
 fn open_reader(dir: &Path) -> Result<Cache, Failure> {
+    open_reader_with(dir, None)
+}
+
+/// [`open_reader`] through `vfs` (tests inject read failures there).
+fn open_reader_with(dir: &Path, vfs: Option<Arc<dyn Vfs>>) -> Result<Cache, Failure> {
     let index = dir.join(uidcache_engine::INDEX_FILE);
-    Cache::open_read_only(dir).map_err(|e| match e {
+    let probe = vfs.clone().unwrap_or_else(|| Arc::new(StdVfs));
+    let options = OpenOptions {
+        read_only: true,
+        create: false,
+        vfs,
+        ..OpenOptions::default()
+    };
+    Cache::open_with(dir, options).map_err(|e| match e {
         uidcache_engine::Error::Io {
             ref path,
             ref source,
             ..
         } if *path == index && source.kind() == std::io::ErrorKind::NotFound => {
-            Failure::Io(format!("{}: no cache here", dir.display()))
+            // A directory that can be searched but not listed (mode -wx) answers "no such
+            // file" for the index whether or not there is a cache: the real error is the one
+            // that keeps us from looking.
+            match probe.list_dir(dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Failure::Io(format!("list {}: {e}", dir.display()))
+                }
+                _ => Failure::Io(format!("{}: no cache here", dir.display())),
+            }
         }
         e => Failure::engine(&dir.display().to_string(), e),
     })
@@ -67,11 +88,41 @@ fn line_failure(e: LineError) -> Failure {
 
 /// `uidcache dump`.
 pub fn dump(dir: &Path) -> Result<(), Failure> {
-    let cache = open_reader(dir)?;
-    let mut out = Vec::new();
-    uidcache_imap::dump(&cache.view(), &mut out)
-        .map_err(|e| Failure::Input(format!("{}: {e}", dir.display())))?;
+    let out = dump_with(dir, None)?;
     crate::stdout::write(&out)
+}
+
+/// The dump of the cache in `dir`, read through `vfs`.
+fn dump_with(dir: &Path, vfs: Option<Arc<dyn Vfs>>) -> Result<Vec<u8>, Failure> {
+    let mut cache = open_reader_with(dir, vfs)?;
+    // `read` starts over on the newest snapshot if the writer unlinks a block under us.
+    cache
+        .read(|view| {
+            let mut out = Vec::new();
+            uidcache_imap::dump(view, &mut out).map(|()| out)
+        })
+        .map_err(|e| read_failure(dir, e))
+}
+
+/// Classifies an error of reading the state after the open: `uidcache_imap::dump` wraps the
+/// engine's error in an `io::Error`; unwrapped, a failed read (EIO, EACCES) is exit 2 like
+/// any I/O error, and only a damaged file is exit 1. Writing to a `Vec` cannot fail, so an
+/// error without an engine error inside is a finding about the cache too.
+fn read_failure(dir: &Path, e: std::io::Error) -> Failure {
+    let context = dir.display().to_string();
+    let is_engine = e
+        .get_ref()
+        .is_some_and(|inner| inner.is::<uidcache_engine::Error>());
+    if is_engine {
+        if let Some(Ok(engine)) = e
+            .into_inner()
+            .map(|inner| inner.downcast::<uidcache_engine::Error>())
+        {
+            return Failure::engine(&context, *engine);
+        }
+        return Failure::Input(context);
+    }
+    Failure::Input(format!("{context}: {e}"))
 }
 
 /// `uidcache stat`.
@@ -185,5 +236,77 @@ pub fn qresync(dir: &Path) -> Result<(), Failure> {
             "QRESYNC needs UIDVALIDITY and HIGHESTMODSEQ, and the cache lacks one".into(),
         )),
         Err(e) => Err(Failure::Input(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+#[path = "../../../tests/common/faultfs.rs"]
+mod faultfs;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+
+    use super::faultfs::{FaultVfs, EACCES, EIO};
+    use super::*;
+
+    /// A cache with a block file (300 records: above the inline limit), checkpointed.
+    fn cache_with_block(dir: &Path) -> std::path::PathBuf {
+        let mut cache = Cache::open(dir).unwrap();
+        let mut tx = cache.transaction().unwrap();
+        tx.set_exists(300).unwrap();
+        let uids: Vec<u32> = (1..=300).collect();
+        tx.learn_range(1, &uids).unwrap();
+        tx.commit().unwrap();
+        cache.checkpoint().unwrap();
+        drop(cache);
+        uidcache_engine::block_path(dir, 1)
+    }
+
+    /// Defect: `dump` reported a failed block read (EIO, EACCES) as a cache error (exit 1);
+    /// it is an I/O error (exit 2).
+    #[test]
+    fn dump_reports_a_failed_block_read_as_an_io_error() {
+        for errno in [EIO, EACCES] {
+            let d = tempfile::tempdir().unwrap();
+            let block = cache_with_block(d.path());
+            assert!(dump_with(d.path(), None).is_ok());
+            let vfs = FaultVfs::new();
+            vfs.fail_reads(block.to_str().unwrap(), errno);
+            let failure = dump_with(d.path(), Some(vfs)).unwrap_err();
+            assert_eq!(failure.exit_code(), 2, "{errno}: {failure}");
+            assert!(
+                failure.to_string().contains(block.to_str().unwrap()),
+                "{failure}"
+            );
+        }
+    }
+
+    /// Defect: for a directory that cannot be listed, `dump` said "no cache here"; it says
+    /// why it cannot look (exit 2).
+    #[test]
+    fn dump_of_an_unlistable_directory_reports_the_real_error() {
+        let d = tempfile::tempdir().unwrap();
+        let vfs = FaultVfs::new();
+        vfs.fail_reads(d.path().to_str().unwrap(), EACCES);
+        let failure = dump_with(d.path(), Some(vfs)).unwrap_err();
+        assert_eq!(failure.exit_code(), 2);
+        let text = failure.to_string();
+        assert!(
+            text.contains("Permission denied") && !text.contains("no cache here"),
+            "{text}"
+        );
+        // A directory that lists fine and holds nothing is still "no cache here".
+        let failure = dump_with(d.path(), None).unwrap_err();
+        assert!(failure.to_string().contains("no cache here"), "{failure}");
+    }
+
+    /// A damaged block file stays a cache error (exit 1).
+    #[test]
+    fn dump_reports_a_damaged_block_as_a_cache_error() {
+        let d = tempfile::tempdir().unwrap();
+        let block = cache_with_block(d.path());
+        std::fs::write(&block, b"junk").unwrap();
+        assert_eq!(dump_with(d.path(), None).unwrap_err().exit_code(), 1);
     }
 }

@@ -20,6 +20,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::dovecot::Dovecot;
+use support::server::Server;
 
 /// A minimal IMAP session over plain TCP, independent of the fixture's Python.
 struct Imap {

@@ -158,9 +158,8 @@ impl Model {
             Some(i) => held[i][2..held[i].len() - 7].parse::<u32>().unwrap(),
             None => self.exists.unwrap_or(0),
         };
-        while prefix.len() > n as usize {
-            let r = prefix.pop().unwrap();
-            self.unplaced.insert(r.uid, r);
+        if prefix.len() > n as usize {
+            return Err("qresync count below the known run".into());
         }
         self.slots = prefix.into_iter().map(Some).collect();
         self.slots.resize(n as usize, None);
@@ -209,11 +208,11 @@ impl Model {
                     } else {
                         hi - lo + 1
                     };
-                    if uids.len() as u32 != expected {
-                        return Err("search count".into());
-                    }
-                    for (k, uid) in uids.into_iter().enumerate() {
-                        self.learn(lo + k as u32, uid, None, None)?;
+                    // A count that does not fit: an expunge held back; not learned.
+                    if uids.len() as u32 == expected {
+                        for (k, uid) in uids.into_iter().enumerate() {
+                            self.learn(lo + k as u32, uid, None, None)?;
+                        }
                     }
                 }
             }

@@ -1,0 +1,97 @@
+//! A file system that fails chosen reads: the real one (`StdVfs`), except that reading,
+//! mapping or listing a path ending in one of the given suffixes fails with the given OS
+//! error (EIO, EACCES, ...), as a bad sector, a flaky network file system or a permission
+//! change does. Tests run as root, where chmod does not deny reads; this does.
+//!
+//! Shared by the root tests, the fsck tests and the CLI's unit tests (through `#[path]`).
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "test code; each test binary uses a different part"
+)]
+
+use std::io;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use uidcache_engine::{BlockBytes, LockGuard, StdVfs, Vfs, VfsFile};
+
+/// EIO.
+pub const EIO: i32 = 5;
+/// EACCES.
+pub const EACCES: i32 = 13;
+
+/// `StdVfs` with injected read failures.
+#[derive(Debug, Default)]
+pub struct FaultVfs {
+    fail: Mutex<Vec<(String, i32)>>,
+}
+
+impl FaultVfs {
+    /// A file system that fails nothing yet.
+    pub fn new() -> Arc<FaultVfs> {
+        Arc::new(FaultVfs::default())
+    }
+
+    /// Every read of a path ending in `suffix` fails with OS error `errno` from now on.
+    pub fn fail_reads(&self, suffix: &str, errno: i32) {
+        self.fail.lock().unwrap().push((suffix.to_string(), errno));
+    }
+
+    fn check(&self, path: &Path) -> io::Result<()> {
+        let path = path.to_string_lossy();
+        match self
+            .fail
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(suffix, _)| path.ends_with(suffix.as_str()))
+        {
+            Some((_, errno)) => Err(io::Error::from_raw_os_error(*errno)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Vfs for FaultVfs {
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.check(path)?;
+        StdVfs.read(path)
+    }
+    fn exists(&self, path: &Path) -> bool {
+        StdVfs.exists(path)
+    }
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        StdVfs.create_dir_all(path)
+    }
+    fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<Box<dyn VfsFile>> {
+        StdVfs.write_file(path, bytes)
+    }
+    fn open_file(&self, path: &Path) -> io::Result<Box<dyn VfsFile>> {
+        StdVfs.open_file(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        StdVfs.rename(from, to)
+    }
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        StdVfs.remove_file(path)
+    }
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        self.check(path)?;
+        StdVfs.list_dir(path)
+    }
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        StdVfs.sync_dir(path)
+    }
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        self.check(path)?;
+        StdVfs.file_len(path)
+    }
+    fn map_block(&self, path: &Path) -> io::Result<Box<dyn BlockBytes>> {
+        self.check(path)?;
+        StdVfs.map_block(path)
+    }
+    fn try_lock(&self, path: &Path) -> io::Result<Option<LockGuard>> {
+        StdVfs.try_lock(path)
+    }
+}
