@@ -14,6 +14,16 @@ pub enum Error {
     /// The input's last line has no line terminator: it was cut short, and is not applied.
     #[error("torn input: the last line has no line terminator (not applied)")]
     TornLine,
+    /// A FETCH's `FLAGS (...)` list is longer than one message's flags may be
+    /// ([`crate::MAX_FLAG_LIST_BYTES`]); refused before it is parsed.
+    #[error(
+        "a FLAGS list of {bytes} bytes: one message's flags may take at most {} bytes",
+        crate::MAX_FLAG_LIST_BYTES
+    )]
+    FlagListTooLong {
+        /// The list's length between its parentheses.
+        bytes: usize,
+    },
     /// A response that would change the cache does not parse.
     #[error("malformed response: {0}")]
     Malformed(String),

@@ -51,5 +51,5 @@ pub use dump::{dump, dump_to_string};
 pub use error::{Error, LineError, Result};
 pub use qresync::qresync_param;
 pub use replay::{replay, ReplayStats};
-pub use response::{parse_response, CacheCode, Completion, Event};
+pub use response::{parse_response, CacheCode, Completion, Event, MAX_FLAG_LIST_BYTES};
 pub use session::{Session, Step};

@@ -4,6 +4,19 @@
 /// The flag words of the top-level `FLAGS` item of `* n FETCH (...)`, or `None` when the
 /// line does not have one (or is not shaped as expected).
 pub(crate) fn fetch_flags(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let inner = line.get(fetch_flags_span(line)?)?;
+    Some(
+        inner
+            .split(|b| *b == b' ')
+            .filter(|w| !w.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect(),
+    )
+}
+
+/// Where the inside of the top-level `FLAGS (...)` item of `* n FETCH (...)` lies in `line`
+/// (between the parentheses), found without copying any flag.
+pub(crate) fn fetch_flags_span(line: &[u8]) -> Option<std::ops::Range<usize>> {
     let upper = line.to_ascii_uppercase();
     let start = find(&upper, b" FETCH (")? + b" FETCH (".len();
     let mut i = start;
@@ -34,14 +47,7 @@ pub(crate) fn fetch_flags(line: &[u8]) -> Option<Vec<Vec<u8>>> {
         let value_start = i;
         i = skip_value(line, i)?;
         if name == b"FLAGS" {
-            let inner = line.get(value_start + 1..i.checked_sub(1)?)?;
-            return Some(
-                inner
-                    .split(|b| *b == b' ')
-                    .filter(|w| !w.is_empty())
-                    .map(<[u8]>::to_vec)
-                    .collect(),
-            );
+            return Some(value_start + 1..i.checked_sub(1)?);
         }
     }
 }

@@ -91,6 +91,7 @@ pub enum Event {
 
 /// Parses one server response line (without CRLF).
 pub fn parse_response(line: &[u8]) -> Result<Event> {
+    refuse_oversized_flags(line)?;
     let mut input = Vec::with_capacity(line.len() + 2);
     input.extend_from_slice(line);
     input.extend_from_slice(b"\r\n");
@@ -109,6 +110,24 @@ pub fn parse_response(line: &[u8]) -> Result<Event> {
             Ok(event)
         }
         Err(_) => fallback(line),
+    }
+}
+
+/// The longest `FLAGS (...)` list accepted: the engine's limits on one message's flags
+/// ([`uidcache_engine::MAX_FLAG_BYTES`] of names, [`uidcache_engine::MAX_FLAGS`] names) plus a
+/// separator each. Checked on the raw line before anything is parsed, so that a hostile
+/// 100 MB FLAGS list costs a scan, not the gigabytes its parsed flags would take.
+pub const MAX_FLAG_LIST_BYTES: usize = uidcache_engine::MAX_FLAG_BYTES + uidcache_engine::MAX_FLAGS;
+
+fn refuse_oversized_flags(line: &[u8]) -> Result<()> {
+    if line.len() <= MAX_FLAG_LIST_BYTES {
+        return Ok(());
+    }
+    match crate::rawflags::fetch_flags_span(line) {
+        Some(span) if span.len() > MAX_FLAG_LIST_BYTES => {
+            Err(Error::FlagListTooLong { bytes: span.len() })
+        }
+        _ => Ok(()),
     }
 }
 

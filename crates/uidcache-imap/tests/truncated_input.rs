@@ -103,3 +103,33 @@ fn untagged_responses_outside_a_select_are_committed_at_the_end() {
     .unwrap();
     assert_eq!(exists(&got), "exists 1006");
 }
+
+/// A FETCH whose FLAGS list is longer than one message's flags may be is refused before it
+/// is parsed (a 100 MB list used to cost 3.4 GB and leave its keywords in the flag tables
+/// for ever); the line is named and nothing of it is applied.
+#[test]
+fn an_oversized_flags_list_is_refused_before_parsing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    let mut flags = String::new();
+    for i in 0..40_000 {
+        flags.push_str(&format!("$k{i} "));
+    }
+    let text = format!("{BASE}C: a3 NOOP\nS: * 1 FETCH (UID 1 FLAGS ({flags}))\nS: a3 OK done\n");
+    let err = common::replay_dump(&dir, &text).unwrap_err();
+    assert!(
+        err.starts_with("line 9:") && err.contains("FLAGS list"),
+        "{err}"
+    );
+    let dump = common::dump_dir(&dir);
+    assert!(dump.contains("\n1 1 - -\n"), "{}", &dump[..200]);
+    // At the limit it is still a list of flags like any other.
+    let fine =
+        format!("{BASE}C: a3 NOOP\nS: * 1 FETCH (UID 1 FLAGS ($a $b \\Seen))\nS: a3 OK done\n");
+    let dump = common::replay_dump(&tmp.path().join("d"), &fine).unwrap();
+    assert!(
+        dump.contains("\n1 1 ($a $b \\Seen) -\n"),
+        "{}",
+        &dump[..200]
+    );
+}
