@@ -246,12 +246,20 @@ fn cache_with(dir: &std::path::Path, uids: &[u32], modseq: u64) -> Cache {
     cache
 }
 
+/// `script` after the LOGIN and `ENABLE QRESYNC` every QRESYNC-capable session starts with.
+fn with_qresync_login(script: Vec<Step>) -> Vec<Step> {
+    let mut steps = vec![
+        step("LOGIN", &["{tag} OK logged in"]),
+        step("ENABLE QRESYNC", &["* ENABLED QRESYNC", "{tag} OK enabled"]),
+    ];
+    steps.extend(script);
+    steps
+}
+
 /// The second connection of a healing sync: no HIGHESTMODSEQ to resync from, so CONDSTORE
 /// SELECT, every message fetched, a NOOP to release the FETCH MODSEQs, LOGOUT.
 fn full_resync_script() -> Vec<Step> {
-    vec![
-        step("LOGIN", &["{tag} OK logged in"]),
-        step("ENABLE QRESYNC", &["* ENABLED QRESYNC", "{tag} OK enabled"]),
+    with_qresync_login(vec![
         step(
             "SELECT \"INBOX\" (CONDSTORE)",
             &[
@@ -273,7 +281,7 @@ fn full_resync_script() -> Vec<Step> {
         ),
         step("NOOP", &["{tag} OK done"]),
         step("LOGOUT", &["* BYE bye", "{tag} OK done"]),
-    ]
+    ])
 }
 
 const TRUTH: &str = "uidvalidity 7\nuidnext 4\nhighestmodseq 12\nexists 3\n\
@@ -290,20 +298,16 @@ fn dump(cache: &Cache) -> String {
 fn a_cache_ahead_of_the_server_heals_itself() {
     let dir = tempfile::tempdir().unwrap();
     let mut cache = cache_with(dir.path(), &[1, 2, 3], 50);
-    let first = vec![
-        step("LOGIN", &["{tag} OK logged in"]),
-        step("ENABLE QRESYNC", &["* ENABLED QRESYNC", "{tag} OK enabled"]),
-        step(
-            "(QRESYNC (7 50",
-            &[
-                "* 3 EXISTS",
-                "* OK [UIDVALIDITY 7] ok",
-                "* OK [UIDNEXT 4] ok",
-                "* OK [HIGHESTMODSEQ 12] ok",
-                "{tag} OK [READ-WRITE] done",
-            ],
-        ),
-    ];
+    let first = with_qresync_login(vec![step(
+        "(QRESYNC (7 50",
+        &[
+            "* 3 EXISTS",
+            "* OK [UIDVALIDITY 7] ok",
+            "* OK [UIDNEXT 4] ok",
+            "* OK [HIGHESTMODSEQ 12] ok",
+            "{tag} OK [READ-WRITE] done",
+        ],
+    )]);
     let (port, h) = serve_many(QRESYNC_CAPS, vec![first, full_resync_script()]);
     let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let mut o = options(port, "pw");
@@ -331,22 +335,18 @@ fn a_cache_ahead_of_the_server_heals_itself() {
 fn a_wrong_uid_at_a_position_heals_itself() {
     let dir = tempfile::tempdir().unwrap();
     let mut cache = cache_with(dir.path(), &[1, 2, 4], 10);
-    let first = vec![
-        step("LOGIN", &["{tag} OK logged in"]),
-        step("ENABLE QRESYNC", &["* ENABLED QRESYNC", "{tag} OK enabled"]),
-        step(
-            "(QRESYNC (7 10",
-            &[
-                "* 3 EXISTS",
-                "* OK [UIDVALIDITY 7] ok",
-                "* OK [UIDNEXT 4] ok",
-                "* OK [HIGHESTMODSEQ 12] ok",
-                "* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (11))",
-                "* 3 FETCH (UID 3 FLAGS (\\Flagged) MODSEQ (12))",
-                "{tag} OK [READ-WRITE] done",
-            ],
-        ),
-    ];
+    let first = with_qresync_login(vec![step(
+        "(QRESYNC (7 10",
+        &[
+            "* 3 EXISTS",
+            "* OK [UIDVALIDITY 7] ok",
+            "* OK [UIDNEXT 4] ok",
+            "* OK [HIGHESTMODSEQ 12] ok",
+            "* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (11))",
+            "* 3 FETCH (UID 3 FLAGS (\\Flagged) MODSEQ (12))",
+            "{tag} OK [READ-WRITE] done",
+        ],
+    )]);
     let (port, h) = serve_many(QRESYNC_CAPS, vec![first, full_resync_script()]);
     let s = sync(&mut cache, &mut options(port, "pw")).unwrap();
     h.join().unwrap();
@@ -360,22 +360,16 @@ fn a_wrong_uid_at_a_position_heals_itself() {
 fn a_server_contradicting_itself_after_a_heal_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let mut cache = cache_with(dir.path(), &[1, 2, 3], 50);
-    let first = vec![
-        step("LOGIN", &["{tag} OK logged in"]),
-        step("ENABLE QRESYNC", &["* ENABLED QRESYNC", "{tag} OK enabled"]),
-        step(
-            "(QRESYNC (7 50",
-            &[
-                "* 3 EXISTS",
-                "* OK [UIDVALIDITY 7] ok",
-                "* OK [HIGHESTMODSEQ 12] ok",
-                "{tag} OK done",
-            ],
-        ),
-    ];
-    let second = vec![
-        step("LOGIN", &["{tag} OK logged in"]),
-        step("ENABLE QRESYNC", &["* ENABLED QRESYNC", "{tag} OK enabled"]),
+    let first = with_qresync_login(vec![step(
+        "(QRESYNC (7 50",
+        &[
+            "* 3 EXISTS",
+            "* OK [UIDVALIDITY 7] ok",
+            "* OK [HIGHESTMODSEQ 12] ok",
+            "{tag} OK done",
+        ],
+    )]);
+    let second = with_qresync_login(vec![
         step(
             "SELECT",
             &[
@@ -393,7 +387,7 @@ fn a_server_contradicting_itself_after_a_heal_is_an_error() {
                 "{tag} OK done",
             ],
         ),
-    ];
+    ]);
     let (port, _h) = serve_many(QRESYNC_CAPS, vec![first, second]);
     let e = sync(&mut cache, &mut options(port, "pw")).unwrap_err();
     assert!(matches!(e, Error::Apply(_)), "{e}");
@@ -441,20 +435,16 @@ fn uids_only_keeps_the_old_highestmodseq() {
 fn an_unreported_expunge_heals_itself() {
     let dir = tempfile::tempdir().unwrap();
     let mut cache = cache_with(dir.path(), &[1, 2, 3, 4], 12);
-    let first = vec![
-        step("LOGIN", &["{tag} OK logged in"]),
-        step("ENABLE QRESYNC", &["* ENABLED QRESYNC", "{tag} OK enabled"]),
-        step(
-            "(QRESYNC (7 12",
-            &[
-                "* 3 EXISTS",
-                "* OK [UIDVALIDITY 7] ok",
-                "* OK [UIDNEXT 5] ok",
-                "* OK [HIGHESTMODSEQ 12] ok",
-                "{tag} OK [READ-WRITE] done",
-            ],
-        ),
-    ];
+    let first = with_qresync_login(vec![step(
+        "(QRESYNC (7 12",
+        &[
+            "* 3 EXISTS",
+            "* OK [UIDVALIDITY 7] ok",
+            "* OK [UIDNEXT 5] ok",
+            "* OK [HIGHESTMODSEQ 12] ok",
+            "{tag} OK [READ-WRITE] done",
+        ],
+    )]);
     let mut second = full_resync_script();
     second[2] = step(
         "SELECT \"INBOX\" (CONDSTORE)",
