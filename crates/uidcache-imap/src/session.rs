@@ -76,8 +76,6 @@ pub struct Session {
     releasing: Vec<String>,
     /// The value of the last `[HIGHESTMODSEQ n]` code of a SELECT/EXAMINE on this connection.
     selected_modseq: Option<u64>,
-    /// Search answers not learned because their count did not fit their range.
-    voided_searches: u64,
 }
 
 impl Session {
@@ -236,13 +234,6 @@ impl Session {
     /// stored HIGHESTMODSEQ may lag the server: a `NOOP` would release it.
     pub fn pending_modseq(&self) -> Option<u64> {
         self.pending_modseq
-    }
-
-    /// How many `UID SEARCH` answers were not learned because the number of UIDs did not fit
-    /// the range asked (an expunge the server held back). A caller that asks again should
-    /// first give the server the chance to report it (a `NOOP`).
-    pub fn voided_searches(&self) -> u64 {
-        self.voided_searches
     }
 
     /// The `[HIGHESTMODSEQ n]` that the last SELECT/EXAMINE on this connection reported,
@@ -432,7 +423,6 @@ impl Session {
         // unknowable, as after an EXPUNGE during the search; it is not learned, and asked
         // again after the server has reported what it held back.
         if seqset::count(&answer.uids) != expected {
-            self.voided_searches += 1;
             return Ok(());
         }
         if expected == 0 {
