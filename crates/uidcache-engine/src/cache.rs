@@ -85,23 +85,23 @@ pub struct Cache {
 }
 
 impl Cache {
-    /// Checkpoints (so that the next open replays nothing) and closes the cache, reporting
-    /// errors that a plain drop would have to ignore.
+    /// Checkpoints (so that the next open replays nothing), compacts the layout first when it
+    /// is fragmented (with `auto_compact`: closing is when a compaction costs the client
+    /// least, and the next open and its lookups gain most from it), and closes the cache,
+    /// reporting errors that a plain drop would have to ignore.
     pub fn close(mut self) -> Result<()> {
-        let result = self.checkpoint_if_journal();
+        let result = self.checkpoint_if_journal(self.options.auto_compact);
         // The drop that follows must not try again.
         self.options.checkpoint_on_drop = false;
         result
     }
 
-    fn checkpoint_if_journal(&mut self) -> Result<()> {
+    fn checkpoint_if_journal(&mut self, compact: bool) -> Result<()> {
         let frames = self.writer.as_ref().map_or(0, |w| w.journal.frames());
         if frames == 0 || self.poisoned {
             return Ok(());
         }
-        // Closing is when a compaction costs the client least, and the next open and its
-        // lookups gain most from it.
-        if self.options.auto_compact && self.is_fragmented() {
+        if compact && self.is_fragmented() {
             return self.compact().map(|_| ());
         }
         self.checkpoint()
@@ -111,11 +111,12 @@ impl Cache {
 impl Drop for Cache {
     /// A writer checkpoints when it goes away (unless `OpenOptions::checkpoint_on_drop` is
     /// off), so that opening the cache again reads the index instead of replaying the
-    /// journal. Errors are ignored here, as the journal still holds every commit;
-    /// [`Cache::close`] reports them.
+    /// journal; it compacts only with `OpenOptions::compact_on_drop`. Errors are ignored
+    /// here, as the journal still holds every commit; [`Cache::close`] reports them.
     fn drop(&mut self) {
         if self.options.checkpoint_on_drop && !std::thread::panicking() {
-            let _ = self.checkpoint_if_journal();
+            let compact = self.options.auto_compact && self.options.compact_on_drop;
+            let _ = self.checkpoint_if_journal(compact);
         }
     }
 }

@@ -34,7 +34,12 @@ pub struct OpenOptions {
     /// Whether dropping a writer checkpoints (so the next open replays nothing). Default:
     /// true. Off leaves the journal as it is, as a crash would.
     pub checkpoint_on_drop: bool,
-    /// The file system to use; `None` is the real one ([`crate::StdVfs`]). Tests plug in
+    /// Whether that checkpoint on drop also compacts a fragmented layout (with
+    /// `auto_compact`), as [`crate::Cache::close`] does. Default: false, because a
+    /// compaction rewrites blocks and can take a second on a large cache, which a drop at
+    /// the end of a scope should not do unasked.
+    pub compact_on_drop: bool,
+    /// The file system to use; `None` is the real one ([`crate::tools::StdVfs`]). Tests plug in
     /// simulated ones to crash the engine at every file operation.
     pub vfs: Option<Arc<dyn Vfs>>,
 }
@@ -50,6 +55,17 @@ impl Default for OpenOptions {
             auto_compact: true,
             vfs: None,
             checkpoint_on_drop: true,
+            compact_on_drop: false,
         }
+    }
+}
+
+impl OpenOptions {
+    /// Sets [`OpenOptions::compact_on_drop`]: whether dropping a writer may compact a
+    /// fragmented layout (blocking for as long as rewriting its blocks takes).
+    #[must_use]
+    pub fn compact_on_drop(mut self, yes: bool) -> Self {
+        self.compact_on_drop = yes;
+        self
     }
 }

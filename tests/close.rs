@@ -1,0 +1,84 @@
+//! What closing and dropping a writer do: a drop checkpoints but never compacts unless asked
+//! (a compaction rewrites blocks and can block for a second on a large cache); `close`
+//! compacts a fragmented layout.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "a test: a panic is a failure report"
+)]
+
+use std::path::Path;
+
+use uidcache::{Cache, Durability, OpenOptions};
+
+fn options() -> OpenOptions {
+    OpenOptions {
+        durability: Durability::NoSync,
+        ..OpenOptions::default()
+    }
+}
+
+/// A writer whose layout is fragmented: 3,000 records, every tenth expunged in one commit
+/// (about 300 slices where two blocks would do), nothing checkpointed since.
+fn fragmented(dir: &Path, options: OpenOptions) -> Cache {
+    let mut cache = Cache::open_with(dir, options).unwrap();
+    let mut tx = cache.transaction().unwrap();
+    tx.set_exists(3000).unwrap();
+    let uids: Vec<u32> = (1..=3000).collect();
+    tx.learn_range(1, &uids).unwrap();
+    tx.commit().unwrap();
+    let mut tx = cache.transaction().unwrap();
+    for seq in (1..=300).rev().map(|k| k * 10) {
+        tx.expunge(seq).unwrap();
+    }
+    tx.commit().unwrap();
+    assert!(cache.is_fragmented(), "{:?}", cache.layout());
+    assert!(cache.layout().journal_frames > 0);
+    cache
+}
+
+/// What the next writer finds: whether the layout is still fragmented, and the frames its
+/// open had to replay (0: the drop or close checkpointed).
+fn reopened(dir: &Path) -> (bool, u64, u32) {
+    let cache = Cache::open_with(dir, options()).unwrap();
+    let layout = cache.layout();
+    let view = cache.view();
+    let last = view.message_at(2700).unwrap().map(|m| m.uid).unwrap();
+    (cache.is_fragmented(), layout.journal_frames, last)
+}
+
+#[test]
+fn a_drop_checkpoints_without_compacting_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(fragmented(dir.path(), options()));
+    assert_eq!(reopened(dir.path()), (true, 0, 2999));
+}
+
+#[test]
+fn a_drop_compacts_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(fragmented(dir.path(), options().compact_on_drop(true)));
+    assert_eq!(reopened(dir.path()), (false, 0, 2999));
+}
+
+#[test]
+fn close_compacts_a_fragmented_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    fragmented(dir.path(), options()).close().unwrap();
+    assert_eq!(reopened(dir.path()), (false, 0, 2999));
+}
+
+/// `auto_compact` off means never: neither close nor a drop asked to compact rewrites blocks.
+#[test]
+fn without_auto_compact_neither_close_nor_drop_compacts() {
+    let manual = OpenOptions {
+        auto_compact: false,
+        ..options()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    fragmented(dir.path(), manual.clone()).close().unwrap();
+    assert_eq!(reopened(dir.path()), (true, 0, 2999));
+    let dir = tempfile::tempdir().unwrap();
+    drop(fragmented(dir.path(), manual.compact_on_drop(true)));
+    assert_eq!(reopened(dir.path()), (true, 0, 2999));
+}
