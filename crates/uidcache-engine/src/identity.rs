@@ -3,11 +3,11 @@
 /// A new random cache identity: never [`uidcache_format::NO_IDENTITY`] (0), which marks a
 /// format-v1 cache. Also for tools such as fsck that rebuild a cache.
 ///
-/// From the operating system's random source; should that fail (it does not on the systems
-/// uidcache supports), from a randomly seeded hash of the time and process ID, which still
-/// differs between any two caches created in practice.
+/// From the operating system's random source (`/dev/urandom`, present on every Unix);
+/// should that fail (a chroot without `/dev`), from a randomly seeded hash of the time and
+/// process ID, which still differs between any two caches created in practice.
 pub fn fresh_cache_id() -> u64 {
-    let id = getrandom::u64().unwrap_or_else(|_| {
+    let id = urandom_u64().unwrap_or_else(|_| {
         use std::hash::{BuildHasher, Hasher};
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u128(
@@ -23,6 +23,16 @@ pub fn fresh_cache_id() -> u64 {
     } else {
         id
     }
+}
+
+/// Eight bytes of the kernel's random source. Read as a file rather than through a crate:
+/// an identity is read once per cache created, and the facade's embedders get one
+/// dependency fewer.
+fn urandom_u64() -> std::io::Result<u64> {
+    use std::io::Read;
+    let mut bytes = [0u8; 8];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(u64::from_le_bytes(bytes))
 }
 
 #[cfg(test)]
