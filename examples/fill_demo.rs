@@ -348,14 +348,14 @@ fn disk_usage(dir: &Path) -> Result<DiskUsage, Box<dyn Error>> {
         let entry = entry?;
         let meta = entry.metadata()?;
         let name = entry.file_name();
-        if name == uidcache::BLOCKS_DIR && meta.is_dir() {
+        if name == uidcache::tools::BLOCKS_DIR && meta.is_dir() {
             for block in std::fs::read_dir(entry.path())? {
                 usage.block_files += 1;
                 usage.blocks += block?.metadata()?.len();
             }
-        } else if name == uidcache::INDEX_FILE {
+        } else if name == uidcache::tools::INDEX_FILE {
             usage.index += meta.len();
-        } else if name == uidcache::JOURNAL_FILE {
+        } else if name == uidcache::tools::JOURNAL_FILE {
             usage.journal += meta.len();
         } else {
             usage.other += meta.len();
@@ -370,7 +370,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut temp = None;
     let dir = match args.dir {
         Some(dir) => {
-            if dir.join(uidcache::INDEX_FILE).exists() {
+            if dir.join(uidcache::tools::INDEX_FILE).exists() {
                 return Err(fail(format!(
                     "{} already holds a cache; give an empty or new directory",
                     dir.display()

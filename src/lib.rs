@@ -1,17 +1,74 @@
 //! uidcache: an IMAP client's mailbox state on disk.
 //!
-//! This facade re-exports [`uidcache_engine`], the crate to embed, and adds
-//! [`open_repairing`], which opens a cache and, when its files are damaged, repairs it with
-//! [`uidcache_fsck`] and opens it again.
+//! For each message sequence number the cache keeps the UID, FLAGS and MODSEQ, plus
+//! UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and the message count, so that a reconnect (SELECT
+//! with CONDSTORE/QRESYNC) costs a few round trips instead of refetching every UID. One
+//! process writes a mailbox's directory; any number of processes read it. Commits are
+//! crash-safe: after a crash or power loss the cache opens at its last commit.
+//!
+//! This crate is the one to depend on. It re-exports the engine's embedding API
+//! ([`Cache`], [`Transaction`], [`View`] and their types), [`fsck`] to check and repair a
+//! cache, and [`open_repairing`], which opens a cache and repairs it when its files are
+//! damaged. The byte format is specified in `format-spec/FORMAT.md`, shipped with this crate.
+//!
+//! # Features
+//!
+//! - `imap` (off by default): the `imap` module, which feeds the cache the server's raw
+//!   response lines through its `Session` and builds the QRESYNC parameter of a SELECT.
+//!   It brings in an IMAP parser; without it the crate depends on no parser.
+//!
+//! # Platform
+//!
+//! Unix only (Linux, macOS, the BSDs): the engine relies on `flock`, on memory maps that
+//! outlive the unlinking of their file, and on fsyncing a directory. Other targets fail to
+//! build with a message that says so.
+//!
+//! # Dropping a cache
+//!
+//! Dropping a writer's [`Cache`] checkpoints its journal (so that the next open replays
+//! nothing) but never compacts, which on a large cache can take a second. [`Cache::close`]
+//! checkpoints, compacts a fragmented layout and reports errors; call it where the client
+//! can afford to wait, or opt in to compacting on drop with
+//! [`OpenOptions::compact_on_drop`].
+//!
+//! # Example
+//! ```
+//! use uidcache::{Cache, Update};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let mut cache = Cache::open(dir.path())?;
+//! let mut tx = cache.transaction()?;
+//! tx.set_uidvalidity(Some(1234))?;
+//! tx.set_exists(3)?;
+//! tx.learn_range(1, &[10, 11, 15])?;
+//! tx.update_seq(2, Update { flags: Some(&[b"\\Seen"]), modseq: Some(7) })?;
+//! tx.commit()?;
+//! let view = cache.view();
+//! assert_eq!(view.message_at(2)?.map(|m| m.uid), Some(11));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
 
 use std::path::Path;
 
-pub use uidcache_engine::*;
+pub use uidcache_engine::{
+    check_flag_list, Cache, CompactStats, Durability, Error, FlagSetId, InvalidOp, LayoutInfo,
+    Message, OpenOptions, Removal, Result, Segment, StaleSnapshot, Stats, Transaction, UidPosition,
+    Update, View, MAX_FLAGS, MAX_FLAG_BYTES,
+};
+// `Error::Corrupt` carries these: what is wrong with a file, and where.
+pub use uidcache_format::{FormatError, FormatErrorKind};
 pub use uidcache_fsck as fsck;
+#[cfg(feature = "imap")]
+pub use uidcache_imap as imap;
+
+/// Plumbing for tools and tests (file names, identities, the file-system seam); not part
+/// of the embedding API and outside semantic versioning.
+#[doc(hidden)]
+pub use uidcache_engine::tools;
 
 /// Opens the cache in `dir` as the writer; if the files are damaged (`Error::Corrupt`),
-/// repairs them (dropping what is damaged, never inventing a record; see the fsck crate)
+/// repairs them (dropping what is damaged, never inventing a record; see [`fsck::repair`])
 /// and opens again. Returns the cache and, when a repair ran, its report: the records it
 /// dropped are to be fetched from the server again.
 ///
@@ -52,4 +109,11 @@ impl std::fmt::Display for RepairingError {
     }
 }
 
-impl std::error::Error for RepairingError {}
+impl std::error::Error for RepairingError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RepairingError::Open(e) => Some(e),
+            RepairingError::Repair(e) => Some(e),
+        }
+    }
+}

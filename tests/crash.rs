@@ -459,7 +459,7 @@ fn a_failed_commit_poisons_the_handle() {
 /// exactly that state.
 #[test]
 fn crash_during_the_upgrade_of_a_format_v1_cache() {
-    use uidcache::Vfs;
+    use uidcache::tools::Vfs;
     let mut explored = 0;
     for seed in 1..=12u64 {
         let full = SimFs::crashing_after(u64::MAX);

@@ -13,7 +13,8 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use uidcache::{Cache, OpenOptions, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE};
+use uidcache::tools::{BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE};
+use uidcache::{Cache, OpenOptions};
 use uidcache_format::{encode_block, parse_block, IndexImage, Record, NO_IDENTITY};
 
 /// A cache in `dir` whose 300 messages (UIDs `first..first+300`) are in block file 1, and

@@ -15,7 +15,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::faultfs::{FaultVfs, EACCES, EIO};
-use uidcache::{Cache, Durability, Error, OpenOptions, JOURNAL_FILE};
+use uidcache::tools::JOURNAL_FILE;
+use uidcache::{Cache, Durability, Error, OpenOptions};
 
 /// Runs `f` on another thread; no answer in 30 s is a hang (the thread is left blocked).
 fn in_time<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {

@@ -9,7 +9,8 @@
 use std::fs;
 use std::path::Path;
 
-use uidcache::{Cache, Error, OpenOptions, BLOCKS_DIR, CLEAN_FILE, INDEX_FILE, JOURNAL_FILE};
+use uidcache::tools::{BLOCKS_DIR, CLEAN_FILE, INDEX_FILE, JOURNAL_FILE};
+use uidcache::{Cache, Error, OpenOptions};
 
 /// Three commits: a fill, an expunge, a flag change.
 fn three_commits(dir: &Path) -> Vec<u64> {
@@ -246,7 +247,7 @@ fn a_writer_reports_its_own_emptied_block_as_corruption() {
 fn the_clean_marker_skips_the_leftover_search_only_while_it_can_be_trusted() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join(CLEAN_FILE);
-    let stray = uidcache::block_path(dir.path(), 0xdead);
+    let stray = uidcache::tools::block_path(dir.path(), 0xdead);
     let fill = |cache: &mut Cache, from: u32| {
         let mut tx = cache.transaction().unwrap();
         let count = tx.view().exists().unwrap_or(0);
@@ -375,7 +376,7 @@ fn a_reader_sees_a_lock_only_directory_as_empty() {
         Error::Io { .. }
     ));
     fs::create_dir(dir.path().join(BLOCKS_DIR)).unwrap();
-    fs::write(dir.path().join(uidcache::LOCK_FILE), b"").unwrap();
+    fs::write(dir.path().join(uidcache::tools::LOCK_FILE), b"").unwrap();
     let cache = Cache::open_read_only(dir.path()).unwrap();
     assert_eq!(cache.view().exists(), None);
     assert!(uids(&cache).is_empty());
@@ -391,7 +392,7 @@ fn leftovers_of_a_crash_are_removed() {
     three_commits(dir.path());
     let tmp = dir.path().join("index.tmp");
     fs::write(&tmp, b"half an index").unwrap();
-    let orphan = uidcache::block_path(dir.path(), 0xdead);
+    let orphan = uidcache::tools::block_path(dir.path(), 0xdead);
     fs::write(&orphan, b"a block no commit refers to").unwrap();
     let mut cache = Cache::open(dir.path()).unwrap();
     assert!(!tmp.exists());

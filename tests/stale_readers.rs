@@ -65,7 +65,7 @@ fn ten_thousand_reads_beside_a_compacting_writer_never_fail() {
     // Expunges split slices; compaction rewrites the small ones into new blocks and the
     // checkpoint unlinks the old ones, under the readers' feet.
     let mut rng = Rng::new(5);
-    let blocks = dir.join(uidcache::BLOCKS_DIR);
+    let blocks = dir.join(uidcache::tools::BLOCKS_DIR);
     let count_blocks = || std::fs::read_dir(&blocks).unwrap().count() as u64;
     while !done.load(Ordering::Relaxed) {
         let before = count_blocks();

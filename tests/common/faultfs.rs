@@ -14,7 +14,7 @@ use std::io;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use uidcache_engine::{BlockBytes, LockGuard, StdVfs, Vfs, VfsFile};
+use uidcache_engine::tools::{BlockBytes, LockGuard, StdVfs, Vfs, VfsFile};
 
 /// EIO.
 pub const EIO: i32 = 5;

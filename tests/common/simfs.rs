@@ -9,7 +9,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use uidcache::{BlockBytes, LockGuard, Vfs, VfsFile};
+use uidcache::tools::{BlockBytes, LockGuard, Vfs, VfsFile};
 
 use super::Rng;
 

@@ -25,6 +25,17 @@
 //! ```
 #![deny(missing_docs)]
 
+// Readers keep blocks mapped while the writer unlinks them and renames a new index over the
+// old one; the writer lock is an advisory `flock`; a directory is fsynced to make a rename
+// durable; files whose type is not yet known are opened `O_NONBLOCK` (a FIFO must not hang
+// a reader) and read with `pread`. Windows has none of these semantics, and a build there
+// would otherwise fail deep inside with no word of why.
+#[cfg(not(unix))]
+compile_error!(
+    "uidcache supports Unix only (Linux, macOS, the BSDs): it needs flock, mmap of files \
+     that are unlinked while mapped, directory fsync and O_NONBLOCK/O_NOFOLLOW opens"
+);
+
 mod blocks;
 mod cache;
 mod compact;
@@ -46,19 +57,29 @@ mod txn;
 mod vfs;
 mod view;
 
-pub use blocks::MAX_BLOCK_RECORDS;
 pub use cache::{Cache, LayoutInfo, Stats};
-pub use compact::{CompactStats, MIN_SLICE_RECORDS};
-pub use dirfs::{
-    block_id_of, block_path, BLOCKS_DIR, CLEAN_FILE, INDEX_FILE, JOURNAL_FILE, LOCK_FILE,
-};
+pub use compact::CompactStats;
 pub use error::{Error, InvalidOp, Result};
 pub use flags::{check_flag_list, FlagSetId, MAX_FLAGS, MAX_FLAG_BYTES};
-pub use identity::fresh_cache_id;
-pub use inspect::Replay;
-pub use journal::fresh_salt as fresh_journal_salt;
 pub use options::{Durability, OpenOptions};
 pub use stale::StaleSnapshot;
-pub use txn::{Removal, Transaction, Update, INLINE_RECORDS};
-pub use vfs::{BlockBytes, LockGuard, NotARegularFile, StdVfs, Vfs, VfsFile};
+pub use txn::{Removal, Transaction, Update};
 pub use view::{Message, Segment, UidPosition, View};
+
+/// Plumbing for the tools built on the engine (fsck, the command line, tests): the names of
+/// a cache's files, fresh identities and salts, frame-by-frame replay, the layout's size
+/// constants and the file-system seam. Not part of the embedding API: it follows the
+/// format and the tools, not semantic versioning.
+#[doc(hidden)]
+pub mod tools {
+    pub use crate::blocks::MAX_BLOCK_RECORDS;
+    pub use crate::compact::MIN_SLICE_RECORDS;
+    pub use crate::dirfs::{
+        block_id_of, block_path, BLOCKS_DIR, CLEAN_FILE, INDEX_FILE, JOURNAL_FILE, LOCK_FILE,
+    };
+    pub use crate::identity::fresh_cache_id;
+    pub use crate::inspect::Replay;
+    pub use crate::journal::fresh_salt as fresh_journal_salt;
+    pub use crate::txn::INLINE_RECORDS;
+    pub use crate::vfs::{BlockBytes, LockGuard, NotARegularFile, StdVfs, Vfs, VfsFile};
+}

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use uidcache_engine::Vfs;
+use uidcache_engine::tools::Vfs;
 use uidcache_format::{parse_block, Record};
 
 use crate::error::Result;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use uidcache_engine::{Vfs, INDEX_FILE};
+use uidcache_engine::tools::{Vfs, INDEX_FILE};
 use uidcache_format::{
     crc32, known, IndexHeader, IndexImage, FORMAT_VERSION, FORMAT_VERSION_V1, INDEX_HEADER_SIZE,
     NO_IDENTITY,

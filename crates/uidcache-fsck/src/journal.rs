@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use uidcache_engine::{Vfs, JOURNAL_FILE};
+use uidcache_engine::tools::{Vfs, JOURNAL_FILE};
 use uidcache_format::{scan_journal, FrameRef, JournalTail, Op, FRAME_DURABLE, NO_IDENTITY};
 
 use crate::error::Result;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use uidcache_engine::{
+use uidcache_engine::tools::{
     block_id_of, NotARegularFile, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE, LOCK_FILE,
 };
 

@@ -52,7 +52,7 @@ mod write;
 use std::path::Path;
 use std::sync::Arc;
 
-use uidcache_engine::{StdVfs, Vfs};
+use uidcache_engine::tools::{StdVfs, Vfs};
 
 pub use error::{FsckError, Result};
 pub use report::{Problem, RepairAction, Report, Severity};

@@ -4,7 +4,7 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::Path;
 
-use uidcache_engine::LOCK_FILE;
+use uidcache_engine::tools::LOCK_FILE;
 
 use crate::error::{FsckError, Result};
 

@@ -7,7 +7,8 @@ use std::fs;
 use std::io::ErrorKind;
 use std::path::Path;
 
-use uidcache_engine::{Error as EngineError, NotARegularFile, Vfs};
+use uidcache_engine::tools::{NotARegularFile, Vfs};
+use uidcache_engine::Error as EngineError;
 
 use crate::error::{FsckError, Result};
 

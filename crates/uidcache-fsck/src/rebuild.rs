@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use uidcache_engine::{Replay, JOURNAL_FILE};
+use uidcache_engine::tools::{Replay, JOURNAL_FILE};
 use uidcache_format::{known, HeaderField, IndexImage, Op, JOURNAL_HEADER_SIZE};
 
 use crate::error::Result;
@@ -73,7 +73,7 @@ pub(crate) fn reset(
         .map(|m| m.cache_id)
         .or(header.map(|h| h.cache_id))
         .or((s.identity != uidcache_format::NO_IDENTITY).then_some(s.identity))
-        .unwrap_or_else(uidcache_engine::fresh_cache_id);
+        .unwrap_or_else(uidcache_engine::tools::fresh_cache_id);
     IndexImage {
         cache_id,
         known: if uidvalidity.is_some() {

@@ -7,7 +7,7 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use uidcache_engine::{NotARegularFile, Vfs, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE};
+use uidcache_engine::tools::{NotARegularFile, Vfs, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE};
 use uidcache_format::IndexImage;
 
 use crate::error::{FsckError, Result};

@@ -4,15 +4,18 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use serde::Serialize;
 use uidcache_format::FormatError;
 
 /// What a finding means for the cache (FORMAT.md 8.7 lists which finding is which).
 ///
 /// Serialized (`--json`) as `"note"` and `"damage"`; before this split they were
 /// `"warning"` and `"error"`, and several crash leftovers were errors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum Severity {
     /// The cache is consistent: a leftover of an interrupted write that the next writer
     /// removes (torn journal tail, orphan block file, `*.tmp`, stale journal, a directory
@@ -26,7 +29,8 @@ pub enum Severity {
 }
 
 /// One thing wrong with a cache directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Problem {
     /// How bad it is.
     pub severity: Severity,
@@ -108,8 +112,12 @@ impl fmt::Display for Problem {
 }
 
 /// One change that `repair` made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(tag = "action", rename_all = "snake_case")
+)]
 pub enum RepairAction {
     /// Placed records dropped: their sequence numbers became holes.
     DroppedPlaced {
@@ -288,7 +296,8 @@ impl fmt::Display for RepairAction {
 }
 
 /// Everything `check` or `repair` has to say about one cache directory.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Report {
     /// The cache directory.
     pub dir: PathBuf,

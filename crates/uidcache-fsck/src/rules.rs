@@ -11,7 +11,7 @@ mod tables;
 
 use std::path::PathBuf;
 
-use uidcache_engine::{INDEX_FILE, JOURNAL_FILE};
+use uidcache_engine::tools::{INDEX_FILE, JOURNAL_FILE};
 use uidcache_format::{IndexImage, INDEX_ENTRY_SIZE, INDEX_HEADER_SIZE, RECORD_SIZE};
 
 use crate::blocks::Blocks;

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use uidcache_engine::{Error as EngineError, Replay, Vfs, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE};
+use uidcache_engine::tools::{Replay, Vfs, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE};
+use uidcache_engine::Error as EngineError;
 use uidcache_format::{IndexImage, Op, Record, NO_IDENTITY};
 
 use crate::blocks::{self, Blocks};

@@ -7,7 +7,7 @@ use std::io::{ErrorKind, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use uidcache_engine::{INDEX_FILE, JOURNAL_FILE};
+use uidcache_engine::tools::{INDEX_FILE, JOURNAL_FILE};
 use uidcache_format::{encode_journal_header, IndexImage};
 
 use crate::error::{FsckError, Result};
@@ -49,7 +49,7 @@ pub(crate) fn checkpoint(dir: &Path, image: &IndexImage) -> Result<()> {
         dir,
         JOURNAL_FILE,
         &encode_journal_header(
-            uidcache_engine::fresh_journal_salt(),
+            uidcache_engine::tools::fresh_journal_salt(),
             image.generation,
             image.cache_id,
         ),
@@ -60,7 +60,7 @@ pub(crate) fn checkpoint(dir: &Path, image: &IndexImage) -> Result<()> {
 /// writes files and makes no such promise, so the marker goes, durably, before its first
 /// write, and the next writer's open looks for leftovers.
 fn forget_clean_marker(dir: &Path) -> Result<()> {
-    let marker = dir.join(uidcache_engine::CLEAN_FILE);
+    let marker = dir.join(uidcache_engine::tools::CLEAN_FILE);
     match std::fs::remove_file(&marker) {
         Ok(()) => sync_dir(dir),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -71,7 +71,7 @@ fn forget_clean_marker(dir: &Path) -> Result<()> {
 /// Creates `blocks/` when it is missing (a cache whose blocks all lived in journal frames
 /// needs it before they are written out), and fsyncs the directory that gained it.
 pub(crate) fn blocks_dir(dir: &Path) -> Result<()> {
-    let path = dir.join(uidcache_engine::BLOCKS_DIR);
+    let path = dir.join(uidcache_engine::tools::BLOCKS_DIR);
     match fs::create_dir(&path) {
         Ok(()) => sync_dir(dir),
         Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
@@ -115,7 +115,7 @@ pub(crate) fn block(
     cache_id: u64,
 ) -> Result<()> {
     forget_clean_marker(dir)?;
-    let path = uidcache_engine::block_path(dir, id);
+    let path = uidcache_engine::tools::block_path(dir, id);
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Ok(());
     };

@@ -213,7 +213,7 @@ fn missing_journal_is_damage_after_a_checkpoint_or_when_later_blocks_prove_lost_
         uidcache_format::IndexImage::decode(&std::fs::read(d.path().join("index")).unwrap())
             .unwrap();
     let next = image.next_block_id;
-    let later = uidcache_engine::block_path(d.path(), next);
+    let later = uidcache_engine::tools::block_path(d.path(), next);
     std::fs::write(
         &later,
         uidcache_format::encode_block(

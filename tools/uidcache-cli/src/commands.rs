@@ -5,7 +5,8 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
-use uidcache_engine::{Cache, Durability, OpenOptions, Segment, StdVfs, Vfs};
+use uidcache_engine::tools::{StdVfs, Vfs};
+use uidcache_engine::{Cache, Durability, OpenOptions, Segment};
 use uidcache_imap::{Error, LineError};
 
 use crate::failure::Failure;
@@ -21,7 +22,7 @@ fn open_reader(dir: &Path) -> Result<Cache, Failure> {
 
 /// [`open_reader`] through `vfs` (tests inject read failures there).
 fn open_reader_with(dir: &Path, vfs: Option<Arc<dyn Vfs>>) -> Result<Cache, Failure> {
-    let index = dir.join(uidcache_engine::INDEX_FILE);
+    let index = dir.join(uidcache_engine::tools::INDEX_FILE);
     let probe = vfs.clone().unwrap_or_else(|| Arc::new(StdVfs));
     let options = OpenOptions {
         read_only: true,
@@ -139,9 +140,9 @@ pub fn stat(dir: &Path) -> Result<(), Failure> {
         })
         .collect();
     let hole_positions: u64 = holes.iter().map(|(a, b)| u64::from(b - a) + 1).sum();
-    let (block_files, block_bytes) = dir_size(&dir.join(uidcache_engine::BLOCKS_DIR));
-    let journal = std::fs::metadata(dir.join(uidcache_engine::JOURNAL_FILE));
-    let index = std::fs::metadata(dir.join(uidcache_engine::INDEX_FILE));
+    let (block_files, block_bytes) = dir_size(&dir.join(uidcache_engine::tools::BLOCKS_DIR));
+    let journal = std::fs::metadata(dir.join(uidcache_engine::tools::JOURNAL_FILE));
+    let index = std::fs::metadata(dir.join(uidcache_engine::tools::INDEX_FILE));
     let size = |m: &std::io::Result<std::fs::Metadata>| m.as_ref().map_or(0, |m| m.len());
     let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
     let mut out = String::new();
@@ -260,7 +261,7 @@ mod tests {
         tx.commit().unwrap();
         cache.checkpoint().unwrap();
         drop(cache);
-        uidcache_engine::block_path(dir, 1)
+        uidcache_engine::tools::block_path(dir, 1)
     }
 
     /// Defect: `dump` reported a failed block read (EIO, EACCES) as a cache error (exit 1);

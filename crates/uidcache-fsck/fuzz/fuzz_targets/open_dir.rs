@@ -22,7 +22,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     for id in 1..=3u64 {
         let bytes = take(&mut data);
         if !bytes.is_empty() {
-            fs::write(uidcache_engine::block_path(dir.path(), id), bytes).expect("block");
+            fs::write(uidcache_engine::tools::block_path(dir.path(), id), bytes).expect("block");
         }
     }
     if let Ok(cache) = uidcache_engine::Cache::open_read_only(dir.path()) {

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use uidcache_engine::block_path;
+use uidcache_engine::tools::block_path;
 use uidcache_format::{known, IndexEntry, Record, BLOCK_HEADER_SIZE, FLAGS_UNKNOWN, RECORD_SIZE};
 
 use super::entries::describe;
