@@ -8,7 +8,7 @@
 
 use std::error::Error as _;
 
-use uidcache::{Cache, OpenOptions, RepairingError};
+use uidcache::{OpenOptions, RepairingError};
 
 /// Opening through the facade when the directory is not a cache but a plain file: the
 /// error says so, and its source is the engine's error, so callers that walk the chain
@@ -33,6 +33,7 @@ fn a_repairing_error_chains_to_the_engine_error() {
 #[test]
 fn the_imap_feature_feeds_the_facades_cache() {
     use uidcache::imap::{Session, Step};
+    use uidcache::Cache;
     let dir = tempfile::tempdir().unwrap();
     let mut cache = Cache::open(dir.path()).unwrap();
     let mut session = Session::new();
