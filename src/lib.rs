@@ -9,7 +9,9 @@
 //! This crate is the one to depend on. It re-exports the engine's embedding API
 //! ([`Cache`], [`Transaction`], [`View`] and their types), [`fsck`] to check and repair a
 //! cache, and [`open_repairing`], which opens a cache and repairs it when its files are
-//! damaged. The byte format is specified in `format-spec/FORMAT.md`, shipped with this crate.
+//! damaged. The byte format is specified in [FORMAT.md] (also in this crate's package).
+//!
+//! [FORMAT.md]: https://github.com/uidcache/uidcache/blob/main/format-spec/FORMAT.md
 //!
 //! # Features
 //!

@@ -4,7 +4,9 @@
 //! Records live in immutable, memory-mapped block files named by a 64-bit ID that is never
 //! reused or renamed. An index file lists slices of those blocks in sequence order; changes
 //! append checksummed frames to a journal, and the index is rewritten atomically when the
-//! journal grows past a bound. The byte-level format is `format-spec/FORMAT.md`.
+//! journal grows past a bound. The byte-level format is specified in [FORMAT.md].
+//!
+//! [FORMAT.md]: https://github.com/uidcache/uidcache/blob/main/format-spec/FORMAT.md
 //!
 //! # Example
 //! ```

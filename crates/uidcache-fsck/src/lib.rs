@@ -2,9 +2,9 @@
 //!
 //! [`check`] reads every file of a cache (index, journal, block files) with the parsers of
 //! `uidcache-format`, checks the checkpoint against every rule of the format spec
-//! (`format-spec/FORMAT.md`), replays the journal with the engine and checks the replayed
-//! state too, and reports every problem with its file, byte offset, what was expected and
-//! what was found. A torn journal tail, an orphan block file or a leftover temporary file is
+//! ([FORMAT.md]), replays the journal with the engine and checks the replayed state too,
+//! and reports every problem with its file, byte offset, what was expected and what was
+//! found. A torn journal tail, an orphan block file or a leftover temporary file is
 //! a [`Severity::Note`], damage a [`Severity::Damage`].
 //!
 //! [`repair`] takes the writer lock, rebuilds the state from what is sound, and publishes it
@@ -13,6 +13,8 @@
 //! holes (placed) or are dropped (unplaced), journal frames after damage are dropped, and a
 //! cache whose index cannot be rebuilt is reset, keeping UIDVALIDITY only when a checksum
 //! vouches for it. [`Report::repairs`] lists exactly what was dropped.
+//!
+//! [FORMAT.md]: https://github.com/uidcache/uidcache/blob/main/format-spec/FORMAT.md
 //!
 //! # Example
 //! ```

@@ -24,7 +24,7 @@ pub enum Severity {
     /// the committed state correctly; nothing needs repair.
     Note,
     /// Damage: a reader could misread the cache or fails to open it, and repair must drop
-    /// something (the files contradict `format-spec/FORMAT.md`, or commits are lost).
+    /// something (the files contradict the format spec, or commits are lost).
     Damage,
 }
 
