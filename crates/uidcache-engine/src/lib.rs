@@ -24,6 +24,9 @@
 //! assert_eq!(view.flag_names(m.flags.unwrap()).unwrap(), vec![&b"\\Seen"[..]]);
 //! ```
 #![deny(missing_docs)]
+// Unsafe code only in `mmap`, each block with its argument.
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod blocks;
 mod cache;
@@ -36,6 +39,10 @@ mod image;
 mod inspect;
 mod journal;
 mod lock;
+#[expect(
+    unsafe_code,
+    reason = "the one module allowed unsafe code: mapping block files and pinned record pointers"
+)]
 mod mmap;
 mod options;
 mod seqindex;
