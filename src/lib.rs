@@ -4,6 +4,7 @@
 //! [`open_repairing`], which opens a cache and, when its files are damaged, repairs it with
 //! [`uidcache_fsck`] and opens it again.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 use std::path::Path;
 
