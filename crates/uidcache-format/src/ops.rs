@@ -42,7 +42,8 @@ impl HeaderField {
 /// The one-byte tag that starts every op (spec section "Operations"), declared in tag order.
 ///
 /// The one place the numbers live: [`Op::encode`] writes `op.tag() as u8` and the decoder
-/// reads it back through [`OpTag::try_from`].
+/// reads it back through [`OpTag::try_from`]. `Debug` prints the op's name as the spec
+/// spells it (`SetHeader`, `InlineBlock`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 #[non_exhaustive]
@@ -89,24 +90,6 @@ impl OpTag {
         OpTag::DefineFlagSet,
         OpTag::InlineBlock,
     ];
-
-    /// The op's name as the spec spells it (`SetHeader`, `InlineBlock`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            OpTag::SetHeader => "SetHeader",
-            OpTag::SetExists => "SetExists",
-            OpTag::Clear => "Clear",
-            OpTag::Learn => "Learn",
-            OpTag::Expunge => "Expunge",
-            OpTag::RemoveUid => "RemoveUid",
-            OpTag::ForgetUid => "ForgetUid",
-            OpTag::Unplace => "Unplace",
-            OpTag::SetMeta => "SetMeta",
-            OpTag::DefineAtom => "DefineAtom",
-            OpTag::DefineFlagSet => "DefineFlagSet",
-            OpTag::InlineBlock => "InlineBlock",
-        }
-    }
 }
 
 impl TryFrom<u8> for OpTag {
