@@ -91,7 +91,9 @@ struct SimFile {
 
 struct Bytes(Vec<u8>);
 
-impl BlockBytes for Bytes {
+// SAFETY: the bytes are owned by the value and no method changes them; every call returns
+// the same slice, valid until the value is dropped.
+unsafe impl BlockBytes for Bytes {
     fn bytes(&self) -> &[u8] {
         &self.0
     }

@@ -5,6 +5,7 @@
 //! workload, and reports seconds per workload and ratios against uidcache (the machine is
 //! noisy; ratios measured side by side are what BENCHMARKS.md quotes).
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod peers;
 mod report;

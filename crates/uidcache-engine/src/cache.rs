@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use uidcache_format::{
-    scan_journal, FormatError, FormatErrorKind, IndexImage, Op, Record, FRAME_DURABLE, NO_IDENTITY,
+    scan_journal, FormatError, FormatErrorKind, IndexImage, Op, Record, FRAME_DURABLE,
+    JOURNAL_GENERATION_OFFSET, NO_IDENTITY,
 };
 
 use std::collections::HashSet;
@@ -701,7 +702,7 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
                     FormatErrorKind::Invalid,
                     "JournalHeader",
                     "generation",
-                    16,
+                    JOURNAL_GENERATION_OFFSET as u64,
                     format_args!(
                         "{generation} or {} (the index's, or the one an interrupted checkpoint left)",
                         generation - 1
@@ -724,7 +725,7 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
                 FormatErrorKind::Invalid,
                 "JournalHeader",
                 "generation",
-                16,
+                JOURNAL_GENERATION_OFFSET as u64,
                 format_args!("at most {generation} (the index's)"),
                 scan.generation,
             ),

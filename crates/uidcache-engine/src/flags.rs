@@ -7,10 +7,10 @@ use uidcache_format::Op;
 
 use crate::error::{InvalidOp, Result};
 
-/// The ID of an interned flag set; resolve it with `View::flag_names` of the same view. An
-/// ID stays valid while a record or overlay entry uses it; a checkpoint may free the IDs no
-/// record uses and a later commit reuse them (FORMAT.md 4.7), so do not keep IDs across
-/// commits, keep names.
+/// The ID of an interned flag set; resolve it with
+/// [`View::flag_names`](crate::View::flag_names) of the same view. An ID stays valid while a
+/// record or overlay entry uses it; a checkpoint may free the IDs no record uses and a later
+/// commit reuse them (FORMAT.md 4.7), so do not keep IDs across commits, keep names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlagSetId(pub u32);
 

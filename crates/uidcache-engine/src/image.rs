@@ -4,14 +4,20 @@
 use std::path::Path;
 
 use uidcache_format::{
-    known, placed_entry_offset, FormatError, FormatErrorKind, IndexEntry, IndexImage, Record,
-    FLAGS_UNKNOWN, INDEX_ENTRY_SIZE, SEQ_UNPLACED,
+    known, placed_entry_offset, unplaced_entry_offset, FormatError, FormatErrorKind, IndexEntry,
+    IndexImage, Record, FLAGS_UNKNOWN, INDEX_ENTRY_FIRST_UID_OFFSET, INDEX_ENTRY_LEN_OFFSET,
+    INDEX_ENTRY_SEQ_START_OFFSET, SEQ_UNPLACED,
 };
 
 use crate::error::{Error, Result};
 use crate::flags::FlagTable;
 use crate::slice::Slice;
 use crate::state::{Header, Meta, State};
+
+// Where the fields an index rule judges sit in their entry, for the error's file offset.
+const SEQ_START: u64 = INDEX_ENTRY_SEQ_START_OFFSET as u64;
+const LEN: u64 = INDEX_ENTRY_LEN_OFFSET as u64;
+const FIRST_UID: u64 = INDEX_ENTRY_FIRST_UID_OFFSET as u64;
 
 fn entry_of(s: &Slice, seq: u32) -> IndexEntry {
     IndexEntry::new(s.block, seq, s.len, s.first_record, s.first_uid, s.last_uid)
@@ -98,7 +104,7 @@ pub(crate) fn from_image(image: IndexImage, path: &Path) -> Result<State> {
         check_entry(&s, at, image.next_block_id, &bad)?;
         if s.seq == 0 || u64::from(s.seq) + u64::from(s.len) - 1 > exists {
             return Err(bad(
-                at + 8,
+                at + SEQ_START,
                 "seq_start",
                 "a range inside 1..=exists",
                 format!("{}+{}", s.seq, s.len),
@@ -107,7 +113,7 @@ pub(crate) fn from_image(image: IndexImage, path: &Path) -> Result<State> {
         if let Some(p) = prev {
             if s.seq <= p.seq_end() {
                 return Err(bad(
-                    at + 8,
+                    at + SEQ_START,
                     "seq_start",
                     "after the previous entry",
                     s.seq.to_string(),
@@ -115,7 +121,7 @@ pub(crate) fn from_image(image: IndexImage, path: &Path) -> Result<State> {
             }
             if u64::from(s.first_uid) < u64::from(p.last_uid) + u64::from(s.seq - p.seq_end()) {
                 return Err(bad(
-                    at + 20,
+                    at + FIRST_UID,
                     "first_uid",
                     "UIDs increasing with sequence numbers",
                     s.first_uid.to_string(),
@@ -125,13 +131,12 @@ pub(crate) fn from_image(image: IndexImage, path: &Path) -> Result<State> {
         prev = Some(s);
         placed.push(s);
     }
-    let unplaced_base = placed_entry_offset(image.placed.len());
     let mut unplaced: Vec<Slice> = Vec::with_capacity(image.unplaced.len());
     for (i, e) in image.unplaced.iter().enumerate() {
-        let at = unplaced_base + (i * INDEX_ENTRY_SIZE) as u64;
+        let at = unplaced_entry_offset(image.placed.len(), i);
         if e.seq_start.get() != SEQ_UNPLACED {
             return Err(bad(
-                at + 8,
+                at + SEQ_START,
                 "seq_start",
                 "0xFFFFFFFF (unplaced)",
                 e.seq_start.get().to_string(),
@@ -141,7 +146,7 @@ pub(crate) fn from_image(image: IndexImage, path: &Path) -> Result<State> {
         check_entry(&s, at, image.next_block_id, &bad)?;
         if unplaced.last().is_some_and(|p| p.last_uid >= s.first_uid) {
             return Err(bad(
-                at + 20,
+                at + FIRST_UID,
                 "first_uid",
                 "above the previous unplaced entry",
                 s.first_uid.to_string(),
@@ -197,11 +202,11 @@ fn check_entry(
     bad: &impl Fn(u64, &'static str, &str, String) -> Error,
 ) -> Result<()> {
     if s.len == 0 {
-        return Err(bad(at + 12, "len", "at least 1", "0".into()));
+        return Err(bad(at + LEN, "len", "at least 1", "0".into()));
     }
     if s.first_uid == 0 || s.last_uid < s.first_uid || s.last_uid - s.first_uid < s.len - 1 {
         return Err(bad(
-            at + 20,
+            at + FIRST_UID,
             "first_uid",
             "0 < first_uid, last_uid - first_uid >= len - 1",
             format!("{}..={}", s.first_uid, s.last_uid),

@@ -109,7 +109,6 @@ impl JournalWriter {
         self.next_seq - 1
     }
 
-    /// Appends one frame; when `durable`, returns only after it is on stable storage.
     /// fsyncs frames appended without fsync, if any.
     pub(crate) fn sync(&mut self, fs: &Fs) -> Result<()> {
         if self.unsynced {
@@ -119,6 +118,7 @@ impl JournalWriter {
         Ok(())
     }
 
+    /// Appends one frame; when `durable`, returns only after it is on stable storage.
     pub(crate) fn append(&mut self, fs: &Fs, payload: &[u8], durable: bool) -> Result<()> {
         if durable && self.unsynced {
             // Recovery reads a valid durable frame as proof that every frame before it is on

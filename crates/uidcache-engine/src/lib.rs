@@ -26,6 +26,9 @@
 //! assert_eq!(view.flag_names(m.flags.unwrap()).unwrap(), vec![&b"\\Seen"[..]]);
 //! ```
 #![deny(missing_docs)]
+// Unsafe code only in `mmap`, each block with its argument.
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 // Readers keep blocks mapped while the writer unlinks them and renames a new index over the
 // old one; the writer lock is an advisory `flock`; a directory is fsynced to make a rename
@@ -49,6 +52,10 @@ mod image;
 mod inspect;
 mod journal;
 mod lock;
+#[expect(
+    unsafe_code,
+    reason = "the one module allowed unsafe code: mapping block files and pinned record pointers"
+)]
 mod mmap;
 mod options;
 mod seqindex;

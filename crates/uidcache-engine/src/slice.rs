@@ -1,6 +1,6 @@
 //! A slice: consecutive records of one block file, the unit the index is made of.
 
-use uidcache_format::{FormatError, FormatErrorKind, Record};
+use uidcache_format::{FormatError, FormatErrorKind, Record, BLOCK_RECORD_COUNT_OFFSET};
 
 use crate::blocks::{RecordSource, Records};
 use crate::error::{Error, Result};
@@ -109,7 +109,7 @@ impl Slice {
                     FormatErrorKind::Invalid,
                     "BlockHeader",
                     "record_count",
-                    12,
+                    BLOCK_RECORD_COUNT_OFFSET as u64,
                     format_args!("at least {end} records (an index entry uses them)"),
                     records.len(),
                 ),

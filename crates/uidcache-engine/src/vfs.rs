@@ -10,6 +10,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
+pub use crate::mmap::BlockBytes;
 use crate::mmap::Mapping;
 
 /// An open file the engine writes to.
@@ -20,12 +21,6 @@ pub trait VfsFile: Send + Sync {
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// `fdatasync`: the file's data is on stable storage when this returns `Ok`.
     fn sync_data(&self) -> io::Result<()>;
-}
-
-/// Read-only bytes of a whole published block file (a mapping, in production).
-pub trait BlockBytes: Send + Sync {
-    /// The file's bytes.
-    fn bytes(&self) -> &[u8];
 }
 
 /// A lock held until dropped.
@@ -161,12 +156,6 @@ impl VfsFile for StdFile {
 
     fn sync_data(&self) -> io::Result<()> {
         self.0.sync_data()
-    }
-}
-
-impl BlockBytes for Mapping {
-    fn bytes(&self) -> &[u8] {
-        Mapping::bytes(self)
     }
 }
 

@@ -40,6 +40,12 @@ pub struct BlockHeader {
     pub crc32: U32,
 }
 
+/// Byte offset of [`BlockHeader::version`].
+pub const BLOCK_VERSION_OFFSET: usize = std::mem::offset_of!(BlockHeader, version);
+/// Byte offset of [`BlockHeader::record_count`].
+pub const BLOCK_RECORD_COUNT_OFFSET: usize = std::mem::offset_of!(BlockHeader, record_count);
+/// Byte offset of [`BlockHeader::block_id`].
+pub const BLOCK_ID_OFFSET: usize = std::mem::offset_of!(BlockHeader, block_id);
 /// Byte offset of [`BlockHeader::cache_tag`].
 pub const BLOCK_CACHE_TAG_OFFSET: usize = std::mem::offset_of!(BlockHeader, cache_tag);
 /// Byte offset of [`BlockHeader::crc32`].
@@ -63,6 +69,19 @@ pub struct Record {
 
 /// Size of a [`Record`].
 pub const RECORD_SIZE: usize = std::mem::size_of::<Record>();
+
+// The sizes and offsets of FORMAT.md section 3, checked when the crate compiles.
+const _: () = {
+    assert!(BLOCK_HEADER_SIZE == 32);
+    assert!(BLOCK_VERSION_OFFSET == 8);
+    assert!(BLOCK_RECORD_COUNT_OFFSET == 12);
+    assert!(BLOCK_ID_OFFSET == 16);
+    assert!(BLOCK_CACHE_TAG_OFFSET == 24);
+    assert!(BLOCK_CRC_OFFSET == 28);
+    assert!(RECORD_SIZE == 16);
+    assert!(std::mem::offset_of!(Record, flags) == 4);
+    assert!(std::mem::offset_of!(Record, modseq) == 8);
+};
 
 impl Record {
     /// A record from native values.
@@ -122,13 +141,17 @@ pub fn parse_block(
             format_args!("{:?}", header.magic),
         ));
     }
-    check_version(header.version.get(), "BlockHeader", 8)?;
+    check_version(
+        header.version.get(),
+        "BlockHeader",
+        BLOCK_VERSION_OFFSET as u64,
+    )?;
     if header.block_id.get() != expected_id {
         return Err(FormatError::new(
             FormatErrorKind::Invalid,
             "BlockHeader",
             "block_id",
-            16,
+            BLOCK_ID_OFFSET as u64,
             format_args!("{expected_id:016x} (the file name)"),
             format_args!("{:016x}", header.block_id.get()),
         ));
@@ -147,7 +170,7 @@ pub fn parse_block(
             FormatErrorKind::Truncated,
             "BlockHeader",
             "record_count",
-            12,
+            BLOCK_RECORD_COUNT_OFFSET as u64,
             format_args!("{} bytes of records for {count} records", need),
             format_args!("{} bytes", body.len()),
         ));

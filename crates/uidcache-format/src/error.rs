@@ -74,13 +74,6 @@ impl FormatError {
             format_args!("{have} bytes"),
         )
     }
-
-    /// Moves the error's offset by `base`, for a structure parsed from a sub-slice.
-    #[must_use]
-    pub fn at(mut self, base: u64) -> Self {
-        self.offset = self.offset.saturating_add(base);
-        self
-    }
 }
 
 impl fmt::Display for FormatError {

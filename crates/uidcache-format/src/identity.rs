@@ -63,7 +63,7 @@ pub(crate) fn check_identity(
             FormatErrorKind::Foreign,
             structure,
             "version",
-            8,
+            crate::version::VERSION_OFFSET as u64,
             why,
             version,
         ));

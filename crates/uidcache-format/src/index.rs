@@ -82,6 +82,14 @@ pub struct IndexHeader {
 
 /// Size of an [`IndexHeader`].
 pub const INDEX_HEADER_SIZE: usize = std::mem::size_of::<IndexHeader>();
+/// Offset of [`IndexHeader::version`].
+pub const INDEX_VERSION_OFFSET: usize = std::mem::offset_of!(IndexHeader, version);
+/// Offset of [`IndexHeader::known`].
+pub const INDEX_KNOWN_OFFSET: usize = std::mem::offset_of!(IndexHeader, known);
+/// Offset of [`IndexHeader::body_len`].
+pub const INDEX_BODY_LEN_OFFSET: usize = std::mem::offset_of!(IndexHeader, body_len);
+/// Offset of [`IndexHeader::body_crc32`].
+pub const INDEX_BODY_CRC_OFFSET: usize = std::mem::offset_of!(IndexHeader, body_crc32);
 /// Offset of [`IndexHeader::cache_id`].
 pub const INDEX_CACHE_ID_OFFSET: usize = std::mem::offset_of!(IndexHeader, cache_id);
 /// Offset of [`IndexHeader::header_crc32`].
@@ -111,6 +119,30 @@ pub struct IndexEntry {
 
 /// Size of an [`IndexEntry`].
 pub const INDEX_ENTRY_SIZE: usize = std::mem::size_of::<IndexEntry>();
+/// Offset of [`IndexEntry::seq_start`] within an entry.
+pub const INDEX_ENTRY_SEQ_START_OFFSET: usize = std::mem::offset_of!(IndexEntry, seq_start);
+/// Offset of [`IndexEntry::len`] within an entry.
+pub const INDEX_ENTRY_LEN_OFFSET: usize = std::mem::offset_of!(IndexEntry, len);
+/// Offset of [`IndexEntry::first_uid`] within an entry.
+pub const INDEX_ENTRY_FIRST_UID_OFFSET: usize = std::mem::offset_of!(IndexEntry, first_uid);
+
+// The sizes and offsets of FORMAT.md section 4, checked when the crate compiles.
+const _: () = {
+    assert!(INDEX_HEADER_SIZE == 96);
+    assert!(INDEX_VERSION_OFFSET == 8);
+    assert!(INDEX_KNOWN_OFFSET == 12);
+    assert!(INDEX_BODY_LEN_OFFSET == 72);
+    assert!(INDEX_BODY_CRC_OFFSET == 80);
+    assert!(INDEX_CACHE_ID_OFFSET == 84);
+    assert!(INDEX_HEADER_CRC_OFFSET == 92);
+    assert!(INDEX_ENTRY_SIZE == 32);
+    assert!(INDEX_ENTRY_SEQ_START_OFFSET == 8);
+    assert!(INDEX_ENTRY_LEN_OFFSET == 12);
+    assert!(std::mem::offset_of!(IndexEntry, first_record) == 16);
+    assert!(INDEX_ENTRY_FIRST_UID_OFFSET == 20);
+    assert!(std::mem::offset_of!(IndexEntry, last_uid) == 24);
+    assert!(std::mem::offset_of!(IndexEntry, reserved) == 28);
+};
 
 /// The decoded index file, owned.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -152,6 +184,12 @@ fn count_u32(n: usize) -> U32 {
 /// File offset of placed entry `i`.
 pub fn placed_entry_offset(i: usize) -> u64 {
     (INDEX_HEADER_SIZE + i * INDEX_ENTRY_SIZE) as u64
+}
+
+/// File offset of unplaced entry `j` of an index with `placed` placed entries: the
+/// unplaced section follows the placed one.
+pub fn unplaced_entry_offset(placed: usize, j: usize) -> u64 {
+    placed_entry_offset(placed + j)
 }
 
 impl IndexImage {
@@ -236,7 +274,11 @@ impl IndexImage {
                 format_args!("{:#010x}", header.header_crc32.get()),
             ));
         }
-        check_version(header.version.get(), "IndexHeader", 8)?;
+        check_version(
+            header.version.get(),
+            "IndexHeader",
+            INDEX_VERSION_OFFSET as u64,
+        )?;
         // v1 did not check its reserved bytes; v2 gives them a meaning that must be there.
         let cache_id = if header.version.get() == FORMAT_VERSION_V1 {
             NO_IDENTITY
@@ -259,7 +301,7 @@ impl IndexImage {
                 FormatErrorKind::Invalid,
                 "IndexHeader",
                 "known",
-                12,
+                INDEX_KNOWN_OFFSET as u64,
                 "bits 0..4 only",
                 format_args!("{known:#x}"),
             ));
@@ -269,7 +311,7 @@ impl IndexImage {
                 FormatErrorKind::Truncated,
                 "IndexHeader",
                 "body_len",
-                72,
+                INDEX_BODY_LEN_OFFSET as u64,
                 format_args!("{} body bytes", header.body_len.get()),
                 format_args!("{} body bytes", body.len()),
             ));
@@ -280,7 +322,7 @@ impl IndexImage {
                 FormatErrorKind::BadChecksum,
                 "IndexHeader",
                 "body_crc32",
-                80,
+                INDEX_BODY_CRC_OFFSET as u64,
                 format_args!("{actual:#010x}"),
                 format_args!("{:#010x}", header.body_crc32.get()),
             ));

@@ -65,9 +65,35 @@ pub struct FrameHeader {
 
 /// Size of a [`FrameHeader`].
 pub const FRAME_HEADER_SIZE: usize = std::mem::size_of::<FrameHeader>();
-const FRAME_CRC_OFFSET: usize = std::mem::offset_of!(FrameHeader, crc32);
+/// Byte offset of [`FrameHeader::payload_len`].
+pub const FRAME_PAYLOAD_LEN_OFFSET: usize = std::mem::offset_of!(FrameHeader, payload_len);
+/// Byte offset of [`FrameHeader::frame_seq`].
+pub const FRAME_SEQ_OFFSET: usize = std::mem::offset_of!(FrameHeader, frame_seq);
+/// Byte offset of [`FrameHeader::crc32`].
+pub const FRAME_CRC_OFFSET: usize = std::mem::offset_of!(FrameHeader, crc32);
+/// Byte offset of [`JournalHeader::version`].
+pub const JOURNAL_VERSION_OFFSET: usize = std::mem::offset_of!(JournalHeader, version);
+/// Byte offset of [`JournalHeader::generation`].
+pub const JOURNAL_GENERATION_OFFSET: usize = std::mem::offset_of!(JournalHeader, generation);
 /// Byte offset of [`JournalHeader::cache_tag`].
 pub const JOURNAL_CACHE_TAG_OFFSET: usize = std::mem::offset_of!(JournalHeader, cache_tag);
+/// Byte offset of [`JournalHeader::crc32`].
+pub const JOURNAL_CRC_OFFSET: usize = std::mem::offset_of!(JournalHeader, crc32);
+
+// The sizes and offsets of FORMAT.md section 5, checked when the crate compiles.
+const _: () = {
+    assert!(JOURNAL_HEADER_SIZE == 32);
+    assert!(JOURNAL_VERSION_OFFSET == 8);
+    assert!(std::mem::offset_of!(JournalHeader, salt) == 12);
+    assert!(JOURNAL_GENERATION_OFFSET == 16);
+    assert!(JOURNAL_CACHE_TAG_OFFSET == 24);
+    assert!(JOURNAL_CRC_OFFSET == 28);
+    assert!(FRAME_HEADER_SIZE == 24);
+    assert!(FRAME_PAYLOAD_LEN_OFFSET == 4);
+    assert!(FRAME_SEQ_OFFSET == 8);
+    assert!(std::mem::offset_of!(FrameHeader, flags) == 16);
+    assert!(FRAME_CRC_OFFSET == 20);
+};
 
 /// Encodes a journal header of the cache `cache_id` (format v1 when it is
 /// [`crate::NO_IDENTITY`]).
@@ -80,7 +106,10 @@ pub fn encode_journal_header(salt: u32, generation: u64, cache_id: u64) -> Vec<u
         cache_tag: U32::new(cache_tag(cache_id)),
         crc32: U32::new(0),
     };
-    header.crc32 = U32::new(crc32(&[header.as_bytes().get(..28).unwrap_or_default()]));
+    header.crc32 = U32::new(crc32(&[header
+        .as_bytes()
+        .get(..JOURNAL_CRC_OFFSET)
+        .unwrap_or_default()]));
     header.as_bytes().to_vec()
 }
 
@@ -100,18 +129,22 @@ pub fn parse_journal_header(bytes: &[u8], cache_id: u64) -> Result<(u32, u64), F
             format_args!("{:?}", header.magic),
         ));
     }
-    let actual = crc32(&[bytes.get(..28).unwrap_or_default()]);
+    let actual = crc32(&[bytes.get(..JOURNAL_CRC_OFFSET).unwrap_or_default()]);
     if actual != header.crc32.get() {
         return Err(FormatError::new(
             FormatErrorKind::BadChecksum,
             "JournalHeader",
             "crc32",
-            28,
+            JOURNAL_CRC_OFFSET as u64,
             format_args!("{actual:#010x}"),
             format_args!("{:#010x}", header.crc32.get()),
         ));
     }
-    check_version(header.version.get(), "JournalHeader", 8)?;
+    check_version(
+        header.version.get(),
+        "JournalHeader",
+        JOURNAL_VERSION_OFFSET as u64,
+    )?;
     check_identity(
         header.version.get(),
         header.cache_tag.get(),
@@ -230,7 +263,7 @@ fn frame_at(
     if len == 0 || len > MAX_FRAME_PAYLOAD {
         return Err(invalid(
             "payload_len",
-            4,
+            FRAME_PAYLOAD_LEN_OFFSET as u64,
             format!("1..={MAX_FRAME_PAYLOAD}"),
             len.to_string(),
         ));
@@ -264,7 +297,7 @@ fn frame_at(
     if header.frame_seq.get() != expected_seq {
         return Err(invalid(
             "frame_seq",
-            8,
+            FRAME_SEQ_OFFSET as u64,
             expected_seq.to_string(),
             header.frame_seq.get().to_string(),
         ));

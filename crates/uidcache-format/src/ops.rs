@@ -39,6 +39,90 @@ impl HeaderField {
     }
 }
 
+/// The one-byte tag that starts every op (spec section "Operations"), declared in tag order.
+///
+/// The one place the numbers live: [`Op::encode`] writes `op.tag() as u8` and the decoder
+/// reads it back through [`OpTag::try_from`]. `Debug` prints the op's name as the spec
+/// spells it (`SetHeader`, `InlineBlock`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+#[non_exhaustive]
+pub enum OpTag {
+    /// [`Op::SetHeader`].
+    SetHeader = 1,
+    /// [`Op::SetExists`].
+    SetExists = 2,
+    /// [`Op::Clear`].
+    Clear = 3,
+    /// [`Op::Learn`].
+    Learn = 4,
+    /// [`Op::Expunge`].
+    Expunge = 5,
+    /// [`Op::RemoveUid`].
+    RemoveUid = 6,
+    /// [`Op::ForgetUid`].
+    ForgetUid = 7,
+    /// [`Op::Unplace`].
+    Unplace = 8,
+    /// [`Op::SetMeta`].
+    SetMeta = 9,
+    /// [`Op::DefineAtom`].
+    DefineAtom = 10,
+    /// [`Op::DefineFlagSet`].
+    DefineFlagSet = 11,
+    /// [`Op::InlineBlock`].
+    InlineBlock = 12,
+}
+
+impl OpTag {
+    /// Every tag, in tag order.
+    pub const ALL: [OpTag; 12] = [
+        OpTag::SetHeader,
+        OpTag::SetExists,
+        OpTag::Clear,
+        OpTag::Learn,
+        OpTag::Expunge,
+        OpTag::RemoveUid,
+        OpTag::ForgetUid,
+        OpTag::Unplace,
+        OpTag::SetMeta,
+        OpTag::DefineAtom,
+        OpTag::DefineFlagSet,
+        OpTag::InlineBlock,
+    ];
+}
+
+impl TryFrom<u8> for OpTag {
+    /// The byte, which is no tag.
+    type Error = u8;
+
+    fn try_from(byte: u8) -> Result<Self, u8> {
+        // `ALL` is in tag order from 1, so a tag is its own index plus one.
+        usize::from(byte)
+            .checked_sub(1)
+            .and_then(|i| OpTag::ALL.get(i).copied())
+            .ok_or(byte)
+    }
+}
+
+// `TryFrom` relies on `ALL` listing the tags in order from 1 with no gap.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "evaluated when compiling: an index out of range fails the build"
+)]
+const _: () = {
+    let mut i = 0;
+    while i < OpTag::ALL.len() {
+        assert!(OpTag::ALL[i] as usize == i + 1);
+        i += 1;
+    }
+};
+
+/// Offset of [`Op::SetHeader`]'s `field` byte from the op's tag byte: right after the tag.
+const SET_HEADER_FIELD_OFFSET: u64 = size_of::<u8>() as u64;
+/// Offset of [`Op::SetHeader`]'s `present` byte from the op's tag byte.
+const SET_HEADER_PRESENT_OFFSET: u64 = SET_HEADER_FIELD_OFFSET + size_of::<u8>() as u64;
+
 /// One change to the mailbox state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
@@ -109,6 +193,13 @@ pub enum Op {
         /// The flag name as received.
         name: Vec<u8>,
     },
+    /// Interns a flag set under the next flag-set ID. Tag 11.
+    DefineFlagSet {
+        /// The flag-set ID, equal to the current flag-set count.
+        id: u32,
+        /// Atom IDs, ascending by the atoms' bytes, no duplicates.
+        atoms: Vec<u32>,
+    },
     /// Records of a small commit stored in the frame itself instead of a block file; `id`
     /// names them like a block until a checkpoint writes them to block file `id`. Tag 12.
     InlineBlock {
@@ -116,13 +207,6 @@ pub enum Op {
         id: u64,
         /// The records, in block order.
         records: Vec<Record>,
-    },
-    /// Interns a flag set under the next flag-set ID. Tag 11.
-    DefineFlagSet {
-        /// The flag-set ID, equal to the current flag-set count.
-        id: u32,
-        /// Atom IDs, ascending by the atoms' bytes, no duplicates.
-        atoms: Vec<u32>,
     },
 }
 
@@ -139,20 +223,35 @@ fn len32(n: usize) -> u32 {
 }
 
 impl Op {
-    /// Appends the encoding of this op to `out`.
+    /// The op's tag.
+    pub fn tag(&self) -> OpTag {
+        match self {
+            Op::SetHeader { .. } => OpTag::SetHeader,
+            Op::SetExists { .. } => OpTag::SetExists,
+            Op::Clear => OpTag::Clear,
+            Op::Learn { .. } => OpTag::Learn,
+            Op::Expunge { .. } => OpTag::Expunge,
+            Op::RemoveUid { .. } => OpTag::RemoveUid,
+            Op::ForgetUid { .. } => OpTag::ForgetUid,
+            Op::Unplace { .. } => OpTag::Unplace,
+            Op::SetMeta { .. } => OpTag::SetMeta,
+            Op::DefineAtom { .. } => OpTag::DefineAtom,
+            Op::DefineFlagSet { .. } => OpTag::DefineFlagSet,
+            Op::InlineBlock { .. } => OpTag::InlineBlock,
+        }
+    }
+
+    /// Appends the encoding of this op to `out`: its tag, then its fields.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        out.push(self.tag() as u8);
         match self {
             Op::SetHeader { field, value } => {
-                out.push(1);
                 out.push(field.code());
                 out.push(u8::from(value.is_some()));
                 put64(out, value.unwrap_or(0));
             }
-            Op::SetExists { count } => {
-                out.push(2);
-                put32(out, *count);
-            }
-            Op::Clear => out.push(3),
+            Op::SetExists { count } => put32(out, *count),
+            Op::Clear => {}
             Op::Learn {
                 seq,
                 block_id,
@@ -161,7 +260,6 @@ impl Op {
                 first_uid,
                 last_uid,
             } => {
-                out.push(4);
                 put32(out, *seq);
                 put64(out, *block_id);
                 put32(out, *first_record);
@@ -169,51 +267,36 @@ impl Op {
                 put32(out, *first_uid);
                 put32(out, *last_uid);
             }
-            Op::Expunge { seq } => {
-                out.push(5);
-                put32(out, *seq);
-            }
-            Op::RemoveUid { uid } => {
-                out.push(6);
-                put32(out, *uid);
-            }
-            Op::ForgetUid { uid } => {
-                out.push(7);
-                put32(out, *uid);
-            }
+            Op::Expunge { seq } => put32(out, *seq),
+            Op::RemoveUid { uid } | Op::ForgetUid { uid } => put32(out, *uid),
             Op::Unplace {
                 first_seq,
                 last_seq,
             } => {
-                out.push(8);
                 put32(out, *first_seq);
                 put32(out, *last_seq);
             }
             Op::SetMeta { uid, flags, modseq } => {
-                out.push(9);
                 put32(out, *uid);
                 put32(out, *flags);
                 put64(out, *modseq);
             }
             Op::DefineAtom { id, name } => {
-                out.push(10);
                 put32(out, *id);
                 put32(out, len32(name.len()));
                 out.extend_from_slice(name);
             }
-            Op::InlineBlock { id, records } => {
-                out.push(12);
-                put64(out, *id);
-                put32(out, len32(records.len()));
-                out.extend_from_slice(records.as_bytes());
-            }
             Op::DefineFlagSet { id, atoms } => {
-                out.push(11);
                 put32(out, *id);
                 put32(out, len32(atoms.len()));
                 for atom in atoms {
                     put32(out, *atom);
                 }
+            }
+            Op::InlineBlock { id, records } => {
+                put64(out, *id);
+                put32(out, len32(records.len()));
+                out.extend_from_slice(records.as_bytes());
             }
         }
     }
@@ -230,16 +313,25 @@ impl Op {
 
     fn decode_one(cur: &mut Cursor<'_>) -> Result<Op, FormatError> {
         let at = cur.offset();
-        let tag = cur.u8()?;
+        let tag = OpTag::try_from(cur.u8()?).map_err(|byte| {
+            FormatError::new(
+                FormatErrorKind::Invalid,
+                "Op",
+                "tag",
+                at,
+                format_args!("1..={}", OpTag::ALL.len()),
+                byte,
+            )
+        })?;
         let op = match tag {
-            1 => {
+            OpTag::SetHeader => {
                 let code = cur.u8()?;
                 let field = HeaderField::from_code(code).ok_or_else(|| {
                     FormatError::new(
                         FormatErrorKind::Invalid,
                         "Op",
                         "field",
-                        at + 1,
+                        at + SET_HEADER_FIELD_OFFSET,
                         "1, 2 or 3",
                         code,
                     )
@@ -254,7 +346,7 @@ impl Op {
                             FormatErrorKind::Invalid,
                             "Op",
                             "present",
-                            at + 2,
+                            at + SET_HEADER_PRESENT_OFFSET,
                             "0 or 1",
                             other,
                         ))
@@ -262,9 +354,9 @@ impl Op {
                 };
                 Op::SetHeader { field, value }
             }
-            2 => Op::SetExists { count: cur.u32()? },
-            3 => Op::Clear,
-            4 => Op::Learn {
+            OpTag::SetExists => Op::SetExists { count: cur.u32()? },
+            OpTag::Clear => Op::Clear,
+            OpTag::Learn => Op::Learn {
                 seq: cur.u32()?,
                 block_id: cur.u64()?,
                 first_record: cur.u32()?,
@@ -272,19 +364,19 @@ impl Op {
                 first_uid: cur.u32()?,
                 last_uid: cur.u32()?,
             },
-            5 => Op::Expunge { seq: cur.u32()? },
-            6 => Op::RemoveUid { uid: cur.u32()? },
-            7 => Op::ForgetUid { uid: cur.u32()? },
-            8 => Op::Unplace {
+            OpTag::Expunge => Op::Expunge { seq: cur.u32()? },
+            OpTag::RemoveUid => Op::RemoveUid { uid: cur.u32()? },
+            OpTag::ForgetUid => Op::ForgetUid { uid: cur.u32()? },
+            OpTag::Unplace => Op::Unplace {
                 first_seq: cur.u32()?,
                 last_seq: cur.u32()?,
             },
-            9 => Op::SetMeta {
+            OpTag::SetMeta => Op::SetMeta {
                 uid: cur.u32()?,
                 flags: cur.u32()?,
                 modseq: cur.u64()?,
             },
-            10 => {
+            OpTag::DefineAtom => {
                 let id = cur.u32()?;
                 let len = cur.u32()? as usize;
                 Op::DefineAtom {
@@ -292,7 +384,7 @@ impl Op {
                     name: cur.take(len)?.to_vec(),
                 }
             }
-            11 => {
+            OpTag::DefineFlagSet => {
                 let id = cur.u32()?;
                 let n = cur.u32()?;
                 let mut atoms = Vec::new();
@@ -301,7 +393,7 @@ impl Op {
                 }
                 Op::DefineFlagSet { id, atoms }
             }
-            12 => {
+            OpTag::InlineBlock => {
                 let id = cur.u64()?;
                 let n = cur.u32()? as usize;
                 let at = cur.offset();
@@ -313,16 +405,6 @@ impl Op {
                     id,
                     records: records.to_vec(),
                 }
-            }
-            other => {
-                return Err(FormatError::new(
-                    FormatErrorKind::Invalid,
-                    "Op",
-                    "tag",
-                    at,
-                    "1..=12",
-                    other,
-                ))
             }
         };
         Ok(op)
@@ -401,7 +483,29 @@ mod tests {
             let _ = Op::decode_all(&bytes[..cut], 0);
         }
         let err = Op::decode_all(&[42], 100).unwrap_err();
+        assert_eq!(err.expected, "1..=12");
         assert_eq!((err.field, err.offset), ("tag", 100));
-        assert!(Op::decode_all(&[1, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0], 0).is_err());
+        let err = Op::decode_all(&[1, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0], 50).unwrap_err();
+        assert_eq!((err.field, err.offset), ("field", 51));
+        let err = Op::decode_all(&[1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0], 50).unwrap_err();
+        assert_eq!((err.field, err.offset), ("present", 52));
+    }
+
+    #[test]
+    fn every_tag_decodes_to_itself_and_no_other_byte_is_a_tag() {
+        for byte in 0..=u8::MAX {
+            match OpTag::try_from(byte) {
+                Ok(tag) => assert_eq!(tag as u8, byte),
+                Err(b) => {
+                    assert_eq!(b, byte);
+                    assert!(byte == 0 || usize::from(byte) > OpTag::ALL.len());
+                }
+            }
+        }
+        for op in every_op() {
+            let mut bytes = Vec::new();
+            op.encode(&mut bytes);
+            assert_eq!(bytes.first(), Some(&(op.tag() as u8)), "{op:?}");
+        }
     }
 }

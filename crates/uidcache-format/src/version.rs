@@ -6,6 +6,14 @@
 use crate::error::{FormatError, FormatErrorKind};
 use crate::FORMAT_VERSION;
 
+/// Offset of the version field in every file: right after the 8-byte magic (FORMAT.md 1.2).
+pub(crate) const VERSION_OFFSET: usize = crate::block::BLOCK_VERSION_OFFSET;
+
+const _: () = {
+    assert!(VERSION_OFFSET == crate::index::INDEX_VERSION_OFFSET);
+    assert!(VERSION_OFFSET == crate::journal::JOURNAL_VERSION_OFFSET);
+};
+
 /// Checks a version field at `offset` of `structure`.
 pub(crate) fn check_version(
     found: u32,

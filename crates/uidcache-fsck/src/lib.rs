@@ -35,6 +35,7 @@
 //! assert!(uidcache_fsck::check(dir.path()).unwrap().is_clean());
 //! ```
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod blocks;
 mod error;

@@ -2,6 +2,7 @@
 //! (notes about crash leftovers and stale header values are printed but do not fail), 1 when
 //! it has damage (with `--strict`: any finding at all), 2 usage or I/O error. Findings are
 //! printed one a line, `note: ...` or `damage: ...`.
+#![forbid(unsafe_code)]
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -31,6 +31,7 @@
 //! assert_eq!(cache.view().exists(), Some(2));
 //! ```
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod apply;
 mod command;

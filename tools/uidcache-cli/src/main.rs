@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success; 1 an error in the input or the cache (the message names the
 //! transcript line); 2 a usage error or an I/O error.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
