@@ -66,7 +66,13 @@ pub enum Error {
 
 impl From<uidcache_engine::Error> for Error {
     fn from(e: uidcache_engine::Error) -> Error {
-        Error::Engine(Box::new(e))
+        use uidcache_engine::InvalidOp;
+        match e {
+            uidcache_engine::Error::Invalid(InvalidOp::UnreportedExpunge { exists, known }) => {
+                Error::UnreportedExpunge { exists, known }
+            }
+            other => Error::Engine(Box::new(other)),
+        }
     }
 }
 
