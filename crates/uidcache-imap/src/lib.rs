@@ -44,6 +44,7 @@ mod replay;
 mod response;
 pub mod seqset;
 mod session;
+#[cfg(feature = "sim")]
 pub mod sim;
 mod start;
 
