@@ -149,7 +149,10 @@ impl Transaction<'_> {
         if let Some(n) = select.uidnext {
             self.set_uidnext(Some(n))?;
         }
-        Ok(SelectOutcome { cleared, kept: keep })
+        Ok(SelectOutcome {
+            cleared,
+            kept: keep,
+        })
     }
 
     /// Records `[UIDVALIDITY v]`, at a SELECT or any time: when it differs from the cached
@@ -287,7 +290,12 @@ mod tests {
         let mut tx = cache.transaction().unwrap();
         let vanished = [(10, 10)];
         let out = tx
-            .record_select(&SelectResult::new().uidvalidity(42).exists(3).qresync(&vanished))
+            .record_select(
+                &SelectResult::new()
+                    .uidvalidity(42)
+                    .exists(3)
+                    .qresync(&vanished),
+            )
             .unwrap();
         assert_eq!(
             out,

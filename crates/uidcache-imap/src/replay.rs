@@ -63,10 +63,8 @@ pub fn replay(
         if line.iter().all(u8::is_ascii_whitespace) || line.first() == Some(&b'#') {
             continue;
         }
-        let line = with_literals(line, &mut lines).map_err(|source| LineError {
-            line: pos,
-            source,
-        })?;
+        let line =
+            with_literals(line, &mut lines).map_err(|source| LineError { line: pos, source })?;
         (last, stats.lines) = (lines.read, lines.read);
         if let Some(cmd) = line.strip_prefix(b"C: ") {
             session.command(&mut tx, cmd)?;
@@ -114,7 +112,11 @@ impl<'a, I: Iterator<Item = &'a [u8]>> Lines<'a, I> {
         };
         self.read += 1;
         if self.rest.peek().is_none() {
-            return if raw.is_empty() { Next::End } else { Next::Torn };
+            return if raw.is_empty() {
+                Next::End
+            } else {
+                Next::Torn
+            };
         }
         Next::Line(raw.strip_suffix(b"\r").unwrap_or(raw))
     }
@@ -194,11 +196,13 @@ mod tests {
         replay(&mut cache, text.as_bytes(), Durability::NoSync)
     }
 
-    const SELECT: &str = "C: a1 SELECT INBOX\nS: * 1 EXISTS\nS: * OK [UIDVALIDITY 1] x\nS: a1 OK x\n";
+    const SELECT: &str =
+        "C: a1 SELECT INBOX\nS: * 1 EXISTS\nS: * OK [UIDVALIDITY 1] x\nS: a1 OK x\n";
 
     #[test]
     fn a_literal_continues_on_the_following_lines() {
-        let text = format!("{SELECT}S: * 1 FETCH (UID 4 BODY[] {{7}}\nab\n\nc FLAGS (x))\n# {{3}}\n");
+        let text =
+            format!("{SELECT}S: * 1 FETCH (UID 4 BODY[] {{7}}\nab\n\nc FLAGS (x))\n# {{3}}\n");
         // The comment announcing `{3}` is a comment, not a literal.
         assert_eq!(run(&text).unwrap().lines, 9);
     }

@@ -10,8 +10,8 @@ use imap_codec::imap_types::sequence::{SeqOrUid, Sequence};
 use imap_codec::ResponseCodec;
 
 use crate::error::{Error, Result};
-use crate::event::{CacheCode, Completion, Event};
 use crate::esearch;
+use crate::event::{CacheCode, Completion, Event};
 use crate::fetchline::{flag_words, list_inside, FetchLine, Item};
 
 /// Parses one server response (without its final CRLF).

@@ -4,7 +4,7 @@
 //! cache does not use, and reconnects go through the engine's SELECT rule. Each file
 //! replays without error, and the cache then holds what the file's `#= ` lines say (the
 //! `uidcache dump` of the state the server described, worked out by hand).
-#![allow(clippy::unwrap_used, reason = "test code")]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
 
 mod common;
 
@@ -20,8 +20,8 @@ fn check(name: &str) {
         .collect();
     assert!(!want.is_empty(), "{name}: no expected state (`#= ` lines)");
     let tmp = tempfile::tempdir().unwrap();
-    let got = common::replay_dump(&tmp.path().join("c"), &text)
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let got =
+        common::replay_dump(&tmp.path().join("c"), &text).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(got, want, "{name}: the cache after the session");
 }
 

@@ -71,7 +71,10 @@ fn circle_from(
 fn no_file_imports_a_file_that_imports_it_back() {
     let g = graph();
     assert!(g.len() > 5, "read the crate's files: {:?}", g.keys());
-    assert!(g["session"].contains("start"), "the parser sees `crate::` uses");
+    assert!(
+        g["session"].contains("start"),
+        "the parser sees `crate::` uses"
+    );
     for name in g.keys() {
         let found = circle_from(&g, name, name, &mut vec![name.clone()]);
         assert!(found.is_none(), "a circle of files: {found:?}");
