@@ -89,6 +89,19 @@ pub enum InvalidOp {
         /// The last placed sequence number.
         seq: u32,
     },
+    /// A QRESYNC SELECT's EXISTS is below the run of positions the cache knows from 1
+    /// after the reported `VANISHED (EARLIER)`: an expunge among them was never reported,
+    /// so the cached HIGHESTMODSEQ claimed changes the cache never saw.
+    #[error(
+        "the server has {exists} messages after QRESYNC, but the cache knows messages \
+         1..={known} and no expunge among them was reported: an expunge the cache never saw"
+    )]
+    UnreportedExpunge {
+        /// The SELECT's EXISTS.
+        exists: u32,
+        /// The known run from sequence number 1, after the reported expunges.
+        known: u32,
+    },
     /// The record to update is not known.
     #[error("no record for {0}")]
     NotKnown(String),

@@ -58,6 +58,7 @@ mod lock;
 )]
 mod mmap;
 mod options;
+mod select;
 mod seqindex;
 mod slice;
 mod stale;
@@ -71,6 +72,7 @@ pub use compact::CompactStats;
 pub use error::{Error, InvalidOp, Result};
 pub use flags::{check_flag_list, FlagSetId, MAX_FLAGS, MAX_FLAG_BYTES};
 pub use options::{Durability, OpenOptions};
+pub use select::{SelectOutcome, SelectResult};
 pub use stale::StaleSnapshot;
 pub use txn::{Removal, Transaction, Update};
 pub use view::{Message, Segment, UidPosition, View};

@@ -10,6 +10,12 @@ pub(crate) fn count(tx: &Transaction<'_>) -> u32 {
     tx.view().exists().unwrap_or(0)
 }
 
+/// `[UIDVALIDITY v]`: a new value means another mailbox, whose records are dropped (see
+/// [`Transaction::record_uidvalidity`]). Returns whether they were.
+pub(crate) fn uidvalidity(tx: &mut Transaction<'_>, v: u32) -> Result<bool> {
+    Ok(tx.record_uidvalidity(v)?)
+}
+
 /// `* n EXISTS`: the count grows; it may not shrink.
 pub(crate) fn exists(tx: &mut Transaction<'_>, n: u32) -> Result<()> {
     if let Some(count) = tx.view().exists() {

@@ -46,13 +46,10 @@ pub enum Error {
     /// A UID that breaks the ordering with known neighbours, or contradicts a known position.
     #[error("UID order broken: {0}")]
     UidOrder(String),
-    /// After a QRESYNC SELECT (and its `VANISHED (EARLIER)`), the server has fewer messages
-    /// than the cache knows in a row from 1: an expunge at or below the cache's
-    /// HIGHESTMODSEQ was never reported to it, so its HIGHESTMODSEQ was wrong.
-    #[error(
-        "the server has {exists} messages after QRESYNC, but the cache knows messages \
-         1..={known} and no expunge among them was reported: an expunge the cache never saw"
-    )]
+    /// After a QRESYNC SELECT, the server has fewer messages than the cache knows in a row
+    /// from 1: the engine's [`uidcache_engine::InvalidOp::UnreportedExpunge`], kept as its
+    /// own kind because a client answers it by resynchronizing.
+    #[error("{}", uidcache_engine::InvalidOp::UnreportedExpunge { exists: *exists, known: *known })]
     UnreportedExpunge {
         /// The SELECT's EXISTS.
         exists: u32,
@@ -66,7 +63,13 @@ pub enum Error {
 
 impl From<uidcache_engine::Error> for Error {
     fn from(e: uidcache_engine::Error) -> Error {
-        Error::Engine(Box::new(e))
+        use uidcache_engine::InvalidOp;
+        match e {
+            uidcache_engine::Error::Invalid(InvalidOp::UnreportedExpunge { exists, known }) => {
+                Error::UnreportedExpunge { exists, known }
+            }
+            other => Error::Engine(Box::new(other)),
+        }
     }
 }
 

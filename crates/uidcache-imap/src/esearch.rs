@@ -2,7 +2,7 @@
 //! `ESEARCH [(TAG "tag")] [UID] *(SP name SP value)`, keeping the `ALL` set.
 
 use crate::error::{Error, Result};
-use crate::response::Event;
+use crate::event::Event;
 use crate::seqset::parse_uid_set;
 
 /// Parses a whole `* ESEARCH ...` line.

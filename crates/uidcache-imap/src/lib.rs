@@ -5,11 +5,27 @@
 //! server's response lines in order, applying them to an engine transaction, and commit
 //! whenever it returns [`Step::Commit`] (a tagged completion). [`replay`] does that for a
 //! whole transcript; [`dump`] prints a cache in the `uidcache dump` format; [`qresync_param`]
-//! builds the `SELECT ... (QRESYNC ...)` parameter from a cache. The on-disk format is
-//! `format-spec/FORMAT.md`; the contract of replay and dump is issue 6.
+//! builds the `SELECT ... (QRESYNC ...)` parameter from a cache. The on-disk format and the
+//! HIGHESTMODSEQ rule are in the format specification (`FORMAT.md`).
 //!
-//! Responses are parsed with imap-codec; ESEARCH, which it does not parse, is read narrowly
-//! by this crate.
+//! # Feeding responses
+//!
+//! Three ways, from the most done for you to the least:
+//! - **Raw responses through [`Session::response`]**: one call per server response, without
+//!   its final CRLF. A response that carries literals is passed whole, as one unit: the
+//!   text up to each `{n}`, the CRLF after it, the literal's `n` bytes, and the rest of the
+//!   response (`b"* 1 FETCH (UID 3 BODY[] {5}\r\nhello FLAGS ())"`), which is what a
+//!   framing reader (imap-codec's `Fragmentizer`, or any that waits out literals) delivers.
+//! - **Your own parser through [`Session::event`]**: build the [`Event`]s yourself; the
+//!   session still applies the SELECT rule, the HIGHESTMODSEQ rule and search bookkeeping.
+//! - **The engine directly**: [`uidcache_engine::Transaction::record_select`] records a
+//!   SELECT/EXAMINE with the reconnect rule; the rest is `learn`, `update_seq`, `expunge`
+//!   and `remove_uid`, and the HIGHESTMODSEQ rule is then yours (FORMAT.md section 9.1).
+//!
+//! Only what the cache uses must parse: in a FETCH response every item but UID, FLAGS and
+//! MODSEQ is skipped by its shape (`X-GM-LABELS`, `EMAILID`, `PREVIEW`, `BODY[...]` literals,
+//! ...), and response codes the cache does not use are ignored. Responses are parsed with
+//! imap-codec; ESEARCH, which it does not parse, is read narrowly by this crate.
 //!
 //! # Example
 //! ```
@@ -38,19 +54,22 @@ mod command;
 mod dump;
 mod error;
 mod esearch;
+mod event;
+mod fetchline;
 mod qresync;
-mod rawflags;
 mod replay;
 mod response;
 pub mod seqset;
 mod session;
+#[cfg(feature = "sim")]
 pub mod sim;
 mod start;
 
 pub use command::{parse_command, Command};
 pub use dump::{dump, dump_to_string};
 pub use error::{Error, LineError, Result};
+pub use event::{CacheCode, Completion, Event};
 pub use qresync::qresync_param;
 pub use replay::{replay, ReplayStats};
-pub use response::{parse_response, CacheCode, Completion, Event, MAX_FLAG_LIST_BYTES};
+pub use response::{parse_response, MAX_FLAG_LIST_BYTES};
 pub use session::{Session, Step};

@@ -10,102 +10,37 @@ use imap_codec::imap_types::sequence::{SeqOrUid, Sequence};
 use imap_codec::ResponseCodec;
 
 use crate::error::{Error, Result};
-use crate::{esearch, rawflags};
+use crate::esearch;
+use crate::event::{CacheCode, Completion, Event};
+use crate::fetchline::{flag_words, list_inside, FetchLine, Item};
 
-/// A response code that matters to the cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheCode {
-    /// `[UIDVALIDITY n]`.
-    UidValidity(u32),
-    /// `[UIDNEXT n]`.
-    UidNext(u32),
-    /// `[HIGHESTMODSEQ n]`.
-    HighestModseq(u64),
-    /// `[NOMODSEQ]`.
-    NoModseq,
-    /// `[CLOSED]` (RFC 7162 3.2.11): the previous mailbox's responses end here.
-    Closed,
-}
-
-/// How a command completed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Completion {
-    /// `OK`.
-    Ok,
-    /// `NO`.
-    No,
-    /// `BAD`.
-    Bad,
-}
-
-/// One server response, reduced to what the cache needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// `* n EXISTS`.
-    Exists(u32),
-    /// `* n EXPUNGE`.
-    Expunge(u32),
-    /// `* VANISHED [(EARLIER)] uid-set`, as inclusive UID ranges.
-    Vanished {
-        /// Whether `(EARLIER)` was given.
-        earlier: bool,
-        /// The UIDs.
-        uids: Vec<(u32, u32)>,
-    },
-    /// `* n FETCH (...)`: the items the cache stores.
-    Fetch {
-        /// The sequence number.
-        seq: u32,
-        /// `UID u`.
-        uid: Option<u32>,
-        /// `FLAGS (...)`, bytes as received (`\Recent` included; the engine drops it).
-        flags: Option<Vec<Vec<u8>>>,
-        /// `MODSEQ (m)`.
-        modseq: Option<u64>,
-    },
-    /// `* SEARCH n...`.
-    Search(Vec<u32>),
-    /// `* ESEARCH [(TAG "t")] [UID] ...` (RFC 4731).
-    Esearch {
-        /// The correlator tag.
-        tag: Option<String>,
-        /// Whether the numbers are UIDs.
-        uid: bool,
-        /// The `ALL` set, if given.
-        all: Option<Vec<(u32, u32)>>,
-    },
-    /// An untagged `OK` with a code the cache uses.
-    Code(CacheCode),
-    /// A tagged completion: a commit point.
-    Tagged {
-        /// The tag.
-        tag: String,
-        /// OK, NO or BAD.
-        status: Completion,
-        /// A code the cache uses, if any.
-        code: Option<CacheCode>,
-    },
-    /// Anything else (FLAGS, CAPABILITY, BYE, greetings, codes the cache does not use, ...).
-    Ignored,
-}
-
-/// Parses one server response line (without CRLF).
+/// Parses one server response (without its final CRLF).
+///
+/// A response that carries literals is passed whole, as one unit: the line up to and
+/// including each `{n}`, the CRLF after it, the literal's `n` bytes, and the rest, up to the
+/// final CRLF (which is left off). `* 1 FETCH (UID 3 BODY[] {5}\r\nhello FLAGS ())` is one
+/// response.
+///
+/// Only what the cache uses must parse; in a FETCH response every item but UID, FLAGS and
+/// MODSEQ is skipped by its shape (so `X-GM-LABELS`, `EMAILID`, `PREVIEW`, `BODY[...]`
+/// literals, ... are fine), and a response code the cache does not use is ignored.
 pub fn parse_response(line: &[u8]) -> Result<Event> {
-    refuse_oversized_flags(line)?;
+    if let Some(split) = FetchLine::split(line) {
+        let fetch = split.map_err(|_| malformed(line))?;
+        return parse_fetch(line, &fetch);
+    }
     let mut input = Vec::with_capacity(line.len() + 2);
     input.extend_from_slice(line);
     input.extend_from_slice(b"\r\n");
     match ResponseCodec::default().decode(&input) {
         Ok((_, response)) => {
-            let event = from_codec(response, line);
+            let event = from_codec(response);
             // A code of ours that imap-codec could only read as an unknown one (such as
             // `[UIDVALIDITY 0]`) is a broken response, not an ignorable one.
             if matches!(event, Event::Ignored | Event::Tagged { code: None, .. })
                 && names_cache_code(line)
             {
-                return Err(Error::Malformed(
-                    String::from_utf8_lossy(line).chars().take(200).collect(),
-                ));
+                return Err(malformed(line));
             }
             Ok(event)
         }
@@ -119,21 +54,69 @@ pub fn parse_response(line: &[u8]) -> Result<Event> {
 /// 100 MB FLAGS list costs a scan, not the gigabytes its parsed flags would take.
 pub const MAX_FLAG_LIST_BYTES: usize = uidcache_engine::MAX_FLAG_BYTES + uidcache_engine::MAX_FLAGS;
 
-fn refuse_oversized_flags(line: &[u8]) -> Result<()> {
-    if line.len() <= MAX_FLAG_LIST_BYTES {
-        return Ok(());
-    }
-    match crate::rawflags::fetch_flags_span(line) {
-        Some(span) if span.len() > MAX_FLAG_LIST_BYTES => {
-            Err(Error::FlagListTooLong { bytes: span.len() })
+/// The items the cache stores; every other FETCH item is skipped.
+const STORED_ITEMS: [&[u8]; 3] = [b"UID", b"FLAGS", b"MODSEQ"];
+
+/// A FETCH response: the stored items are parsed by imap-codec, on a line rebuilt from them
+/// alone, so that their syntax is checked as strictly as ever while items imap-codec does
+/// not know (or a 30 MB body) never reach it.
+fn parse_fetch(line: &[u8], fetch: &FetchLine) -> Result<Event> {
+    if let Some(value) = fetch.item(line, b"FLAGS") {
+        let inside = list_inside(value).map_or(value.len(), <[u8]>::len);
+        if inside > MAX_FLAG_LIST_BYTES {
+            return Err(Error::FlagListTooLong { bytes: inside });
         }
-        _ => Ok(()),
+    }
+    let stored: Vec<&Item> = fetch
+        .items
+        .iter()
+        .filter(|it| {
+            line.get(it.name.clone())
+                .is_some_and(|n| STORED_ITEMS.iter().any(|s| n.eq_ignore_ascii_case(s)))
+        })
+        .collect();
+    if stored.is_empty() {
+        // Nothing to store, but the sequence number still says which message changed.
+        let seq = line
+            .get(fetch.seq.clone())
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|d| d.parse::<u32>().ok())
+            .filter(|n| *n > 0)
+            .ok_or_else(|| malformed(line))?;
+        return Ok(Event::Fetch {
+            seq,
+            uid: None,
+            flags: None,
+            modseq: None,
+        });
+    }
+    let mut input = Vec::with_capacity(line.len().min(256));
+    input.extend_from_slice(b"* ");
+    input.extend_from_slice(line.get(fetch.seq.clone()).unwrap_or_default());
+    input.extend_from_slice(b" FETCH (");
+    for (k, it) in stored.iter().enumerate() {
+        if k > 0 {
+            input.push(b' ');
+        }
+        input.extend_from_slice(line.get(it.name.start..it.value.end).unwrap_or_default());
+    }
+    input.extend_from_slice(b")\r\n");
+    match ResponseCodec::default().decode(&input) {
+        Ok((_, Response::Data(Data::Fetch { seq, items }))) => {
+            let raw_flags = fetch.item(line, b"FLAGS").and_then(list_inside);
+            Ok(fetch_event(seq.get(), items.as_ref(), raw_flags))
+        }
+        _ => Err(malformed(line)),
     }
 }
 
-fn from_codec(response: Response<'_>, line: &[u8]) -> Event {
+fn malformed(line: &[u8]) -> Error {
+    Error::Malformed(String::from_utf8_lossy(line).chars().take(200).collect())
+}
+
+fn from_codec(response: Response<'_>) -> Event {
     match response {
-        Response::Data(data) => from_data(data, line),
+        Response::Data(data) => from_data(data),
         Response::Status(Status::Untagged(body)) if body.kind == StatusKind::Ok => body
             .code
             .and_then(cache_code)
@@ -162,7 +145,7 @@ fn cache_code(code: Code<'_>) -> Option<CacheCode> {
     })
 }
 
-fn from_data(data: Data<'_>, line: &[u8]) -> Event {
+fn from_data(data: Data<'_>) -> Event {
     match data {
         Data::Exists(n) => Event::Exists(n),
         Data::Expunge(n) => Event::Expunge(n.get()),
@@ -182,35 +165,39 @@ fn from_data(data: Data<'_>, line: &[u8]) -> Event {
                 .collect(),
         },
         Data::Search(uids, ..) => Event::Search(uids.iter().map(|u| u.get()).collect()),
-        Data::Fetch { seq, items } => {
-            let (mut uid, mut flags, mut modseq) = (None, None, None);
-            for item in items.as_ref() {
-                match item {
-                    MessageDataItem::Uid(u) => uid = Some(u.get()),
-                    MessageDataItem::ModSeq(m) => modseq = Some(m.get()),
-                    MessageDataItem::Flags(list) => {
-                        // imap-codec normalizes the case of system flags; the cache keeps the
-                        // bytes as received, so they are read from the line itself.
-                        flags = Some(rawflags::fetch_flags(line).unwrap_or_else(|| {
-                            list.iter()
-                                .map(|f| match f {
-                                    FlagFetch::Flag(f) => f.to_string().into_bytes(),
-                                    FlagFetch::Recent => b"\\Recent".to_vec(),
-                                })
-                                .collect()
-                        }))
-                    }
-                    _ => {}
-                }
-            }
-            Event::Fetch {
-                seq: seq.get(),
-                uid,
-                flags,
-                modseq,
-            }
-        }
+        // FETCH responses are split first (`parse_fetch`); one imap-codec still reads as a
+        // FETCH keeps its flags as imap-codec wrote them.
+        Data::Fetch { seq, items } => fetch_event(seq.get(), items.as_ref(), None),
         _ => Event::Ignored,
+    }
+}
+
+/// The stored items of a FETCH. `raw_flags` is the inside of the FLAGS list as received:
+/// imap-codec normalizes the case of system flags, while the cache keeps the bytes.
+fn fetch_event(seq: u32, items: &[MessageDataItem<'_>], raw_flags: Option<&[u8]>) -> Event {
+    let (mut uid, mut flags, mut modseq) = (None, None, None);
+    for item in items {
+        match item {
+            MessageDataItem::Uid(u) => uid = Some(u.get()),
+            MessageDataItem::ModSeq(m) => modseq = Some(m.get()),
+            MessageDataItem::Flags(list) => {
+                flags = Some(raw_flags.map(flag_words).unwrap_or_else(|| {
+                    list.iter()
+                        .map(|f| match f {
+                            FlagFetch::Flag(f) => f.to_string().into_bytes(),
+                            FlagFetch::Recent => b"\\Recent".to_vec(),
+                        })
+                        .collect()
+                }))
+            }
+            _ => {}
+        }
+    }
+    Event::Fetch {
+        seq,
+        uid,
+        flags,
+        modseq,
     }
 }
 
@@ -354,5 +341,72 @@ mod tests {
             );
         }
         assert_eq!(parse_response(b"* WHATEVER 1 2").ok(), Some(Event::Ignored));
+    }
+
+    /// Real servers answer FETCH with items beside the three the cache stores; each of them
+    /// made the whole response `Malformed` while imap-codec parsed every item.
+    #[test]
+    fn skips_fetch_items_the_cache_does_not_store() {
+        let fetch = |uid, flags: &[&[u8]], modseq| Event::Fetch {
+            seq: 1,
+            uid: Some(uid),
+            flags: Some(flags.iter().map(|f| f.to_vec()).collect()),
+            modseq,
+        };
+        for (line, want) in [
+            (
+                &b"* 1 FETCH (UID 3 FLAGS (\\Seen) X-GM-LABELS (\\Inbox \"a b\") X-GM-MSGID 123)"[..],
+                fetch(3, &[b"\\Seen"], None),
+            ),
+            (
+                b"* 1 FETCH (X-GM-THRID 1278455344230334865 UID 3 FLAGS (\\Seen) MODSEQ (5))",
+                fetch(3, &[b"\\Seen"], Some(5)),
+            ),
+            (
+                b"* 1 FETCH (UID 3 FLAGS () EMAILID (M1) THREADID (T1) SAVEDATE NIL)",
+                fetch(3, &[], None),
+            ),
+            (
+                b"* 1 FETCH (UID 3 PREVIEW {12}\r\nFLAGS (\\no)) FLAGS ($x))",
+                fetch(3, &[b"$x"], None),
+            ),
+            (
+                b"* 1 FETCH (UID 3 BINARY.SIZE[1] 12 BINARY[1] ~{2}\r\n\0\0 FLAGS (a))",
+                fetch(3, &[b"a"], None),
+            ),
+        ] {
+            assert_eq!(
+                parse_response(line).ok(),
+                Some(want),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+        assert_eq!(
+            parse_response(b"* 4 FETCH (X-GM-LABELS (\\Starred))").ok(),
+            Some(Event::Fetch {
+                seq: 4,
+                uid: None,
+                flags: None,
+                modseq: None
+            })
+        );
+    }
+
+    #[test]
+    fn the_stored_items_stay_strict_among_unknown_ones() {
+        for bad in [
+            &b"* 1 FETCH (X-GM-MSGID 1 UID x)"[..],
+            b"* 1 FETCH (EMAILID (M1) MODSEQ (0))",
+            b"* 1 FETCH (PREVIEW \"x\" FLAGS (\"q\"))",
+            b"* 1 FETCH (UID 3 BODY[] {9}\r\nshort)",
+            b"* 0 FETCH (X-GM-MSGID 1)",
+        ] {
+            assert!(
+                parse_response(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 }

@@ -1,12 +1,13 @@
 //! Session semantics: which responses belong to which session, search context per command
 //! tag, the HIGHESTMODSEQ rule, and commit points.
 
-use uidcache_engine::Transaction;
+use uidcache_engine::{SelectOutcome, Transaction};
 
 use crate::apply;
 use crate::command::{parse_command, Command};
 use crate::error::{Error, LineError, Result};
-use crate::response::{parse_response, CacheCode, Completion, Event};
+use crate::event::{CacheCode, Completion, Event};
+use crate::response::parse_response;
 use crate::seqset::{self, SeqNum};
 use crate::start;
 
@@ -76,6 +77,8 @@ pub struct Session {
     releasing: Vec<String>,
     /// The value of the last `[HIGHESTMODSEQ n]` code of a SELECT/EXAMINE on this connection.
     selected_modseq: Option<u64>,
+    /// What the last SELECT/EXAMINE kept of the cache.
+    last_select: Option<SelectOutcome>,
 }
 
 impl Session {
@@ -220,13 +223,9 @@ impl Session {
             Event::Code(CacheCode::HighestModseq(n)) => Some(*n),
             _ => None,
         });
-        let rest = start::start_session(tx, sel.qresync, sel.buffer, self)?;
-        self.apply_all(tx, rest)
-    }
-
-    /// Forgets FETCH MODSEQs seen so far (a UIDVALIDITY change).
-    pub(crate) fn reset_pending_modseq(&mut self) {
-        self.pending_modseq = None;
+        let started = start::start_session(tx, sel.qresync, sel.buffer)?;
+        self.last_select = Some(started.outcome);
+        self.apply_all(tx, started.rest)
     }
 
     /// The highest FETCH MODSEQ seen that is not yet stored because no command since has
@@ -234,6 +233,13 @@ impl Session {
     /// stored HIGHESTMODSEQ may lag the server: a `NOOP` would release it.
     pub fn pending_modseq(&self) -> Option<u64> {
         self.pending_modseq
+    }
+
+    /// What the last SELECT/EXAMINE on this connection kept of the cache (whether a new
+    /// UIDVALIDITY dropped it, how many positions stayed placed), once its responses were
+    /// resolved; `None` before any.
+    pub fn last_select(&self) -> Option<SelectOutcome> {
+        self.last_select
     }
 
     /// The `[HIGHESTMODSEQ n]` that the last SELECT/EXAMINE on this connection reported,
@@ -333,11 +339,10 @@ impl Session {
     pub(crate) fn code(&mut self, tx: &mut Transaction<'_>, code: CacheCode) -> Result<()> {
         match code {
             CacheCode::UidValidity(v) => {
-                if start::uidvalidity_changes(tx, v) {
-                    start::clear_records(tx)?;
-                    self.reset_pending_modseq();
+                if apply::uidvalidity(tx, v)? {
+                    // MODSEQs seen so far were the old mailbox's.
+                    self.pending_modseq = None;
                 }
-                tx.set_uidvalidity(Some(v))?;
             }
             CacheCode::UidNext(n) => tx.set_uidnext(Some(n))?,
             CacheCode::HighestModseq(n) => self.modseq_code = Some(Some(n)),

@@ -1,6 +1,7 @@
 //! A simulated IMAP server (one mailbox, CONDSTORE/QRESYNC/ESEARCH) that writes the lines of
 //! a session as a transcript: the demo plays it against a cache, and the tests generate
-//! random sessions with it. Deterministic for a seed.
+//! random sessions with it. Deterministic for a seed. Built only with the `sim` feature: it is
+//! a test tool, not part of the library.
 
 #![allow(
     clippy::indexing_slicing,

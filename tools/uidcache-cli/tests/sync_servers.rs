@@ -267,6 +267,7 @@ on_both_servers! {
     first_syncs_while_expunges_precede_flag_changes_converge(true);
     uids_only_resyncs_then_a_full_sync_learns_every_flag(true);
     a_cache_the_server_contradicts_heals_itself(true);
+    a_session_fetching_items_the_cache_does_not_store_replays(true);
 }
 
 fn first_sync_reconnects_watch_and_transcript(server: &dyn Server) {
@@ -888,4 +889,130 @@ fn a_cache_the_server_contradicts_heals_itself(server: &dyn Server) {
     assert_current(server, "INBOX", &dir, "a wrong UID at a position");
     let report = uidcache_fsck::check(&dir).unwrap();
     assert!(!report.has_damage(), "{report:?}");
+}
+
+/// A mail client's FETCH asks for more than the cache stores (sizes, dates, ENVELOPE,
+/// BODYSTRUCTURE, a header literal, and the server's own items where it advertises them:
+/// OBJECTID, SAVEDATE, PREVIEW, Dovecot's X-GUID). The session, recorded raw from the server
+/// with its literals, replays into a cache that equals the server's truth.
+fn a_session_fetching_items_the_cache_does_not_store_replays(server: &dyn Server) {
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    server.populate("Extras", 40);
+    let stream = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    // One response, literals included, without its final CRLF.
+    let mut read_response = || -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let mut line = Vec::new();
+            reader.read_until(b'\n', &mut line).unwrap();
+            let body = line.strip_suffix(b"\r\n").expect("a CRLF-terminated line");
+            out.extend_from_slice(body);
+            let text = String::from_utf8_lossy(body);
+            let n = text
+                .strip_suffix('}')
+                .and_then(|t| t.rsplit_once('{'))
+                .and_then(|(_, n)| n.parse::<usize>().ok());
+            let Some(n) = n else {
+                return out;
+            };
+            let mut literal = vec![0; n];
+            reader.read_exact(&mut literal).unwrap();
+            // The replay format writes a literal's line breaks as line ends: CRLF only.
+            let bare_lf = literal
+                .iter()
+                .enumerate()
+                .any(|(i, b)| *b == b'\n' && (i == 0 || literal[i - 1] != b'\r'));
+            assert!(!bare_lf, "a literal with a bare LF from {}", server.name());
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(&literal);
+        }
+    };
+    let mut transcript = Vec::new();
+    transcript.extend_from_slice(b"S: ");
+    transcript.extend_from_slice(&read_response());
+    transcript.push(b'\n');
+    // Sends a command and records it with its answer; returns the untagged responses.
+    let mut exchange = |tag: &str, command: &str, transcript: &mut Vec<u8>| -> Vec<String> {
+        write!(writer, "{tag} {command}\r\n").unwrap();
+        transcript.extend_from_slice(format!("C: {tag} {command}\n").as_bytes());
+        let mut untagged = Vec::new();
+        loop {
+            let response = read_response();
+            transcript.extend_from_slice(b"S: ");
+            transcript.extend_from_slice(&response);
+            transcript.push(b'\n');
+            let text = String::from_utf8_lossy(&response).into_owned();
+            if text.starts_with(&format!("{tag} ")) {
+                assert!(text.starts_with(&format!("{tag} OK")), "{command}: {text}");
+                return untagged;
+            }
+            untagged.push(text);
+        }
+    };
+    exchange(
+        "a1",
+        &format!(
+            "LOGIN {} {}",
+            support::fixture::USER,
+            support::fixture::PASSWORD
+        ),
+        &mut transcript,
+    );
+    let caps = exchange("a2", "CAPABILITY", &mut transcript)
+        .into_iter()
+        .find(|r| r.to_ascii_uppercase().starts_with("* CAPABILITY "))
+        .unwrap()
+        .to_ascii_uppercase();
+    let has = |cap: &str| caps.split(' ').any(|c| c == cap);
+    let mut items = String::from(
+        "UID FLAGS MODSEQ RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE BODY.PEEK[HEADER]",
+    );
+    for (cap, extra) in [
+        ("OBJECTID", " EMAILID THREADID"),
+        ("SAVEDATE", " SAVEDATE"),
+        ("PREVIEW", " PREVIEW"),
+    ] {
+        if has(cap) {
+            items.push_str(extra);
+        }
+    }
+    if server.name() == "dovecot" {
+        items.push_str(" X-GUID");
+    }
+    exchange("a3", "ENABLE QRESYNC", &mut transcript);
+    exchange("a4", "SELECT Extras (CONDSTORE)", &mut transcript);
+    exchange("a5", &format!("FETCH 1:* ({items})"), &mut transcript);
+    exchange("a6", "NOOP", &mut transcript);
+    exchange("a7", "LOGOUT", &mut transcript);
+    let text = String::from_utf8_lossy(&transcript);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("S: * 1 FETCH") && l.ends_with('}')),
+        "no literal in the FETCH answers from {}",
+        server.name()
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("session.txt");
+    std::fs::write(&file, &transcript).unwrap();
+    let dir = tmp.path().join("cache");
+    let out = run(&[
+        "replay",
+        "--no-fsync",
+        dir.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "replay of {}'s session: {}",
+        server.name(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_current(server, "Extras", &dir, "after replaying the session");
 }
