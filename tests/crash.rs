@@ -79,6 +79,14 @@ fn random_plan(seed: u64) -> Vec<u64> {
 }
 
 /// A random workload of every write kind; stops at the first error (the simulated crash).
+fn durability(durable: bool) -> Durability {
+    if durable {
+        Durability::Durable
+    } else {
+        Durability::NoSync
+    }
+}
+
 fn workload(seed: u64, fs: &Arc<SimFs>, p: &mut Progress) -> uidcache::Result<()> {
     run_plan(seed, &random_plan(seed), fs, p)
 }
@@ -176,11 +184,7 @@ fn run_plan(seed: u64, plan: &[u64], fs: &Arc<SimFs>, p: &mut Progress) -> uidca
         }
         // The state this commit produces, recorded before the commit can crash.
         p.states.push(dump(&tx.view())?);
-        tx.commit_with(if durable {
-            Durability::Durable
-        } else {
-            Durability::NoSync
-        })?;
+        tx.commit_with(durability(durable))?;
         if durable {
             p.durable = p.states.len() - 1;
         }
@@ -530,11 +534,7 @@ fn spilling_plan(durable: bool, fs: &Arc<SimFs>, p: &mut Progress) -> uidcache::
         tx.learn_range(301 + 5000 * k as u32, chunk)?;
     }
     p.states.push(dump(&tx.view())?);
-    tx.commit_with(if durable {
-        Durability::Durable
-    } else {
-        Durability::NoSync
-    })?;
+    tx.commit_with(durability(durable))?;
     if durable {
         p.durable = 2;
     }

@@ -218,38 +218,30 @@ fn defect_4_counts_beyond_the_limit_are_refused_naming_the_line_and_large_answer
             "{text}: something was committed"
         );
     }
+    // Replays `text` into a new cache named `name`, which must succeed, and opens it.
+    let replayed = |name: &str, text: &str| {
+        let d = tmp.path().join(name);
+        let out = uidcache(&["replay", "--no-fsync", d.to_str().unwrap()], Some(text));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        Cache::open_read_only(&d).unwrap()
+    };
     // The limit itself is a count like any other.
-    let d = tmp.path().join("at-limit");
     let text = format!(
         "C: a SELECT INBOX\nS: * {MAX_MESSAGES} EXISTS\nS: * OK [UIDVALIDITY 7] x\nS: a OK done\n"
     );
-    let out = uidcache(&["replay", "--no-fsync", d.to_str().unwrap()], Some(&text));
     assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        Cache::open_read_only(&d).unwrap().view().exists(),
+        replayed("at-limit", &text).view().exists(),
         Some(MAX_MESSAGES)
     );
     // A large answer within the limit: every UID learned at its position.
     let n = 300_000u32;
-    let d = tmp.path().join("large");
     let text = format!(
         "C: a SELECT INBOX\nS: * {n} EXISTS\nS: * OK [UIDVALIDITY 7] x\nS: a OK done\n\
          C: b UID SEARCH RETURN (ALL) 1:{n}\nS: * ESEARCH (TAG \"b\") UID ALL 5:{}\nS: b OK done\n",
         n + 4
     );
-    let out = uidcache(&["replay", "--no-fsync", d.to_str().unwrap()], Some(&text));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let cache = Cache::open_read_only(&d).unwrap();
+    let cache = replayed("large", &text);
     let placed = cache.view().placed_messages().unwrap();
     assert_eq!(placed.len(), n as usize);
     assert!(placed.iter().all(|(seq, m)| m.uid == seq + 4));
