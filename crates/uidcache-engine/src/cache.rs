@@ -353,15 +353,21 @@ impl Cache {
             return Ok(());
         }
         for id in std::mem::take(&mut self.unsynced_blocks) {
-            let path = crate::dirfs::block_path(&self.dir, id);
-            match self.fs.vfs.open_file(&path) {
-                Ok(file) => self.fs.sync_file(file.as_ref(), &path)?,
-                // Unlinked by a compaction since: nothing refers to it any more.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io("open block", &path)(e)),
-            }
+            // One unlinked by a compaction since is missing: nothing refers to it any more.
+            self.sync_block_file(id, true)?;
         }
         self.fs.sync_dir(&self.dir.join(BLOCKS_DIR))
+    }
+
+    /// fdatasyncs block file `id`, written earlier without; a missing file is an error
+    /// unless `missing_ok`.
+    pub(crate) fn sync_block_file(&self, id: u64, missing_ok: bool) -> Result<()> {
+        let path = crate::dirfs::block_path(&self.dir, id);
+        match self.fs.vfs.open_file(&path) {
+            Ok(file) => self.fs.sync_file(file.as_ref(), &path),
+            Err(e) if missing_ok && e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io("open block", &path)(e)),
+        }
     }
 
     /// The checkpoint protocol of FORMAT.md "Checkpoint": new index (temp, fsync, rename,

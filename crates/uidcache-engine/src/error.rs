@@ -108,6 +108,15 @@ pub enum InvalidOp {
     /// A value the format cannot hold (a flag set of more atoms than fit, ...).
     #[error("{0}")]
     Unsupported(String),
+    /// A message count above [`crate::MAX_MESSAGES`], the most a cache holds.
+    #[error(
+        "a message count of {count} is beyond the limit of {} messages a cache holds",
+        crate::MAX_MESSAGES
+    )]
+    TooManyMessages {
+        /// The count that was refused.
+        count: u32,
+    },
     /// One message's flag list is beyond [`crate::MAX_FLAGS`] names or
     /// [`crate::MAX_FLAG_BYTES`] bytes of names (`\Recent` and duplicates not counted).
     #[error(

@@ -58,6 +58,7 @@ mod lock;
 )]
 mod mmap;
 mod options;
+mod pending;
 mod select;
 mod seqindex;
 mod slice;
@@ -72,9 +73,10 @@ pub use compact::CompactStats;
 pub use error::{Error, InvalidOp, Result};
 pub use flags::{check_flag_list, FlagSetId, MAX_FLAGS, MAX_FLAG_BYTES};
 pub use options::{Durability, OpenOptions};
+pub use pending::PENDING_BLOCKS_IN_MEMORY;
 pub use select::{SelectOutcome, SelectResult};
 pub use stale::StaleSnapshot;
-pub use txn::{Removal, Transaction, Update};
+pub use txn::{Removal, Transaction, Update, MAX_MESSAGES};
 pub use view::{Message, Segment, UidPosition, View};
 
 /// Plumbing for the tools built on the engine (fsck, the command line, tests): the names of

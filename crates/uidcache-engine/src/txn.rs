@@ -2,16 +2,24 @@
 
 use uidcache_format::{HeaderField, Op, Record, FLAGS_UNKNOWN, MODSEQ_UNKNOWN};
 
-use crate::blocks::{RecordSource, WithPending, MAX_BLOCK_RECORDS};
+use crate::blocks::{RecordSource, WithPending};
 use crate::cache::Cache;
 use crate::error::{Error, InvalidOp, Result};
 use crate::options::Durability;
+use crate::pending::Pending;
 use crate::state::Meta;
 use crate::view::{UidPosition, View};
 
 /// Commits that learn at most this many new records keep them in the journal frame
 /// (4 KiB of records) rather than in a new block file.
 pub const INLINE_RECORDS: usize = 256;
+
+/// The most messages a cache holds (2^28): [`Transaction::set_exists`] refuses a larger
+/// count. The format's 32-bit sequence numbers would allow 2^32 - 2, but a cache that size
+/// is 64 GiB of records in two million block files; 2^28 is 4 GiB in 131,072 files, and
+/// still far above the largest mailboxes servers hold. A hostile or broken server's count
+/// then costs an error, not the disk or the memory it claims.
+pub const MAX_MESSAGES: u32 = 1 << 28;
 
 /// What [`Transaction::remove_uid`] removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +52,7 @@ pub struct Update<'f> {
 pub struct Transaction<'c> {
     cache: &'c mut Cache,
     ops: Vec<Op>,
-    pending: Vec<(u64, Vec<Record>)>,
+    pending: Pending,
     broken: bool,
     done: bool,
 }
@@ -56,7 +64,7 @@ impl Cache {
         Ok(Transaction {
             cache: self,
             ops: Vec::new(),
-            pending: Vec::new(),
+            pending: Pending::default(),
             broken: false,
             done: false,
         })
@@ -70,6 +78,7 @@ impl Drop for Transaction<'_> {
             if self.cache.refresh().is_err() {
                 self.cache.poisoned = true;
             }
+            self.pending.discard(self.cache);
         }
     }
 }
@@ -81,7 +90,7 @@ impl<'c> Transaction<'c> {
             state: &self.cache.state,
             src: WithPending {
                 store: &self.cache.store,
-                pending: &self.pending,
+                pending: &self.pending.blocks,
             },
         }
     }
@@ -92,7 +101,7 @@ impl<'c> Transaction<'c> {
         }
         let src = WithPending {
             store: &self.cache.store,
-            pending: &self.pending,
+            pending: &self.pending.blocks,
         };
         match self.cache.state.apply(&op, &src) {
             Ok(()) => {
@@ -145,8 +154,12 @@ impl<'c> Transaction<'c> {
     }
 
     /// Sets the message count. Growing adds unknown messages at the end; shrinking is only
-    /// allowed over trailing unknown messages.
+    /// allowed over trailing unknown messages. A count above [`MAX_MESSAGES`] is refused
+    /// ([`InvalidOp::TooManyMessages`]).
     pub fn set_exists(&mut self, count: u32) -> Result<()> {
+        if count > MAX_MESSAGES {
+            return Err(InvalidOp::TooManyMessages { count }.into());
+        }
         self.push(Op::SetExists { count })
     }
 
@@ -300,20 +313,15 @@ impl<'c> Transaction<'c> {
         let mut seq = seq;
         let mut rest: &[Record] = run;
         while !rest.is_empty() {
-            let room = match self.pending.last() {
-                Some((_, block)) if block.len() < MAX_BLOCK_RECORDS => {
-                    MAX_BLOCK_RECORDS - block.len()
-                }
-                _ => {
-                    let id = self.cache.state.next_block_id;
-                    self.cache.state.next_block_id += 1;
-                    self.pending
-                        .push((id, Vec::with_capacity(MAX_BLOCK_RECORDS)));
-                    MAX_BLOCK_RECORDS
+            let room = match self.pending.block_with_room(self.cache) {
+                Ok(room) => room,
+                Err(e) => {
+                    self.broken = true;
+                    return Err(e);
                 }
             };
             let (now, later) = rest.split_at(room.min(rest.len()));
-            let Some((id, block)) = self.pending.last_mut() else {
+            let Some((id, block)) = self.pending.blocks.last_mut() else {
                 break;
             };
             let first_record = block.len() as u32;
@@ -502,11 +510,10 @@ impl<'c> Transaction<'c> {
         }
         // A small commit carries its new records in its frame: one fsync instead of three
         // (block, directory, journal). A checkpoint writes them out as block files.
-        let new_records: usize = self.pending.iter().map(|(_, r)| r.len()).sum();
-        let inline = new_records <= INLINE_RECORDS;
+        let inline = self.pending.all_in_memory() && self.pending.records() <= INLINE_RECORDS;
         let mut payload = Vec::new();
         if inline {
-            for (id, records) in &self.pending {
+            for (id, records) in &self.pending.blocks {
                 Op::InlineBlock {
                     id: *id,
                     records: records.clone(),
@@ -514,13 +521,14 @@ impl<'c> Transaction<'c> {
                 .encode(&mut payload);
             }
         } else {
-            for (id, records) in &self.pending {
+            let spilled = self.pending.publish_spilled(cache, durable)?;
+            for (id, records) in &self.pending.blocks {
                 cache.write_block_file(*id, records, durable)?;
                 if !durable {
                     cache.unsynced_blocks.push(*id);
                 }
             }
-            if durable && !self.pending.is_empty() {
+            if durable && (spilled || !self.pending.blocks.is_empty()) {
                 cache
                     .fs
                     .sync_dir(&cache.dir.join(crate::dirfs::BLOCKS_DIR))?;
@@ -539,7 +547,7 @@ impl<'c> Transaction<'c> {
         let writer = cache.writer.as_mut().ok_or(Error::ReadOnly)?;
         writer.journal.append(&cache.fs, &payload, durable)?;
         if inline {
-            for (id, records) in self.pending.drain(..) {
+            for (id, records) in self.pending.blocks.drain(..) {
                 cache.store.add_inline(id, records);
             }
         }

@@ -180,6 +180,73 @@ fn hostile_input_never_panics() {
     }
 }
 
+/// Defect 4 of the hostile-input issue: a 4-line transcript claiming 2^32 - 1 messages and
+/// answering a search with all of them made the process allocate without bound. A count
+/// above `MAX_MESSAGES` is now refused, naming its line, with nothing committed; a large
+/// count within the limit, and a search answer of 300,000 UIDs (which the transaction
+/// writes out in blocks before its commit), commit as before.
+#[test]
+fn defect_4_counts_beyond_the_limit_are_refused_naming_the_line_and_large_answers_commit() {
+    use uidcache_engine::{Cache, MAX_MESSAGES};
+    let tmp = tempfile::tempdir().unwrap();
+    let refused = [
+        (
+            "S: * 4294967295 EXISTS\nC: A1 UID SEARCH RETURN (ALL) 1:*\n\
+             S: * ESEARCH (TAG \"A1\") UID ALL 1:4294967295\nS: A1 OK done\n"
+                .to_string(),
+            "line 1:",
+        ),
+        (
+            format!(
+                "C: a SELECT INBOX\nS: * {} EXISTS\nS: * OK [UIDVALIDITY 7] x\nS: a OK done\n",
+                MAX_MESSAGES + 1
+            ),
+            "line 2:",
+        ),
+    ];
+    for (i, (text, line)) in refused.iter().enumerate() {
+        let d = tmp.path().join(format!("refused{i}"));
+        let out = uidcache(&["replay", "--no-fsync", d.to_str().unwrap()], Some(text));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{text}: {err}");
+        assert!(err.contains(line), "{text}: {err}");
+        assert!(err.contains(&MAX_MESSAGES.to_string()), "{text}: {err}");
+        let cache = Cache::open_read_only(&d).unwrap();
+        assert_eq!(
+            cache.view().exists(),
+            None,
+            "{text}: something was committed"
+        );
+    }
+    // Replays `text` into a new cache named `name`, which must succeed, and opens it.
+    let replayed = |name: &str, text: &str| {
+        let d = tmp.path().join(name);
+        let out = uidcache(&["replay", "--no-fsync", d.to_str().unwrap()], Some(text));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        Cache::open_read_only(&d).unwrap()
+    };
+    // The limit itself is a count like any other.
+    let text = format!(
+        "C: a SELECT INBOX\nS: * {MAX_MESSAGES} EXISTS\nS: * OK [UIDVALIDITY 7] x\nS: a OK done\n"
+    );
+    assert_eq!(
+        replayed("at-limit", &text).view().exists(),
+        Some(MAX_MESSAGES)
+    );
+    // A large answer within the limit: every UID learned at its position.
+    let n = 300_000u32;
+    let text = format!(
+        "C: a SELECT INBOX\nS: * {n} EXISTS\nS: * OK [UIDVALIDITY 7] x\nS: a OK done\n\
+         C: b UID SEARCH RETURN (ALL) 1:{n}\nS: * ESEARCH (TAG \"b\") UID ALL 5:{}\nS: b OK done\n",
+        n + 4
+    );
+    let cache = replayed("large", &text);
+    let placed = cache.view().placed_messages().unwrap();
+    assert_eq!(placed.len(), n as usize);
+    assert!(placed.iter().all(|(seq, m)| m.uid == seq + 4));
+}
+
 /// A reader that stops early (`| head`) closes stdout: every printing command exits quietly
 /// (status 0, nothing on stderr), never with a panic.
 #[test]
