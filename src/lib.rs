@@ -56,8 +56,9 @@ use std::path::Path;
 
 pub use uidcache_engine::{
     check_flag_list, Cache, CompactStats, Durability, Error, FlagSetId, InvalidOp, LayoutInfo,
-    Message, OpenOptions, Removal, Result, Segment, StaleSnapshot, Stats, Transaction, UidPosition,
-    Update, View, MAX_FLAGS, MAX_FLAG_BYTES,
+    Message, OpenOptions, Removal, Result, Segment, SelectOutcome, SelectResult, StaleSnapshot,
+    Stats, Transaction, UidPosition, Update, View, MAX_FLAGS, MAX_FLAG_BYTES, MAX_MESSAGES,
+    PENDING_BLOCKS_IN_MEMORY,
 };
 // `Error::Corrupt` carries these: what is wrong with a file, and where.
 pub use uidcache_format::{FormatError, FormatErrorKind};

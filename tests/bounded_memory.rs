@@ -12,10 +12,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use uidcache::{
-    block_id_of, Cache, Error, InvalidOp, BLOCKS_DIR, MAX_BLOCK_RECORDS, MAX_MESSAGES,
-    PENDING_BLOCKS_IN_MEMORY,
-};
+use uidcache::tools::{block_id_of, BLOCKS_DIR, MAX_BLOCK_RECORDS};
+use uidcache::{Cache, Error, InvalidOp, MAX_MESSAGES, PENDING_BLOCKS_IN_MEMORY};
 
 /// The IDs of the block files in `dir`.
 fn block_files(dir: &Path) -> BTreeSet<u64> {

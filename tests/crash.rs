@@ -513,7 +513,7 @@ fn crash_during_the_upgrade_of_a_format_v1_cache() {
 /// `PENDING_BLOCKS_IN_MEMORY` blocks of records, so that it writes full blocks out before
 /// its commit (durable or not), then a close.
 fn spilling_plan(durable: bool, fs: &Arc<SimFs>, p: &mut Progress) -> uidcache::Result<()> {
-    use uidcache::{MAX_BLOCK_RECORDS, PENDING_BLOCKS_IN_MEMORY};
+    use uidcache::{tools::MAX_BLOCK_RECORDS, PENDING_BLOCKS_IN_MEMORY};
     p.states = vec![vec!["None None None None".to_string()]];
     p.durable = 0;
     let mut cache = Cache::open_with("/mbox", options(fs))?;

@@ -24,7 +24,7 @@ fn fsyncs_of(cache: &mut Cache, run: impl FnOnce(&mut Cache)) -> u64 {
 fn a_checkpoint_costs_seven_fsyncs_and_one_more_when_clean_stood() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cache = Cache::open(dir.path()).expect("open");
-    let count = u32::try_from(uidcache::INLINE_RECORDS).expect("small") + 1;
+    let count = u32::try_from(uidcache::tools::INLINE_RECORDS).expect("small") + 1;
     // The commit writes a block file, which removes `clean` first.
     learn_block(&mut cache, 0, count);
     let first = fsyncs_of(&mut cache, |c| c.checkpoint().expect("checkpoint"));
@@ -38,7 +38,7 @@ fn a_checkpoint_costs_seven_fsyncs_and_one_more_when_clean_stood() {
 fn a_compaction_writing_n_blocks_costs_n_plus_one_plus_its_checkpoints_seven() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cache = Cache::open(dir.path()).expect("open");
-    let count = u32::try_from(uidcache::INLINE_RECORDS).expect("small") + 1;
+    let count = u32::try_from(uidcache::tools::INLINE_RECORDS).expect("small") + 1;
     // Three short slices in three blocks: compaction merges them.
     for i in 0..3 {
         learn_block(&mut cache, i * count, count);
