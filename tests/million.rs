@@ -32,7 +32,10 @@ fn million_messages_demo_session_then_every_record_after_reopen() {
     let summary = outcome.verdict.unwrap();
     assert_eq!((summary.count, summary.placed), (count, u64::from(count)));
     assert_eq!(summary.unplaced, 0);
-    assert!(summary.flags_known > 0 && summary.modseq_known > 0, "{summary}");
+    assert!(
+        summary.flags_known > 0 && summary.modseq_known > 0,
+        "{summary}"
+    );
     assert!(outcome.stats.compactions >= 1, "{:?}", outcome.stats);
     assert!(server.expunged.len() >= 10_000, "{}", server.expunged.len());
 

@@ -36,8 +36,7 @@ impl Feeder {
                     .response(&mut tx, self.responses, s.as_bytes())
                     .map_err(|e| DemoError::Session(e.to_string()))?;
                 if step == Step::Commit {
-                    tx.commit_with(self.durability)
-                        .map_err(engine("commit"))?;
+                    tx.commit_with(self.durability).map_err(engine("commit"))?;
                     tx = cache.transaction().map_err(engine("transaction"))?;
                 }
             }

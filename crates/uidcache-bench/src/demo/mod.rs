@@ -139,8 +139,7 @@ struct Play<'a> {
 
 impl Play<'_> {
     fn feed(&mut self, lines: &[String]) -> Result<(), DemoError> {
-        self.feeder
-            .feed(&mut self.cache, &mut self.session, lines)
+        self.feeder.feed(&mut self.cache, &mut self.session, lines)
     }
 
     fn row(&mut self, step: &'static str, detail: String, since: Instant) {
@@ -233,8 +232,14 @@ fn fill(play: &mut Play<'_>, rng: &mut Rng) -> Result<(), DemoError> {
     for (k, b) in order.iter().enumerate() {
         let mut lines = Vec::new();
         let a = b * BLOCK + 1;
-        play.server
-            .uid_search(&mut lines, &format!("f{k}"), a, Some(a + BLOCK - 1), true, false);
+        play.server.uid_search(
+            &mut lines,
+            &format!("f{k}"),
+            a,
+            Some(a + BLOCK - 1),
+            true,
+            false,
+        );
         play.feed(&lines)?;
         play.progress.advance();
     }
@@ -363,12 +368,20 @@ fn fetch_unknown(play: &mut Play<'_>) -> Result<(), DemoError> {
             break;
         };
         let mut lines = Vec::new();
-        play.server
-            .fetch(&mut lines, &format!("t{fetched}"), *range.start(), *range.end());
+        play.server.fetch(
+            &mut lines,
+            &format!("t{fetched}"),
+            *range.start(),
+            *range.end(),
+        );
         fetched += 1;
         play.feed(&lines)?;
     }
-    play.row("fetch unknown positions", format!("{fetched} FETCH commands"), t);
+    play.row(
+        "fetch unknown positions",
+        format!("{fetched} FETCH commands"),
+        t,
+    );
     Ok(())
 }
 
@@ -396,7 +409,10 @@ mod tests {
         let outcome = small(dir.path());
         let summary = outcome.verdict.unwrap();
         assert_eq!(summary.count as usize, outcome.server.messages.len());
-        assert_eq!((summary.placed, summary.unplaced), (u64::from(summary.count), 0));
+        assert_eq!(
+            (summary.placed, summary.unplaced),
+            (u64::from(summary.count), 0)
+        );
         assert_eq!(outcome.layout.placed_records, summary.placed);
         assert!(outcome.stats.compactions >= 1);
     }
