@@ -55,7 +55,7 @@ impl Progress for Bars {
 
 fn demo_failure(e: DemoError) -> Failure {
     match e {
-        DemoError::Engine { context, source } => Failure::engine(context, source),
+        DemoError::Engine { context, source } => Failure::engine(context, *source),
         other => Failure::Input(other.to_string()),
     }
 }

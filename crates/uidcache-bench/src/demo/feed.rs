@@ -4,7 +4,7 @@
 use uidcache_engine::{Cache, Durability};
 use uidcache_imap::{Session, Step};
 
-use super::DemoError;
+use super::{engine, DemoError};
 
 /// Counts what was fed.
 #[derive(Default)]
@@ -23,7 +23,6 @@ impl Feeder {
         session: &mut Session,
         lines: &[String],
     ) -> Result<(), DemoError> {
-        let engine = |context| move |source| DemoError::Engine { context, source };
         let mut tx = cache.transaction().map_err(engine("transaction"))?;
         for line in lines {
             if let Some(c) = line.strip_prefix("C: ") {

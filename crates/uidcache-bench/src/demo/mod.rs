@@ -112,8 +112,8 @@ pub enum DemoError {
     Engine {
         /// What the demo was doing.
         context: &'static str,
-        /// The engine's error.
-        source: uidcache_engine::Error,
+        /// The engine's error (boxed: it is large, and every step returns this type).
+        source: Box<uidcache_engine::Error>,
     },
     /// The session refused a line the simulated server sent.
     #[error("session: {0}")]
@@ -124,7 +124,10 @@ pub enum DemoError {
 }
 
 fn engine(context: &'static str) -> impl Fn(uidcache_engine::Error) -> DemoError {
-    move |source| DemoError::Engine { context, source }
+    move |source| DemoError::Engine {
+        context,
+        source: Box::new(source),
+    }
 }
 
 /// The session under way: the server, the cache, the client's session, the rows so far.
