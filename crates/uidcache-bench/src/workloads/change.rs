@@ -64,21 +64,17 @@ pub(super) fn flag_storms(b: &mut Bench) -> Result<(), BenchError> {
             .map(|_| (1 + b.rng.below(u64::from(n)) as u32, b.rng.below(4) as u32))
             .collect();
         let base = b.modseq;
-        each(
-            &mut b.entries,
-            &mut b.report,
-            (workload, Some(durable)),
-            |e| {
-                let p = e.peer()?;
-                for (i, (seq, flags)) in updates.iter().enumerate() {
-                    p.set_flags(*seq, *flags, base + i as u64)?;
-                    if i % 1_000 == 999 {
-                        p.commit()?;
-                    }
+        let timed = (workload, Some(durable));
+        each(&mut b.entries, &mut b.report, timed, |e| {
+            let p = e.peer()?;
+            for (i, (seq, flags)) in updates.iter().enumerate() {
+                p.set_flags(*seq, *flags, base + i as u64)?;
+                if i % 1_000 == 999 {
+                    p.commit()?;
                 }
-                p.commit()
-            },
-        )?;
+            }
+            p.commit()
+        })?;
         b.modseq += updates.len() as u64;
     }
     Ok(())
@@ -93,23 +89,19 @@ pub(super) fn expunge_storms(b: &mut Bench) -> Result<(), BenchError> {
         let expunges: Vec<u32> = (0..b.counts.expunges as u32)
             .map(|i| 1 + b.rng.below(u64::from(exists - i)) as u32)
             .collect();
-        each(
-            &mut b.entries,
-            &mut b.report,
-            (workload, Some(durable)),
-            |e| {
-                let p = e.peer()?;
-                let before = p.fsyncs();
-                for &seq in &expunges {
-                    p.expunge(seq)?;
-                    p.commit()?;
-                }
-                if let (true, Some(b), Some(a)) = (durable, before, p.fsyncs()) {
-                    fsync_figures.push((e.kind.name(), (a - b) as f64 / expunges.len() as f64));
-                }
-                Ok(())
-            },
-        )?;
+        let timed = (workload, Some(durable));
+        each(&mut b.entries, &mut b.report, timed, |e| {
+            let p = e.peer()?;
+            let before = p.fsyncs();
+            for &seq in &expunges {
+                p.expunge(seq)?;
+                p.commit()?;
+            }
+            if let (true, Some(b), Some(a)) = (durable, before, p.fsyncs()) {
+                fsync_figures.push((e.kind.name(), (a - b) as f64 / expunges.len() as f64));
+            }
+            Ok(())
+        })?;
         if durable {
             // The yardstick of a durable small commit: one small write and one fdatasync.
             let start = Instant::now();
