@@ -4,9 +4,12 @@
 //! [`run`] runs every workload for every peer in one process, alternating peers within each
 //! workload, and reports seconds per workload and ratios against uidcache (the machine is
 //! noisy; ratios measured side by side are what BENCHMARKS.md quotes).
+//!
+//! [`demo`] is the session `uidcache demo` plays and the scale test checks.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod demo;
 pub mod peers;
 mod report;
 mod rng;

@@ -3,14 +3,18 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-/// Results of one [`crate::run`].
-#[derive(Debug, Clone, Default)]
+use serde::Serialize;
+
+/// Results of one [`crate::run`]. Its JSON form (see [`Report::to_json`]) is what scripts
+/// read: the field names are the keys, so renaming a field breaks them.
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     /// Messages in the mailbox.
     pub messages: u32,
     /// Whether the quick counts were used.
     pub quick: bool,
     /// Messages left after every workload (what the memory probe reads).
+    #[serde(skip)]
     pub final_messages: u32,
     /// Workload → peer → seconds.
     pub workloads: BTreeMap<String, BTreeMap<String, f64>>,
@@ -19,18 +23,6 @@ pub struct Report {
     pub rss_bytes: BTreeMap<String, u64>,
     /// Peer → fsyncs per durable commit of one expunge.
     pub fsyncs_per_commit: BTreeMap<String, f64>,
-}
-
-fn json_str(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-fn json_map<V>(map: &BTreeMap<String, V>, value: impl Fn(&V) -> String) -> String {
-    let items: Vec<String> = map
-        .iter()
-        .map(|(k, v)| format!("{}: {}", json_str(k), value(v)))
-        .collect();
-    format!("{{{}}}", items.join(", "))
 }
 
 impl Report {
@@ -59,15 +51,8 @@ impl Report {
 
     /// The report as JSON: `{"messages": N, "quick": b, "workloads": {NAME: {PEER: secs}},
     /// "rss_bytes": {PEER: n}, "fsyncs_per_commit": {PEER: x}}`.
-    pub fn to_json(&self) -> String {
-        format!(
-            "{{\"messages\": {}, \"quick\": {}, \"workloads\": {}, \"rss_bytes\": {}, \"fsyncs_per_commit\": {}}}",
-            self.messages,
-            self.quick,
-            json_map(&self.workloads, |peers| json_map(peers, |s| format!("{s:.6}"))),
-            json_map(&self.rss_bytes, |b| b.to_string()),
-            json_map(&self.fsyncs_per_commit, |f| format!("{f:.3}")),
-        )
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
     }
 
     /// A table of seconds and of ratios against uidcache.

@@ -63,7 +63,10 @@ pub fn bench(messages: u32, quick: bool, json: bool, peers: &str) -> Result<(), 
         }
     }
     if json {
-        outln!("{}", report.to_json());
+        let json = report
+            .to_json()
+            .map_err(|e| Failure::Input(format!("bench: the report as JSON: {e}")))?;
+        outln!("{json}");
     } else {
         out!("{}", report.to_table());
     }

@@ -122,8 +122,9 @@ enum Cmd {
     /// Run a simulated IMAP server against a fresh 1,000,000-message cache and report.
     ///
     /// The server (in this process, no network) plays a session: random-order block fill by
-    /// UID SEARCH, flag changes, expunges, new mail, then a reconnect with QRESYNC. The cache
-    /// is then checked record by record against the server's truth.
+    /// UID SEARCH, flag changes, expunges, new mail, a compaction, then a reconnect with
+    /// QRESYNC. The cache is then reopened, checked record by record against the server's
+    /// truth, and its files are checked by uidcache-fsck.
     #[command(after_help = AFTER_HELP)]
     Demo {
         /// Where to build the cache (a fresh temporary directory when absent).

@@ -1,6 +1,6 @@
 //! `uidcache bench --quick` as a smoke test (issue 5): every workload runs on every peer,
 //! the peers agree on every answer checked (the run fails otherwise), and the JSON report
-//! is complete. Nothing about time is asserted.
+//! keeps the shape that scripts read. Nothing about time is asserted.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -8,6 +8,50 @@
 )]
 
 use std::process::Command;
+
+use serde_json::Value;
+
+/// Every leaf of `value` as `path: type`, sorted: the shape of the report without its figures.
+fn shape(value: &Value, path: &str, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                let path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                shape(v, &path, out);
+            }
+        }
+        Value::Bool(_) => out.push(format!("{path}: bool")),
+        Value::Number(_) => out.push(format!("{path}: number")),
+        other => out.push(format!("{path}: {other}")),
+    }
+}
+
+/// The shape `--json` had when it was formatted by hand (issue 14 moved it to serde): a
+/// script written against it must keep working.
+fn expected_shape() -> Vec<String> {
+    let mut want = vec!["messages: number".to_string(), "quick: bool".to_string()];
+    for workload in uidcache_bench::WORKLOADS {
+        for peer in ["floor", "rename", "sqlite", "uidcache"] {
+            want.push(format!("workloads.{workload}.{peer}: number"));
+        }
+    }
+    for workload in ["fill", "expunge_storm"] {
+        want.push(format!("workloads.{workload}.plainfile: number"));
+    }
+    for peer in ["rename", "sqlite", "uidcache"] {
+        want.push(format!("rss_bytes.{peer}: number"));
+    }
+    // SQLite does not say how many fsyncs it made.
+    for peer in ["floor", "rename", "uidcache"] {
+        want.push(format!("fsyncs_per_commit.{peer}: number"));
+    }
+    want.sort();
+    want
+}
 
 #[test]
 fn quick_bench_reports_every_workload_for_every_peer() {
@@ -20,25 +64,14 @@ fn quick_bench_reports_every_workload_for_every_peer() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let json = String::from_utf8(out.stdout).unwrap();
-    for workload in uidcache_bench::WORKLOADS {
-        let at = json
-            .find(&format!("\"{workload}\": {{"))
-            .unwrap_or_else(|| panic!("{workload} missing: {json}"));
-        let row = &json[at..at + json[at..].find('}').unwrap()];
-        for peer in ["uidcache", "rename", "sqlite", "floor"] {
-            assert!(
-                row.contains(&format!("\"{peer}\"")),
-                "{workload} lacks {peer}: {row}"
-            );
-        }
-    }
-    let rss = &json[json.find("\"rss_bytes\": {").unwrap()..];
-    for peer in ["uidcache", "rename", "sqlite"] {
-        assert!(rss.contains(&format!("\"{peer}\": ")), "{json}");
-    }
-    assert!(
-        json.contains("\"fsyncs_per_commit\": {") && json.contains("\"uidcache\": 1.000"),
-        "{json}"
-    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let json: Value = serde_json::from_str(&text).unwrap();
+    let mut got = Vec::new();
+    shape(&json, "", &mut got);
+    got.sort();
+    assert_eq!(got, expected_shape(), "{text}");
+    assert_eq!(json["messages"], 20_000, "{text}");
+    assert_eq!(json["quick"], true, "{text}");
+    // One durable expunge costs uidcache one fsync (GUARANTEES.md).
+    assert_eq!(json["fsyncs_per_commit"]["uidcache"], 1.0, "{text}");
 }

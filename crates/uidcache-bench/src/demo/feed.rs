@@ -1,47 +1,45 @@
 //! Feeding transcript lines to a session, committing at each completion: what a client's
 //! response loop does.
 
-use uidcache_engine::Cache;
+use uidcache_engine::{Cache, Durability};
 use uidcache_imap::{Session, Step};
 
-use crate::failure::Failure;
+use super::{engine, DemoError};
 
 /// Counts what was fed.
 #[derive(Default)]
-pub struct Feeder {
+pub(crate) struct Feeder {
     /// Server lines applied.
-    pub responses: u64,
+    pub(crate) responses: u64,
+    /// How every commit is made.
+    pub(crate) durability: Durability,
 }
 
 impl Feeder {
     /// Applies `lines` (`C: ` / `S: `), committing at every tagged completion.
-    pub fn feed(
+    pub(crate) fn feed(
         &mut self,
         cache: &mut Cache,
         session: &mut Session,
         lines: &[String],
-    ) -> Result<(), Failure> {
-        let mut tx = cache
-            .transaction()
-            .map_err(|e| Failure::engine("transaction", e))?;
+    ) -> Result<(), DemoError> {
+        let mut tx = cache.transaction().map_err(engine("transaction"))?;
         for line in lines {
             if let Some(c) = line.strip_prefix("C: ") {
                 session
                     .command(&mut tx, c.as_bytes())
-                    .map_err(|e| Failure::Input(e.to_string()))?;
+                    .map_err(|e| DemoError::Session(e.to_string()))?;
             } else if let Some(s) = line.strip_prefix("S: ") {
                 self.responses += 1;
                 let step = session
                     .response(&mut tx, self.responses, s.as_bytes())
-                    .map_err(|e| Failure::Input(e.to_string()))?;
+                    .map_err(|e| DemoError::Session(e.to_string()))?;
                 if step == Step::Commit {
-                    tx.commit().map_err(|e| Failure::engine("commit", e))?;
-                    tx = cache
-                        .transaction()
-                        .map_err(|e| Failure::engine("transaction", e))?;
+                    tx.commit_with(self.durability).map_err(engine("commit"))?;
+                    tx = cache.transaction().map_err(engine("transaction"))?;
                 }
             }
         }
-        tx.commit().map_err(|e| Failure::engine("commit", e))
+        tx.commit_with(self.durability).map_err(engine("commit"))
     }
 }

@@ -6,8 +6,34 @@ use std::collections::BTreeSet;
 use uidcache_engine::Cache;
 use uidcache_imap::sim::SimServer;
 
-/// `Ok(summary)` when the cache agrees with the server, else every disagreement found.
-pub fn deep_check(cache: &Cache, server: &SimServer) -> Result<String, Vec<String>> {
+/// What the deep check found when the cache agreed with the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    /// Messages on the server.
+    pub count: u32,
+    /// Positions whose record is known (each equal to the server's).
+    pub placed: u64,
+    /// Known records with FLAGS.
+    pub flags_known: u64,
+    /// Known records with a MODSEQ.
+    pub modseq_known: u64,
+    /// Records known by UID but not by position.
+    pub unplaced: u64,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {} positions known and equal to the server's, {} with flags, {} with MODSEQ, {} unplaced",
+            self.placed, self.count, self.flags_known, self.modseq_known, self.unplaced
+        )
+    }
+}
+
+/// `Ok(summary)` when the cache agrees with the server, else every disagreement found (up
+/// to about a thousand, so that one bug does not flood the terminal).
+pub(crate) fn deep_check(cache: &Cache, server: &SimServer) -> Result<Summary, Vec<String>> {
     let view = cache.view();
     let mut problems = Vec::new();
     let count = server.messages.len() as u32;
@@ -34,7 +60,10 @@ pub fn deep_check(cache: &Cache, server: &SimServer) -> Result<String, Vec<Strin
     };
     let (mut flags_known, mut modseq_known) = (0u64, 0u64);
     for (seq, m) in &placed {
-        let Some(truth) = server.messages.get(*seq as usize - 1) else {
+        let Some(truth) = (*seq as usize)
+            .checked_sub(1)
+            .and_then(|i| server.messages.get(i))
+        else {
             problems.push(format!("record at {seq} beyond the server's count"));
             continue;
         };
@@ -72,12 +101,18 @@ pub fn deep_check(cache: &Cache, server: &SimServer) -> Result<String, Vec<Strin
             break;
         }
     }
-    let unplaced = view.unplaced_messages().map(|u| u.len()).unwrap_or(0);
+    let unplaced = match view.unplaced_messages() {
+        Ok(u) => u.len() as u64,
+        Err(e) => return Err(vec![format!("reading unplaced records: {e}")]),
+    };
     if problems.is_empty() {
-        Ok(format!(
-            "{} of {count} positions known and equal to the server's, {flags_known} with flags, {modseq_known} with MODSEQ, {unplaced} unplaced",
-            placed.len()
-        ))
+        Ok(Summary {
+            count,
+            placed: placed.len() as u64,
+            flags_known,
+            modseq_known,
+            unplaced,
+        })
     } else {
         Err(problems)
     }

@@ -1,0 +1,111 @@
+//! Timing a workload on every peer in turn: one run for workloads that change the store,
+//! the median of several rounds for those that leave it as they found it.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::peers::{Peer, PeerKind};
+use crate::report::Report;
+use crate::BenchError;
+
+/// See [`rounds`].
+const ROUNDS_BUDGET_SECS: f64 = 2.0;
+
+/// One peer under benchmark: where its store is, its open handle.
+pub(super) struct Entry {
+    pub(super) kind: PeerKind,
+    pub(super) dir: PathBuf,
+    pub(super) peer: Option<Box<dyn Peer>>,
+    /// Seconds spent closing handles between workloads (see `close`).
+    pub(super) closing: f64,
+}
+
+impl Entry {
+    pub(super) fn peer(&mut self) -> Result<&mut Box<dyn Peer>, BenchError> {
+        if self.peer.is_none() {
+            self.peer = Some(self.kind.open(&self.dir, true)?);
+        }
+        self.peer
+            .as_mut()
+            .ok_or(BenchError::Format("peer not open"))
+    }
+
+    /// Reopens a persistent peer (with `durable` commits); the floor has nothing to reopen.
+    pub(super) fn reopen(&mut self, durable: bool) -> Result<(), BenchError> {
+        if !self.kind.persistent() && self.peer.is_some() {
+            return Ok(());
+        }
+        self.close();
+        self.peer = Some(self.kind.open(&self.dir, durable)?);
+        Ok(())
+    }
+
+    /// Closes a persistent peer's handle, adding the time to `closing`: uidcache checkpoints
+    /// (and may compact) on close, SQLite checkpoints its WAL. Kept out of the workload that
+    /// happens to come next, and reported as its own row.
+    pub(super) fn close(&mut self) {
+        if self.kind.persistent() {
+            let start = Instant::now();
+            self.peer = None;
+            self.closing += start.elapsed().as_secs_f64();
+        }
+    }
+}
+
+/// Times `f` on every peer, in turn, once (workloads that change the store); with
+/// `reopen`, on a handle reopened first, untimed, with durable commits or not.
+pub(super) fn each(
+    entries: &mut [Entry],
+    report: &mut Report,
+    (workload, reopen): (&'static str, Option<bool>),
+    f: impl FnMut(&mut Entry) -> Result<(), BenchError>,
+) -> Result<(), BenchError> {
+    let untimed = |e: &mut Entry| match reopen {
+        Some(durable) => e.reopen(durable),
+        None => Ok(()),
+    };
+    rounds(entries, report, (workload, None), 1, untimed, f)
+}
+
+/// Times `f` on every peer, in turn, `rounds` times, and records each peer's median; the
+/// first round's times also go to `first`, when given. For workloads that leave the store as
+/// they found them: on a shared machine one sample of a few milliseconds says little.
+/// `untimed` runs before each timed call. A peer whose rounds have taken
+/// [`ROUNDS_BUDGET_SECS`] already skips the rest: a slow peer's one sample is long enough.
+pub(super) fn rounds(
+    entries: &mut [Entry],
+    report: &mut Report,
+    (workload, first): (&'static str, Option<&'static str>),
+    rounds: usize,
+    mut untimed: impl FnMut(&mut Entry) -> Result<(), BenchError>,
+    mut f: impl FnMut(&mut Entry) -> Result<(), BenchError>,
+) -> Result<(), BenchError> {
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); entries.len()];
+    for _ in 0..rounds.max(1) {
+        for (entry, times) in entries.iter_mut().zip(&mut samples) {
+            if times.iter().sum::<f64>() >= ROUNDS_BUDGET_SECS {
+                continue;
+            }
+            let peer = entry.kind.name();
+            let in_peer = |e| BenchError::InPeer {
+                workload,
+                peer,
+                source: Box::new(e),
+            };
+            untimed(entry).map_err(in_peer)?;
+            let start = Instant::now();
+            f(entry).map_err(in_peer)?;
+            times.push(start.elapsed().as_secs_f64());
+        }
+    }
+    for (entry, mut times) in entries.iter().zip(samples) {
+        if let (Some(first), Some(t)) = (first, times.first()) {
+            report.record(first, entry.kind.name(), *t);
+        }
+        times.sort_by(f64::total_cmp);
+        if let Some(median) = times.get(times.len() / 2) {
+            report.record(workload, entry.kind.name(), *median);
+        }
+    }
+    Ok(())
+}
