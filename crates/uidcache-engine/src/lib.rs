@@ -38,6 +38,7 @@ mod journal;
 mod lock;
 mod mmap;
 mod options;
+mod remove;
 mod seqindex;
 mod slice;
 mod stale;
@@ -52,12 +53,13 @@ pub use compact::{CompactStats, MIN_SLICE_RECORDS};
 pub use dirfs::{
     block_id_of, block_path, BLOCKS_DIR, CLEAN_FILE, INDEX_FILE, JOURNAL_FILE, LOCK_FILE,
 };
-pub use error::{Error, InvalidOp, Result};
+pub use error::{Error, ErrorKind, FlagTableError, InvalidOp, Invariant, Result};
 pub use flags::{check_flag_list, FlagSetId, MAX_FLAGS, MAX_FLAG_BYTES};
 pub use identity::fresh_cache_id;
 pub use inspect::Replay;
 pub use journal::fresh_salt as fresh_journal_salt;
 pub use options::{Durability, OpenOptions};
+pub use remove::{Removed, MAX_HOLE_REMOVALS};
 pub use stale::StaleSnapshot;
 pub use txn::{Removal, Transaction, Update, INLINE_RECORDS};
 pub use vfs::{BlockBytes, LockGuard, NotARegularFile, StdVfs, Vfs, VfsFile};

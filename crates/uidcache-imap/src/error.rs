@@ -43,9 +43,11 @@ pub enum Error {
         /// The count the cache has, if known.
         count: Option<u32>,
     },
-    /// A UID that breaks the ordering with known neighbours, or contradicts a known position.
+    /// A UID that breaks the ordering with known neighbours, or contradicts a known position:
+    /// the engine's refusal ([`uidcache_engine::InvalidOp::UidOrder`],
+    /// [`uidcache_engine::InvalidOp::ZeroUid`] or [`uidcache_engine::InvalidOp::Conflict`]).
     #[error("UID order broken: {0}")]
-    UidOrder(String),
+    UidOrder(uidcache_engine::InvalidOp),
     /// After a QRESYNC SELECT (and its `VANISHED (EARLIER)`), the server has fewer messages
     /// than the cache knows in a row from 1: an expunge at or below the cache's
     /// HIGHESTMODSEQ was never reported to it, so its HIGHESTMODSEQ was wrong.
@@ -61,13 +63,7 @@ pub enum Error {
     },
     /// The storage engine failed (I/O, corruption, or a value it cannot hold).
     #[error("cache: {0}")]
-    Engine(Box<uidcache_engine::Error>),
-}
-
-impl From<uidcache_engine::Error> for Error {
-    fn from(e: uidcache_engine::Error) -> Error {
-        Error::Engine(Box::new(e))
-    }
+    Engine(#[from] uidcache_engine::Error),
 }
 
 impl uidcache_engine::StaleSnapshot for Error {
@@ -80,14 +76,13 @@ impl Error {
     /// Maps an engine refusal of position knowledge to the contract's error kinds.
     pub(crate) fn from_learn(e: uidcache_engine::Error) -> Error {
         use uidcache_engine::InvalidOp;
-        match e {
-            uidcache_engine::Error::Invalid(InvalidOp::UidOrder(why)) => Error::UidOrder(why),
-            uidcache_engine::Error::Invalid(InvalidOp::Conflict { seq, known, given }) => {
-                Error::UidOrder(format!(
-                    "sequence number {seq} holds UID {known}, not {given}"
-                ))
-            }
-            other => other.into(),
+        match e.invalid_op() {
+            Some(
+                why @ (InvalidOp::UidOrder { .. }
+                | InvalidOp::ZeroUid { .. }
+                | InvalidOp::Conflict { .. }),
+            ) => Error::UidOrder(why.clone()),
+            _ => e.into(),
         }
     }
 }

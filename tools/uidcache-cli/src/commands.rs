@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
-use uidcache_engine::{Cache, Durability, OpenOptions, Segment, StdVfs, Vfs};
+use uidcache_engine::{Cache, Durability, ErrorKind, OpenOptions, Segment, StdVfs, Vfs};
 use uidcache_imap::{Error, LineError};
 
 use crate::failure::Failure;
@@ -29,12 +29,10 @@ fn open_reader_with(dir: &Path, vfs: Option<Arc<dyn Vfs>>) -> Result<Cache, Fail
         vfs,
         ..OpenOptions::default()
     };
-    Cache::open_with(dir, options).map_err(|e| match e {
-        uidcache_engine::Error::Io {
-            ref path,
-            ref source,
-            ..
-        } if *path == index && source.kind() == std::io::ErrorKind::NotFound => {
+    Cache::open_with(dir, options).map_err(|e| match e.kind() {
+        ErrorKind::Io { path, source, .. }
+            if *path == index && source.kind() == std::io::ErrorKind::NotFound =>
+        {
             // A directory that can be searched but not listed (mode -wx) answers "no such
             // file" for the index whether or not there is a cache: the real error is the one
             // that keeps us from looking.
@@ -45,7 +43,7 @@ fn open_reader_with(dir: &Path, vfs: Option<Arc<dyn Vfs>>) -> Result<Cache, Fail
                 _ => Failure::Io(format!("{}: no cache here", dir.display())),
             }
         }
-        e => Failure::engine(&dir.display().to_string(), e),
+        _ => Failure::engine(&dir.display().to_string(), e),
     })
 }
 
@@ -81,7 +79,7 @@ pub fn replay(dir: &Path, transcript: Option<&Path>, no_fsync: bool) -> Result<(
 fn line_failure(e: LineError) -> Failure {
     let message = e.to_string();
     match e.source {
-        Error::Engine(e) if matches!(*e, uidcache_engine::Error::Io { .. }) => Failure::Io(message),
+        Error::Engine(e) if matches!(e.kind(), ErrorKind::Io { .. }) => Failure::Io(message),
         _ => Failure::Input(message),
     }
 }
