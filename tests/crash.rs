@@ -21,11 +21,7 @@ use common::Rng;
 use uidcache::{Cache, Durability, OpenOptions, Update, View};
 
 fn options(fs: &Arc<SimFs>) -> OpenOptions {
-    OpenOptions {
-        vfs: Some(Arc::new(Sim(Arc::clone(fs)))),
-        journal_limit: 1500,
-        ..OpenOptions::default()
-    }
+    OpenOptions::new().vfs(Arc::new(Sim(Arc::clone(fs)))).journal_limit(1500)
 }
 
 /// The whole visible state, as comparable text.
@@ -445,10 +441,10 @@ fn a_failed_commit_poisons_the_handle() {
             let err = tx.commit().unwrap_err();
             assert!(err.to_string().contains("injected"), "{err}");
             assert!(matches!(
-                cache.transaction().err(),
-                Some(uidcache::Error::Poisoned)
+                cache.transaction().err().map(uidcache::Error::into_kind),
+                Some(uidcache::ErrorKind::Poisoned)
             ));
-            assert!(matches!(cache.checkpoint(), Err(uidcache::Error::Poisoned)));
+            assert!(cache.checkpoint().is_err_and(|e| e.is_poisoned()));
         }
     }
 }

@@ -9,15 +9,12 @@
 use std::fs;
 use std::path::Path;
 
-use uidcache::{Cache, Error, OpenOptions, BLOCKS_DIR, CLEAN_FILE, INDEX_FILE, JOURNAL_FILE};
+use uidcache::{Cache, Error, ErrorKind, OpenOptions, BLOCKS_DIR, CLEAN_FILE, INDEX_FILE, JOURNAL_FILE};
 
 /// Three commits: a fill, an expunge, a flag change.
 fn three_commits(dir: &Path) -> Vec<u64> {
     // No checkpoint on drop: these tests damage the journal those commits are in.
-    let options = OpenOptions {
-        checkpoint_on_drop: false,
-        ..OpenOptions::default()
-    };
+    let options = OpenOptions::new().checkpoint_on_drop(false);
     let mut cache = Cache::open_with(dir, options).unwrap();
     let mut sizes = vec![fs::metadata(dir.join(JOURNAL_FILE)).unwrap().len()];
     let mut tx = cache.transaction().unwrap();
@@ -102,8 +99,8 @@ fn damage_before_a_durable_frame_names_journal_and_offset() {
     let first_frame = sizes[0] as usize;
     bytes[first_frame + 30] ^= 0x55;
     fs::write(&path, &bytes).unwrap();
-    match Cache::open(dir.path()) {
-        Err(Error::Corrupt { path: p, detail }) => {
+    match Cache::open(dir.path()).map_err(Error::into_kind) {
+        Err(ErrorKind::Corrupt { path: p, detail }) => {
             assert!(p.ends_with(JOURNAL_FILE));
             assert_eq!(detail.offset, first_frame as u64);
         }
@@ -162,8 +159,8 @@ fn damaged_block_is_reported_on_read_with_its_file() {
     fs::write(&blocks[0], &bytes).unwrap();
     // Nothing reads the block until a record in it is asked for; then the error names it.
     let cache = Cache::open(dir.path()).unwrap();
-    match cache.view().message_at(1) {
-        Err(Error::Corrupt { path, detail }) => {
+    match cache.view().message_at(1).map_err(Error::into_kind) {
+        Err(ErrorKind::Corrupt { path, detail }) => {
             assert_eq!(path, blocks[0]);
             assert_eq!(detail.offset, 28, "the block checksum field");
         }
@@ -172,7 +169,7 @@ fn damaged_block_is_reported_on_read_with_its_file() {
     drop(cache);
     fs::remove_file(&blocks[0]).unwrap();
     let cache = Cache::open(dir.path()).unwrap();
-    assert!(matches!(cache.view().message_at(1), Err(Error::Io { .. })));
+    assert!(cache.view().message_at(1).is_err_and(|e| matches!(e.kind(), ErrorKind::Io { .. })));
 }
 
 #[test]
@@ -203,7 +200,7 @@ fn a_writer_checks_the_blocks_it_wrote_itself_on_first_read() {
     let mut errors = 0;
     for seq in 1..=5_000 {
         match cache.view().message_at(seq) {
-            Err(Error::Corrupt { .. }) => errors += 1,
+            Err(e) if e.is_corruption() => errors += 1,
             Ok(Some(m)) => assert_eq!(m.uid, seq * 3, "a wrong answer at {seq}"),
             other => panic!("unexpected {other:?} at {seq}"),
         }
@@ -230,8 +227,8 @@ fn a_writer_reports_its_own_emptied_block_as_corruption() {
     fs::write(&block, b"").unwrap();
     let mut corrupt = 0;
     for seq in 1..=5_000 {
-        match cache.view().message_at(seq) {
-            Err(Error::Corrupt { path, .. }) => {
+        match cache.view().message_at(seq).map_err(Error::into_kind) {
+            Err(ErrorKind::Corrupt { path, .. }) => {
                 assert_eq!(path, block, "the error names the damaged file");
                 corrupt += 1;
             }
@@ -279,10 +276,7 @@ fn the_clean_marker_skips_the_leftover_search_only_while_it_can_be_trusted() {
     assert!(marker.exists());
 
     // A journal with frames (a crash after commits): the marker is not trusted, and goes.
-    let options = OpenOptions {
-        checkpoint_on_drop: false,
-        ..OpenOptions::default()
-    };
+    let options = OpenOptions::new().checkpoint_on_drop(false);
     let mut cache = Cache::open_with(dir.path(), options.clone()).unwrap();
     let mut tx = cache.transaction().unwrap();
     tx.expunge(1).unwrap();
@@ -321,7 +315,7 @@ fn journal_from_a_future_generation_is_corruption() {
     fs::write(dir.path().join(INDEX_FILE), &index_gen0).unwrap();
     let err = Cache::open(dir.path()).err().unwrap();
     assert!(
-        matches!(&err, Error::Corrupt { detail, .. } if detail.field == "generation"),
+        matches!(err.kind(), ErrorKind::Corrupt { detail, .. } if detail.field == "generation"),
         "{err}"
     );
 }
@@ -357,7 +351,7 @@ fn missing_index_beside_block_files_is_corruption_and_keeps_them() {
     ] {
         assert!(err.is_corruption(), "{err}");
         assert!(
-            matches!(&err, Error::Corrupt { path, .. } if path.ends_with(INDEX_FILE)),
+            matches!(err.kind(), ErrorKind::Corrupt { path, .. } if path.ends_with(INDEX_FILE)),
             "{err}"
         );
     }
@@ -371,8 +365,8 @@ fn missing_index_beside_block_files_is_corruption_and_keeps_them() {
 fn a_reader_sees_a_lock_only_directory_as_empty() {
     let dir = tempfile::tempdir().unwrap();
     assert!(matches!(
-        Cache::open_read_only(dir.path()).unwrap_err(),
-        Error::Io { .. }
+        Cache::open_read_only(dir.path()).unwrap_err().kind(),
+        ErrorKind::Io { .. }
     ));
     fs::create_dir(dir.path().join(BLOCKS_DIR)).unwrap();
     fs::write(dir.path().join(uidcache::LOCK_FILE), b"").unwrap();
@@ -437,11 +431,7 @@ fn copy_dir(from: &Path, to: &Path) {
 fn small_no_sync_learn_survives_reopen_with_and_without_checkpoint() {
     for checkpoint_on_drop in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let options = OpenOptions {
-            durability: uidcache::Durability::NoSync,
-            checkpoint_on_drop,
-            ..OpenOptions::default()
-        };
+        let options = OpenOptions::new().durability(uidcache::Durability::NoSync).checkpoint_on_drop(checkpoint_on_drop);
         {
             let mut cache = Cache::open_with(dir.path(), options.clone()).unwrap();
             let mut tx = cache.transaction().unwrap();

@@ -151,11 +151,7 @@ impl Cache {
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Cache> {
         Self::open_with(
             dir,
-            OpenOptions {
-                read_only: true,
-                create: false,
-                ..OpenOptions::default()
-            },
+            OpenOptions::new().read_only(true).create(false),
         )
     }
 

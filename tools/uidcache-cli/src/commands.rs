@@ -23,12 +23,10 @@ fn open_reader(dir: &Path) -> Result<Cache, Failure> {
 fn open_reader_with(dir: &Path, vfs: Option<Arc<dyn Vfs>>) -> Result<Cache, Failure> {
     let index = dir.join(uidcache_engine::INDEX_FILE);
     let probe = vfs.clone().unwrap_or_else(|| Arc::new(StdVfs));
-    let options = OpenOptions {
-        read_only: true,
-        create: false,
-        vfs,
-        ..OpenOptions::default()
-    };
+    let mut options = OpenOptions::new().read_only(true);
+    if let Some(vfs) = vfs {
+        options = options.vfs(vfs);
+    }
     Cache::open_with(dir, options).map_err(|e| match e.kind() {
         ErrorKind::Io { path, source, .. }
             if *path == index && source.kind() == std::io::ErrorKind::NotFound =>
@@ -66,10 +64,7 @@ pub fn replay(dir: &Path, transcript: Option<&Path>, no_fsync: bool) -> Result<(
     } else {
         Durability::Durable
     };
-    let options = OpenOptions {
-        durability,
-        ..OpenOptions::default()
-    };
+    let options = OpenOptions::new().durability(durability);
     let mut cache = Cache::open_with(dir, options)
         .map_err(|e| Failure::engine(&dir.display().to_string(), e))?;
     uidcache_imap::replay(&mut cache, &input, durability).map_err(line_failure)?;

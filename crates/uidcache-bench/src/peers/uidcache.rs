@@ -36,10 +36,7 @@ impl Uidcache {
         };
         let cache = Cache::open_with(
             dir,
-            OpenOptions {
-                durability,
-                ..OpenOptions::default()
-            },
+            OpenOptions::new().durability(durability),
         )?;
         Ok(Uidcache {
             cache,

@@ -10,10 +10,7 @@ use uidcache_imap::sim::{Rng, SimServer};
 pub fn open(dir: &std::path::Path) -> Cache {
     Cache::open_with(
         dir,
-        OpenOptions {
-            durability: Durability::NoSync,
-            ..OpenOptions::default()
-        },
+        OpenOptions::new().durability(Durability::NoSync),
     )
     .unwrap()
 }
