@@ -9,6 +9,10 @@
 use std::fs;
 use std::path::Path;
 
+mod common;
+
+use common::faultfs::FaultVfs;
+
 use uidcache::{Cache, Error, ErrorKind, OpenOptions, BLOCKS_DIR, CLEAN_FILE, INDEX_FILE, JOURNAL_FILE};
 
 /// Three commits: a fill, an expunge, a flag change.
@@ -318,6 +322,42 @@ fn journal_from_a_future_generation_is_corruption() {
         matches!(err.kind(), ErrorKind::Corrupt { detail, .. } if detail.field == "generation"),
         "{err}"
     );
+}
+
+/// Regression (typed errors): a reader retried every corruption whose field was named
+/// "generation", so an older journal (damage, never a race) was read 20 times over ~200 ms
+/// before it was reported. Only a journal ahead of the index is a checkpoint racing the
+/// reader.
+#[test]
+fn a_reader_reports_an_older_journal_at_once_and_retries_only_a_journal_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    three_commits(dir.path());
+    let journal_gen0 = fs::read(dir.path().join(JOURNAL_FILE)).unwrap();
+    let index_gen0 = fs::read(dir.path().join(INDEX_FILE)).unwrap();
+    {
+        let mut cache = Cache::open(dir.path()).unwrap();
+        cache.checkpoint().unwrap();
+        cache.checkpoint().unwrap();
+    }
+    let journal_now = fs::read(dir.path().join(JOURNAL_FILE)).unwrap();
+    let reader = |dir: &Path| {
+        let vfs = FaultVfs::new();
+        let options = OpenOptions::new().read_only(true).vfs(vfs.clone());
+        let err = Cache::open_with(dir, options).unwrap_err();
+        (err, vfs.reads_of(JOURNAL_FILE))
+    };
+    // The index two checkpoints on, beside the journal of generation 0: damage.
+    fs::write(dir.path().join(JOURNAL_FILE), &journal_gen0).unwrap();
+    let (err, reads) = reader(dir.path());
+    assert!(err.is_corruption(), "{err}");
+    assert_eq!(reads, 1, "damage is reported at the first read, not retried");
+    // The index of generation 0 beside the journal two checkpoints on: what a reader sees
+    // when checkpoints run between its two reads. Read again, then reported as damage.
+    fs::write(dir.path().join(JOURNAL_FILE), &journal_now).unwrap();
+    fs::write(dir.path().join(INDEX_FILE), &index_gen0).unwrap();
+    let (err, reads) = reader(dir.path());
+    assert!(err.is_corruption(), "{err}");
+    assert!(reads > 1, "a journal ahead of the index is read again ({reads} reads)");
 }
 
 #[test]

@@ -182,6 +182,19 @@ impl FlagTable {
         Ok(())
     }
 
+    /// Whether flag set `id` holds `name`, compared ASCII-case-insensitively (IMAP flag
+    /// names are); `false` for an unknown set.
+    pub(crate) fn has_name(&self, id: FlagSetId, name: &[u8]) -> bool {
+        let Some(Some(set)) = self.sets.get(id.0 as usize) else {
+            return false;
+        };
+        set.iter().any(|a| {
+            self.atoms
+                .get(*a as usize)
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+    }
+
     /// The names of flag set `id`, sorted by bytes.
     pub(crate) fn names(&self, id: FlagSetId) -> Option<Vec<&[u8]>> {
         let set = self.sets.get(id.0 as usize)?.as_ref()?;

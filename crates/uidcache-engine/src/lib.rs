@@ -24,6 +24,7 @@
 //! assert_eq!(view.flag_names(m.flags.unwrap()).unwrap(), vec![&b"\\Seen"[..]]);
 //! ```
 #![deny(missing_docs)]
+#![deny(missing_debug_implementations)]
 
 mod blocks;
 mod cache;
@@ -34,6 +35,7 @@ mod flags;
 mod identity;
 mod image;
 mod inspect;
+mod iter;
 mod journal;
 mod lock;
 mod mmap;
@@ -57,6 +59,7 @@ pub use error::{Error, ErrorKind, FlagTableError, InvalidOp, Invariant, Result};
 pub use flags::{check_flag_list, FlagSetId, MAX_FLAGS, MAX_FLAG_BYTES};
 pub use identity::fresh_cache_id;
 pub use inspect::Replay;
+pub use iter::{ChangedSince, Messages};
 pub use journal::fresh_salt as fresh_journal_salt;
 pub use options::{Durability, OpenOptions};
 pub use remove::{Removed, MAX_HOLE_REMOVALS};

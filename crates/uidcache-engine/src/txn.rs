@@ -44,6 +44,7 @@ pub struct Update<'f> {
 ///
 /// Every method either makes its whole change or, returning an error, none of it. An I/O
 /// error while reading blocks breaks the transaction: later calls and `commit` fail.
+#[must_use = "a transaction is discarded when dropped: call `commit`"]
 pub struct Transaction<'c> {
     cache: &'c mut Cache,
     ops: Vec<Op>,
@@ -63,6 +64,15 @@ impl Cache {
             broken: false,
             done: false,
         })
+    }
+}
+
+impl std::fmt::Debug for Transaction<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("ops", &self.ops.len())
+            .field("broken", &self.broken)
+            .finish_non_exhaustive()
     }
 }
 
