@@ -70,6 +70,8 @@ pub(crate) fn remove_uids(
         // UID 0 names no message.
         let mut uid = a.max(1);
         while uid <= b {
+            #[cfg(test)]
+            tests::STEPS.with(|s| s.set(s.get() + 1));
             // The transaction's own lookups: a view's would build the read index that the
             // next removal drops, O(slices) per UID.
             let next = if let UidPosition::InHole { first, last } = tx.position_of_uid(uid)? {
@@ -143,4 +145,39 @@ fn shrink_hole(
     }
     removed.from_holes += n;
     Ok(stop)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use crate::{Cache, OpenOptions};
+
+    thread_local! {
+        /// Iterations of the removal loop on this thread: the cost the width must not drive.
+        pub(super) static STEPS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    #[test]
+    fn the_walk_visits_the_records_not_the_width_of_the_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cache = OpenOptions::new().open(dir.path()).unwrap();
+        let mut tx = cache.transaction().unwrap();
+        tx.set_exists(20).unwrap();
+        // Ten records with spread-out UIDs, then a hole of ten unknown messages.
+        tx.learn_range(1, &[100, 200, 300, 400, 500, 600, 700, 800, 900, 1000])
+            .unwrap();
+        tx.commit().unwrap();
+        let mut tx = cache.transaction().unwrap();
+        STEPS.with(|s| s.set(0));
+        let removed = tx
+            .remove_uids(&[1..=u32::MAX, 5..=3_000_000_000])
+            .unwrap();
+        let steps = STEPS.with(Cell::get);
+        assert_eq!(removed.placed, 10);
+        assert_eq!(removed.from_holes, 10);
+        // Per record: its removal and the absent UID after it; per hole and range: one.
+        assert!(steps <= 2 * 10 + 2 + 2, "{steps} steps for ten records");
+        drop(tx);
+    }
 }
