@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::blocks::{BlockStore, WithPending};
 use crate::dirfs::{
-    block_id_of, Fs, BLOCKS_DIR, CLEAN_FILE, INDEX_FILE, JOURNAL_FILE, LOCK_FILE, TMP_SUFFIX,
+    block_id_of, Fs, BLOCKS_DIR, CLEAN_FILE, INDEX_FILE, JOURNAL_FILE, LOCK_FILE,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::image::{from_image, to_image};
@@ -162,6 +162,8 @@ impl Cache {
         let lock = if options.read_only {
             None
         } else {
+            // Before anything is created or removed there.
+            crate::safeopen::check_writer_dir(&dir, &fs)?;
             if options.create {
                 fs.vfs
                     .create_dir_all(&dir.join(BLOCKS_DIR))
@@ -885,8 +887,8 @@ fn blocks_intact(ops: &[Op], store: &BlockStore) -> Result<bool> {
     Ok(true)
 }
 
-/// Unlinks every temporary file and every block file whose ID is not in `named`, in the
-/// directory and in `blocks/`.
+/// Unlinks the engine's own temporary files and every block file whose ID is not in
+/// `named`, in the directory and in `blocks/`.
 ///
 /// At a checkpoint `named` is the committed state's blocks. At a writer's open it is every
 /// block the index or a replayed frame names, so what goes is what a crash can leave: blocks
@@ -904,7 +906,9 @@ fn remove_unnamed(fs: &Fs, dir: &Path, named: &HashSet<u64>, store: &BlockStore)
             } else {
                 None
             };
-            if name.ends_with(TMP_SUFFIX) || id.is_some_and(|id| !named.contains(&id)) {
+            if crate::safeopen::is_own_tmp(&name, holds_blocks)
+                || id.is_some_and(|id| !named.contains(&id))
+            {
                 if let Some(id) = id {
                     store.evict(id);
                 }

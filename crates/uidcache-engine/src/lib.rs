@@ -41,6 +41,7 @@ mod lock;
 mod mmap;
 mod options;
 mod remove;
+mod safeopen;
 mod seqindex;
 mod slice;
 mod stale;
