@@ -151,7 +151,7 @@ fn shrink_hole(
 mod tests {
     use std::cell::Cell;
 
-    use crate::{Cache, OpenOptions};
+    use crate::OpenOptions;
 
     thread_local! {
         /// Iterations of the removal loop on this thread: the cost the width must not drive.
