@@ -21,7 +21,9 @@ use common::Rng;
 use uidcache::{Cache, Durability, OpenOptions, Update, View};
 
 fn options(fs: &Arc<SimFs>) -> OpenOptions {
-    OpenOptions::new().vfs(Arc::new(Sim(Arc::clone(fs)))).journal_limit(1500)
+    OpenOptions::new()
+        .vfs(Arc::new(Sim(Arc::clone(fs))))
+        .journal_limit(1500)
 }
 
 /// The whole visible state, as comparable text.

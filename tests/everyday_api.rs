@@ -135,14 +135,7 @@ fn remove_uids_takes_a_huge_vanished_range_over_a_small_cache() {
 fn remove_uids_agrees_with_remove_uid_one_by_one() {
     let dir = tempfile::tempdir().unwrap();
     // Known 1..=4 (UIDs 10..=40), hole 5..=7, known 8..=9 (UIDs 100, 110), hole 10..=12.
-    let known = [
-        (1, 10),
-        (2, 20),
-        (3, 30),
-        (4, 40),
-        (8, 100),
-        (9, 110),
-    ];
+    let known = [(1, 10), (2, 20), (3, 30), (4, 40), (8, 100), (9, 110)];
     let ranges = [15..=35, 41..=42, 90..=100, 200..=201];
     let one = tempfile::tempdir().unwrap();
     let mut a = cache_with(dir.path(), 12, &known);
@@ -158,7 +151,10 @@ fn remove_uids_agrees_with_remove_uid_one_by_one() {
     }
     tx.commit().unwrap();
     let rows = |c: &Cache| -> Vec<(u32, u32)> {
-        c.view().messages().map(|r| r.map(|(s, m)| (s, m.uid)).unwrap()).collect()
+        c.view()
+            .messages()
+            .map(|r| r.map(|(s, m)| (s, m.uid)).unwrap())
+            .collect()
     };
     assert_eq!(rows(&a), rows(&b));
     assert_eq!(a.view().exists(), b.view().exists());

@@ -56,7 +56,10 @@ fn a_block_copied_from_another_cache_is_corruption_not_data() {
     for read_only in [true, false] {
         let cache = Cache::open_with(
             ours.path(),
-            OpenOptions::new().read_only(read_only).create(false).checkpoint_on_drop(false),
+            OpenOptions::new()
+                .read_only(read_only)
+                .create(false)
+                .checkpoint_on_drop(false),
         )
         .unwrap();
         let err = uids(&cache).expect_err("another mailbox's UIDs must not be read as ours");

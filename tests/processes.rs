@@ -54,7 +54,9 @@ fn checksum(view: &View<'_>) -> uidcache::Result<u64> {
 }
 
 fn writer_options() -> OpenOptions {
-    OpenOptions::new().journal_limit(16 << 10).lock_wait(Some(Duration::from_secs(30)))
+    OpenOptions::new()
+        .journal_limit(16 << 10)
+        .lock_wait(Some(Duration::from_secs(30)))
 }
 
 /// The writer child: random commits until `commits` are done, each logged.

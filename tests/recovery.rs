@@ -13,7 +13,9 @@ mod common;
 
 use common::faultfs::FaultVfs;
 
-use uidcache::{Cache, Error, ErrorKind, OpenOptions, BLOCKS_DIR, CLEAN_FILE, INDEX_FILE, JOURNAL_FILE};
+use uidcache::{
+    Cache, Error, ErrorKind, OpenOptions, BLOCKS_DIR, CLEAN_FILE, INDEX_FILE, JOURNAL_FILE,
+};
 
 /// Three commits: a fill, an expunge, a flag change.
 fn three_commits(dir: &Path) -> Vec<u64> {
@@ -173,7 +175,10 @@ fn damaged_block_is_reported_on_read_with_its_file() {
     drop(cache);
     fs::remove_file(&blocks[0]).unwrap();
     let cache = Cache::open(dir.path()).unwrap();
-    assert!(cache.view().message_at(1).is_err_and(|e| matches!(e.kind(), ErrorKind::Io { .. })));
+    assert!(cache
+        .view()
+        .message_at(1)
+        .is_err_and(|e| matches!(e.kind(), ErrorKind::Io { .. })));
 }
 
 #[test]
@@ -350,14 +355,20 @@ fn a_reader_reports_an_older_journal_at_once_and_retries_only_a_journal_ahead() 
     fs::write(dir.path().join(JOURNAL_FILE), &journal_gen0).unwrap();
     let (err, reads) = reader(dir.path());
     assert!(err.is_corruption(), "{err}");
-    assert_eq!(reads, 1, "damage is reported at the first read, not retried");
+    assert_eq!(
+        reads, 1,
+        "damage is reported at the first read, not retried"
+    );
     // The index of generation 0 beside the journal two checkpoints on: what a reader sees
     // when checkpoints run between its two reads. Read again, then reported as damage.
     fs::write(dir.path().join(JOURNAL_FILE), &journal_now).unwrap();
     fs::write(dir.path().join(INDEX_FILE), &index_gen0).unwrap();
     let (err, reads) = reader(dir.path());
     assert!(err.is_corruption(), "{err}");
-    assert!(reads > 1, "a journal ahead of the index is read again ({reads} reads)");
+    assert!(
+        reads > 1,
+        "a journal ahead of the index is read again ({reads} reads)"
+    );
 }
 
 #[test]
@@ -471,7 +482,9 @@ fn copy_dir(from: &Path, to: &Path) {
 fn small_no_sync_learn_survives_reopen_with_and_without_checkpoint() {
     for checkpoint_on_drop in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let options = OpenOptions::new().durability(uidcache::Durability::NoSync).checkpoint_on_drop(checkpoint_on_drop);
+        let options = OpenOptions::new()
+            .durability(uidcache::Durability::NoSync)
+            .checkpoint_on_drop(checkpoint_on_drop);
         {
             let mut cache = Cache::open_with(dir.path(), options.clone()).unwrap();
             let mut tx = cache.transaction().unwrap();

@@ -24,7 +24,11 @@ fn a_writer_refuses_a_directory_of_other_files_and_touches_nothing() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     left.sort();
-    assert_eq!(left, vec!["draft.tmp", "notes.txt"], "nothing created or removed");
+    assert_eq!(
+        left,
+        vec!["draft.tmp", "notes.txt"],
+        "nothing created or removed"
+    );
 }
 
 #[test]
@@ -70,9 +74,17 @@ fn a_writer_removes_only_its_own_temporary_names() {
     let cache = Cache::open(dir.path()).unwrap();
     assert_eq!(cache.view().exists(), Some(3));
     for path in &theirs {
-        assert!(path.exists(), "{} is not the engine's and must stay", path.display());
+        assert!(
+            path.exists(),
+            "{} is not the engine's and must stay",
+            path.display()
+        );
     }
     for path in &ours {
-        assert!(!path.exists(), "{} is a leftover of the engine", path.display());
+        assert!(
+            !path.exists(),
+            "{} is a leftover of the engine",
+            path.display()
+        );
     }
 }

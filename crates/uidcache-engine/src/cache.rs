@@ -10,9 +10,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::blocks::{BlockStore, WithPending};
-use crate::dirfs::{
-    block_id_of, Fs, BLOCKS_DIR, CLEAN_FILE, INDEX_FILE, JOURNAL_FILE, LOCK_FILE,
-};
+use crate::dirfs::{block_id_of, Fs, BLOCKS_DIR, CLEAN_FILE, INDEX_FILE, JOURNAL_FILE, LOCK_FILE};
 use crate::error::{Error, ErrorKind, Result};
 use crate::image::{from_image, to_image};
 use crate::journal::JournalWriter;
@@ -149,10 +147,7 @@ impl Cache {
 
     /// Opens the cache in `dir` as a reader of its committed state.
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Cache> {
-        Self::open_with(
-            dir,
-            OpenOptions::new().read_only(true).create(false),
-        )
+        Self::open_with(dir, OpenOptions::new().read_only(true).create(false))
     }
 
     /// Opens the cache in `dir` with `options`.
@@ -592,9 +587,7 @@ fn load_as_reader(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
         attempt += 1;
         let retry = attempt < READER_ATTEMPTS;
         let loaded = match load_checked(dir, fs, store) {
-            Err(e) if not_found_at(&e).is_some_and(|p| p == index_path) => {
-                no_index(dir, fs, store)
-            }
+            Err(e) if not_found_at(&e).is_some_and(|p| p == index_path) => no_index(dir, fs, store),
             other => other,
         };
         match loaded {

@@ -134,7 +134,9 @@ pub enum InvalidOp {
     },
     /// A `Learn` op whose UID range does not fit its length or the records of its block
     /// (only replayed ops can say this: transactions build their own).
-    #[error("block {block:016x} does not hold {len} records with UIDs {first_uid}..={last_uid} there")]
+    #[error(
+        "block {block:016x} does not hold {len} records with UIDs {first_uid}..={last_uid} there"
+    )]
     SliceMismatch {
         /// The block ID.
         block: u64,
@@ -353,10 +355,7 @@ impl Error {
 
     /// Whether the handle is poisoned (by this error or an earlier one): drop it and reopen.
     pub fn is_poisoned(&self) -> bool {
-        matches!(
-            self.kind(),
-            ErrorKind::Poisoned | ErrorKind::AfterCommit(_)
-        )
+        matches!(self.kind(), ErrorKind::Poisoned | ErrorKind::AfterCommit(_))
     }
 }
 

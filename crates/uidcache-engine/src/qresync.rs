@@ -108,8 +108,7 @@ impl View<'_> {
     /// HIGHESTMODSEQ is unknown (QRESYNC needs both). Its `to_string()` is what follows the
     /// mailbox name in `SELECT`.
     pub fn qresync_param(&self) -> Result<Option<QresyncParam>> {
-        let (Some(uidvalidity), Some(modseq)) = (self.uidvalidity(), self.highestmodseq())
-        else {
+        let (Some(uidvalidity), Some(modseq)) = (self.uidvalidity(), self.highestmodseq()) else {
             return Ok(None);
         };
         let placed: Vec<(u32, u32)> = self
@@ -122,7 +121,10 @@ impl View<'_> {
         uids.dedup();
         let mut known_uids: UidSet = uids.iter().copied().collect();
         if known_uids.to_string().len() > MAX_KNOWN_UIDS_LEN {
-            known_uids = uids.last().map(|u| UidSet(vec![(1, *u)])).unwrap_or_default();
+            known_uids = uids
+                .last()
+                .map(|u| UidSet(vec![(1, *u)]))
+                .unwrap_or_default();
         }
         let mut sample = Vec::new();
         let mut step = 1usize;

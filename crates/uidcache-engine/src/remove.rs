@@ -170,9 +170,7 @@ mod tests {
         tx.commit().unwrap();
         let mut tx = cache.transaction().unwrap();
         STEPS.with(|s| s.set(0));
-        let removed = tx
-            .remove_uids(&[1..=u32::MAX, 5..=3_000_000_000])
-            .unwrap();
+        let removed = tx.remove_uids(&[1..=u32::MAX, 5..=3_000_000_000]).unwrap();
         let steps = STEPS.with(Cell::get);
         assert_eq!(removed.placed, 10);
         assert_eq!(removed.from_holes, 10);

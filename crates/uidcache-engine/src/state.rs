@@ -463,7 +463,9 @@ impl State {
     /// of an expunge's CPU time.
     fn expunge_placed(&mut self, i: usize, seq: u32, src: &dyn RecordSource) -> Result<()> {
         let Some(s) = self.placed.get(i).copied() else {
-            return Err(ErrorKind::Invariant(Invariant::PlacedSliceMissing { slice: i, seq }).into());
+            return Err(
+                ErrorKind::Invariant(Invariant::PlacedSliceMissing { slice: i, seq }).into(),
+            );
         };
         let k = seq - s.seq;
         let (gone, left, right) = {

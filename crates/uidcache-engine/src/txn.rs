@@ -583,7 +583,10 @@ impl<'c> Transaction<'c> {
             }
             .into());
         }
-        let writer = cache.writer.as_mut().ok_or_else(|| Error::from(ErrorKind::ReadOnly))?;
+        let writer = cache
+            .writer
+            .as_mut()
+            .ok_or_else(|| Error::from(ErrorKind::ReadOnly))?;
         writer.journal.append(&cache.fs, &payload, durable)?;
         if inline {
             for (id, records) in self.pending.drain(..) {

@@ -6,7 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use uidcache_engine::{Error as EngineError, ErrorKind as EngineErrorKind, Replay, Vfs, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE};
+use uidcache_engine::{
+    Error as EngineError, ErrorKind as EngineErrorKind, Replay, Vfs, BLOCKS_DIR, INDEX_FILE,
+    JOURNAL_FILE,
+};
 use uidcache_format::{IndexImage, Op, Record, NO_IDENTITY};
 
 use crate::blocks::{self, Blocks};

@@ -314,5 +314,7 @@ fn unsynced_frame_whose_block_was_lost_is_a_note() {
 }
 
 fn options_nosync() -> uidcache_engine::OpenOptions {
-    uidcache_engine::OpenOptions::new().checkpoint_on_drop(false).durability(uidcache_engine::Durability::NoSync)
+    uidcache_engine::OpenOptions::new()
+        .checkpoint_on_drop(false)
+        .durability(uidcache_engine::Durability::NoSync)
 }

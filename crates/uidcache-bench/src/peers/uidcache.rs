@@ -34,10 +34,7 @@ impl Uidcache {
         } else {
             Durability::NoSync
         };
-        let cache = Cache::open_with(
-            dir,
-            OpenOptions::new().durability(durability),
-        )?;
+        let cache = Cache::open_with(dir, OpenOptions::new().durability(durability))?;
         Ok(Uidcache {
             cache,
             pending: Vec::new(),

@@ -115,7 +115,9 @@ pub fn split_block(dir: &Path) {
 /// A larger cache: `n` messages learned in batches across several blocks, checkpoints along
 /// the way (small journal limit), expunges, flag storms and unplaced runs.
 pub fn large(dir: &Path, n: u32) {
-    let options = OpenOptions::new().journal_limit(4096).checkpoint_on_drop(false);
+    let options = OpenOptions::new()
+        .journal_limit(4096)
+        .checkpoint_on_drop(false);
     let mut c = Cache::open_with(dir, options).unwrap();
     let mut tx = c.transaction().unwrap();
     tx.set_uidvalidity(Some(1234)).unwrap();
