@@ -48,6 +48,12 @@ fn a_writer_takes_a_missing_or_empty_directory_or_a_cache() {
     fs::create_dir_all(started.join(BLOCKS_DIR)).unwrap();
     fs::write(started.join(LOCK_FILE), b"").unwrap();
     drop(Cache::open(&started).unwrap());
+    // So is a directory where a first open left only its temporary index.
+    let torn = root.path().join("torn");
+    fs::create_dir(&torn).unwrap();
+    fs::write(torn.join("index.tmp"), b"partial").unwrap();
+    drop(Cache::open(&torn).unwrap());
+    assert!(!torn.join("index.tmp").exists());
 }
 
 #[test]

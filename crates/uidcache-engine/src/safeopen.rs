@@ -11,15 +11,21 @@ use crate::error::{Error, ErrorKind, Result};
 /// `lock` before anything else, so even an interrupted first open left them).
 const CACHE_NAMES: [&str; 5] = [INDEX_FILE, JOURNAL_FILE, BLOCKS_DIR, LOCK_FILE, CLEAN_FILE];
 
-/// Accepts a missing or empty directory (a new cache), or one that holds a file of a cache;
-/// refuses anything else with [`ErrorKind::NotACache`] before anything is created there.
+/// Accepts a missing or empty directory (a new cache), or one that holds a file of a cache
+/// (its own temporary names included: a first open that crashed may have left only
+/// `index.tmp`); refuses anything else with [`ErrorKind::NotACache`] before anything is
+/// created there.
 pub(crate) fn check_writer_dir(dir: &Path, fs: &Fs) -> Result<()> {
     let names = match fs.vfs.list_dir(dir) {
         Ok(names) => names,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(Error::io("list", dir)(e)),
     };
-    if names.is_empty() || names.iter().any(|n| CACHE_NAMES.contains(&n.as_str())) {
+    if names.is_empty()
+        || names
+            .iter()
+            .any(|n| CACHE_NAMES.contains(&n.as_str()) || is_own_tmp(n, false))
+    {
         return Ok(());
     }
     let mut names = names;
