@@ -9,10 +9,7 @@ const N: u32 = 100_000;
 
 fn cache(durability: Durability) -> (tempfile::TempDir, Cache) {
     let dir = tempfile::tempdir().unwrap();
-    let options = OpenOptions {
-        durability,
-        ..OpenOptions::default()
-    };
+    let options = OpenOptions::new().durability(durability);
     let mut cache = Cache::open_with(dir.path(), options).unwrap();
     let uids: Vec<u32> = (1..=N).collect();
     let mut tx = cache.transaction().unwrap();

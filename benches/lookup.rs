@@ -15,10 +15,7 @@ const N: u32 = 100_000;
 
 fn filled() -> (tempfile::TempDir, Cache, Vec<u32>) {
     let dir = tempfile::tempdir().unwrap();
-    let options = OpenOptions {
-        durability: Durability::NoSync,
-        ..OpenOptions::default()
-    };
+    let options = OpenOptions::new().durability(Durability::NoSync);
     let mut cache = Cache::open_with(dir.path(), options).unwrap();
     let uids: Vec<u32> = (1..=N).map(|i| i * 2).collect();
     let mut tx = cache.transaction().unwrap();

@@ -78,7 +78,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tx.commit()?;
 
     let view = cache.view();
-    for (seq, m) in view.placed_messages()? {
+    for row in view.messages() {
+        let (seq, m) = row?;
         let flags = m.flags.and_then(|f| view.flag_names(f)).unwrap_or_default();
         let flags: Vec<_> = flags.iter().map(|f| String::from_utf8_lossy(f)).collect();
         println!(
@@ -86,11 +87,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             m.uid, flags, m.modseq
         );
     }
-    let changed = view.changed_since(885)?;
-    println!(
-        "changed since 885: {:?}",
-        changed.iter().map(|(s, m)| (s, m.uid)).collect::<Vec<_>>()
-    );
+    let changed = view
+        .changed_since(885)
+        .map(|r| r.map(|(s, m)| (s, m.uid)))
+        .collect::<Result<Vec<_>, _>>()?;
+    println!("changed since 885: {changed:?}");
     let holes = view
         .segments()
         .iter()

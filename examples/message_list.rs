@@ -15,10 +15,7 @@ fn row_slow(view: &View<'_>, seq: u32) -> Result<Option<Message>, uidcache::Erro
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
-    let options = OpenOptions {
-        durability: Durability::NoSync,
-        ..OpenOptions::default()
-    };
+    let options = OpenOptions::new().durability(Durability::NoSync);
     let count = 100_000u32;
     {
         let mut cache = Cache::open_with(dir.path(), options.clone())?;

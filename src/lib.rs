@@ -55,12 +55,13 @@
 use std::path::Path;
 
 pub use uidcache_engine::{
-    check_flag_list, Cache, CompactStats, Durability, Error, FlagSetId, InvalidOp, LayoutInfo,
-    Message, OpenOptions, Removal, Result, Segment, SelectOutcome, SelectResult, StaleSnapshot,
-    Stats, Transaction, UidPosition, Update, View, MAX_FLAGS, MAX_FLAG_BYTES, MAX_MESSAGES,
-    PENDING_BLOCKS_IN_MEMORY,
+    check_flag_list, Cache, ChangedSince, CompactStats, Durability, Error, ErrorKind, FlagSetId,
+    FlagTableError, InvalidOp, Invariant, LayoutInfo, Message, Messages, OpenOptions, QresyncParam,
+    Removal, Removed, Result, Segment, SelectOutcome, SelectResult, StaleSnapshot, Stats,
+    Transaction, UidPosition, UidSet, Update, View, MAX_FLAGS, MAX_FLAG_BYTES, MAX_HOLE_REMOVALS,
+    MAX_MESSAGES, PENDING_BLOCKS_IN_MEMORY,
 };
-// `Error::Corrupt` carries these: what is wrong with a file, and where.
+// `ErrorKind::Corrupt` carries these: what is wrong with a file, and where.
 pub use uidcache_format::{FormatError, FormatErrorKind};
 pub use uidcache_fsck as fsck;
 #[cfg(feature = "imap")]
@@ -71,13 +72,13 @@ pub use uidcache_imap as imap;
 #[doc(hidden)]
 pub use uidcache_engine::tools;
 
-/// Opens the cache in `dir` as the writer; if the files are damaged (`Error::Corrupt`),
+/// Opens the cache in `dir` as the writer; if the files are damaged (`ErrorKind::Corrupt`),
 /// repairs them (dropping what is damaged, never inventing a record; see [`fsck::repair`])
 /// and opens again. Returns the cache and, when a repair ran, its report: the records it
 /// dropped are to be fetched from the server again.
 ///
 /// Damage found later, inside a block that opening did not read, is still reported by
-/// reads as `Error::Corrupt`; calling this again after dropping the cache repairs it.
+/// reads as `ErrorKind::Corrupt`; calling this again after dropping the cache repairs it.
 pub fn open_repairing(
     dir: impl AsRef<Path>,
     options: OpenOptions,

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use uidcache::tools::{block_id_of, BLOCKS_DIR, MAX_BLOCK_RECORDS};
-use uidcache::{Cache, Error, InvalidOp, MAX_MESSAGES, PENDING_BLOCKS_IN_MEMORY};
+use uidcache::{Cache, InvalidOp, MAX_MESSAGES, PENDING_BLOCKS_IN_MEMORY};
 
 /// The IDs of the block files in `dir`.
 fn block_files(dir: &Path) -> BTreeSet<u64> {
@@ -55,7 +55,7 @@ fn a_message_count_beyond_max_messages_is_refused_and_changes_nothing() {
     for count in [MAX_MESSAGES + 1, u32::MAX] {
         let err = tx.set_exists(count).unwrap_err();
         assert!(
-            matches!(err, Error::Invalid(InvalidOp::TooManyMessages { count: c }) if c == count),
+            matches!(err.invalid_op(), Some(&InvalidOp::TooManyMessages { count: c }) if c == count),
             "{err:?}"
         );
         assert!(err.to_string().contains(&count.to_string()), "{err}");

@@ -12,10 +12,7 @@ use std::path::Path;
 use uidcache::{Cache, Durability, OpenOptions};
 
 fn options() -> OpenOptions {
-    OpenOptions {
-        durability: Durability::NoSync,
-        ..OpenOptions::default()
-    }
+    OpenOptions::new().durability(Durability::NoSync)
 }
 
 /// A writer whose layout is fragmented: 3,000 records, every tenth expunged in one commit
@@ -71,10 +68,7 @@ fn close_compacts_a_fragmented_layout() {
 /// `auto_compact` off means never: neither close nor a drop asked to compact rewrites blocks.
 #[test]
 fn without_auto_compact_neither_close_nor_drop_compacts() {
-    let manual = OpenOptions {
-        auto_compact: false,
-        ..options()
-    };
+    let manual = options().auto_compact(false);
     let dir = tempfile::tempdir().unwrap();
     fragmented(dir.path(), manual.clone()).close().unwrap();
     assert_eq!(reopened(dir.path()), (true, 0, 2999));

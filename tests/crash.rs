@@ -21,11 +21,9 @@ use common::Rng;
 use uidcache::{Cache, Durability, OpenOptions, Update, View};
 
 fn options(fs: &Arc<SimFs>) -> OpenOptions {
-    OpenOptions {
-        vfs: Some(Arc::new(Sim(Arc::clone(fs)))),
-        journal_limit: 1500,
-        ..OpenOptions::default()
-    }
+    OpenOptions::new()
+        .vfs(Arc::new(Sim(Arc::clone(fs))))
+        .journal_limit(1500)
 }
 
 /// The whole visible state, as comparable text.
@@ -449,10 +447,10 @@ fn a_failed_commit_poisons_the_handle() {
             let err = tx.commit().unwrap_err();
             assert!(err.to_string().contains("injected"), "{err}");
             assert!(matches!(
-                cache.transaction().err(),
-                Some(uidcache::Error::Poisoned)
+                cache.transaction().err().map(uidcache::Error::into_kind),
+                Some(uidcache::ErrorKind::Poisoned)
             ));
-            assert!(matches!(cache.checkpoint(), Err(uidcache::Error::Poisoned)));
+            assert!(cache.checkpoint().is_err_and(|e| e.is_poisoned()));
         }
     }
 }
@@ -546,14 +544,8 @@ fn spilling_plan(durable: bool, fs: &Arc<SimFs>, p: &mut Progress) -> uidcache::
 /// Opens `image` as a writer and checks that no block file or temporary file is left that
 /// its state does not name: the blocks a crashed transaction wrote out are removed.
 fn check_no_leftover(image: &Arc<SimFs>, ctx: &str) {
-    let cache = Cache::open_with(
-        "/mbox",
-        OpenOptions {
-            checkpoint_on_drop: false,
-            ..options(image)
-        },
-    )
-    .unwrap_or_else(|e| panic!("{ctx}: open failed: {e}"));
+    let cache = Cache::open_with("/mbox", options(image).checkpoint_on_drop(false))
+        .unwrap_or_else(|e| panic!("{ctx}: open failed: {e}"));
     let files = image.files();
     let tmp: Vec<_> = files
         .keys()

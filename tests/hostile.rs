@@ -57,12 +57,10 @@ fn a_block_copied_from_another_cache_is_corruption_not_data() {
     for read_only in [true, false] {
         let cache = Cache::open_with(
             ours.path(),
-            OpenOptions {
-                read_only,
-                create: false,
-                checkpoint_on_drop: false,
-                ..OpenOptions::default()
-            },
+            OpenOptions::new()
+                .read_only(read_only)
+                .create(false)
+                .checkpoint_on_drop(false),
         )
         .unwrap();
         let err = uids(&cache).expect_err("another mailbox's UIDs must not be read as ours");
@@ -86,10 +84,7 @@ fn a_journal_copied_from_another_cache_is_never_replayed() {
     filled(ours.path(), 1);
     filled(theirs.path(), 5000);
     // Their commit after the checkpoint, left in their journal (same generation as ours).
-    let options = OpenOptions {
-        checkpoint_on_drop: false,
-        ..OpenOptions::default()
-    };
+    let options = OpenOptions::new().checkpoint_on_drop(false);
     let mut cache = Cache::open_with(theirs.path(), options.clone()).unwrap();
     let mut tx = cache.transaction().unwrap();
     tx.expunge(1).unwrap();
@@ -142,10 +137,7 @@ fn a_block_that_does_not_hold_its_entrys_uids_is_corruption() {
 fn a_removed_journal_after_a_checkpoint_is_corruption() {
     let d = tempfile::tempdir().unwrap();
     filled(d.path(), 1);
-    let options = OpenOptions {
-        checkpoint_on_drop: false,
-        ..OpenOptions::default()
-    };
+    let options = OpenOptions::new().checkpoint_on_drop(false);
     let mut cache = Cache::open_with(d.path(), options.clone()).unwrap();
     let mut tx = cache.transaction().unwrap();
     tx.expunge(1).unwrap();
@@ -197,10 +189,7 @@ fn make_format_v1(dir: &Path) {
 fn a_format_v1_cache_is_read_and_upgraded_in_place() {
     let d = tempfile::tempdir().unwrap();
     filled(d.path(), 1);
-    let options = OpenOptions {
-        checkpoint_on_drop: false,
-        ..OpenOptions::default()
-    };
+    let options = OpenOptions::new().checkpoint_on_drop(false);
     // A commit left in the journal, so the upgrade also replays a v1 journal.
     let mut cache = Cache::open_with(d.path(), options).unwrap();
     let mut tx = cache.transaction().unwrap();
@@ -277,8 +266,8 @@ fn a_flag_list_beyond_the_limits_is_refused_with_a_clear_error() {
             .expect_err("beyond the limit");
         assert!(
             matches!(
-                err,
-                uidcache::Error::Invalid(uidcache::InvalidOp::FlagListTooLarge { .. })
+                err.invalid_op(),
+                Some(uidcache::InvalidOp::FlagListTooLarge { .. })
             ),
             "{err}"
         );

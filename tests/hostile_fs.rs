@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use common::faultfs::{FaultVfs, EACCES, EIO};
 use uidcache::tools::JOURNAL_FILE;
-use uidcache::{Cache, Durability, Error, OpenOptions};
+use uidcache::{Cache, Durability, Error, ErrorKind, OpenOptions};
 
 /// Runs `f` on another thread; no answer in 30 s is a hang (the thread is left blocked).
 fn in_time<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -40,10 +40,7 @@ fn mkfifo(path: &Path) {
 /// A cache whose last commit is an unsynced frame naming a block file (600 records, above
 /// the inline limit), left as a crash leaves it; returns that block's path.
 fn unsynced_block(dir: &Path) -> std::path::PathBuf {
-    let options = OpenOptions {
-        checkpoint_on_drop: false,
-        ..OpenOptions::default()
-    };
+    let options = OpenOptions::new().checkpoint_on_drop(false);
     let mut cache = Cache::open_with(dir, options).unwrap();
     let mut tx = cache.transaction().unwrap();
     tx.set_exists(600).unwrap();
@@ -73,13 +70,9 @@ fn a_failed_block_read_at_open_is_an_error_not_a_torn_tail() {
         let journal = fs::read(d.path().join(JOURNAL_FILE)).unwrap();
         let vfs = FaultVfs::new();
         vfs.fail_reads(block.to_str().unwrap(), errno);
-        let options = OpenOptions {
-            vfs: Some(vfs),
-            checkpoint_on_drop: false,
-            ..OpenOptions::default()
-        };
-        match Cache::open_with(d.path(), options) {
-            Err(Error::Io { source, path, .. }) => {
+        let options = OpenOptions::new().vfs(vfs).checkpoint_on_drop(false);
+        match Cache::open_with(d.path(), options).map_err(Error::into_kind) {
+            Err(ErrorKind::Io { source, path, .. }) => {
                 assert_eq!(source.raw_os_error(), Some(errno));
                 assert_eq!(path, block);
             }
@@ -112,8 +105,8 @@ fn a_fifo_in_place_of_a_file_is_corruption_not_a_hang() {
             let view = cache.view();
             view.message_at(600).map(|m| m.map(|m| m.uid))
         });
-        match read {
-            Err(Error::Corrupt { path: p, detail }) => {
+        match read.map_err(Error::into_kind) {
+            Err(ErrorKind::Corrupt { path: p, detail }) => {
                 assert_eq!(p, path, "{victim}");
                 assert!(detail.found.contains("FIFO"), "{victim}: {detail}");
             }
@@ -152,8 +145,8 @@ fn a_writer_refuses_a_symlinked_blocks_dir() {
     assert!(b_blocks.len() >= 2, "{b_blocks:?}");
     fs::rename(a.join("blocks"), d.path().join("a-blocks")).unwrap();
     std::os::unix::fs::symlink(b.join("blocks"), a.join("blocks")).unwrap();
-    match Cache::open(&a) {
-        Err(Error::Corrupt { path, detail }) => {
+    match Cache::open(&a).map_err(Error::into_kind) {
+        Err(ErrorKind::Corrupt { path, detail }) => {
             assert_eq!(path, a.join("blocks"));
             assert!(detail.found.contains("symbolic link"), "{detail}");
         }

@@ -586,19 +586,17 @@ impl Case {
 fn run_case(seed: u64, steps: usize) {
     let mut rng = Rng::new(seed);
     let small_journal = rng.below(2) == 0;
-    let options = OpenOptions {
-        journal_limit: if small_journal {
+    let options = OpenOptions::new()
+        .journal_limit(if small_journal {
             2048 + rng.below(8192)
         } else {
             1 << 20
-        },
-        durability: if rng.below(2) == 0 {
+        })
+        .durability(if rng.below(2) == 0 {
             Durability::Durable
         } else {
             Durability::NoSync
-        },
-        ..OpenOptions::default()
-    };
+        });
     let mut case = Case {
         rng,
         dir: tempfile::tempdir().unwrap(),

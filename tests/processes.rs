@@ -21,7 +21,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::Rng;
-use uidcache::{Cache, Durability, Error, OpenOptions, Update, View};
+use uidcache::{Cache, Durability, ErrorKind, OpenOptions, Update, View};
 
 /// FNV-1a over the whole visible state (flag-set IDs stand for flag sets: they are part of
 /// the committed state and the same for every process).
@@ -54,11 +54,9 @@ fn checksum(view: &View<'_>) -> uidcache::Result<u64> {
 }
 
 fn writer_options() -> OpenOptions {
-    OpenOptions {
-        journal_limit: 16 << 10,
-        lock_wait: Some(Duration::from_secs(30)),
-        ..OpenOptions::default()
-    }
+    OpenOptions::new()
+        .journal_limit(16 << 10)
+        .lock_wait(Some(Duration::from_secs(30)))
 }
 
 /// The writer child: random commits until `commits` are done, each logged.
@@ -176,7 +174,7 @@ fn reader_child(dir: &Path, seen: &Path, stop: &Path) {
         // and read again, as the engine documents.
         let sum = match checksum(&reader.view()) {
             Ok(sum) => sum,
-            Err(Error::Io { .. }) => {
+            Err(e) if matches!(e.kind(), ErrorKind::Io { .. }) => {
                 reader.refresh().unwrap();
                 continue;
             }
@@ -315,7 +313,7 @@ fn one_writer_three_readers_see_only_committed_states() {
     std::thread::sleep(Duration::from_millis(50));
     if writer.try_wait().unwrap().is_none() {
         let err = Cache::open(&dir).unwrap_err();
-        assert!(matches!(err, Error::Locked { .. }), "{err}");
+        assert!(err.is_locked(), "{err}");
     }
     assert!(writer.wait().unwrap().success(), "writer failed");
     let writer_secs = started.elapsed().as_secs_f64();

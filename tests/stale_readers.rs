@@ -22,10 +22,7 @@ const READERS: u64 = 4;
 fn ten_thousand_reads_beside_a_compacting_writer_never_fail() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("c");
-    let options = OpenOptions {
-        durability: Durability::NoSync,
-        ..OpenOptions::default()
-    };
+    let options = OpenOptions::new().durability(Durability::NoSync);
     let mut writer = Cache::open_with(&dir, options).unwrap();
     let n = 40_000u32;
     let mut tx = writer.transaction().unwrap();

@@ -25,6 +25,8 @@ pub const EACCES: i32 = 13;
 #[derive(Debug, Default)]
 pub struct FaultVfs {
     fail: Mutex<Vec<(String, i32)>>,
+    /// Every path passed to `read`, in order.
+    reads: Mutex<Vec<String>>,
 }
 
 impl FaultVfs {
@@ -36,6 +38,16 @@ impl FaultVfs {
     /// Every read of a path ending in `suffix` fails with OS error `errno` from now on.
     pub fn fail_reads(&self, suffix: &str, errno: i32) {
         self.fail.lock().unwrap().push((suffix.to_string(), errno));
+    }
+
+    /// How many times a path ending in `suffix` was read with `Vfs::read`.
+    pub fn reads_of(&self, suffix: &str) -> usize {
+        self.reads
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| p.ends_with(suffix))
+            .count()
     }
 
     fn check(&self, path: &Path) -> io::Result<()> {
@@ -55,6 +67,10 @@ impl FaultVfs {
 
 impl Vfs for FaultVfs {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.reads
+            .lock()
+            .unwrap()
+            .push(path.to_string_lossy().into_owned());
         self.check(path)?;
         StdVfs.read(path)
     }

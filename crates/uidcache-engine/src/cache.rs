@@ -11,10 +11,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::blocks::{BlockStore, WithPending};
-use crate::dirfs::{
-    block_id_of, Fs, BLOCKS_DIR, CLEAN_FILE, INDEX_FILE, JOURNAL_FILE, LOCK_FILE, TMP_SUFFIX,
-};
-use crate::error::{Error, Result};
+use crate::dirfs::{block_id_of, Fs, BLOCKS_DIR, CLEAN_FILE, INDEX_FILE, JOURNAL_FILE, LOCK_FILE};
+use crate::error::{Error, ErrorKind, Result};
 use crate::image::{from_image, to_image};
 use crate::journal::JournalWriter;
 use crate::lock::lock_writer;
@@ -151,14 +149,7 @@ impl Cache {
 
     /// Opens the cache in `dir` as a reader of its committed state.
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Cache> {
-        Self::open_with(
-            dir,
-            OpenOptions {
-                read_only: true,
-                create: false,
-                ..OpenOptions::default()
-            },
-        )
+        Self::open_with(dir, OpenOptions::new().read_only(true).create(false))
     }
 
     /// Opens the cache in `dir` with `options`.
@@ -168,6 +159,8 @@ impl Cache {
         let lock = if options.read_only {
             None
         } else {
+            // Before anything is created or removed there.
+            crate::safeopen::check_writer_dir(&dir, &fs)?;
             if options.create {
                 fs.vfs
                     .create_dir_all(&dir.join(BLOCKS_DIR))
@@ -313,10 +306,10 @@ impl Cache {
 
     pub(crate) fn writable(&self) -> Result<()> {
         if self.poisoned {
-            return Err(Error::Poisoned);
+            return Err(ErrorKind::Poisoned.into());
         }
         if self.writer.is_none() {
-            return Err(Error::ReadOnly);
+            return Err(ErrorKind::ReadOnly.into());
         }
         Ok(())
     }
@@ -588,32 +581,63 @@ fn initialize(dir: &Path, fs: &Fs) -> Result<()> {
 const READER_ATTEMPTS: usize = 20;
 
 /// `load` for a reader, which takes no lock: a checkpoint between its reads of the index
-/// and the journal shows up as a journal newer than the index, or a block already unlinked.
-/// Both mean "read again"; anything else is an answer.
+/// and the journal shows up as a journal newer than the index ([`JournalAhead`]), or a
+/// block already unlinked. Both mean "read again"; anything else is an answer (damage
+/// included: an older journal is never a race, so it is reported at once).
 fn load_as_reader(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
+    let index_path = dir.join(INDEX_FILE);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let loaded = match load(dir, fs, store) {
-            Err(Error::Io { source, path, .. })
-                if source.kind() == std::io::ErrorKind::NotFound
-                    && path == dir.join(INDEX_FILE) =>
-            {
-                no_index(dir, fs, store)
-            }
+        let retry = attempt < READER_ATTEMPTS;
+        let loaded = match load_checked(dir, fs, store) {
+            Err(e) if not_found_at(&e).is_some_and(|p| p == index_path) => no_index(dir, fs, store),
             other => other,
         };
         match loaded {
-            Err(Error::Corrupt { detail, .. })
-                if detail.field == "generation" && attempt < READER_ATTEMPTS => {}
+            Ok(Ok(loaded)) => return Ok(loaded),
+            Ok(Err(_)) if retry => {}
+            Ok(Err(ahead)) => return Err(ahead.into_error()),
             // A missing index is an answer (no cache there), a missing block a race.
-            Err(Error::Io { source, path, .. })
-                if source.kind() == std::io::ErrorKind::NotFound
-                    && path != dir.join(INDEX_FILE)
-                    && attempt < READER_ATTEMPTS => {}
-            other => return other,
+            Err(e) if retry && not_found_at(&e).is_some_and(|p| p != index_path) => {}
+            Err(e) => return Err(e),
         }
         std::thread::sleep(std::time::Duration::from_millis(attempt as u64));
+    }
+}
+
+/// The path of a failed file operation that found nothing there.
+fn not_found_at(e: &Error) -> Option<&Path> {
+    match e.kind() {
+        ErrorKind::Io { source, path, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            Some(path)
+        }
+        _ => None,
+    }
+}
+
+/// A journal of a later generation than the index read before it. For a reader that is
+/// a checkpoint that ran between its two reads (read again); for the writer, who holds
+/// the lock, it is damage.
+struct JournalAhead {
+    path: PathBuf,
+    index: u64,
+    journal: u64,
+}
+
+impl JournalAhead {
+    fn into_error(self) -> Error {
+        Error::corrupt(
+            &self.path,
+            FormatError::new(
+                FormatErrorKind::Invalid,
+                "JournalHeader",
+                "generation",
+                JOURNAL_GENERATION_OFFSET as u64,
+                format_args!("at most {} (the index's)", self.index),
+                self.journal,
+            ),
+        )
     }
 }
 
@@ -621,13 +645,13 @@ fn load_as_reader(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
 /// created the directory (its `lock` exists) and nothing was committed yet; corruption when
 /// a journal or block files remain; otherwise "no cache here" (a `NotFound` I/O error
 /// naming the index).
-fn no_index(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
+fn no_index(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Result<Loaded, JournalAhead>> {
     let index_path = dir.join(INDEX_FILE);
     let lost = lost_index(dir, fs)?;
     // A writer initializing meanwhile publishes the index before the journal: if the index
     // is there now, what was listed was a new cache being created, so read it.
     if fs.vfs.exists(&index_path) {
-        return load(dir, fs, store);
+        return load_checked(dir, fs, store);
     }
     if let Some(lost) = lost {
         return Err(lost);
@@ -641,16 +665,22 @@ fn no_index(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
         next_block_id: 1,
         ..IndexImage::default()
     };
-    Ok(Loaded {
+    Ok(Ok(Loaded {
         state: from_image(image, &index_path)?,
         generation: 0,
         journal: None,
         named: HashSet::new(),
-    })
+    }))
 }
 
-/// Reads the index, then replays the journal that continues it.
+/// Reads the index, then replays the journal that continues it (the writer's `load`:
+/// a journal ahead of the index is damage).
 fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
+    load_checked(dir, fs, store)?.map_err(JournalAhead::into_error)
+}
+
+/// [`load`], with a journal ahead of the index told apart from other damage.
+fn load_checked(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Result<Loaded, JournalAhead>> {
     let index_path = dir.join(INDEX_FILE);
     let bytes = fs.read(&index_path, "read index")?;
     let image = IndexImage::decode(&bytes).map_err(|e| Error::corrupt(&index_path, e))?;
@@ -670,12 +700,12 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             missing_journal(generation, cache_id, &journal_path)?;
-            return Ok(Loaded {
+            return Ok(Ok(Loaded {
                 state,
                 generation,
                 journal: None,
                 named,
-            });
+            }));
         }
         Err(e) => return Err(Error::io("read journal", &journal_path)(e)),
     };
@@ -685,12 +715,12 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
         // was about to replace (FORMAT.md 1.2). Its generation says so.
         Err(e) if cache_id != NO_IDENTITY => match scan_journal(&bytes, NO_IDENTITY) {
             Ok(v1) if v1.generation.checked_add(1) == Some(generation) => {
-                return Ok(Loaded {
+                return Ok(Ok(Loaded {
                     state,
                     generation,
                     journal: None,
                     named,
-                });
+                }));
             }
             _ => return Err(Error::corrupt(&journal_path, e)),
         },
@@ -717,25 +747,19 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
                 ),
             ));
         }
-        return Ok(Loaded {
+        return Ok(Ok(Loaded {
             state,
             generation,
             journal: None,
             named,
-        });
+        }));
     }
     if scan.generation > generation {
-        return Err(Error::corrupt(
-            &journal_path,
-            FormatError::new(
-                FormatErrorKind::Invalid,
-                "JournalHeader",
-                "generation",
-                JOURNAL_GENERATION_OFFSET as u64,
-                format_args!("at most {generation} (the index's)"),
-                scan.generation,
-            ),
-        ));
+        return Ok(Err(JournalAhead {
+            path: journal_path,
+            index: generation,
+            journal: scan.generation,
+        }));
     }
     // Frames after the last durable one were never fsynced: after power loss their blocks
     // may be missing or stale even though the frame itself survived. Such a frame ends the
@@ -759,8 +783,8 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
             if let Op::Learn { block_id: id, .. } | Op::InlineBlock { id, .. } = op {
                 named.insert(*id);
             }
-            state.apply(op, store).map_err(|e| match e {
-                Error::Invalid(why) => Error::corrupt(
+            state.apply(op, store).map_err(|e| match e.into_kind() {
+                ErrorKind::Invalid(why) => Error::corrupt(
                     &journal_path,
                     FormatError::new(
                         FormatErrorKind::Invalid,
@@ -771,16 +795,16 @@ fn load(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Loaded> {
                         why,
                     ),
                 ),
-                other => other,
+                other => other.into(),
             })?;
         }
     }
-    Ok(Loaded {
+    Ok(Ok(Loaded {
         state,
         generation,
         journal: Some((scan.salt, next, end, bytes.len() as u64)),
         named,
-    })
+    }))
 }
 
 /// The answer for an index whose journal does not exist (FORMAT.md 8.3).
@@ -843,9 +867,7 @@ fn blocks_intact(ops: &[Op], store: &BlockStore) -> Result<bool> {
                     from_file = r;
                     &from_file
                 }
-                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                    return Ok(false)
-                }
+                Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => return Ok(false),
                 Err(e) if e.is_corruption() => return Ok(false),
                 Err(e) => return Err(e),
             },
@@ -862,8 +884,8 @@ fn blocks_intact(ops: &[Op], store: &BlockStore) -> Result<bool> {
     Ok(true)
 }
 
-/// Unlinks every temporary file and every block file whose ID is not in `named`, in the
-/// directory and in `blocks/`.
+/// Unlinks the engine's own temporary files and every block file whose ID is not in
+/// `named`, in the directory and in `blocks/`.
 ///
 /// At a checkpoint `named` is the committed state's blocks. At a writer's open it is every
 /// block the index or a replayed frame names, so what goes is what a crash can leave: blocks
@@ -881,7 +903,9 @@ fn remove_unnamed(fs: &Fs, dir: &Path, named: &HashSet<u64>, store: &BlockStore)
             } else {
                 None
             };
-            if name.ends_with(TMP_SUFFIX) || id.is_some_and(|id| !named.contains(&id)) {
+            if crate::safeopen::is_own_tmp(&name, holds_blocks)
+                || id.is_some_and(|id| !named.contains(&id))
+            {
                 if let Some(id) = id {
                     store.evict(id);
                 }

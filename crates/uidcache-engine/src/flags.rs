@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use uidcache_format::Op;
 
-use crate::error::{InvalidOp, Result};
+use crate::error::{FlagTableError, InvalidOp, Result};
 
 /// The ID of an interned flag set; resolve it with
 /// [`View::flag_names`](crate::View::flag_names) of the same view. An ID stays valid while a
@@ -65,7 +65,7 @@ impl FlagTable {
     pub(crate) fn from_parts(
         atoms: Vec<Vec<u8>>,
         sets: Vec<Option<Vec<u32>>>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, FlagTableError> {
         let mut table = FlagTable::default();
         for (id, name) in atoms.into_iter().enumerate() {
             table.define_atom(id as u32, name)?;
@@ -143,15 +143,15 @@ impl FlagTable {
     }
 
     /// Applies a `DefineAtom` op.
-    pub(crate) fn define_atom(&mut self, id: u32, name: Vec<u8>) -> Result<(), String> {
+    pub(crate) fn define_atom(&mut self, id: u32, name: Vec<u8>) -> Result<(), FlagTableError> {
         if id as usize != self.atoms.len() {
-            return Err(format!("atom id {id}, expected {}", self.atoms.len()));
+            return Err(FlagTableError::AtomId {
+                id,
+                expected: self.atoms.len(),
+            });
         }
         if self.atom_ids.contains_key(&name) {
-            return Err(format!(
-                "atom {:?} defined twice",
-                String::from_utf8_lossy(&name)
-            ));
+            return Err(FlagTableError::AtomTwice { id });
         }
         self.atom_ids.insert(name.clone(), id);
         self.atoms.push(name);
@@ -159,12 +159,15 @@ impl FlagTable {
     }
 
     /// Applies a `DefineFlagSet` op.
-    pub(crate) fn define_set(&mut self, id: u32, set: Vec<u32>) -> Result<(), String> {
+    pub(crate) fn define_set(&mut self, id: u32, set: Vec<u32>) -> Result<(), FlagTableError> {
         if id as usize != self.sets.len() {
-            return Err(format!("flag set id {id}, expected {}", self.sets.len()));
+            return Err(FlagTableError::SetId {
+                id,
+                expected: self.sets.len(),
+            });
         }
         if set.iter().any(|a| *a as usize >= self.atoms.len()) {
-            return Err(format!("flag set {id} names an undefined atom"));
+            return Err(FlagTableError::UndefinedAtom { id });
         }
         let names: Vec<Option<&Vec<u8>>> =
             set.iter().map(|a| self.atoms.get(*a as usize)).collect();
@@ -172,13 +175,24 @@ impl FlagTable {
             .windows(2)
             .all(|w| matches!(w, [Some(a), Some(b)] if a < b));
         if !sorted || self.set_ids.contains_key(&set) {
-            return Err(format!(
-                "flag set {id} is not sorted, has duplicates, or is defined twice"
-            ));
+            return Err(FlagTableError::BadSet { id });
         }
         self.set_ids.insert(set.clone(), id);
         self.sets.push(Some(set));
         Ok(())
+    }
+
+    /// Whether flag set `id` holds `name`, compared ASCII-case-insensitively (IMAP flag
+    /// names are); `false` for an unknown set.
+    pub(crate) fn has_name(&self, id: FlagSetId, name: &[u8]) -> bool {
+        let Some(Some(set)) = self.sets.get(id.0 as usize) else {
+            return false;
+        };
+        set.iter().any(|a| {
+            self.atoms
+                .get(*a as usize)
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
     }
 
     /// The names of flag set `id`, sorted by bytes.
@@ -204,7 +218,7 @@ impl FlagTable {
                 Some(id) => *id,
                 None => {
                     let id = u32::try_from(next_atom)
-                        .map_err(|_| InvalidOp::Unsupported("too many flags".into()))?;
+                        .map_err(|_| InvalidOp::FlagTableFull { what: "flag names" })?;
                     ops.push(Op::DefineAtom {
                         id,
                         name: name.to_vec(),
@@ -221,7 +235,7 @@ impl FlagTable {
         let id = u32::try_from(self.sets.len())
             .ok()
             .filter(|id| *id < uidcache_format::FLAGS_UNKNOWN)
-            .ok_or_else(|| InvalidOp::Unsupported("too many flag sets".into()))?;
+            .ok_or(InvalidOp::FlagTableFull { what: "flag sets" })?;
         ops.push(Op::DefineFlagSet { id, atoms: ids });
         Ok((id, ops))
     }

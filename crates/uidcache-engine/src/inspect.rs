@@ -58,7 +58,7 @@ impl Replay {
     }
 
     /// Applies the ops of one frame, all or nothing: on `Err` the state is what it was
-    /// before the call. A refused op is `Error::Invalid`; a missing or damaged block is an
+    /// before the call. A refused op is `ErrorKind::Invalid`; a missing or damaged block is an
     /// I/O or corruption error naming the block file.
     pub fn apply_frame(&mut self, ops: &[Op]) -> Result<()> {
         let before = self.state.clone();

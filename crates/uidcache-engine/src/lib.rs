@@ -29,6 +29,7 @@
 // Unsafe code only in `mmap`, each block with its argument.
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
+#![deny(missing_debug_implementations)]
 
 // Readers keep blocks mapped while the writer unlinks them and renames a new index over the
 // old one; the writer lock is an advisory `flock`; a directory is fsynced to make a rename
@@ -50,6 +51,7 @@ mod flags;
 mod identity;
 mod image;
 mod inspect;
+mod iter;
 mod journal;
 mod lock;
 #[expect(
@@ -59,6 +61,9 @@ mod lock;
 mod mmap;
 mod options;
 mod pending;
+mod qresync;
+mod remove;
+mod safeopen;
 mod select;
 mod seqindex;
 mod slice;
@@ -70,10 +75,13 @@ mod view;
 
 pub use cache::{Cache, LayoutInfo, Stats};
 pub use compact::CompactStats;
-pub use error::{Error, InvalidOp, Result};
+pub use error::{Error, ErrorKind, FlagTableError, InvalidOp, Invariant, Result};
 pub use flags::{check_flag_list, FlagSetId, MAX_FLAGS, MAX_FLAG_BYTES};
+pub use iter::{ChangedSince, Messages};
 pub use options::{Durability, OpenOptions};
 pub use pending::PENDING_BLOCKS_IN_MEMORY;
+pub use qresync::{QresyncParam, UidSet};
+pub use remove::{Removed, MAX_HOLE_REMOVALS};
 pub use select::{SelectOutcome, SelectResult};
 pub use stale::StaleSnapshot;
 pub use txn::{Removal, Transaction, Update, MAX_MESSAGES};

@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::vfs::{LockGuard, Vfs};
 
 /// Takes the writer lock of the directory whose lock file is `path`, waiting up to `wait`.
@@ -27,9 +27,10 @@ pub(crate) fn lock_writer(vfs: &dyn Vfs, path: &Path, wait: Option<Duration>) ->
                     pause = (pause * 2).min(Duration::from_millis(50));
                 }
                 _ => {
-                    return Err(Error::Locked {
+                    return Err(ErrorKind::Locked {
                         path: path.to_path_buf(),
-                    })
+                    }
+                    .into())
                 }
             },
         }

@@ -1,8 +1,11 @@
 //! How a cache is opened and how commits behave.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cache::Cache;
+use crate::error::Result;
 use crate::vfs::Vfs;
 
 /// Whether a commit waits for stable storage.
@@ -16,32 +19,32 @@ pub enum Durability {
     NoSync,
 }
 
-/// Options for [`crate::Cache::open_with`].
+/// Options for opening a cache, as a builder: start from [`OpenOptions::new`] (the
+/// defaults: a durable writer that creates the cache), change what differs, then
+/// [`OpenOptions::open`] (or pass it to [`Cache::open_with`]).
+///
+/// ```
+/// use uidcache_engine::{Durability, OpenOptions};
+/// let dir = tempfile::tempdir().unwrap();
+/// let cache = OpenOptions::new()
+///     .durability(Durability::NoSync)
+///     .journal_limit(64 << 10)
+///     .open(dir.path())
+///     .unwrap();
+/// assert!(cache.view().exists().is_none());
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct OpenOptions {
-    /// Open as a reader: no lock, no writes, the committed state of the moment.
-    pub read_only: bool,
-    /// Create the directory and an empty cache when missing (writers only). Default: true.
-    pub create: bool,
-    /// How long a writer waits for another writer's lock; `None` fails at once.
-    pub lock_wait: Option<Duration>,
-    /// Durability of [`crate::Transaction::commit`].
-    pub durability: Durability,
-    /// Journal size in bytes past which a commit checkpoints the index. Default: 1 MiB.
-    pub journal_limit: u64,
-    /// Whether checkpoints also compact when the layout is fragmented. Default: true.
-    pub auto_compact: bool,
-    /// Whether dropping a writer checkpoints (so the next open replays nothing). Default:
-    /// true. Off leaves the journal as it is, as a crash would.
-    pub checkpoint_on_drop: bool,
-    /// Whether that checkpoint on drop also compacts a fragmented layout (with
-    /// `auto_compact`), as [`crate::Cache::close`] does. Default: false, because a
-    /// compaction rewrites blocks and can take a second on a large cache, which a drop at
-    /// the end of a scope should not do unasked.
-    pub compact_on_drop: bool,
-    /// The file system to use; `None` is the real one ([`crate::tools::StdVfs`]). Tests plug in
-    /// simulated ones to crash the engine at every file operation.
-    pub vfs: Option<Arc<dyn Vfs>>,
+    pub(crate) read_only: bool,
+    pub(crate) create: bool,
+    pub(crate) lock_wait: Option<Duration>,
+    pub(crate) durability: Durability,
+    pub(crate) journal_limit: u64,
+    pub(crate) auto_compact: bool,
+    pub(crate) checkpoint_on_drop: bool,
+    pub(crate) compact_on_drop: bool,
+    pub(crate) vfs: Option<Arc<dyn Vfs>>,
 }
 
 impl Default for OpenOptions {
@@ -61,11 +64,86 @@ impl Default for OpenOptions {
 }
 
 impl OpenOptions {
-    /// Sets [`OpenOptions::compact_on_drop`]: whether dropping a writer may compact a
-    /// fragmented layout (blocking for as long as rewriting its blocks takes).
+    /// The defaults: a writer, creating the cache when missing, durable commits.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Open as a reader: no lock, no writes, the committed state of the moment (and
+    /// [`Cache::refresh`] for newer ones). Also turns off `create`. Default: false.
+    #[must_use]
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        if read_only {
+            self.create = false;
+        }
+        self
+    }
+
+    /// Create the directory and an empty cache when missing (writers only). Default: true.
+    #[must_use]
+    pub fn create(mut self, create: bool) -> Self {
+        self.create = create;
+        self
+    }
+
+    /// How long a writer waits for another writer's lock; `None` fails at once
+    /// ([`crate::Error::is_locked`]). Default: `None`.
+    #[must_use]
+    pub fn lock_wait(mut self, wait: Option<Duration>) -> Self {
+        self.lock_wait = wait;
+        self
+    }
+
+    /// Durability of [`crate::Transaction::commit`]. Default: [`Durability::Durable`].
+    #[must_use]
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Journal size in bytes past which a commit checkpoints the index. Default: 1 MiB.
+    #[must_use]
+    pub fn journal_limit(mut self, bytes: u64) -> Self {
+        self.journal_limit = bytes;
+        self
+    }
+
+    /// Whether checkpoints also compact when the layout is fragmented. Default: true.
+    #[must_use]
+    pub fn auto_compact(mut self, on: bool) -> Self {
+        self.auto_compact = on;
+        self
+    }
+
+    /// Whether dropping a writer checkpoints (so the next open replays nothing). Off leaves
+    /// the journal as it is, as a crash would. Default: true.
+    #[must_use]
+    pub fn checkpoint_on_drop(mut self, on: bool) -> Self {
+        self.checkpoint_on_drop = on;
+        self
+    }
+
+    /// Whether dropping a writer may compact a fragmented layout (with `auto_compact`), as
+    /// [`Cache::close`] does, blocking for as long as rewriting its blocks takes. Default:
+    /// false, because a compaction can take a second on a large cache, which a drop at the
+    /// end of a scope should not do unasked.
     #[must_use]
     pub fn compact_on_drop(mut self, yes: bool) -> Self {
         self.compact_on_drop = yes;
         self
+    }
+
+    /// The file system to use instead of the real one ([`crate::tools::StdVfs`]). Tests plug in
+    /// simulated ones to crash the engine at every file operation.
+    #[must_use]
+    pub fn vfs(mut self, vfs: Arc<dyn Vfs>) -> Self {
+        self.vfs = Some(vfs);
+        self
+    }
+
+    /// Opens the cache in `dir` with these options ([`Cache::open_with`]).
+    pub fn open(&self, dir: impl AsRef<Path>) -> Result<Cache> {
+        Cache::open_with(dir, self.clone())
     }
 }

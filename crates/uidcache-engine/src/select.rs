@@ -230,7 +230,7 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "test code")]
 
     use super::*;
-    use crate::{Cache, Error};
+    use crate::Cache;
 
     /// A cache of UIDVALIDITY 42 whose messages 1..=3 are UIDs 10, 11, 12.
     fn cached() -> (tempfile::TempDir, Cache) {
@@ -332,8 +332,8 @@ mod tests {
             .unwrap_err();
         assert!(
             matches!(
-                err,
-                Error::Invalid(InvalidOp::UnreportedExpunge {
+                err.invalid_op(),
+                Some(InvalidOp::UnreportedExpunge {
                     exists: 2,
                     known: 3
                 })

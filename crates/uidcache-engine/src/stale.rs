@@ -5,7 +5,7 @@
 
 use crate::cache::Cache;
 use crate::dirfs::BLOCKS_DIR;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::view::View;
 
 /// How many times [`Cache::read`] starts over before it reports the stale snapshot (a
@@ -47,8 +47,8 @@ impl Error {
     /// unlinked by the writer's checkpoint. [`Cache::refresh`] and reading again answers it;
     /// [`Cache::read`] does that by itself.
     pub fn is_stale(&self) -> bool {
-        match self {
-            Error::Io { source, path, .. } => {
+        match self.kind() {
+            ErrorKind::Io { source, path, .. } => {
                 source.kind() == std::io::ErrorKind::NotFound
                     && path
                         .parent()

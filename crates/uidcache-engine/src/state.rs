@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use uidcache_format::{HeaderField, Op, Record, FLAGS_UNKNOWN, MODSEQ_UNKNOWN};
 
 use crate::blocks::RecordSource;
-use crate::error::{Error, InvalidOp, Result};
+use crate::error::{ErrorKind, InvalidOp, Invariant, Result};
 use crate::flags::FlagTable;
 use crate::seqindex::Placed;
 use crate::slice::Slice;
@@ -222,8 +222,12 @@ impl State {
         match op {
             Op::SetHeader { field, value } => {
                 let narrow = |v: u64| {
-                    u32::try_from(v).map_err(|_| {
-                        InvalidOp::Unsupported(format!("{field:?} {v} does not fit 32 bits"))
+                    u32::try_from(v).map_err(|_| InvalidOp::HeaderValueTooLarge {
+                        field: match field {
+                            HeaderField::UidValidity => "uidvalidity",
+                            _ => "uidnext",
+                        },
+                        value: v,
                     })
                 };
                 match field {
@@ -270,7 +274,7 @@ impl State {
             } => self.unplace(*first_seq, *last_seq, src),
             Op::SetMeta { uid, flags, modseq } => {
                 if *flags != FLAGS_UNKNOWN && !self.flags.is_defined(*flags) {
-                    return Err(InvalidOp::NotKnown(format!("flag set {flags}")).into());
+                    return Err(InvalidOp::UnknownFlagSet { id: *flags }.into());
                 }
                 // Flags once in the overlay stay there (writers merge): a checkpoint's flag
                 // collection relies on it to free the set a block record holds underneath.
@@ -280,10 +284,7 @@ impl State {
                         .get(uid)
                         .is_some_and(|m| m.flags != FLAGS_UNKNOWN)
                 {
-                    return Err(InvalidOp::Unsupported(format!(
-                        "SetMeta of UID {uid} would forget flags the overlay holds"
-                    ))
-                    .into());
+                    return Err(InvalidOp::ForgetsOverlayFlags { uid: *uid }.into());
                 }
                 self.overlay.insert(
                     *uid,
@@ -302,11 +303,11 @@ impl State {
             Op::DefineAtom { id, name } => self
                 .flags
                 .define_atom(*id, name.clone())
-                .map_err(|e| InvalidOp::Unsupported(e).into()),
+                .map_err(|e| InvalidOp::FlagTable(e).into()),
             Op::DefineFlagSet { id, atoms } => self
                 .flags
                 .define_set(*id, atoms.clone())
-                .map_err(|e| InvalidOp::Unsupported(e).into()),
+                .map_err(|e| InvalidOp::FlagTable(e).into()),
         }
     }
 
@@ -339,10 +340,12 @@ impl State {
             || new.last_uid < new.first_uid
             || new.last_uid - new.first_uid < new.len - 1
         {
-            return Err(InvalidOp::UidOrder(format!(
-                "UIDs {}..={} for {} records",
-                new.first_uid, new.last_uid, new.len
-            ))
+            return Err(InvalidOp::SliceMismatch {
+                block: new.block,
+                first_uid: new.first_uid,
+                last_uid: new.last_uid,
+                len: new.len,
+            }
             .into());
         }
         let i = self.placed.partition_point(|s| s.seq_end() < new.seq);
@@ -356,10 +359,12 @@ impl State {
                 .into());
             }
             if u64::from(next.first_uid) < u64::from(new.last_uid) + u64::from(next.seq - end) {
-                return Err(InvalidOp::UidOrder(format!(
-                    "UID {} at {} does not leave room below UID {} at {}",
-                    new.last_uid, end, next.first_uid, next.seq
-                ))
+                return Err(InvalidOp::UidOrder {
+                    seq: end,
+                    uid: new.last_uid,
+                    neighbour_seq: next.seq,
+                    neighbour_uid: next.first_uid,
+                }
                 .into());
             }
         }
@@ -367,23 +372,24 @@ impl State {
             if u64::from(new.first_uid)
                 < u64::from(prev.last_uid) + u64::from(new.seq - prev.seq_end())
             {
-                return Err(InvalidOp::UidOrder(format!(
-                    "UID {} at {} does not leave room above UID {} at {}",
-                    new.first_uid,
-                    new.seq,
-                    prev.last_uid,
-                    prev.seq_end()
-                ))
+                return Err(InvalidOp::UidOrder {
+                    seq: new.seq,
+                    uid: new.first_uid,
+                    neighbour_seq: prev.seq_end(),
+                    neighbour_uid: prev.last_uid,
+                }
                 .into());
             }
         }
         {
             let view = new.view_bounds(src)?;
             if view.uid(0) != new.first_uid || view.uid(new.len - 1) != new.last_uid {
-                return Err(InvalidOp::UidOrder(format!(
-                    "block {:016x} does not hold UIDs {}..={} there",
-                    new.block, new.first_uid, new.last_uid
-                ))
+                return Err(InvalidOp::SliceMismatch {
+                    block: new.block,
+                    first_uid: new.first_uid,
+                    last_uid: new.last_uid,
+                    len: new.len,
+                }
                 .into());
             }
         }
@@ -457,7 +463,9 @@ impl State {
     /// of an expunge's CPU time.
     fn expunge_placed(&mut self, i: usize, seq: u32, src: &dyn RecordSource) -> Result<()> {
         let Some(s) = self.placed.get(i).copied() else {
-            return Err(Error::Invariant(format!("no placed slice {i} for {seq}")));
+            return Err(
+                ErrorKind::Invariant(Invariant::PlacedSliceMissing { slice: i, seq }).into(),
+            );
         };
         let k = seq - s.seq;
         let (gone, left, right) = {
@@ -535,10 +543,13 @@ impl State {
                 self.unplaced.splice(at..=at, [left, s, right]);
                 Ok(())
             }
-            _ => Err(Error::Invariant(format!(
-                "unplaced UIDs {}..={} interleave with unplaced UIDs {}..={}",
-                s.first_uid, s.last_uid, u.first_uid, u.last_uid
-            ))),
+            _ => Err(ErrorKind::Invariant(Invariant::UnplacedInterleave {
+                first_uid: s.first_uid,
+                last_uid: s.last_uid,
+                other_first_uid: u.first_uid,
+                other_last_uid: u.last_uid,
+            })
+            .into()),
         }
     }
 

@@ -1,12 +1,15 @@
 //! Transactions: a group of changes that commits atomically as one journal frame.
 
+use std::ops::RangeInclusive;
+
 use uidcache_format::{HeaderField, Op, Record, FLAGS_UNKNOWN, MODSEQ_UNKNOWN};
 
 use crate::blocks::{RecordSource, WithPending};
 use crate::cache::Cache;
-use crate::error::{Error, InvalidOp, Result};
+use crate::error::{Error, ErrorKind, InvalidOp, Result};
 use crate::options::Durability;
 use crate::pending::Pending;
+use crate::remove::Removed;
 use crate::state::Meta;
 use crate::view::{UidPosition, View};
 
@@ -49,6 +52,7 @@ pub struct Update<'f> {
 ///
 /// Every method either makes its whole change or, returning an error, none of it. An I/O
 /// error while reading blocks breaks the transaction: later calls and `commit` fail.
+#[must_use = "a transaction is discarded when dropped: call `commit`"]
 pub struct Transaction<'c> {
     cache: &'c mut Cache,
     ops: Vec<Op>,
@@ -68,6 +72,15 @@ impl Cache {
             broken: false,
             done: false,
         })
+    }
+}
+
+impl std::fmt::Debug for Transaction<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("ops", &self.ops.len())
+            .field("broken", &self.broken)
+            .finish_non_exhaustive()
     }
 }
 
@@ -97,7 +110,7 @@ impl<'c> Transaction<'c> {
 
     fn push(&mut self, op: Op) -> Result<()> {
         if self.broken {
-            return Err(Error::Poisoned);
+            return Err(ErrorKind::Poisoned.into());
         }
         let src = WithPending {
             store: &self.cache.store,
@@ -108,7 +121,7 @@ impl<'c> Transaction<'c> {
                 self.ops.push(op);
                 Ok(())
             }
-            Err(e @ Error::Invalid(_)) => Err(e),
+            Err(e) if e.invalid_op().is_some() => Err(e),
             Err(e) => {
                 self.broken = true;
                 Err(e)
@@ -122,7 +135,7 @@ impl<'c> Transaction<'c> {
 
     fn check_open(&self) -> Result<()> {
         if self.broken {
-            return Err(Error::Poisoned);
+            return Err(ErrorKind::Poisoned.into());
         }
         Ok(())
     }
@@ -197,9 +210,19 @@ impl<'c> Transaction<'c> {
             .into());
         }
         let mut prev_uid = 0;
-        for (uid, _) in entries {
+        for (k, (uid, _)) in entries.iter().enumerate() {
+            let s = seq + k as u32;
+            if *uid == 0 {
+                return Err(InvalidOp::ZeroUid { seq: s }.into());
+            }
             if *uid <= prev_uid {
-                return Err(InvalidOp::UidOrder(format!("UID {uid} after UID {prev_uid}")).into());
+                return Err(InvalidOp::UidOrder {
+                    seq: s,
+                    uid: *uid,
+                    neighbour_seq: s - 1,
+                    neighbour_uid: prev_uid,
+                }
+                .into());
             }
             prev_uid = *uid;
         }
@@ -287,21 +310,24 @@ impl<'c> Transaction<'c> {
         let before = state.placed.partition_point(|s| s.seq_end() < seq);
         if let Some(p) = before.checked_sub(1).and_then(|i| state.placed.get(i)) {
             if u64::from(*first) < u64::from(p.last_uid) + u64::from(seq - p.seq_end()) {
-                return Err(InvalidOp::UidOrder(format!(
-                    "UID {first} at {seq} is too low after UID {} at {}",
-                    p.last_uid,
-                    p.seq_end()
-                ))
+                return Err(InvalidOp::UidOrder {
+                    seq,
+                    uid: *first,
+                    neighbour_seq: p.seq_end(),
+                    neighbour_uid: p.last_uid,
+                }
                 .into());
             }
         }
         let after = state.placed.partition_point(|s| s.seq <= end);
         if let Some(n) = state.placed.get(after) {
             if u64::from(n.first_uid) < u64::from(*last) + u64::from(n.seq - end) {
-                return Err(InvalidOp::UidOrder(format!(
-                    "UID {last} at {end} is too high before UID {} at {}",
-                    n.first_uid, n.seq
-                ))
+                return Err(InvalidOp::UidOrder {
+                    seq: end,
+                    uid: *last,
+                    neighbour_seq: n.seq,
+                    neighbour_uid: n.first_uid,
+                }
                 .into());
             }
         }
@@ -371,7 +397,7 @@ impl<'c> Transaction<'c> {
     pub fn update_seq(&mut self, seq: u32, update: Update<'_>) -> Result<()> {
         self.check_open()?;
         let uid = self.with_src(|v| v.state.uid_at(seq, &v.src))?;
-        let uid = uid.ok_or_else(|| InvalidOp::NotKnown(format!("sequence number {seq}")))?;
+        let uid = uid.ok_or(InvalidOp::UnknownSeq { seq })?;
         self.update_known(uid, update)
     }
 
@@ -383,7 +409,7 @@ impl<'c> Transaction<'c> {
                 || v.state.unplaced_record(uid, &v.src)?.is_some())
         })?;
         if !present {
-            return Err(InvalidOp::NotKnown(format!("UID {uid}")).into());
+            return Err(InvalidOp::UnknownUid { uid }.into());
         }
         self.update_known(uid, update)
     }
@@ -436,6 +462,27 @@ impl<'c> Transaction<'c> {
             self.push(Op::RemoveUid { uid })?;
         }
         Ok(removal)
+    }
+
+    /// Removes every message whose UID lies in one of `ranges` (an unsolicited `VANISHED`),
+    /// as [`Transaction::remove_uid`] does for each: placed records go and later messages
+    /// shift down; an unknown UID that must lie in a hole takes one of its positions;
+    /// unplaced records go. UIDs the cache proves absent are skipped.
+    ///
+    /// The cost grows with the number of ranges and the records they meet, not with their
+    /// width: `1..=4294967295` over ten records is ten removals (plus one op for a hole at
+    /// the end of the mailbox). A hole inside the mailbox shrinks one op per position, at
+    /// most [`crate::MAX_HOLE_REMOVALS`] per call
+    /// ([`InvalidOp::TooManyHoleRemovals`] beyond).
+    ///
+    /// An error leaves part of the ranges removed, so it breaks the transaction: drop it.
+    pub fn remove_uids(&mut self, ranges: &[RangeInclusive<u32>]) -> Result<Removed> {
+        self.check_open()?;
+        let result = crate::remove::remove_uids(self, ranges);
+        if result.is_err() {
+            self.broken = true;
+        }
+        result
     }
 
     /// Where `uid` stands in the state this transaction has built so far: what
@@ -498,7 +545,7 @@ impl<'c> Transaction<'c> {
         self.cache.stats.commits += 1;
         self.cache
             .after_commit()
-            .map_err(|e| Error::AfterCommit(Box::new(e)))
+            .map_err(|e| ErrorKind::AfterCommit(e).into())
     }
 
     fn publish(&mut self, durable: bool) -> Result<()> {
@@ -538,13 +585,16 @@ impl<'c> Transaction<'c> {
             op.encode(&mut payload);
         }
         if payload.len() > uidcache_format::MAX_FRAME_PAYLOAD as usize {
-            return Err(InvalidOp::Unsupported(format!(
-                "a transaction of {} bytes of changes; commit more often",
-                payload.len()
-            ))
+            return Err(InvalidOp::TransactionTooLarge {
+                bytes: payload.len(),
+                limit: uidcache_format::MAX_FRAME_PAYLOAD,
+            }
             .into());
         }
-        let writer = cache.writer.as_mut().ok_or(Error::ReadOnly)?;
+        let writer = cache
+            .writer
+            .as_mut()
+            .ok_or_else(|| Error::from(ErrorKind::ReadOnly))?;
         writer.journal.append(&cache.fs, &payload, durable)?;
         if inline {
             for (id, records) in self.pending.blocks.drain(..) {

@@ -63,7 +63,7 @@ pub trait Vfs: Send + Sync + fmt::Debug {
 /// socket), carried inside the `io::Error` that [`StdVfs`] returns instead of reading it.
 ///
 /// It is a finding about the directory, not a failed read: the engine reports it as
-/// corruption of that path ([`crate::Error::Corrupt`]) and `uidcache-fsck` as damage. A
+/// corruption of that path ([`crate::ErrorKind::Corrupt`]) and `uidcache-fsck` as damage. A
 /// [`Vfs`] of tests can return it too, through [`NotARegularFile::into_io`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotARegularFile {

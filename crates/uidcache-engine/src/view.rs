@@ -1,13 +1,14 @@
 //! Reads of a mailbox state: the same code serves a [`crate::Cache`] and an open
 //! [`crate::Transaction`].
 
-use std::ops::RangeInclusive;
+use std::ops::{RangeBounds, RangeInclusive};
 
 use uidcache_format::{Record, FLAGS_UNKNOWN, MODSEQ_UNKNOWN};
 
 use crate::blocks::WithPending;
 use crate::error::Result;
 use crate::flags::FlagSetId;
+use crate::iter::{ChangedSince, Messages};
 use crate::slice::Slice;
 use crate::state::{Meta, State};
 
@@ -56,6 +57,17 @@ pub enum Segment {
 pub struct View<'a> {
     pub(crate) state: &'a State,
     pub(crate) src: WithPending<'a>,
+}
+
+impl std::fmt::Debug for View<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("View")
+            .field("uidvalidity", &self.uidvalidity())
+            .field("uidnext", &self.uidnext())
+            .field("highestmodseq", &self.highestmodseq())
+            .field("exists", &self.exists())
+            .finish_non_exhaustive()
+    }
 }
 
 #[inline(always)]
@@ -121,7 +133,7 @@ impl<'a> View<'a> {
     }
 
     #[inline(always)]
-    fn message(&self, record: &Record) -> Message {
+    pub(crate) fn message(&self, record: &Record) -> Message {
         message_of(record, overlay_of(self.state, record))
     }
 
@@ -234,23 +246,41 @@ impl<'a> View<'a> {
         Ok(out)
     }
 
-    /// Messages whose MODSEQ is known and above `modseq`: `(Some(seq), _)` for placed ones,
-    /// `(None, _)` for unplaced ones.
-    pub fn changed_since(&self, modseq: u64) -> Result<Vec<(Option<u32>, Message)>> {
-        let mut out = Vec::new();
-        let mut keep = |seq: u32, m: Message| {
-            if m.modseq.is_some_and(|v| v > modseq) {
-                out.push(((seq != 0).then_some(seq), m));
-            }
-        };
-        self.each(&self.state.placed, &mut keep)?;
-        self.each(&self.state.unplaced, &mut keep)?;
-        Ok(out)
+    /// The messages whose MODSEQ is known and above `modseq`, as a stream: `(Some(seq), _)`
+    /// for placed ones (ascending), then `(None, _)` for unplaced ones (ascending by UID).
+    pub fn changed_since(&self, modseq: u64) -> ChangedSince<'_> {
+        ChangedSince::new(self, modseq)
+    }
+
+    /// The known messages with sequence numbers in `range` (`1..=50`, `..`, ...), ascending,
+    /// as a stream of `(seq, message)`: the rows of a message-list page. Unknown positions
+    /// are skipped ([`View::fetch_plan`] says what to fetch for them). Reads each block's
+    /// records in place: no allocation per row.
+    pub fn range(&self, range: impl RangeBounds<u32>) -> Messages<'_> {
+        Messages::new(self, range)
+    }
+
+    /// Every known (placed) message, ascending by sequence number: [`View::range`] over
+    /// the whole mailbox.
+    pub fn messages(&self) -> Messages<'_> {
+        Messages::new(self, ..)
     }
 
     /// The flag names of a flag set, sorted by bytes.
     pub fn flag_names(&self, id: FlagSetId) -> Option<Vec<&'a [u8]>> {
         self.state.flags.names(id)
+    }
+
+    /// Whether `message` has the flag `name`: `None` when its FLAGS were never learned.
+    ///
+    /// Names compare ASCII-case-insensitively, for system flags (`\SEEN` is `\Seen`: the
+    /// IMAP grammar, RFC 3501 section 9 and RFC 9051 section 9, makes every alphabetic
+    /// character case-insensitive unless noted) and for keywords alike (they are atoms of
+    /// the same grammar, and the servers in use, Dovecot and Cyrus among them, match them
+    /// so). The cache stores names as the server sent them.
+    pub fn has_flag(&self, message: &Message, name: &[u8]) -> Option<bool> {
+        let id = message.flags?;
+        Some(self.state.flags.has_name(id, name))
     }
 
     /// The range a client should fetch next to learn `seq`: at most `max` sequence numbers,

@@ -8,7 +8,7 @@ use std::io::ErrorKind;
 use std::path::Path;
 
 use uidcache_engine::tools::{NotARegularFile, Vfs};
-use uidcache_engine::Error as EngineError;
+use uidcache_engine::{Error as EngineError, ErrorKind as EngineErrorKind};
 
 use crate::error::{FsckError, Result};
 
@@ -52,15 +52,16 @@ pub(crate) fn read(vfs: &dyn Vfs, dir: &Path, rel: &Path) -> Result<Read> {
 /// survey; the rest is a finding about the files. A missing file is a finding, and so is a
 /// path through something that is not a directory (`blocks` a regular file: ENOTDIR).
 pub(crate) fn finding(e: EngineError) -> Result<EngineError> {
-    match e {
-        EngineError::Io { op, path, source }
-            if !matches!(
-                source.kind(),
-                ErrorKind::NotFound | ErrorKind::NotADirectory
-            ) =>
-        {
-            Err(FsckError::Io { op, path, source })
-        }
-        other => Ok(other),
+    let stops = matches!(
+        e.kind(),
+        EngineErrorKind::Io { source, .. }
+            if !matches!(source.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory)
+    );
+    if !stops {
+        return Ok(e);
+    }
+    match e.into_kind() {
+        EngineErrorKind::Io { op, path, source } => Err(FsckError::Io { op, path, source }),
+        other => Ok(other.into()),
     }
 }

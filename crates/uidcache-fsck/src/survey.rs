@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use uidcache_engine::tools::{Replay, Vfs, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE};
-use uidcache_engine::Error as EngineError;
+use uidcache_engine::{Error as EngineError, ErrorKind as EngineErrorKind};
 use uidcache_format::{IndexImage, Op, Record, NO_IDENTITY};
 
 use crate::blocks::{self, Blocks};
@@ -61,20 +61,20 @@ pub(crate) fn engine_problem(dir: &Path, at: (&str, u64), e: &EngineError) -> Pr
         p.strip_prefix(dir)
             .map_or_else(|_| p.to_path_buf(), Path::to_path_buf)
     };
-    match e {
-        EngineError::Corrupt { path, detail }
+    match e.kind() {
+        EngineErrorKind::Corrupt { path, detail }
             if at.0 != JOURNAL_FILE || path.ends_with(JOURNAL_FILE) =>
         {
             Problem::from_format(Severity::Damage, rel(path), detail)
         }
-        other => Problem::new(
+        _ => Problem::new(
             Severity::Damage,
             PathBuf::from(at.0),
             at.1,
             "JournalFrame",
             "ops",
             "ops that fit the state and name sound blocks",
-            other,
+            e,
         ),
     }
 }

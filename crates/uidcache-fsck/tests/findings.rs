@@ -268,10 +268,7 @@ fn lost_index_of_a_checkpointed_cache_resets_keeping_a_checksummed_uidvalidity()
 #[test]
 fn unsynced_frame_whose_block_was_lost_is_a_note() {
     let d = scratch();
-    let options = uidcache_engine::OpenOptions {
-        checkpoint_on_drop: false,
-        ..uidcache_engine::OpenOptions::default()
-    };
+    let options = uidcache_engine::OpenOptions::new().checkpoint_on_drop(false);
     let mut c = uidcache_engine::Cache::open_with(d.path(), options).unwrap();
     let mut tx = c.transaction().unwrap();
     tx.set_exists(1000).unwrap();
@@ -317,9 +314,7 @@ fn unsynced_frame_whose_block_was_lost_is_a_note() {
 }
 
 fn options_nosync() -> uidcache_engine::OpenOptions {
-    uidcache_engine::OpenOptions {
-        checkpoint_on_drop: false,
-        durability: uidcache_engine::Durability::NoSync,
-        ..uidcache_engine::OpenOptions::default()
-    }
+    uidcache_engine::OpenOptions::new()
+        .checkpoint_on_drop(false)
+        .durability(uidcache_engine::Durability::NoSync)
 }

@@ -116,97 +116,10 @@ pub(crate) fn vanished_earlier(tx: &mut Transaction<'_>, ranges: &[(u32, u32)]) 
 }
 
 /// `* VANISHED uids`: each message goes and the count drops for each; unknown UIDs that must
-/// lie in a hole shrink it.
+/// lie in a hole shrink it. The engine's range removal does it at a cost that follows the
+/// records, not the ranges' width.
 pub(crate) fn vanished(tx: &mut Transaction<'_>, ranges: &[(u32, u32)]) -> Result<()> {
-    // Read once: removals only shrink the set, and every candidate is checked again.
-    let mut unplaced: Option<Vec<u32>> = None;
-    for &(a, b) in ranges {
-        let mut uid = a;
-        loop {
-            // The transaction's own lookups: a view's would build the read index that the
-            // next removal drops, O(slices) per UID.
-            if let UidPosition::InHole { first, last } = tx.position_of_uid(uid)? {
-                // A run of UIDs in one hole shrinks it once per UID: done in bulk, so that
-                // `1:4294967295` over a huge hole costs one pass.
-                let end = tx.placed_uid_above(uid)?.map_or(b, |n| b.min(n - 1));
-                let stop = shrink_hole(tx, uid, end, first, last)?;
-                match stop.checked_add(1) {
-                    Some(next) if next <= b => {
-                        uid = next;
-                        continue;
-                    }
-                    _ => break,
-                }
-            }
-            let removal = tx.remove_uid(uid)?;
-            let next = if removal == uidcache_engine::Removal::Absent {
-                // An absent UID lies between adjacent known positions (or outside the known
-                // ends), so no hole can hold a UID below the next placed one: skip there.
-                let unplaced = match &unplaced {
-                    Some(u) => u,
-                    None => unplaced.insert(
-                        tx.view()
-                            .unplaced_messages()?
-                            .iter()
-                            .map(|m| m.uid)
-                            .collect(),
-                    ),
-                };
-                let i = unplaced.partition_point(|u| *u <= uid);
-                min_opt(tx.placed_uid_above(uid)?, unplaced.get(i).copied())
-            } else {
-                uid.checked_add(1)
-            };
-            match next {
-                Some(next) if next <= b => uid = next,
-                _ => break,
-            }
-        }
-    }
+    let ranges: Vec<std::ops::RangeInclusive<u32>> = ranges.iter().map(|&(a, b)| a..=b).collect();
+    tx.remove_uids(&ranges)?;
     Ok(())
-}
-
-/// Most positions one VANISHED may remove from inside the sequence (a trailing hole shrinks
-/// in one step); beyond this the response is refused rather than journaled op by op.
-const MAX_HOLE_SHRINK: u64 = 1_000_000;
-
-/// Removes UIDs `uid..=end`, all of which lie in the hole `first..=last`, one position each
-/// until the hole is empty. Returns the last UID handled.
-fn shrink_hole(tx: &mut Transaction<'_>, uid: u32, end: u32, first: u32, last: u32) -> Result<u32> {
-    let run = u64::from(end) - u64::from(uid) + 1;
-    let n = run.min(u64::from(last - first) + 1);
-    let stop = uid + (n - 1) as u32;
-    let mut removed = 0u64;
-    for m in tx.view().unplaced_messages()? {
-        if (uid..=stop).contains(&m.uid) {
-            tx.remove_uid(m.uid)?;
-            removed += 1;
-        }
-    }
-    let rest = n - removed;
-    let count = count(tx);
-    if last == count {
-        tx.set_exists(count - rest as u32)?;
-    } else {
-        if rest > MAX_HOLE_SHRINK {
-            return Err(
-                uidcache_engine::Error::Invalid(uidcache_engine::InvalidOp::Unsupported(format!(
-                    "VANISHED removes {rest} unknown messages from inside the mailbox"
-                )))
-                .into(),
-            );
-        }
-        for _ in 0..rest {
-            tx.expunge(first)?;
-        }
-    }
-    Ok(stop)
-}
-
-fn min_opt(a: Option<u32>, b: Option<u32>) -> Option<u32> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, None) => a,
-        (None, b) => b,
-    }
 }

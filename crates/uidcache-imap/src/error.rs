@@ -43,9 +43,11 @@ pub enum Error {
         /// The count the cache has, if known.
         count: Option<u32>,
     },
-    /// A UID that breaks the ordering with known neighbours, or contradicts a known position.
+    /// A UID that breaks the ordering with known neighbours, or contradicts a known position:
+    /// the engine's refusal ([`uidcache_engine::InvalidOp::UidOrder`],
+    /// [`uidcache_engine::InvalidOp::ZeroUid`] or [`uidcache_engine::InvalidOp::Conflict`]).
     #[error("UID order broken: {0}")]
-    UidOrder(String),
+    UidOrder(uidcache_engine::InvalidOp),
     /// After a QRESYNC SELECT, the server has fewer messages than the cache knows in a row
     /// from 1: the engine's [`uidcache_engine::InvalidOp::UnreportedExpunge`], kept as its
     /// own kind because a client answers it by resynchronizing.
@@ -58,17 +60,16 @@ pub enum Error {
     },
     /// The storage engine failed (I/O, corruption, or a value it cannot hold).
     #[error("cache: {0}")]
-    Engine(Box<uidcache_engine::Error>),
+    Engine(uidcache_engine::Error),
 }
 
 impl From<uidcache_engine::Error> for Error {
     fn from(e: uidcache_engine::Error) -> Error {
-        use uidcache_engine::InvalidOp;
-        match e {
-            uidcache_engine::Error::Invalid(InvalidOp::UnreportedExpunge { exists, known }) => {
+        match e.invalid_op() {
+            Some(&uidcache_engine::InvalidOp::UnreportedExpunge { exists, known }) => {
                 Error::UnreportedExpunge { exists, known }
             }
-            other => Error::Engine(Box::new(other)),
+            _ => Error::Engine(e),
         }
     }
 }
@@ -83,14 +84,13 @@ impl Error {
     /// Maps an engine refusal of position knowledge to the contract's error kinds.
     pub(crate) fn from_learn(e: uidcache_engine::Error) -> Error {
         use uidcache_engine::InvalidOp;
-        match e {
-            uidcache_engine::Error::Invalid(InvalidOp::UidOrder(why)) => Error::UidOrder(why),
-            uidcache_engine::Error::Invalid(InvalidOp::Conflict { seq, known, given }) => {
-                Error::UidOrder(format!(
-                    "sequence number {seq} holds UID {known}, not {given}"
-                ))
-            }
-            other => other.into(),
+        match e.invalid_op() {
+            Some(
+                why @ (InvalidOp::UidOrder { .. }
+                | InvalidOp::ZeroUid { .. }
+                | InvalidOp::Conflict { .. }),
+            ) => Error::UidOrder(why.clone()),
+            _ => e.into(),
         }
     }
 }

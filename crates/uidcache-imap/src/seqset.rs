@@ -53,34 +53,13 @@ pub fn count(ranges: &[(u32, u32)]) -> u64 {
         .sum()
 }
 
-/// Writes ascending numbers as a compact set: `1:3,5,7:9`.
+/// Writes ascending numbers as a compact set: `1:3,5,7:9` (the engine's
+/// [`uidcache_engine::UidSet`] as text).
 pub fn format_set(values: impl IntoIterator<Item = u32>) -> String {
-    let mut out = String::new();
-    let mut run: Option<(u32, u32)> = None;
-    let flush = |out: &mut String, (a, b): (u32, u32)| {
-        if !out.is_empty() {
-            out.push(',');
-        }
-        if a == b {
-            out.push_str(&a.to_string());
-        } else {
-            out.push_str(&format!("{a}:{b}"));
-        }
-    };
-    for v in values {
-        run = match run {
-            Some((a, b)) if b.checked_add(1) == Some(v) => Some((a, v)),
-            Some(r) => {
-                flush(&mut out, r);
-                Some((v, v))
-            }
-            None => Some((v, v)),
-        };
-    }
-    if let Some(r) = run {
-        flush(&mut out, r);
-    }
-    out
+    values
+        .into_iter()
+        .collect::<uidcache_engine::UidSet>()
+        .to_string()
 }
 
 #[cfg(test)]

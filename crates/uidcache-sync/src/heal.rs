@@ -22,9 +22,10 @@ pub(crate) fn contradicts_cache(e: &Error) -> bool {
             | Imap::ExistsShrank { .. }
             | Imap::SeqOutOfRange { .. } => true,
             Imap::Engine(inner) => matches!(
-                **inner,
-                uidcache_engine::Error::Invalid(
-                    InvalidOp::UidOrder(_)
+                inner.invalid_op(),
+                Some(
+                    InvalidOp::UidOrder { .. }
+                        | InvalidOp::ZeroUid { .. }
                         | InvalidOp::Conflict { .. }
                         | InvalidOp::SeqOutOfRange { .. }
                         | InvalidOp::ShrinkOverRecords { .. }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use uidcache_engine::tools::{StdVfs, Vfs};
-use uidcache_engine::{Cache, Durability, OpenOptions, Segment};
+use uidcache_engine::{Cache, Durability, ErrorKind, OpenOptions, Segment};
 use uidcache_imap::{Error, LineError};
 
 use crate::failure::Failure;
@@ -24,18 +24,14 @@ fn open_reader(dir: &Path) -> Result<Cache, Failure> {
 fn open_reader_with(dir: &Path, vfs: Option<Arc<dyn Vfs>>) -> Result<Cache, Failure> {
     let index = dir.join(uidcache_engine::tools::INDEX_FILE);
     let probe = vfs.clone().unwrap_or_else(|| Arc::new(StdVfs));
-    let options = OpenOptions {
-        read_only: true,
-        create: false,
-        vfs,
-        ..OpenOptions::default()
-    };
-    Cache::open_with(dir, options).map_err(|e| match e {
-        uidcache_engine::Error::Io {
-            ref path,
-            ref source,
-            ..
-        } if *path == index && source.kind() == std::io::ErrorKind::NotFound => {
+    let mut options = OpenOptions::new().read_only(true);
+    if let Some(vfs) = vfs {
+        options = options.vfs(vfs);
+    }
+    Cache::open_with(dir, options).map_err(|e| match e.kind() {
+        ErrorKind::Io { path, source, .. }
+            if *path == index && source.kind() == std::io::ErrorKind::NotFound =>
+        {
             // A directory that can be searched but not listed (mode -wx) answers "no such
             // file" for the index whether or not there is a cache: the real error is the one
             // that keeps us from looking.
@@ -46,7 +42,7 @@ fn open_reader_with(dir: &Path, vfs: Option<Arc<dyn Vfs>>) -> Result<Cache, Fail
                 _ => Failure::Io(format!("{}: no cache here", dir.display())),
             }
         }
-        e => Failure::engine(&dir.display().to_string(), e),
+        _ => Failure::engine(&dir.display().to_string(), e),
     })
 }
 
@@ -69,10 +65,7 @@ pub fn replay(dir: &Path, transcript: Option<&Path>, no_fsync: bool) -> Result<(
     } else {
         Durability::Durable
     };
-    let options = OpenOptions {
-        durability,
-        ..OpenOptions::default()
-    };
+    let options = OpenOptions::new().durability(durability);
     let mut cache = Cache::open_with(dir, options)
         .map_err(|e| Failure::engine(&dir.display().to_string(), e))?;
     uidcache_imap::replay(&mut cache, &input, durability).map_err(line_failure)?;
@@ -82,7 +75,7 @@ pub fn replay(dir: &Path, transcript: Option<&Path>, no_fsync: bool) -> Result<(
 fn line_failure(e: LineError) -> Failure {
     let message = e.to_string();
     match e.source {
-        Error::Engine(e) if matches!(*e, uidcache_engine::Error::Io { .. }) => Failure::Io(message),
+        Error::Engine(e) if matches!(e.kind(), ErrorKind::Io { .. }) => Failure::Io(message),
         _ => Failure::Input(message),
     }
 }

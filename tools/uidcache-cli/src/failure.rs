@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use uidcache_engine::ErrorKind;
+
 /// A failure of the command, with its exit code.
 #[derive(Debug)]
 pub enum Failure {
@@ -28,11 +30,11 @@ impl Failure {
 
     /// Classifies an engine error: I/O and locking are exit 2, the rest exit 1.
     pub fn engine(context: &str, e: uidcache_engine::Error) -> Failure {
-        match e {
-            uidcache_engine::Error::Io { .. } | uidcache_engine::Error::Locked { .. } => {
+        match e.kind() {
+            ErrorKind::Io { .. } | ErrorKind::Locked { .. } => {
                 Failure::Io(format!("{context}: {e}"))
             }
-            other => Failure::Input(format!("{context}: {other}")),
+            _ => Failure::Input(format!("{context}: {e}")),
         }
     }
 }

@@ -143,11 +143,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
     };
     let mut cache = Cache::open_with(
         &args.dir,
-        OpenOptions {
-            durability,
-            lock_wait: Some(Duration::from_secs(5)),
-            ..OpenOptions::default()
-        },
+        OpenOptions::new()
+            .durability(durability)
+            .lock_wait(Some(Duration::from_secs(5))),
     )
     .map_err(|e| Failure::engine(&args.dir.display().to_string(), e))?;
     let mut opts = SyncOptions::new(target, password);

@@ -36,11 +36,9 @@ impl Uidcache {
         };
         // The handle is closed by dropping it; compacting then, as `Cache::close` does, keeps
         // the deferred work in the `close` row, as the figures in BENCHMARKS.md measured it.
-        let options = OpenOptions {
-            durability,
-            ..OpenOptions::default()
-        }
-        .compact_on_drop(true);
+        let options = OpenOptions::new()
+            .durability(durability)
+            .compact_on_drop(true);
         let cache = Cache::open_with(dir, options)?;
         Ok(Uidcache {
             cache,

@@ -11,10 +11,7 @@ const JUNK: &[&[u8]] = &[b"$Junk"];
 
 /// The caches keep their journal frames: a drop must not checkpoint them away.
 fn open(dir: &Path) -> Cache {
-    let options = OpenOptions {
-        checkpoint_on_drop: false,
-        ..OpenOptions::default()
-    };
+    let options = OpenOptions::new().checkpoint_on_drop(false);
     Cache::open_with(dir, options).unwrap()
 }
 
@@ -118,11 +115,9 @@ pub fn split_block(dir: &Path) {
 /// A larger cache: `n` messages learned in batches across several blocks, checkpoints along
 /// the way (small journal limit), expunges, flag storms and unplaced runs.
 pub fn large(dir: &Path, n: u32) {
-    let options = OpenOptions {
-        journal_limit: 4096,
-        checkpoint_on_drop: false,
-        ..OpenOptions::default()
-    };
+    let options = OpenOptions::new()
+        .journal_limit(4096)
+        .checkpoint_on_drop(false);
     let mut c = Cache::open_with(dir, options).unwrap();
     let mut tx = c.transaction().unwrap();
     tx.set_uidvalidity(Some(1234)).unwrap();

@@ -111,7 +111,9 @@ pub fn dump(dir: &Path) -> Result<Dump, String> {
             d.unplaced.insert((m.uid, names(&view, m.flags), m.modseq));
         }
         let _ = view.segments();
-        let _ = view.changed_since(0).map_err(|e| e.to_string())?;
+        for changed in view.changed_since(0) {
+            changed.map_err(|e| e.to_string())?;
+        }
         Ok(d)
     }));
     match result {

@@ -8,14 +8,7 @@ use uidcache_imap::sim::{Rng, SimServer};
 
 /// Opens a fresh no-fsync cache in `dir`.
 pub fn open(dir: &std::path::Path) -> Cache {
-    Cache::open_with(
-        dir,
-        OpenOptions {
-            durability: Durability::NoSync,
-            ..OpenOptions::default()
-        },
-    )
-    .unwrap()
+    Cache::open_with(dir, OpenOptions::new().durability(Durability::NoSync)).unwrap()
 }
 
 /// Replays `text` into the cache in `dir`; returns the dump or the error.
