@@ -9,7 +9,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use uidcache::{BlockBytes, LockGuard, Vfs, VfsFile};
+use uidcache::{BlockBytes, LockGuard, PathKind, Vfs, VfsFile};
 
 use super::Rng;
 
@@ -388,12 +388,15 @@ impl Vfs for Sim {
 
     fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
         let inner = self.0.tick()?;
-        Ok(inner
+        // A file's name, or the first component of a path below: the implied directories
+        // (`blocks`) are entries too.
+        let names: std::collections::BTreeSet<String> = inner
             .names
             .keys()
-            .filter(|n| n.parent() == Some(path))
-            .filter_map(|n| n.file_name().map(|f| f.to_string_lossy().into_owned()))
-            .collect())
+            .filter_map(|n| n.strip_prefix(path).ok()?.components().next())
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        Ok(names.into_iter().collect())
     }
 
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
@@ -428,6 +431,17 @@ impl Vfs for Sim {
 
     fn map_block(&self, path: &Path) -> io::Result<Box<dyn BlockBytes>> {
         Ok(Box::new(Bytes(self.read(path)?)))
+    }
+
+    fn kind(&self, path: &Path) -> io::Result<PathKind> {
+        let inner = self.0.tick()?;
+        Ok(if inner.names.contains_key(path) {
+            PathKind::File
+        } else if inner.names.keys().any(|n| n.starts_with(path)) {
+            PathKind::Directory
+        } else {
+            PathKind::Missing
+        })
     }
 
     fn try_lock(&self, _path: &Path) -> io::Result<Option<LockGuard>> {

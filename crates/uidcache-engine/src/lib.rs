@@ -42,6 +42,8 @@ mod seqindex;
 mod slice;
 mod stale;
 mod state;
+#[doc(hidden)]
+pub mod tools;
 mod txn;
 mod vfs;
 mod view;
@@ -60,5 +62,5 @@ pub use journal::fresh_salt as fresh_journal_salt;
 pub use options::{Durability, OpenOptions};
 pub use stale::StaleSnapshot;
 pub use txn::{Removal, Transaction, Update, INLINE_RECORDS};
-pub use vfs::{BlockBytes, LockGuard, NotARegularFile, StdVfs, Vfs, VfsFile};
+pub use vfs::{BlockBytes, LockGuard, NotARegularFile, PathKind, StdVfs, Vfs, VfsFile};
 pub use view::{Message, Segment, UidPosition, View};
