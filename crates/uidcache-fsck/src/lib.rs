@@ -39,7 +39,6 @@ mod error;
 mod index;
 mod journal;
 mod layout;
-mod lock;
 mod read;
 mod rebuild;
 mod repair;
@@ -67,7 +66,8 @@ pub fn check(dir: impl AsRef<Path>) -> Result<Report> {
     check_with(dir, Arc::new(StdVfs))
 }
 
-/// [`check`], reading the cache's files through `vfs` (tests inject read failures there).
+/// [`check`], reading the cache's files (and listing its directories) through `vfs`: tests
+/// inject read failures there.
 pub fn check_with(dir: impl AsRef<Path>, vfs: Arc<dyn Vfs>) -> Result<Report> {
     let dir = dir.as_ref();
     let s = survey::survey(dir, vfs)?;
@@ -91,8 +91,8 @@ pub fn repair(dir: impl AsRef<Path>) -> Result<Report> {
     repair_with(dir, Arc::new(StdVfs))
 }
 
-/// [`repair`], reading the cache's files through `vfs` (tests inject read failures there;
-/// writes go to the real file system).
+/// [`repair`], with every file operation (the lock, reads, writes, fsyncs, renames, unlinks)
+/// going through `vfs`: tests inject read failures there, and crash a repair at any step.
 pub fn repair_with(dir: impl AsRef<Path>, vfs: Arc<dyn Vfs>) -> Result<Report> {
     repair::run(dir.as_ref(), vfs)
 }
