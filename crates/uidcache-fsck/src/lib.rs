@@ -8,8 +8,9 @@
 //! a [`Severity::Note`], damage a [`Severity::Damage`].
 //!
 //! [`repair`] takes the writer lock, rebuilds the state from what is sound, and publishes it
-//! as a new checkpoint (temporary file, fsync, rename, like the engine). The result holds a
-//! subset of what was there, never a record that was not: entries of damaged blocks become
+//! as a new checkpoint with the engine's own lock and checkpoint code (temporary file, fsync,
+//! rename, directory fsync), so a repair interrupted at any point is finished by the next
+//! one. The result holds a subset of what was there, never a record that was not: entries of damaged blocks become
 //! holes (placed) or are dropped (unplaced), journal frames after damage are dropped, and a
 //! cache whose index cannot be rebuilt is reset, keeping UIDVALIDITY only when a checksum
 //! vouches for it. [`Report::repairs`] lists exactly what was dropped.

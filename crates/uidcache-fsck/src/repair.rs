@@ -10,49 +10,50 @@ use uidcache_engine::{tools, NotARegularFile, Vfs, BLOCKS_DIR, INDEX_FILE, JOURN
 use uidcache_format::IndexImage;
 
 use crate::error::{FsckError, Result};
-use crate::layout;
+use crate::layout::{self, Layout};
 use crate::rebuild::{next_generation, rebuild, reset};
 use crate::report::{Problem, RepairAction, Report, Severity};
 use crate::survey::{survey, Survey};
 use crate::write;
 
-/// Makes room for the files a checkpoint writes: whatever is not a regular file where the
-/// index, the journal, a block file or a temporary file belongs (a directory, FIFO, device
-/// or symbolic link) is renamed aside to `NAME.damaged`, and a `blocks` that is not a
-/// directory too, after which `blocks/` is created. Renamed, not deleted: repair never read
-/// them, so it cannot prove them dead (a directory may hold someone's files), and the
-/// rename never follows a link.
-fn make_room(vfs: &dyn Vfs, dir: &Path, actions: &mut Vec<RepairAction>) -> Result<()> {
-    let mut aside = |rel: PathBuf, found: NotARegularFile, needs: &str| -> Result<()> {
-        let to = write::set_aside(vfs, dir, &rel)?;
+/// Makes room for the files a checkpoint writes, and returns the regular files of the
+/// directory: whatever is not a regular file where the index, the journal, a block file or a
+/// temporary file belongs (a directory, FIFO, device or symbolic link) is renamed aside to
+/// `NAME.damaged`, and a `blocks` that is not a directory too, after which `blocks/` is
+/// created. Renamed, not deleted: repair never read them, so it cannot prove them dead (a
+/// directory may hold someone's files), and the rename never follows a link.
+fn make_room(vfs: &dyn Vfs, dir: &Path, actions: &mut Vec<RepairAction>) -> Result<Layout> {
+    let mut aside = |rel: &Path, found: NotARegularFile, needs: &str| -> Result<()> {
+        let to = write::set_aside(vfs, dir, rel)?;
         actions.push(RepairAction::RenamedAside {
-            file: rel,
+            file: rel.to_path_buf(),
             to,
             reason: format!("a {} where the cache needs {needs}", found.kind),
         });
         Ok(())
     };
     if let Some(found) = layout::blocks_not_dir(vfs, dir)? {
-        aside(
-            PathBuf::from(BLOCKS_DIR),
-            found,
-            "its directory of block files",
-        )?;
+        aside(Path::new(BLOCKS_DIR), found, "its directory of block files")?;
     }
     write::blocks_dir(vfs, dir)?;
-    let files = layout::scan(vfs, dir)?;
-    let rels = [PathBuf::from(INDEX_FILE), PathBuf::from(JOURNAL_FILE)]
-        .into_iter()
-        .chain(files.blocks.into_values())
-        .chain(files.temp_files);
-    for rel in rels {
-        let path = dir.join(&rel);
+    let mut files = layout::scan(vfs, dir)?;
+    let mut gone = BTreeSet::new();
+    let tops = [PathBuf::from(INDEX_FILE), PathBuf::from(JOURNAL_FILE)];
+    for rel in tops
+        .iter()
+        .chain(files.blocks.values())
+        .chain(&files.temp_files)
+    {
+        let path = dir.join(rel);
         let kind = vfs.kind(&path).map_err(FsckError::io("stat", &path))?;
         if let Some(found) = kind.not_a_file() {
             aside(rel, found, "a regular file")?;
+            gone.insert(rel.clone());
         }
     }
-    Ok(())
+    files.blocks.retain(|_, rel| !gone.contains(rel));
+    files.temp_files.retain(|rel| !gone.contains(rel));
+    Ok(files)
 }
 
 /// Refuses a `blocks/` that is a symbolic link: its files may be another cache's, and a
@@ -80,16 +81,15 @@ fn publish(
     let vfs = &s.vfs;
     // The clean marker promises no leftover file, which a crash from here on may leave.
     tools::leave_clean(vfs, dir)?;
-    make_room(vfs.as_ref(), dir, actions)?;
-    // Blocks that so far lived only in journal frames need their files before the journal
-    // is replaced.
-    let files = layout::scan(vfs.as_ref(), dir)?;
+    let files = make_room(vfs.as_ref(), dir, actions)?;
     let live: BTreeSet<u64> = image
         .placed
         .iter()
         .chain(&image.unplaced)
         .map(|e| e.block_id.get())
         .collect();
+    // Blocks that so far lived only in journal frames need their files before the journal
+    // is replaced.
     let unwritten = live
         .iter()
         .filter(|id| !files.blocks.contains_key(id))
@@ -99,23 +99,24 @@ fn publish(
     actions.push(RepairAction::WroteCheckpoint {
         generation: image.generation,
     });
-    let now = layout::scan(vfs.as_ref(), dir)?;
-    for (id, rel) in &now.blocks {
-        // Only what the survey read (and found dead or damaged) goes.
-        if !live.contains(id) && s.layout.blocks.contains_key(id) {
-            write::remove(vfs.as_ref(), dir, rel)?;
+    // Only block files the survey read (and found dead or damaged) go.
+    let dead = files
+        .blocks
+        .iter()
+        .filter(|(id, _)| !live.contains(id) && s.layout.blocks.contains_key(id))
+        .map(|(_, rel)| (rel, "no entry of the repaired state uses it"));
+    let leftovers = files
+        .temp_files
+        .iter()
+        .map(|rel| (rel, "leftover temporary file"));
+    for (rel, reason) in dead.chain(leftovers) {
+        // A leftover at the name of a file just written went with that write's rename.
+        if write::remove(vfs.as_ref(), dir, rel)? {
             actions.push(RepairAction::RemovedFile {
                 file: rel.clone(),
-                reason: "no entry of the repaired state uses it".into(),
+                reason: reason.into(),
             });
         }
-    }
-    for rel in &now.temp_files {
-        write::remove(vfs.as_ref(), dir, rel)?;
-        actions.push(RepairAction::RemovedFile {
-            file: rel.clone(),
-            reason: "leftover temporary file".into(),
-        });
     }
     Ok(())
 }

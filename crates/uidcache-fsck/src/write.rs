@@ -67,13 +67,13 @@ pub(crate) fn blocks<'a>(
     Ok(())
 }
 
-/// Unlinks `rel` under `dir` (a dead block file or a temporary file); a file already gone
-/// is fine.
-pub(crate) fn remove(vfs: &dyn Vfs, dir: &Path, rel: &Path) -> Result<()> {
+/// Unlinks `rel` under `dir` (a dead block file or a temporary file); `false` when it was
+/// already gone.
+pub(crate) fn remove(vfs: &dyn Vfs, dir: &Path, rel: &Path) -> Result<bool> {
     let path = dir.join(rel);
     match vfs.remove_file(&path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
         Err(e) => Err(FsckError::io("remove", &path)(e)),
     }
 }
