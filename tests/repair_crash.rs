@@ -191,14 +191,7 @@ fn crash_every_operation(what: &str, damaged: &Arc<SimFs>, original: &Content) -
             k >= total,
             "{what}: crash after {k} of {total} ops"
         );
-        for loss in [
-            Loss::All,
-            Loss::None,
-            Loss::TornPrefix(k * 7 + 1),
-            Loss::TornPrefix(k * 7 + 2),
-            Loss::Reordered(k * 7 + 3),
-            Loss::Reordered(k * 7 + 4),
-        ] {
+        for loss in Loss::each_at(k) {
             let ctx = format!("{what}: crash after op {k}/{total}, loss {loss:?}");
             check_image(&fs.image(loss), &kept, original, &ctx);
             explored += 1;

@@ -80,6 +80,21 @@ pub enum Loss {
     Subset(u64),
 }
 
+impl Loss {
+    /// The six images every crash point is checked under: unsynced data all lost, all kept,
+    /// torn twice and reordered twice (seeded from the crash point `k`, so a failure replays).
+    pub fn each_at(k: u64) -> [Loss; 6] {
+        [
+            Loss::All,
+            Loss::None,
+            Loss::TornPrefix(k * 7 + 1),
+            Loss::TornPrefix(k * 7 + 2),
+            Loss::Reordered(k * 7 + 3),
+            Loss::Reordered(k * 7 + 4),
+        ]
+    }
+}
+
 /// The simulated file system.
 #[derive(Debug, Default)]
 pub struct SimFs(Mutex<Inner>);
