@@ -254,17 +254,7 @@ fn crash_every_operation(seed: u64) -> u64 {
             k >= total,
             "seed {seed}: crash after {k} of {total} ops"
         );
-        for (i, loss) in [
-            Loss::All,
-            Loss::None,
-            Loss::TornPrefix(k * 7 + 1),
-            Loss::TornPrefix(k * 7 + 2),
-            Loss::Reordered(k * 7 + 3),
-            Loss::Reordered(k * 7 + 4),
-        ]
-        .into_iter()
-        .enumerate()
-        {
+        for (i, loss) in Loss::each_at(k).into_iter().enumerate() {
             check_image(
                 fs.image(loss),
                 &p,

@@ -14,7 +14,7 @@ use std::io;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use uidcache_engine::tools::{BlockBytes, LockGuard, StdVfs, Vfs, VfsFile};
+use uidcache_engine::tools::{BlockBytes, LockGuard, PathKind, StdVfs, Vfs, VfsFile};
 
 /// EIO.
 pub const EIO: i32 = 5;
@@ -109,5 +109,11 @@ impl Vfs for FaultVfs {
     }
     fn try_lock(&self, path: &Path) -> io::Result<Option<LockGuard>> {
         StdVfs.try_lock(path)
+    }
+    fn is_symlink(&self, path: &Path) -> bool {
+        StdVfs.is_symlink(path)
+    }
+    fn kind(&self, path: &Path) -> io::Result<PathKind> {
+        StdVfs.kind(path)
     }
 }

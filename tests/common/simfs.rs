@@ -9,7 +9,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use uidcache::tools::{BlockBytes, LockGuard, Vfs, VfsFile};
+use uidcache::tools::{BlockBytes, LockGuard, PathKind, Vfs, VfsFile};
 
 use super::Rng;
 
@@ -78,6 +78,21 @@ pub enum Loss {
     /// files in inode order, then write order); directory changes all survive or none do
     /// (bit 63). For enumerating every subset of a small crash.
     Subset(u64),
+}
+
+impl Loss {
+    /// The six images every crash point is checked under: unsynced data all lost, all kept,
+    /// torn twice and reordered twice (seeded from the crash point `k`, so a failure replays).
+    pub fn each_at(k: u64) -> [Loss; 6] {
+        [
+            Loss::All,
+            Loss::None,
+            Loss::TornPrefix(k * 7 + 1),
+            Loss::TornPrefix(k * 7 + 2),
+            Loss::Reordered(k * 7 + 3),
+            Loss::Reordered(k * 7 + 4),
+        ]
+    }
 }
 
 /// The simulated file system.
@@ -390,12 +405,15 @@ impl Vfs for Sim {
 
     fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
         let inner = self.0.tick()?;
-        Ok(inner
+        // A file's name, or the first component of a path below: the implied directories
+        // (`blocks`) are entries too.
+        let names: std::collections::BTreeSet<String> = inner
             .names
             .keys()
-            .filter(|n| n.parent() == Some(path))
-            .filter_map(|n| n.file_name().map(|f| f.to_string_lossy().into_owned()))
-            .collect())
+            .filter_map(|n| n.strip_prefix(path).ok()?.components().next())
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        Ok(names.into_iter().collect())
     }
 
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
@@ -430,6 +448,17 @@ impl Vfs for Sim {
 
     fn map_block(&self, path: &Path) -> io::Result<Box<dyn BlockBytes>> {
         Ok(Box::new(Bytes(self.read(path)?)))
+    }
+
+    fn kind(&self, path: &Path) -> io::Result<PathKind> {
+        let inner = self.0.tick()?;
+        Ok(if inner.names.contains_key(path) {
+            PathKind::File
+        } else if inner.names.keys().any(|n| n.starts_with(path)) {
+            PathKind::Directory
+        } else {
+            PathKind::Missing
+        })
     }
 
     fn try_lock(&self, _path: &Path) -> io::Result<Option<LockGuard>> {

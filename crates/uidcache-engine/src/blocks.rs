@@ -278,11 +278,7 @@ impl BlockStore {
         records: &[Record],
         durable: bool,
     ) -> Result<()> {
-        fs.replace_file(
-            &block_path(&self.dir, id),
-            &encode_block(id, records, self.cache_id()),
-            durable,
-        )?;
+        publish_block(fs, &self.dir, id, records, self.cache_id(), durable)?;
         // Not remembered as checked: its first read checks the CRC like any other handle's.
         // The bytes in the page cache are the ones written, but a long-lived writer's pages
         // are evicted and read back from the disk, where a bad sector or a misdirected write
@@ -290,6 +286,24 @@ impl BlockStore {
         self.remember(id, Known::Written);
         Ok(())
     }
+}
+
+/// Writes block `id` of the cache `cache_id` in `dir` through a temporary file (fsynced when
+/// `durable`) and a rename. The caller fsyncs the blocks directory before any index or
+/// journal refers to it.
+pub(crate) fn publish_block(
+    fs: &Fs,
+    dir: &Path,
+    id: u64,
+    records: &[Record],
+    cache_id: u64,
+    durable: bool,
+) -> Result<()> {
+    fs.replace_file(
+        &block_path(dir, id),
+        &encode_block(id, records, cache_id),
+        durable,
+    )
 }
 
 /// The record count of block file `path`, whose whole content is `bytes`, once every check

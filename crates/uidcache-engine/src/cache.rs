@@ -198,10 +198,7 @@ impl Cache {
                         .journal
                         .is_some_and(|(_, next, end, len)| next == 1 && end == len);
                 if has_marker && !clean {
-                    fs.vfs
-                        .remove_file(&marker)
-                        .map_err(Error::io("remove", &marker))?;
-                    fs.sync_dir(&dir)?;
+                    fs.leave_clean(&dir)?;
                 }
                 let journal_path = dir.join(JOURNAL_FILE);
                 let cache_id = loaded.state.cache_id;
@@ -384,17 +381,8 @@ impl Cache {
         }
         self.collect_flags()?;
         let generation = self.generation + 1;
-        let bytes = to_image(&self.state, generation).encode();
-        self.fs
-            .replace_file(&self.dir.join(INDEX_FILE), &bytes, true)?;
-        self.fs.sync_dir(&self.dir)?;
-        let journal = JournalWriter::create(
-            &self.fs,
-            &self.dir.join(JOURNAL_FILE),
-            generation,
-            self.state.cache_id,
-        )?;
-        self.fs.sync_dir(&self.dir)?;
+        let image = to_image(&self.state, generation);
+        let journal = JournalWriter::after_index(&self.fs, &self.dir, &image)?;
         if let Some(writer) = self.writer.as_mut() {
             writer.journal = journal;
         }
@@ -469,13 +457,7 @@ impl Cache {
         if !writer.clean_marker {
             return Ok(());
         }
-        let marker = self.dir.join(CLEAN_FILE);
-        match self.fs.vfs.remove_file(&marker) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io("remove", &marker)(e)),
-        }
-        self.fs.sync_dir(&self.dir)?;
+        self.fs.leave_clean(&self.dir)?;
         writer.clean_marker = false;
         Ok(())
     }
@@ -564,17 +546,12 @@ fn initialize(dir: &Path, fs: &Fs) -> Result<()> {
     if let Some(lost) = lost_index(dir, fs)? {
         return Err(lost);
     }
-    let cache_id = crate::identity::fresh_cache_id();
-    let bytes = IndexImage {
-        cache_id,
+    let image = IndexImage {
+        cache_id: crate::identity::fresh_cache_id(),
         next_block_id: 1,
         ..IndexImage::default()
-    }
-    .encode();
-    fs.replace_file(&dir.join(INDEX_FILE), &bytes, true)?;
-    fs.sync_dir(dir)?;
-    JournalWriter::create(fs, &dir.join(JOURNAL_FILE), 0, cache_id)?;
-    fs.sync_dir(dir)
+    };
+    JournalWriter::after_index(fs, dir, &image).map(drop)
 }
 
 /// How many times a reader starts over when a checkpoint replaced files under it.

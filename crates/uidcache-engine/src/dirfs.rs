@@ -20,7 +20,7 @@ pub const BLOCKS_DIR: &str = "blocks";
 /// writer removes it, durably, before it writes any block or temporary file.
 pub const CLEAN_FILE: &str = "clean";
 /// Suffix of files being written; left-overs from a crash are removed by the next writer.
-pub(crate) const TMP_SUFFIX: &str = ".tmp";
+pub const TMP_SUFFIX: &str = ".tmp";
 
 /// The engine's handle on its file system: the [`Vfs`] plus a count of fsyncs, for the
 /// "fsyncs per commit" figure.
@@ -56,6 +56,19 @@ impl Fs {
 
     pub(crate) fn read(&self, path: &Path, what: &'static str) -> Result<Vec<u8>> {
         self.vfs.read(path).map_err(Error::io(what, path))
+    }
+
+    /// Removes the clean marker of `dir`, durably (a marker already gone is fine): before the
+    /// first block or temporary file a writer or a repair writes, so that a crash after that
+    /// write leaves a directory that the next open lists.
+    pub(crate) fn leave_clean(&self, dir: &Path) -> Result<()> {
+        let marker = dir.join(CLEAN_FILE);
+        match self.vfs.remove_file(&marker) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("remove", &marker)(e)),
+        }
+        self.sync_dir(dir)
     }
 
     /// Writes `bytes` to `path` through a temporary file in the same directory: write,

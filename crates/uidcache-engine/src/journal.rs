@@ -2,9 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use uidcache_format::{encode_frame, encode_journal_header, FRAME_DURABLE, JOURNAL_HEADER_SIZE};
+use uidcache_format::{
+    encode_frame, encode_journal_header, IndexImage, FRAME_DURABLE, JOURNAL_HEADER_SIZE,
+};
 
-use crate::dirfs::Fs;
+use crate::dirfs::{Fs, INDEX_FILE, JOURNAL_FILE};
 use crate::error::{Error, Result};
 use crate::vfs::VfsFile;
 
@@ -51,6 +53,21 @@ impl JournalWriter {
             true,
         )?;
         Self::open(fs, path, (salt, cache_id), 1, JOURNAL_HEADER_SIZE as u64)
+    }
+
+    /// Publishes `image` as the index of `dir`, then an empty journal of its generation, each
+    /// durably and in that order (FORMAT.md "Checkpoint"); returns the new journal open.
+    pub(crate) fn after_index(fs: &Fs, dir: &Path, image: &IndexImage) -> Result<JournalWriter> {
+        fs.replace_file(&dir.join(INDEX_FILE), &image.encode(), true)?;
+        fs.sync_dir(dir)?;
+        let journal = Self::create(
+            fs,
+            &dir.join(JOURNAL_FILE),
+            image.generation,
+            image.cache_id,
+        )?;
+        fs.sync_dir(dir)?;
+        Ok(journal)
     }
 
     /// Continues an existing journal whose valid frames end at `end`; anything after `end`

@@ -69,6 +69,8 @@ mod seqindex;
 mod slice;
 mod stale;
 mod state;
+#[doc(hidden)]
+pub mod tools;
 mod txn;
 mod vfs;
 mod view;
@@ -86,21 +88,3 @@ pub use select::{SelectOutcome, SelectResult};
 pub use stale::StaleSnapshot;
 pub use txn::{Removal, Transaction, Update, MAX_MESSAGES};
 pub use view::{Message, Segment, UidPosition, View};
-
-/// Plumbing for the tools built on the engine (fsck, the command line, tests): the names of
-/// a cache's files, fresh identities and salts, frame-by-frame replay, the layout's size
-/// constants and the file-system seam. Not part of the embedding API: it follows the
-/// format and the tools, not semantic versioning.
-#[doc(hidden)]
-pub mod tools {
-    pub use crate::blocks::MAX_BLOCK_RECORDS;
-    pub use crate::compact::MIN_SLICE_RECORDS;
-    pub use crate::dirfs::{
-        block_id_of, block_path, BLOCKS_DIR, CLEAN_FILE, INDEX_FILE, JOURNAL_FILE, LOCK_FILE,
-    };
-    pub use crate::identity::fresh_cache_id;
-    pub use crate::inspect::Replay;
-    pub use crate::journal::fresh_salt as fresh_journal_salt;
-    pub use crate::txn::INLINE_RECORDS;
-    pub use crate::vfs::{BlockBytes, LockGuard, NotARegularFile, StdVfs, Vfs, VfsFile};
-}

@@ -1,7 +1,8 @@
 //! The file-operations seam: every open, write, fsync, rename, unlink and mmap of the engine
-//! goes through [`Vfs`]. Production uses [`StdVfs`], a direct call per operation (one
-//! virtual call next to a system call); crash tests plug in a simulated file system that
-//! records operations and loses unsynced ones the ways POSIX allows.
+//! (and of `uidcache-fsck`'s repair) goes through [`Vfs`]. Production uses [`StdVfs`], a
+//! direct call per operation (one virtual call next to a system call); crash tests plug in a
+//! simulated file system that records operations and loses unsynced ones the ways POSIX
+//! allows.
 
 use std::any::Any;
 use std::fmt;
@@ -56,6 +57,43 @@ pub trait Vfs: Send + Sync + fmt::Debug {
     /// (the default) answers `false`.
     fn is_symlink(&self, _path: &Path) -> bool {
         false
+    }
+    /// What stands at `path`, without following a symbolic link (`lstat`): repair looks
+    /// before it reads or replaces, so that it never opens a FIFO or writes through a link.
+    fn kind(&self, path: &Path) -> io::Result<PathKind>;
+}
+
+/// What stands at a path, seen without following a symbolic link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    /// Nothing.
+    Missing,
+    /// A regular file.
+    File,
+    /// A directory.
+    Directory,
+    /// Anything else: a symbolic link, FIFO, device or socket.
+    Other(NotARegularFile),
+}
+
+impl PathKind {
+    /// The kind of an entry of type `kind`.
+    pub fn of(kind: fs::FileType) -> PathKind {
+        match NotARegularFile::from_type(kind) {
+            None => PathKind::File,
+            Some(_) if kind.is_dir() => PathKind::Directory,
+            Some(found) => PathKind::Other(found),
+        }
+    }
+
+    /// What stands where a regular file belongs, when it is not one (a directory included);
+    /// `None` for a file or nothing.
+    pub fn not_a_file(self) -> Option<NotARegularFile> {
+        match self {
+            PathKind::Missing | PathKind::File => None,
+            PathKind::Directory => Some(NotARegularFile { kind: "directory" }),
+            PathKind::Other(found) => Some(found),
+        }
     }
 }
 
@@ -175,11 +213,14 @@ impl Vfs for StdVfs {
     }
 
     fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<Box<dyn VfsFile>> {
+        // O_NOFOLLOW: a symbolic link left at a temporary name must not redirect the write
+        // out of the cache (the rename that follows replaces a link at the final name itself).
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(true)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(path)?;
         file.write_all(bytes)?;
         Ok(Box::new(StdFile(file)))
@@ -228,6 +269,14 @@ impl Vfs for StdVfs {
 
     fn is_symlink(&self, path: &Path) -> bool {
         path.is_symlink()
+    }
+
+    fn kind(&self, path: &Path) -> io::Result<PathKind> {
+        match fs::symlink_metadata(path) {
+            Ok(meta) => Ok(PathKind::of(meta.file_type())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(PathKind::Missing),
+            Err(e) => Err(e),
+        }
     }
 
     fn try_lock(&self, path: &Path) -> io::Result<Option<LockGuard>> {

@@ -35,6 +35,23 @@ pub enum FsckError {
     },
 }
 
+impl From<uidcache_engine::Error> for FsckError {
+    /// An error of the engine's file protocol (`uidcache_engine::tools`), which fails with
+    /// an I/O error or on the lock only; anything else is kept as its text, on no path.
+    fn from(e: uidcache_engine::Error) -> FsckError {
+        use uidcache_engine::ErrorKind;
+        match e.into_kind() {
+            ErrorKind::Io { op, path, source } => FsckError::Io { op, path, source },
+            ErrorKind::Locked { path } => FsckError::Locked { path },
+            other => FsckError::Io {
+                op: "write",
+                path: PathBuf::new(),
+                source: std::io::Error::other(other.to_string()),
+            },
+        }
+    }
+}
+
 impl FsckError {
     pub(crate) fn io(
         op: &'static str,

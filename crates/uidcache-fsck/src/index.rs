@@ -5,9 +5,10 @@ use std::path::Path;
 
 use uidcache_engine::tools::{Vfs, INDEX_FILE};
 use uidcache_format::{
-    crc32, known, IndexHeader, IndexImage, FORMAT_VERSION, FORMAT_VERSION_V1, INDEX_HEADER_SIZE,
+    crc32, known, IndexHeader, IndexImage, FORMAT_VERSION, FORMAT_VERSION_V1, INDEX_MAGIC,
     NO_IDENTITY,
 };
+use zerocopy::FromBytes;
 
 use crate::error::Result;
 use crate::read::{read, Read};
@@ -33,41 +34,23 @@ pub(crate) struct IndexFile {
     pub(crate) header: Option<TrustedHeader>,
 }
 
-fn u32_at(bytes: &[u8], at: usize) -> u32 {
-    bytes
-        .get(at..at + 4)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, u32::from_le_bytes)
-}
-
-fn u64_at(bytes: &[u8], at: usize) -> u64 {
-    bytes
-        .get(at..at + 8)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, u64::from_le_bytes)
-}
-
-/// The header of `bytes` if its checksum, magic and version are sound.
+/// The header of `bytes` if its checksum, magic and version are sound: cast to the format
+/// crate's struct first, then checked.
 fn trusted_header(bytes: &[u8]) -> Option<TrustedHeader> {
-    use std::mem::offset_of;
-    let header = bytes.get(..INDEX_HEADER_SIZE)?;
-    let crc_at = offset_of!(IndexHeader, header_crc32);
-    let covered = header.get(..crc_at)?;
-    if crc32(&[covered]) != u32_at(header, crc_at)
-        || header.get(..8) != Some(&uidcache_format::INDEX_MAGIC[..])
-    {
+    let (header, _) = IndexHeader::ref_from_prefix(bytes).ok()?;
+    let covered = bytes.get(..std::mem::offset_of!(IndexHeader, header_crc32))?;
+    if header.magic != INDEX_MAGIC || crc32(&[covered]) != header.header_crc32.get() {
         return None;
     }
-    let cache_id = match u32_at(header, offset_of!(IndexHeader, version)) {
+    let cache_id = match header.version.get() {
         FORMAT_VERSION_V1 => NO_IDENTITY,
-        FORMAT_VERSION => u64_at(header, offset_of!(IndexHeader, cache_id)),
+        FORMAT_VERSION => header.cache_id.get(),
         _ => return None,
     };
-    let bits = u32_at(header, offset_of!(IndexHeader, known));
     Some(TrustedHeader {
-        generation: u64_at(header, offset_of!(IndexHeader, generation)),
-        uidvalidity: (bits & known::UIDVALIDITY != 0)
-            .then(|| u32_at(header, offset_of!(IndexHeader, uidvalidity))),
+        generation: header.generation.get(),
+        uidvalidity: (header.known.get() & known::UIDVALIDITY != 0)
+            .then(|| header.uidvalidity.get()),
         cache_id,
     })
 }

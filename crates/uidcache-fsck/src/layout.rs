@@ -1,17 +1,14 @@
 //! Which files a cache directory holds, sorted by the role the spec gives them.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use uidcache_engine::tools::{
-    block_id_of, NotARegularFile, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE, LOCK_FILE,
+    block_id_of, NotARegularFile, PathKind, Vfs, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE, LOCK_FILE,
+    TMP_SUFFIX,
 };
 
 use crate::error::{FsckError, Result};
-
-/// Suffix of files being written (FORMAT.md section 2).
-pub(crate) const TMP_SUFFIX: &str = ".tmp";
 
 /// The files of one cache directory.
 #[derive(Debug, Default)]
@@ -30,25 +27,31 @@ pub(crate) struct Layout {
     pub(crate) temp_files: Vec<PathBuf>,
 }
 
-/// Lists `dir`. Fails only when `dir` itself cannot be read.
-pub(crate) fn scan(dir: &Path) -> Result<Layout> {
+/// What stands at `blocks` when it is not the directory a cache needs; `None` for a
+/// directory or nothing.
+pub(crate) fn blocks_not_dir(vfs: &dyn Vfs, dir: &Path) -> Result<Option<NotARegularFile>> {
+    let path = dir.join(BLOCKS_DIR);
+    Ok(
+        match vfs.kind(&path).map_err(FsckError::io("stat", &path))? {
+            PathKind::Missing | PathKind::Directory => None,
+            PathKind::File => Some(NotARegularFile {
+                kind: "regular file",
+            }),
+            PathKind::Other(found) => Some(found),
+        },
+    )
+}
+
+/// Lists `dir` through `vfs`. Fails only when `dir` itself cannot be read.
+pub(crate) fn scan(vfs: &dyn Vfs, dir: &Path) -> Result<Layout> {
     let mut layout = Layout::default();
-    let top = fs::read_dir(dir).map_err(FsckError::io("list", dir))?;
-    for entry in top.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
+    for name in vfs.list_dir(dir).map_err(FsckError::io("list", dir))? {
         match name.as_str() {
             INDEX_FILE => layout.has_index = true,
             JOURNAL_FILE => layout.has_journal = true,
-            BLOCKS_DIR => match entry.file_type() {
-                // (`DirEntry::file_type` does not follow a symbolic link.)
-                Ok(kind) if kind.is_dir() => layout.has_blocks_dir = true,
-                Ok(kind) => {
-                    layout.blocks_not_dir =
-                        Some(NotARegularFile::from_type(kind).unwrap_or(NotARegularFile {
-                            kind: "regular file",
-                        }));
-                }
-                Err(e) => return Err(FsckError::io("stat", dir.join(BLOCKS_DIR))(e)),
+            BLOCKS_DIR => match blocks_not_dir(vfs, dir)? {
+                None => layout.has_blocks_dir = true,
+                found => layout.blocks_not_dir = found,
             },
             LOCK_FILE => layout.has_lock = true,
             n if n.ends_with(TMP_SUFFIX) => layout.temp_files.push(PathBuf::from(n)),
@@ -57,9 +60,10 @@ pub(crate) fn scan(dir: &Path) -> Result<Layout> {
     }
     if layout.has_blocks_dir {
         let blocks = dir.join(BLOCKS_DIR);
-        let entries = fs::read_dir(&blocks).map_err(FsckError::io("list", &blocks))?;
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
+        for name in vfs
+            .list_dir(&blocks)
+            .map_err(FsckError::io("list", &blocks))?
+        {
             let rel = Path::new(BLOCKS_DIR).join(&name);
             if let Some(id) = block_id_of(&name) {
                 layout.blocks.insert(id, rel);

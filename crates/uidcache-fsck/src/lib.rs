@@ -8,8 +8,9 @@
 //! a [`Severity::Note`], damage a [`Severity::Damage`].
 //!
 //! [`repair`] takes the writer lock, rebuilds the state from what is sound, and publishes it
-//! as a new checkpoint (temporary file, fsync, rename, like the engine). The result holds a
-//! subset of what was there, never a record that was not: entries of damaged blocks become
+//! as a new checkpoint with the engine's own lock and checkpoint code (temporary file, fsync,
+//! rename, directory fsync), so a repair interrupted at any point is finished by the next
+//! one. The result holds a subset of what was there, never a record that was not: entries of damaged blocks become
 //! holes (placed) or are dropped (unplaced), journal frames after damage are dropped, and a
 //! cache whose index cannot be rebuilt is reset, keeping UIDVALIDITY only when a checksum
 //! vouches for it. [`Report::repairs`] lists exactly what was dropped.
@@ -42,7 +43,6 @@ mod error;
 mod index;
 mod journal;
 mod layout;
-mod lock;
 mod read;
 mod rebuild;
 mod repair;
@@ -70,7 +70,8 @@ pub fn check(dir: impl AsRef<Path>) -> Result<Report> {
     check_with(dir, Arc::new(StdVfs))
 }
 
-/// [`check`], reading the cache's files through `vfs` (tests inject read failures there).
+/// [`check`], reading the cache's files (and listing its directories) through `vfs`: tests
+/// inject read failures there.
 pub fn check_with(dir: impl AsRef<Path>, vfs: Arc<dyn Vfs>) -> Result<Report> {
     let dir = dir.as_ref();
     let s = survey::survey(dir, vfs)?;
@@ -94,8 +95,8 @@ pub fn repair(dir: impl AsRef<Path>) -> Result<Report> {
     repair_with(dir, Arc::new(StdVfs))
 }
 
-/// [`repair`], reading the cache's files through `vfs` (tests inject read failures there;
-/// writes go to the real file system).
+/// [`repair`], with every file operation (the lock, reads, writes, fsyncs, renames, unlinks)
+/// going through `vfs`: tests inject read failures there, and crash a repair at any step.
 pub fn repair_with(dir: impl AsRef<Path>, vfs: Arc<dyn Vfs>) -> Result<Report> {
     repair::run(dir.as_ref(), vfs)
 }

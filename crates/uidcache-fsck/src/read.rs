@@ -3,11 +3,10 @@
 //! failed (EIO, EACCES, ...), which proves nothing about the file and so is never damage: it
 //! stops the check and the repair with an I/O error.
 
-use std::fs;
 use std::io::ErrorKind;
 use std::path::Path;
 
-use uidcache_engine::tools::{NotARegularFile, Vfs};
+use uidcache_engine::tools::{NotARegularFile, PathKind, Vfs};
 use uidcache_engine::{Error as EngineError, ErrorKind as EngineErrorKind};
 
 use crate::error::{FsckError, Result};
@@ -29,14 +28,13 @@ pub(crate) enum Read {
 /// another one).
 pub(crate) fn read(vfs: &dyn Vfs, dir: &Path, rel: &Path) -> Result<Read> {
     let path = dir.join(rel);
-    match fs::symlink_metadata(&path) {
-        Ok(meta) => {
-            if let Some(found) = NotARegularFile::from_type(meta.file_type()) {
+    match vfs.kind(&path).map_err(FsckError::io("stat", &path))? {
+        PathKind::Missing => return Ok(Read::Missing),
+        kind => {
+            if let Some(found) = kind.not_a_file() {
                 return Ok(Read::NotAFile(found));
             }
         }
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Read::Missing),
-        Err(e) => return Err(FsckError::io("stat", &path)(e)),
     }
     match vfs.read(&path) {
         Ok(bytes) => Ok(Read::Bytes(bytes)),

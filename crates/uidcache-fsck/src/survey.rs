@@ -466,7 +466,7 @@ fn recovered_identity(vfs: &dyn Vfs, dir: &Path, layout: &Layout) -> Result<u64>
 /// Surveys `dir`, reading every file through `vfs`. Fails when a directory cannot be
 /// listed or a file cannot be read: a failed read is an I/O error, never damage.
 pub(crate) fn survey(dir: &Path, vfs: Arc<dyn Vfs>) -> Result<Survey> {
-    let layout = layout::scan(dir)?;
+    let layout = layout::scan(vfs.as_ref(), dir)?;
     let mut problems = Vec::new();
     if let Some(found) = layout.blocks_not_dir {
         problems.push(Problem::new(
