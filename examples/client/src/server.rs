@@ -54,7 +54,7 @@ fn lines(text: &[&str]) -> Vec<String> {
 /// The flags a message had when the client first saw it: every fifth UID unread, every
 /// thirteenth flagged. The first FETCH answers 120 messages, too many to write out.
 pub fn first_flags(uid: u32) -> &'static str {
-    match (uid % 5 == 0, uid % 13 == 0) {
+    match (uid.is_multiple_of(5), uid.is_multiple_of(13)) {
         (false, false) => "\\Seen",
         (false, true) => "\\Seen \\Flagged",
         (true, false) => "",
