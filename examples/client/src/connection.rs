@@ -57,7 +57,10 @@ impl Connection {
                 tx = cache.transaction()?;
             }
         }
-        // Empty after the tagged completion; dropping it changes nothing.
+        // Empty after the tagged completion: dropping it changes nothing. A client whose
+        // socket closes before the completion calls `session.finish()` instead, and
+        // commits `tx` only when it answers `Step::Commit` (`Step::Discard`: the loss cut a
+        // SELECT short, and nothing since the last commit can be trusted).
         drop(tx);
         Ok(())
     }
