@@ -23,7 +23,7 @@ pub enum FormatErrorKind {
     Foreign,
 }
 
-/// A structure in a uidcache file that does not match `format-spec/FORMAT.md`.
+/// A structure in a uidcache file that does not match the format specification (FORMAT.md).
 ///
 /// Offsets are relative to the start of the byte slice that was handed to the parser, which
 /// the engine makes the start of the file, so `offset` is a file offset there.

@@ -1,7 +1,7 @@
 //! On-disk structures of a uidcache mailbox directory, and their encoding and checks.
 //!
 //! This crate does no I/O: it turns bytes into checked structures and back. The normative
-//! description of every byte is `format-spec/FORMAT.md` in the repository; the structs here
+//! description of every byte is [FORMAT.md], the format specification; the structs here
 //! follow it field for field. Their sizes and offsets are checked against the spec when the
 //! crate compiles (`const` assertions), and the test `spec_vectors` reads the spec's test
 //! vectors and checks every one against the encoders and decoders.
@@ -20,6 +20,8 @@
 //! let records = parse_block(&bytes, 7, cache_id).unwrap();
 //! assert_eq!(records[0].uid.get(), 42);
 //! ```
+//!
+//! [FORMAT.md]: https://github.com/uidcache/uidcache/blob/main/format-spec/FORMAT.md
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
