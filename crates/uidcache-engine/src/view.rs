@@ -120,6 +120,11 @@ impl<'a> View<'a> {
         self.state.header.exists
     }
 
+    /// How many records the cache holds, placed and unplaced.
+    pub fn record_count(&self) -> u64 {
+        self.state.record_count()
+    }
+
     #[inline(always)]
     fn message(&self, record: &Record) -> Message {
         message_of(record, overlay_of(self.state, record))

@@ -1,5 +1,6 @@
 //! Thousands of random sessions from the simulated server: the cache's dump must equal the
-//! independent model's, and replaying in chunks split at commit points must change nothing;
+//! independent model's, and replaying in chunks split at commit points must change nothing
+//! but, at most, lower HIGHESTMODSEQ (a continuing replay starts held, format-spec 9.1);
 //! the stored HIGHESTMODSEQ never covers an expunge the server has not reported.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
 
@@ -44,7 +45,27 @@ fn chunks_split_at_commit_points_give_the_same_dump() {
         }
         let rest = lines[start..].join("\n") + "\n";
         let chunked = common::replay_dump(&dir, &rest).unwrap();
-        assert_eq!(chunked, whole, "seed {seed}");
+        // A replay that continues a cache with records cannot know that a plain SELECT's
+        // records were refetched since, so it holds the stored HIGHESTMODSEQ (format-spec
+        // 9.1): it may end lower than one replay of the whole, never higher; all else agrees.
+        let hms = |d: &str| -> u64 {
+            let line = d.lines().nth(2).unwrap();
+            line.strip_prefix("highestmodseq ")
+                .unwrap()
+                .parse()
+                .unwrap_or(0)
+        };
+        assert!(
+            hms(&chunked) <= hms(&whole),
+            "seed {seed}\n{chunked}\n{whole}"
+        );
+        let rest_of = |d: &str| -> Vec<String> {
+            d.lines()
+                .filter(|l| !l.starts_with("highestmodseq"))
+                .map(str::to_string)
+                .collect()
+        };
+        assert_eq!(rest_of(&chunked), rest_of(&whole), "seed {seed}");
     }
 }
 
