@@ -125,6 +125,11 @@ impl<'a> View<'a> {
         self.state.record_count()
     }
 
+    /// How many records the cache holds unplaced (kept by UID without a position).
+    pub fn unplaced_count(&self) -> u64 {
+        self.state.unplaced.iter().map(|s| u64::from(s.len)).sum()
+    }
+
     #[inline(always)]
     fn message(&self, record: &Record) -> Message {
         message_of(record, overlay_of(self.state, record))

@@ -365,6 +365,20 @@ impl Session {
                 flags,
                 modseq,
             } => {
+                if uid.is_none() && flags.is_some() && self.hold.is_none() {
+                    // A flag change at a position the cache does not know may be an unplaced
+                    // record's: it cannot be recorded, so nothing from its MODSEQ on may be
+                    // claimed until the flags are caught up again.
+                    let view = tx.view();
+                    let unknown = view.exists().is_some_and(|c| seq >= 1 && seq <= c)
+                        && view.peek_message_at(seq).is_none()
+                        && view.message_at(seq).map_err(|e| at(e.into()))?.is_none();
+                    if unknown && view.unplaced_count() > 0 {
+                        self.hold = Some(Hold {
+                            cap: view.highestmodseq(),
+                        });
+                    }
+                }
                 apply::fetch(tx, seq, uid, flags.as_deref(), modseq).map_err(at)?;
                 if let Some(m) = modseq {
                     self.pending_modseq = Some(self.pending_modseq.map_or(m, |x| x.max(m)));

@@ -356,3 +356,26 @@ fn a_session_that_continues_a_cache_with_records_holds_its_value() {
     let dump = common::replay_dump(&tmp.path().join("d"), more).unwrap();
     assert_eq!(highestmodseq(&dump), "highestmodseq 15");
 }
+
+/// After the catch-up, a flag change reported without a UID at a position the cache does
+/// not know may belong to a record it kept unplaced, whose flags it then cannot update: the
+/// value is held again (at what is stored), until the next catch-up.
+#[test]
+fn a_flag_change_at_an_unknown_position_holds_the_value_again() {
+    let text = format!(
+        "{SELECTED}{FETCHED}{RESELECTED}\
+C: b2 FETCH 1:* (UID FLAGS MODSEQ) (CHANGEDSINCE 10)
+S: b2 OK done
+C: b3 NOOP
+S: * 3 FETCH (MODSEQ (21) FLAGS (\\Seen))
+S: b3 OK [HIGHESTMODSEQ 21] done
+"
+    );
+    assert_eq!(highestmodseq(&run(&text)), "highestmodseq 20");
+    let again = format!(
+        "{text}C: b4 FETCH 1:* (UID FLAGS MODSEQ) (CHANGEDSINCE 20)\n\
+         S: * 3 FETCH (UID 3 FLAGS (\\Seen) MODSEQ (21))\nS: b4 OK done\n\
+         C: b5 NOOP\nS: b5 OK done\n"
+    );
+    assert_eq!(highestmodseq(&run(&again)), "highestmodseq 21");
+}

@@ -355,6 +355,11 @@ impl Model {
             if let Some(m) = modseq {
                 self.max_fetch = Some(self.max_fetch.map_or(m, |x| x.max(m)));
             }
+            // A flag change at an unknown position may be an unplaced record's: held again.
+            let unknown = self.slots[n as usize - 1].is_none();
+            if uid.is_none() && flags.is_some() && unknown && !self.unplaced.is_empty() {
+                self.hold = Some(self.hold.unwrap_or(self.hms));
+            }
             match uid {
                 Some(uid) => self.learn(n, uid, flags, modseq)?,
                 None => {
