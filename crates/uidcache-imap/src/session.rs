@@ -365,18 +365,22 @@ impl Session {
                 flags,
                 modseq,
             } => {
-                if uid.is_none() && flags.is_some() && self.hold.is_none() {
+                if uid.is_none() && flags.is_some() {
                     // A flag change at a position the cache does not know may be an unplaced
                     // record's: it cannot be recorded, so nothing from its MODSEQ on may be
-                    // claimed until the flags are caught up again.
+                    // claimed until the flags are caught up again, by a catch-up issued after
+                    // it (one in flight may have read the flags before the change).
                     let view = tx.view();
                     let unknown = view.exists().is_some_and(|c| seq >= 1 && seq <= c)
                         && view.peek_message_at(seq).is_none()
                         && view.message_at(seq).map_err(|e| at(e.into()))?.is_none();
                     if unknown && view.unplaced_count() > 0 {
-                        self.hold = Some(Hold {
-                            cap: view.highestmodseq(),
-                        });
+                        self.catch_ups.clear();
+                        if self.hold.is_none() {
+                            self.hold = Some(Hold {
+                                cap: view.highestmodseq(),
+                            });
+                        }
                     }
                 }
                 apply::fetch(tx, seq, uid, flags.as_deref(), modseq).map_err(at)?;

@@ -379,3 +379,25 @@ S: b3 OK [HIGHESTMODSEQ 21] done
     );
     assert_eq!(highestmodseq(&run(&again)), "highestmodseq 21");
 }
+
+/// Such a change arriving during the catch-up itself may postdate what it read: that
+/// catch-up ends nothing, and its MODSEQ is never released; a later one does.
+#[test]
+fn a_flag_change_at_an_unknown_position_during_the_catch_up_voids_it() {
+    let text = format!(
+        "{SELECTED}{FETCHED}{RESELECTED}\
+C: b2 FETCH 1:* (UID FLAGS MODSEQ) (CHANGEDSINCE 10)
+S: * 3 FETCH (MODSEQ (21) FLAGS (\\Seen))
+S: b2 OK done
+C: b3 NOOP
+S: b3 OK done
+"
+    );
+    assert_eq!(highestmodseq(&run(&text)), "highestmodseq 10");
+    let again = format!(
+        "{text}C: b4 UID FETCH 1:* (FLAGS MODSEQ) (CHANGEDSINCE 10)\n\
+         S: * 3 FETCH (UID 3 FLAGS (\\Seen) MODSEQ (21))\nS: b4 OK done\n\
+         C: b5 NOOP\nS: b5 OK done\n"
+    );
+    assert_eq!(highestmodseq(&run(&again)), "highestmodseq 21");
+}

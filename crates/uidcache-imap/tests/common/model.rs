@@ -359,6 +359,7 @@ impl Model {
             let unknown = self.slots[n as usize - 1].is_none();
             if uid.is_none() && flags.is_some() && unknown && !self.unplaced.is_empty() {
                 self.hold = Some(self.hold.unwrap_or(self.hms));
+                self.catch_ups.clear();
             }
             match uid {
                 Some(uid) => self.learn(n, uid, flags, modseq)?,
