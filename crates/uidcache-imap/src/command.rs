@@ -1,6 +1,8 @@
 //! The client commands whose answers teach the cache something: SELECT/EXAMINE (a new
-//! session) and `UID SEARCH [RETURN (ALL)|RETURN ()] a:b` (positions). Everything else only
-//! matters through its tag, which marks a commit point when the server completes it.
+//! session), `UID SEARCH [RETURN (ALL)|RETURN ()] a:b` (positions), the commands that release
+//! FETCH MODSEQs, and `[UID] FETCH 1:* (FLAGS) [(CHANGEDSINCE m)]` (a flag catch-up, which
+//! ends the HIGHESTMODSEQ hold). Everything else only matters through its tag, which marks a
+//! commit point when the server completes it.
 
 use crate::seqset::{parse_range, SeqNum};
 
