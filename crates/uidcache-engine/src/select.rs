@@ -85,6 +85,11 @@ pub struct SelectOutcome {
     pub cleared: bool,
     /// Sequence numbers `1..=kept` stayed placed; every later record became unplaced.
     pub kept: u32,
+    /// Records stayed (by UID) whose flags the SELECT proved nothing about: a plain SELECT
+    /// (no QRESYNC) of a cache that held records, with the same UIDVALIDITY. Their flags may
+    /// be older than the server's `[HIGHESTMODSEQ]`, which must therefore not be stored until
+    /// they are refetched (format-spec 9.1).
+    pub unproven_flags: bool,
 }
 
 impl Transaction<'_> {
@@ -104,8 +109,8 @@ impl Transaction<'_> {
     /// HIGHESTMODSEQ is not changed (except cleared with a new UIDVALIDITY): it claims that
     /// the cache holds every change up to it, which only the caller knows. After a QRESYNC
     /// SELECT, set the server's `[HIGHESTMODSEQ n]` once its FETCH responses are applied;
-    /// after a plain SELECT, only once the flags changed since the stored value are fetched
-    /// (`FETCH 1:* (FLAGS) (CHANGEDSINCE m)`).
+    /// after a plain SELECT that left [`SelectOutcome::unproven_flags`], only once the flags
+    /// changed since the stored value are fetched (`FETCH 1:* (FLAGS) (CHANGEDSINCE m)`).
     ///
     /// With QRESYNC, an EXISTS below the kept run is refused with
     /// [`InvalidOp::UnreportedExpunge`] and nothing changes: the server never reported an
@@ -114,6 +119,7 @@ impl Transaction<'_> {
     /// `set_highestmodseq(None)`) and record the SELECT again without QRESYNC.
     pub fn record_select(&mut self, select: &SelectResult<'_>) -> Result<SelectOutcome> {
         let cleared = self.uidvalidity_differs(select.uidvalidity);
+        let unproven_flags = !cleared && select.qresync.is_none() && self.record_count() > 0;
         // Every check before the first change, so that a refusal changes nothing.
         let (keep, gone) = match select.qresync {
             Some(vanished) if !cleared => self.proven_prefix(vanished)?,
@@ -152,6 +158,7 @@ impl Transaction<'_> {
         Ok(SelectOutcome {
             cleared,
             kept: keep,
+            unproven_flags,
         })
     }
 
@@ -262,7 +269,8 @@ mod tests {
             out,
             SelectOutcome {
                 cleared: false,
-                kept: 0
+                kept: 0,
+                unproven_flags: true
             }
         );
         assert_eq!(uid_at(&tx, 1), None);
@@ -301,7 +309,8 @@ mod tests {
             out,
             SelectOutcome {
                 cleared: false,
-                kept: 2
+                kept: 2,
+                unproven_flags: false
             }
         );
         assert_eq!(uid_at(&tx, 1), Some(11));
@@ -353,10 +362,22 @@ mod tests {
             .unwrap();
         assert!(out.cleared);
         assert_eq!(out.kept, 0);
+        assert!(!out.unproven_flags);
         assert_eq!(uid_at(&tx, 1), None);
         assert!(tx.view().unplaced_messages().unwrap().is_empty());
         assert_eq!(tx.view().highestmodseq(), None);
         assert_eq!(tx.view().uidvalidity(), Some(43));
+    }
+
+    #[test]
+    fn a_plain_select_of_an_empty_cache_leaves_nothing_unproven() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cache = Cache::open(dir.path()).unwrap();
+        let mut tx = cache.transaction().unwrap();
+        let out = tx
+            .record_select(&SelectResult::new().uidvalidity(42).exists(3))
+            .unwrap();
+        assert!(!out.unproven_flags);
     }
 
     #[test]

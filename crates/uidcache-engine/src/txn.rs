@@ -97,6 +97,11 @@ impl Drop for Transaction<'_> {
 }
 
 impl<'c> Transaction<'c> {
+    /// Number of records, placed and unplaced, as the transaction stands.
+    pub(crate) fn record_count(&self) -> u64 {
+        self.cache.state.record_count()
+    }
+
     /// Reads of the state as this transaction has changed it so far.
     pub fn view(&self) -> View<'_> {
         View {

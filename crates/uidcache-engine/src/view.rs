@@ -132,6 +132,16 @@ impl<'a> View<'a> {
         self.state.header.exists
     }
 
+    /// How many records the cache holds, placed and unplaced.
+    pub fn record_count(&self) -> u64 {
+        self.state.record_count()
+    }
+
+    /// How many records the cache holds unplaced (kept by UID without a position).
+    pub fn unplaced_count(&self) -> u64 {
+        self.state.unplaced.iter().map(|s| u64::from(s.len)).sum()
+    }
+
     #[inline(always)]
     pub(crate) fn message(&self, record: &Record) -> Message {
         message_of(record, overlay_of(self.state, record))

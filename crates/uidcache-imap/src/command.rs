@@ -1,6 +1,8 @@
 //! The client commands whose answers teach the cache something: SELECT/EXAMINE (a new
-//! session) and `UID SEARCH [RETURN (ALL)|RETURN ()] a:b` (positions). Everything else only
-//! matters through its tag, which marks a commit point when the server completes it.
+//! session), `UID SEARCH [RETURN (ALL)|RETURN ()] a:b` (positions), the commands that release
+//! FETCH MODSEQs, and `[UID] FETCH 1:* (FLAGS) [(CHANGEDSINCE m)]` (a flag catch-up, which
+//! ends the HIGHESTMODSEQ hold). Everything else only matters through its tag, which marks a
+//! commit point when the server completes it.
 
 use crate::seqset::{parse_range, SeqNum};
 
@@ -31,6 +33,16 @@ pub enum Command {
         /// The command tag.
         tag: String,
     },
+    /// `FETCH 1:*` or `UID FETCH 1:*` of `FLAGS` (other plain items allowed), optionally
+    /// with `(CHANGEDSINCE m)`: every message's flags changed since `m` (all of them without
+    /// it). At its OK completion a cache whose flags were changed by no one since `m` is
+    /// current again (format-spec 9.1).
+    FlagsCatchUp {
+        /// The command tag.
+        tag: String,
+        /// The `CHANGEDSINCE` value; `None` when every message's flags are fetched.
+        since: Option<u64>,
+    },
     /// Any other command (or a search that teaches nothing about positions).
     Other {
         /// The command tag, if the line had one.
@@ -58,8 +70,60 @@ pub fn parse_command(line: &[u8]) -> Command {
         }
         Some("NOOP") | Some("IDLE") | Some("CHECK") | Some("EXPUNGE") => Command::Poll { tag },
         Some("UID") if upper(1).as_deref() == Some("EXPUNGE") => Command::Poll { tag },
+        Some("FETCH") => parse_flags_catch_up(tag, rest.get(1..).unwrap_or(&[])),
+        Some("UID") if upper(1).as_deref() == Some("FETCH") => {
+            parse_flags_catch_up(tag, rest.get(2..).unwrap_or(&[]))
+        }
         _ => Command::Other { tag: Some(tag) },
     }
+}
+
+/// `1:* <items> [(CHANGEDSINCE m)]` with `FLAGS` among plain items. Anything this does not
+/// understand (a section such as `BODY[HEADER.FIELDS (FLAGS)]`, another modifier, a set that
+/// is not every message) is [`Command::Other`]: a catch-up recognized wrongly would make the
+/// cache claim flags it never fetched.
+fn parse_flags_catch_up(tag: String, args: &[&str]) -> Command {
+    let other = |tag| Command::Other { tag: Some(tag) };
+    let (Some(set), Some(rest)) = (args.first(), args.get(1..)) else {
+        return other(tag);
+    };
+    if *set != "1:*" && *set != "*:1" {
+        return other(tag);
+    }
+    let text = rest.join(" ").to_ascii_uppercase();
+    if text.contains(['[', '<', '"', '{']) {
+        return other(tag);
+    }
+    // The items: one atom, or the first parenthesized list; the modifiers follow.
+    let (items, modifiers) = match text.strip_prefix('(') {
+        Some(inner) => match inner.split_once(')') {
+            Some((items, after)) => (items, after.trim()),
+            None => return other(tag),
+        },
+        None => text.split_once(' ').unwrap_or((&text, "")),
+    };
+    if !items.split(' ').any(|w| w == "FLAGS") {
+        return other(tag);
+    }
+    let since = match modifiers {
+        "" => None,
+        m => {
+            let words: Vec<&str> = m
+                .trim_start_matches('(')
+                .trim_end_matches(')')
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .collect();
+            match words.as_slice() {
+                ["CHANGEDSINCE", n] => match n.parse::<u64>() {
+                    Ok(n) => Some(n),
+                    Err(_) => return other(tag),
+                },
+                _ => return other(tag),
+            }
+        }
+    };
+    Command::FlagsCatchUp { tag, since }
 }
 
 fn parse_uid_search(tag: String, args: &[&str]) -> Command {
@@ -143,7 +207,12 @@ mod tests {
             b"t UID SEARCH UID 1:5",
             b"t SEARCH 1:5",
             b"t UID SEARCH 1:5,7",
-            b"t FETCH 1:* (UID FLAGS MODSEQ)",
+            b"t FETCH 1:5 (UID FLAGS MODSEQ)",
+            b"t FETCH 1:* (UID MODSEQ)",
+            b"t FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS (FLAGS)])",
+            b"t FETCH 1:* (FLAGS) (CHANGEDSINCE x)",
+            b"t UID FETCH 1:* (FLAGS) (CHANGEDSINCE 5 VANISHED)",
+            b"t FETCH 2:* FLAGS",
             b"t UID STORE 1 +FLAGS (\\Seen)",
             b"t NOOPX",
         ] {
@@ -164,5 +233,19 @@ mod tests {
             assert_eq!(parse_command(poll), Command::Poll { tag: "t".into() });
         }
         assert_eq!(parse_command(b""), Command::Other { tag: None });
+        let c = |since| Command::FlagsCatchUp {
+            tag: "t".into(),
+            since,
+        };
+        assert_eq!(
+            parse_command(b"t FETCH 1:* (UID FLAGS MODSEQ) (CHANGEDSINCE 10)"),
+            c(Some(10))
+        );
+        assert_eq!(
+            parse_command(b"t uid fetch *:1 (flags) (changedsince 3)"),
+            c(Some(3))
+        );
+        assert_eq!(parse_command(b"t FETCH 1:* FLAGS"), c(None));
+        assert_eq!(parse_command(b"t FETCH 1:* (UID FLAGS)"), c(None));
     }
 }

@@ -18,6 +18,9 @@
 //!   framing reader (imap-codec's `Fragmentizer`, or any that waits out literals) delivers.
 //! - **Your own parser through [`Session::event`]**: build the [`Event`]s yourself; the
 //!   session still applies the SELECT rule, the HIGHESTMODSEQ rule and search bookkeeping.
+//!   After a SELECT/EXAMINE without QRESYNC of a cache holding records, the session keeps the
+//!   old HIGHESTMODSEQ until `FETCH 1:* (FLAGS) (CHANGEDSINCE m)` completes or you call
+//!   [`Session::flags_caught_up`] ([`Session::holding_modseq`]; FORMAT.md section 9.1).
 //! - **The engine directly**: [`uidcache_engine::Transaction::record_select`] records a
 //!   SELECT/EXAMINE with the reconnect rule; the rest is `learn`, `update_seq`, `expunge`
 //!   and `remove_uid`, and the HIGHESTMODSEQ rule is then yours (FORMAT.md section 9.1).

@@ -58,6 +58,23 @@ struct PendingSelect {
     buffer: Vec<(u64, Event)>,
 }
 
+/// After a plain SELECT/EXAMINE of a cache that held records: their flags may be older than
+/// the server's `[HIGHESTMODSEQ]`, so the stored value may not rise above `cap` (the value
+/// from before the SELECT) until every flag changed since `cap` is fetched.
+#[derive(Debug, Clone, Copy)]
+struct Hold {
+    cap: Option<u64>,
+}
+
+/// An outstanding [`Command::FlagsCatchUp`].
+#[derive(Debug)]
+struct CatchUp {
+    tag: String,
+    since: Option<u64>,
+    /// Which SELECT it was issued after: it catches up only that session.
+    epoch: u64,
+}
+
 /// The state of one IMAP connection as seen by the cache: feed it the client's commands and
 /// the server's responses in order, and commit the transaction when it says
 /// [`Step::Commit`]. See the crate docs for an example.
@@ -79,16 +96,40 @@ pub struct Session {
     selected_modseq: Option<u64>,
     /// What the last SELECT/EXAMINE kept of the cache.
     last_select: Option<SelectOutcome>,
+    /// Set while the records a plain SELECT kept are not proven current.
+    hold: Option<Hold>,
+    /// Outstanding flag catch-ups, which end the hold at their OK.
+    catch_ups: Vec<CatchUp>,
+    /// Whether the cache was looked at: a session that continues a cache (no SELECT first)
+    /// cannot know whether its records were proven current, so it starts held.
+    started: bool,
 }
 
 impl Session {
-    /// A session that continues whatever the cache holds.
+    /// A session that continues whatever the cache holds. Until its first SELECT/EXAMINE it
+    /// cannot know whether the cache's records are current up to a newer value, so if the
+    /// cache holds records, the stored HIGHESTMODSEQ is held as it is
+    /// ([`Session::holding_modseq`]).
     pub fn new() -> Session {
         Session::default()
     }
 
+    /// On the first look at the cache: holds its HIGHESTMODSEQ if it has records.
+    fn start(&mut self, tx: &Transaction<'_>) {
+        if !self.started {
+            self.started = true;
+            let view = tx.view();
+            if view.record_count() > 0 {
+                self.hold = Some(Hold {
+                    cap: view.highestmodseq(),
+                });
+            }
+        }
+    }
+
     /// The client sent `line` (a command line without CRLF).
     pub fn command(&mut self, tx: &mut Transaction<'_>, line: &[u8]) -> Result<(), LineError> {
+        self.start(tx);
         match parse_command(line) {
             Command::Select { tag, qresync } => {
                 if let Some(old) = self.select.take() {
@@ -119,6 +160,11 @@ impl Session {
                 tainted: false,
             }),
             Command::Poll { tag } => self.releasing.push(tag),
+            Command::FlagsCatchUp { tag, since } => self.catch_ups.push(CatchUp {
+                tag,
+                since,
+                epoch: self.epoch,
+            }),
             Command::Other { .. } => {}
         }
         Ok(())
@@ -156,6 +202,7 @@ impl Session {
         pos: u64,
         event: Event,
     ) -> Result<Step, LineError> {
+        self.start(tx);
         let Some(sel) = self.select.as_mut() else {
             return self.apply(tx, pos, event);
         };
@@ -223,8 +270,16 @@ impl Session {
             Event::Code(CacheCode::HighestModseq(n)) => Some(*n),
             _ => None,
         });
+        self.catch_ups.retain(|c| c.epoch >= epoch);
+        let before = tx.view().highestmodseq();
         let started = start::start_session(tx, sel.qresync, sel.buffer)?;
         self.last_select = Some(started.outcome);
+        // The kept records' flags may predate the SELECT's [HIGHESTMODSEQ n]; a cache that
+        // held none (or was cleared) learns everything after the SELECT, so n is true.
+        self.hold = started
+            .outcome
+            .unproven_flags
+            .then_some(Hold { cap: before });
         self.apply_all(tx, started.rest)
     }
 
@@ -240,6 +295,37 @@ impl Session {
     /// resolved; `None` before any.
     pub fn last_select(&self) -> Option<SelectOutcome> {
         self.last_select
+    }
+
+    /// Whether the stored HIGHESTMODSEQ is held back: the last SELECT/EXAMINE was a plain one
+    /// (no QRESYNC) of a cache that held records (or, before any SELECT, the session continues
+    /// a cache that holds records), and their flags are not yet proven current.
+    /// It ends at the OK of `FETCH 1:* (FLAGS) (CHANGEDSINCE m)` (or `UID FETCH`, or without
+    /// `CHANGEDSINCE`) with `m` at most the held value, or at [`Session::flags_caught_up`].
+    pub fn holding_modseq(&self) -> bool {
+        self.hold.is_some()
+    }
+
+    /// Tells the session that every message's flags were fetched since the last
+    /// SELECT/EXAMINE, by commands that completed `OK` (for example `FETCH a:b (UID FLAGS)`
+    /// in blocks covering every sequence number): the records it kept are current, so the
+    /// hold ends and the SELECT's `[HIGHESTMODSEQ n]` is stored (unless a code or
+    /// `[NOMODSEQ]` lowered the value meanwhile). Calling it when some flags were not
+    /// fetched makes the cache claim changes it never saw. Does nothing without a hold.
+    pub fn flags_caught_up(&mut self, tx: &mut Transaction<'_>) -> Result<()> {
+        self.start(tx);
+        let Some(hold) = self.hold.take() else {
+            return Ok(());
+        };
+        let stored = tx.view().highestmodseq();
+        if stored == hold.cap {
+            if let Some(n) = self.selected_modseq {
+                if stored.is_none_or(|s| n > s) {
+                    tx.set_highestmodseq(Some(n))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The `[HIGHESTMODSEQ n]` that the last SELECT/EXAMINE on this connection reported,
@@ -279,6 +365,24 @@ impl Session {
                 flags,
                 modseq,
             } => {
+                if uid.is_none() && flags.is_some() {
+                    // A flag change at a position the cache does not know may be an unplaced
+                    // record's: it cannot be recorded, so nothing from its MODSEQ on may be
+                    // claimed until the flags are caught up again, by a catch-up issued after
+                    // it (one in flight may have read the flags before the change).
+                    let view = tx.view();
+                    let unknown = view.exists().is_some_and(|c| seq >= 1 && seq <= c)
+                        && view.peek_message_at(seq).is_none()
+                        && view.message_at(seq).map_err(|e| at(e.into()))?.is_none();
+                    if unknown && view.unplaced_count() > 0 {
+                        self.catch_ups.clear();
+                        if self.hold.is_none() {
+                            self.hold = Some(Hold {
+                                cap: view.highestmodseq(),
+                            });
+                        }
+                    }
+                }
                 apply::fetch(tx, seq, uid, flags.as_deref(), modseq).map_err(at)?;
                 if let Some(m) = modseq {
                     self.pending_modseq = Some(self.pending_modseq.map_or(m, |x| x.max(m)));
@@ -340,8 +444,9 @@ impl Session {
         match code {
             CacheCode::UidValidity(v) => {
                 if apply::uidvalidity(tx, v)? {
-                    // MODSEQs seen so far were the old mailbox's.
+                    // MODSEQs seen so far were the old mailbox's; no record is left stale.
                     self.pending_modseq = None;
+                    self.hold = None;
                 }
             }
             CacheCode::UidNext(n) => tx.set_uidnext(Some(n))?,
@@ -360,6 +465,9 @@ impl Session {
     /// lower one: Dovecot lowers it on purpose), and FETCH MODSEQs are stored only at the
     /// completion of a command in which the server reports what it held back. A stored
     /// value that lags only makes the next resync re-send a few changes.
+    ///
+    /// While a plain SELECT's kept records are unproven ([`Session::holding_modseq`]), no
+    /// value above the one from before the SELECT is stored; a flag catch-up's OK ends that.
     fn modseq_rule(
         &mut self,
         tx: &mut Transaction<'_>,
@@ -373,9 +481,26 @@ impl Session {
             }
             None => false,
         };
+        if let Some(i) = self.catch_ups.iter().position(|c| c.tag == tag) {
+            let c = self.catch_ups.swap_remove(i);
+            if let Some(hold) = self.hold {
+                let from_cap = c.since.unwrap_or(0) <= hold.cap.unwrap_or(0);
+                if status == Completion::Ok && c.epoch == self.epoch && from_cap {
+                    self.flags_caught_up(tx)?;
+                }
+            }
+        }
         match self.modseq_code.take() {
             Some(value) => {
+                let value = match (value, self.hold) {
+                    (Some(v), Some(Hold { cap })) => cap.map(|c| v.min(c)),
+                    (value, _) => value,
+                };
                 tx.set_highestmodseq(value)?;
+                self.pending_modseq = None;
+            }
+            None if releases && self.hold.is_some() => {
+                // Released, but not stored: the kept records may still be older.
                 self.pending_modseq = None;
             }
             None if releases => {

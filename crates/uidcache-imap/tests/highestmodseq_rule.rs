@@ -96,21 +96,28 @@ fn nomodseq_clears_the_stored_value_and_the_pending_maximum() {
 }
 
 /// A new SELECT starts a new session: MODSEQs pending from the old one are dropped, and the
-/// SELECT's own code is what is stored.
+/// SELECT's own code is what is stored (a QRESYNC one: it reports every change since the
+/// cache's value). A plain one keeps the old value: the cache holds records it proves
+/// nothing about.
 #[test]
 fn a_new_select_drops_the_pending_maximum() {
     let text = format!(
         "{SELECTED}{CYRUS_FETCH}\
-C: a3 SELECT INBOX (CONDSTORE)
+C: a3 SELECT INBOX (QRESYNC (7 10))
 S: * 2 EXISTS
 S: * OK [UIDVALIDITY 7] ok
 S: * OK [HIGHESTMODSEQ 12] ok
+S: * VANISHED (EARLIER) 1
 S: a3 OK [READ-WRITE] done
 C: a4 NOOP
 S: a4 OK done
 "
     );
     assert_eq!(highestmodseq(&run(&text)), "highestmodseq 12");
+    let plain = text
+        .replace("(QRESYNC (7 10))", "(CONDSTORE)")
+        .replace("S: * VANISHED (EARLIER) 1\n", "");
+    assert_eq!(highestmodseq(&run(&plain)), "highestmodseq 10");
 }
 
 /// A new session (a new replay, a new connection) starts with nothing pending: what was
@@ -182,4 +189,215 @@ S: a3 OK done\n"
     );
     let dump = common::replay_dump(&tmp.path().join("d"), &text).unwrap();
     assert!(dump.ends_with("exists 2\n1 1 () 5\n2 3 () 5\n"), "{dump}");
+}
+
+/// Feeds a transcript to `session` over `cache`, committing at each commit point.
+fn feed(cache: &mut uidcache_engine::Cache, session: &mut uidcache_imap::Session, text: &str) {
+    use uidcache_imap::Step;
+    let mut tx = cache.transaction().unwrap();
+    for (i, line) in text.lines().enumerate() {
+        let step = if let Some(c) = line.strip_prefix("C: ") {
+            session.command(&mut tx, c.as_bytes()).unwrap();
+            Step::Continue
+        } else {
+            let r = line.strip_prefix("S: ").unwrap();
+            session
+                .response(&mut tx, i as u64 + 1, r.as_bytes())
+                .unwrap()
+        };
+        if step == Step::Commit {
+            tx.commit().unwrap();
+            tx = cache.transaction().unwrap();
+        }
+    }
+    assert_eq!(session.finish(), Step::Commit);
+    tx.commit().unwrap();
+}
+
+/// UIDs 1..=3 known with MODSEQ 5, HIGHESTMODSEQ 10.
+const FETCHED: &str = "\
+C: a2 FETCH 1:3 (UID FLAGS MODSEQ)
+S: * 1 FETCH (UID 1 FLAGS () MODSEQ (5))
+S: * 2 FETCH (UID 2 FLAGS () MODSEQ (5))
+S: * 3 FETCH (UID 3 FLAGS () MODSEQ (5))
+S: a2 OK done
+";
+
+/// A plain SELECT on a later connection: meanwhile another client set `\Seen` on UID 2
+/// (MODSEQ 15) and the mailbox is at 20.
+const RESELECTED: &str = "\
+C: b1 SELECT INBOX (CONDSTORE)
+S: * 3 EXISTS
+S: * OK [UIDVALIDITY 7] ok
+S: * OK [HIGHESTMODSEQ 20] ok
+S: b1 OK [READ-WRITE] done
+";
+
+/// The gap a reviewer found: the plain SELECT's `[HIGHESTMODSEQ 20]` arrives before any
+/// kept record's flags are refetched. Storing it would make the cache claim UID 2's `\Seen`
+/// (MODSEQ 15), and the next `SELECT (QRESYNC (7 20))` would never report it: silently
+/// wrong. The old value stays, so the next QRESYNC asks from 10 and gets the change.
+#[test]
+fn a_plain_select_of_a_cache_with_records_keeps_the_old_value() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cache = common::open(&tmp.path().join("c"));
+    feed(
+        &mut cache,
+        &mut uidcache_imap::Session::new(),
+        &format!("{SELECTED}{FETCHED}"),
+    );
+    assert_eq!(cache.view().highestmodseq(), Some(10));
+    let mut session = uidcache_imap::Session::new();
+    feed(
+        &mut cache,
+        &mut session,
+        &format!("{RESELECTED}C: b2 NOOP\nS: b2 OK done\n"),
+    );
+    assert_eq!(session.selected_modseq(), Some(20));
+    assert_eq!(cache.view().highestmodseq(), Some(10));
+    let param = uidcache_imap::qresync_param(&cache.view())
+        .unwrap()
+        .unwrap();
+    assert!(param.starts_with("(QRESYNC (7 10 "), "{param}");
+    // That reconnect reports the change, and then 20 is true.
+    feed(
+        &mut cache,
+        &mut uidcache_imap::Session::new(),
+        &format!(
+            "C: c1 SELECT INBOX {param}\nS: * 3 EXISTS\nS: * OK [UIDVALIDITY 7] ok\n\
+             S: * OK [HIGHESTMODSEQ 20] ok\n\
+             S: * 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (15))\nS: c1 OK done\n"
+        ),
+    );
+    assert_eq!(cache.view().highestmodseq(), Some(20));
+}
+
+/// While the kept records are unproven, nothing raises the value past the old one: not a
+/// later code, not FETCH MODSEQs released by a NOOP, not a partial fetch of flags. A code
+/// below it or `[NOMODSEQ]` still lowers it.
+#[test]
+fn nothing_raises_the_value_until_the_flags_are_caught_up() {
+    let base = format!("{SELECTED}{FETCHED}{RESELECTED}");
+    let more = "\
+C: b2 FETCH 1:2 (UID FLAGS MODSEQ)
+S: * 1 FETCH (UID 1 FLAGS () MODSEQ (5))
+S: * 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (15))
+S: b2 OK done
+C: b3 NOOP
+S: * 3 FETCH (UID 3 FLAGS (\\Flagged) MODSEQ (21))
+S: b3 OK [HIGHESTMODSEQ 21] done
+C: b4 NOOP
+S: * 3 FETCH (UID 3 FLAGS () MODSEQ (22))
+S: b4 OK done
+C: b5 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 11)
+S: b5 OK done
+";
+    assert_eq!(
+        highestmodseq(&run(&format!("{base}{more}"))),
+        "highestmodseq 10"
+    );
+    let lower = format!("{base}C: b2 NOOP\nS: b2 OK [HIGHESTMODSEQ 8] done\n");
+    assert_eq!(highestmodseq(&run(&lower)), "highestmodseq 8");
+    let none = format!("{base}C: b2 NOOP\nS: * OK [NOMODSEQ] x\nS: b2 OK done\n");
+    assert_eq!(highestmodseq(&run(&none)), "highestmodseq -");
+}
+
+/// `FETCH 1:* (FLAGS) (CHANGEDSINCE m)` from at most the old value (or every flag, without
+/// CHANGEDSINCE) is a full catch-up: at its OK the SELECT's value is stored. MODSEQs seen
+/// in it still wait for a NOOP, as always.
+#[test]
+fn a_full_flags_fetch_since_the_old_value_catches_up() {
+    let base = format!("{SELECTED}{FETCHED}{RESELECTED}");
+    for fetch in [
+        "FETCH 1:* (UID FLAGS MODSEQ) (CHANGEDSINCE 10)",
+        "UID FETCH 1:* (FLAGS) (CHANGEDSINCE 7)",
+        "fetch 1:* flags",
+    ] {
+        let text = format!(
+            "{base}C: b2 {fetch}\nS: * 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (15))\n\
+             S: * 3 FETCH (UID 3 FLAGS (\\Flagged) MODSEQ (25))\nS: b2 OK done\n"
+        );
+        let dump = run(&text);
+        assert_eq!(highestmodseq(&dump), "highestmodseq 20", "{fetch}");
+        assert!(dump.contains("2 (\\Seen) 15"), "{dump}");
+        let text = format!("{text}C: b3 NOOP\nS: b3 OK done\n");
+        assert_eq!(highestmodseq(&run(&text)), "highestmodseq 25", "{fetch}");
+        // A failed one proves nothing.
+        let failed = text.replace("S: b2 OK done", "S: b2 NO failed");
+        assert_eq!(highestmodseq(&run(&failed)), "highestmodseq 10", "{fetch}");
+    }
+}
+
+/// A cache with no records, or one whose records a new UIDVALIDITY dropped, takes the plain
+/// SELECT's value: every record learned afterwards is at least that new.
+#[test]
+fn an_empty_or_cleared_cache_takes_the_plain_selects_value() {
+    assert_eq!(highestmodseq(&run(RESELECTED)), "highestmodseq 20");
+    let text = format!(
+        "{SELECTED}{FETCHED}{}",
+        RESELECTED.replace("VALIDITY 7", "VALIDITY 8")
+    );
+    assert_eq!(highestmodseq(&run(&text)), "highestmodseq 20");
+}
+
+/// A replay that continues a cache with records (no SELECT first) cannot know whether a
+/// plain SELECT left them unproven, so it holds the value as well.
+#[test]
+fn a_session_that_continues_a_cache_with_records_holds_its_value() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("c");
+    common::replay_dump(&dir, &format!("{SELECTED}{FETCHED}")).unwrap();
+    let more = "C: b1 NOOP\nS: * 3 FETCH (UID 3 FLAGS (\\Seen) MODSEQ (15))\n\
+                S: b1 OK [HIGHESTMODSEQ 15] done\nC: b2 NOOP\nS: b2 OK done\n";
+    let dump = common::replay_dump(&dir, more).unwrap();
+    assert_eq!(highestmodseq(&dump), "highestmodseq 10");
+    // An empty cache holds nothing back.
+    let more = "C: b1 NOOP\nS: b1 OK [HIGHESTMODSEQ 15] done\n";
+    let dump = common::replay_dump(&tmp.path().join("d"), more).unwrap();
+    assert_eq!(highestmodseq(&dump), "highestmodseq 15");
+}
+
+/// After the catch-up, a flag change reported without a UID at a position the cache does
+/// not know may belong to a record it kept unplaced, whose flags it then cannot update: the
+/// value is held again (at what is stored), until the next catch-up.
+#[test]
+fn a_flag_change_at_an_unknown_position_holds_the_value_again() {
+    let text = format!(
+        "{SELECTED}{FETCHED}{RESELECTED}\
+C: b2 FETCH 1:* (UID FLAGS MODSEQ) (CHANGEDSINCE 10)
+S: b2 OK done
+C: b3 NOOP
+S: * 3 FETCH (MODSEQ (21) FLAGS (\\Seen))
+S: b3 OK [HIGHESTMODSEQ 21] done
+"
+    );
+    assert_eq!(highestmodseq(&run(&text)), "highestmodseq 20");
+    let again = format!(
+        "{text}C: b4 FETCH 1:* (UID FLAGS MODSEQ) (CHANGEDSINCE 20)\n\
+         S: * 3 FETCH (UID 3 FLAGS (\\Seen) MODSEQ (21))\nS: b4 OK done\n\
+         C: b5 NOOP\nS: b5 OK done\n"
+    );
+    assert_eq!(highestmodseq(&run(&again)), "highestmodseq 21");
+}
+
+/// Such a change arriving during the catch-up itself may postdate what it read: that
+/// catch-up ends nothing, and its MODSEQ is never released; a later one does.
+#[test]
+fn a_flag_change_at_an_unknown_position_during_the_catch_up_voids_it() {
+    let text = format!(
+        "{SELECTED}{FETCHED}{RESELECTED}\
+C: b2 FETCH 1:* (UID FLAGS MODSEQ) (CHANGEDSINCE 10)
+S: * 3 FETCH (MODSEQ (21) FLAGS (\\Seen))
+S: b2 OK done
+C: b3 NOOP
+S: b3 OK done
+"
+    );
+    assert_eq!(highestmodseq(&run(&text)), "highestmodseq 10");
+    let again = format!(
+        "{text}C: b4 UID FETCH 1:* (FLAGS MODSEQ) (CHANGEDSINCE 10)\n\
+         S: * 3 FETCH (UID 3 FLAGS (\\Seen) MODSEQ (21))\nS: b4 OK done\n\
+         C: b5 NOOP\nS: b5 OK done\n"
+    );
+    assert_eq!(highestmodseq(&run(&again)), "highestmodseq 21");
 }

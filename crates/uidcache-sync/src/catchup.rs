@@ -81,10 +81,9 @@ pub(crate) fn catch_up(
             },
         ),
     };
-    if matches!(method, Method::Condstore | Method::Full) {
-        link.hold = Some((old_validity, old_modseq));
-        link.want = None;
-    }
+    // A plain SELECT of a cache with records reports a newer HIGHESTMODSEQ before the kept
+    // records' flags are refetched: the session holds the old value until they are (the
+    // CHANGEDSINCE FETCH below, or `flags_caught_up` after a full refetch; format-spec 9.1).
     link.run(cache, vec![select], 1, false, &mut |_| {})?;
     if old_validity.is_some() && cache.view().uidvalidity() != old_validity {
         // A new UIDVALIDITY: the session cleared the cache (and the hold ended).
@@ -99,11 +98,15 @@ pub(crate) fn catch_up(
         }
     }
     let flags = !opts.uids_only;
+    // Whether every kept record's flags will have been fetched since the SELECT without the
+    // session seeing it (a full refetch in blocks, or an empty mailbox).
+    let mut refetched_all = method == Method::Full;
     if method == Method::Condstore && flags {
         if let Some(m) = old_modseq {
             // Positions are cheap to relearn (ESEARCH ranges); flags only where changed.
             fill(link, cache, opts, false, interruptible)?;
             if cache.view().exists().unwrap_or(0) > 0 {
+                // Its OK ends the session's hold: `m` is the value held (format-spec 9.1).
                 link.run(
                     cache,
                     vec![format!("FETCH 1:* (UID FLAGS MODSEQ) (CHANGEDSINCE {m})")],
@@ -111,17 +114,38 @@ pub(crate) fn catch_up(
                     false,
                     &mut |_| {},
                 )?;
+            } else {
+                refetched_all = true;
             }
         }
     }
     fill(link, cache, opts, flags, interruptible)?;
-    settle(link, cache, opts, flags, interruptible)?;
-    if !flags {
-        // Without the changed flags fetched, a newer HIGHESTMODSEQ would claim flag
-        // changes the cache never saw: keep the value from before the catch-up.
-        link.want = None;
+    let modseqs = link.conn.has("CONDSTORE") || link.qresync_enabled;
+    if let (true, true, Some(m)) = (flags && method == Method::Full, modseqs, old_modseq) {
+        if link.session.holding_modseq() && cache.view().exists().unwrap_or(0) > 0 {
+            // Every flag was just refetched; this ends the hold where a replay of the
+            // transcript sees it too (only what changed since `m` comes again).
+            link.run(
+                cache,
+                vec![format!("FETCH 1:* (UID FLAGS MODSEQ) (CHANGEDSINCE {m})")],
+                1,
+                false,
+                &mut |_| {},
+            )?;
+        }
     }
-    link.release(cache)?;
+    if flags && refetched_all && link.session.holding_modseq() {
+        // Without flags (`uids_only`) the hold stays: the value from before the catch-up.
+        let mut tx = cache.transaction()?;
+        link.session.flags_caught_up(&mut tx).map_err(|e| {
+            Error::Apply(uidcache_imap::LineError {
+                line: link.conn.line,
+                source: e,
+            })
+        })?;
+        link.commit(tx)?;
+    }
+    settle(link, cache, opts, flags, interruptible)?;
     Ok(method)
 }
 

@@ -3,11 +3,9 @@
 //! completion is a commit.
 //!
 //! The HIGHESTMODSEQ rule (RFC 7162 3.1.2.1 and 6): the cache may only claim a modseq once
-//! every change up to it is applied and committed. A QRESYNC SELECT delivers all changes
-//! before its tagged OK, so its value is committed with them. Any other SELECT of a cache
-//! that already holds messages reports a newer HIGHESTMODSEQ *before* the flags are
-//! refetched, so the link holds the old value back ([`Link::hold`]) through every commit
-//! until the catch-up is complete.
+//! every change up to it is applied and committed. `Session` applies it (format-spec 9.1),
+//! including the hold after a plain SELECT of a cache that already holds messages; the
+//! catch-up ends that hold once the flags are refetched.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,12 +25,6 @@ use crate::url::Security;
 pub(crate) struct Link {
     pub(crate) conn: Conn,
     pub(crate) session: Session,
-    /// While `Some(v)`: commits record HIGHESTMODSEQ `v` (the value from before the catch-up)
-    /// and the value the session arrived at goes to `want`.
-    /// `(uidvalidity, modseq)`: the hold ends by itself if UIDVALIDITY changes (the cache
-    /// is then cleared, so nothing in it is stale).
-    pub(crate) hold: Option<(Option<u32>, Option<u64>)>,
-    pub(crate) want: Option<u64>,
     pub(crate) qresync_enabled: bool,
     pub(crate) interrupt: Arc<AtomicBool>,
 }
@@ -82,8 +74,6 @@ impl Link {
             interrupt: Arc::clone(&opts.interrupt),
             conn,
             session: Session::new(),
-            hold: None,
-            want: None,
             qresync_enabled: false,
         }
     }
@@ -217,42 +207,11 @@ impl Link {
         Ok(self.session.response(tx, self.conn.line, &r.raw)?)
     }
 
-    /// Commits, holding HIGHESTMODSEQ back while a catch-up is incomplete.
-    pub(crate) fn commit(&mut self, mut tx: Transaction<'_>) -> Result<()> {
-        if let Some((validity, _)) = self.hold {
-            if tx.view().uidvalidity() != validity {
-                self.hold = None;
-                self.want = None;
-            }
-        }
-        if let Some((_, held)) = self.hold {
-            let now = tx.view().highestmodseq();
-            if now != held {
-                self.want = match (self.want, now) {
-                    (Some(a), Some(b)) => Some(a.max(b)),
-                    (a, b) => b.or(a),
-                };
-                tx.set_highestmodseq(held)?;
-            }
-        }
+    /// Commits, and flushes the transcript.
+    pub(crate) fn commit(&mut self, tx: Transaction<'_>) -> Result<()> {
         tx.commit()?;
         if let Some(t) = self.conn.transcript.as_mut() {
             t.flush()?;
-        }
-        Ok(())
-    }
-
-    /// Ends the hold: the catch-up is complete, the value the session arrived at is true.
-    pub(crate) fn release(&mut self, cache: &mut Cache) -> Result<()> {
-        if self.hold.take().is_some() {
-            let mut tx = cache.transaction()?;
-            let current = tx.view().highestmodseq();
-            let value = match (self.want.take(), current) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
-            };
-            tx.set_highestmodseq(value)?;
-            self.commit(tx)?;
         }
         Ok(())
     }

@@ -465,3 +465,63 @@ fn an_unreported_expunge_heals_itself() {
         "{s}"
     );
 }
+
+/// A CONDSTORE catch-up leans on the session's hold (format-spec 9.1): the SELECT's newer
+/// HIGHESTMODSEQ (20) is stored only once `FETCH 1:* ... (CHANGEDSINCE 10)` has brought
+/// message 2's `\Seen` (MODSEQ 15); a connection lost before that leaves the old value, so
+/// the next sync asks for the change again.
+#[test]
+fn a_condstore_catch_up_stores_the_new_value_only_after_changedsince() {
+    let select = || {
+        step(
+            "SELECT \"INBOX\" (CONDSTORE)",
+            &[
+                "* 3 EXISTS",
+                "* OK [UIDVALIDITY 7] ok",
+                "* OK [HIGHESTMODSEQ 20] ok",
+                "{tag} OK [READ-WRITE] done",
+            ],
+        )
+    };
+    let search = || {
+        step(
+            "UID SEARCH RETURN (ALL) 1:3",
+            &["* ESEARCH (TAG \"{tag}\") UID ALL 1:3", "{tag} OK done"],
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cache = cache_with(dir.path(), &[1, 2, 3], 10);
+    let cut = vec![step("LOGIN", &["{tag} OK logged in"]), select(), search()];
+    let (port, h) = serve_many(QRESYNC_CAPS, vec![cut]);
+    let mut o = options(port, "pw");
+    o.resync = uidcache_sync::Resync::Condstore;
+    assert!(sync(&mut cache, &mut o).is_err());
+    h.join().unwrap();
+    assert_eq!(cache.view().highestmodseq(), Some(10));
+
+    let whole = vec![
+        step("LOGIN", &["{tag} OK logged in"]),
+        select(),
+        search(),
+        step(
+            "FETCH 1:* (UID FLAGS MODSEQ) (CHANGEDSINCE 10)",
+            &[
+                "* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (15))",
+                "{tag} OK done",
+            ],
+        ),
+        step("NOOP", &["{tag} OK done"]),
+        step("LOGOUT", &["* BYE bye", "{tag} OK done"]),
+    ];
+    let (port, h) = serve_many(QRESYNC_CAPS, vec![whole]);
+    let mut o = options(port, "pw");
+    o.resync = uidcache_sync::Resync::Condstore;
+    let s = sync(&mut cache, &mut o).unwrap();
+    h.join().unwrap();
+    assert_eq!(s.highestmodseq, Some(20), "{s}");
+    assert_eq!(
+        dump(&cache),
+        "uidvalidity 7\nuidnext 4\nhighestmodseq 20\nexists 3\n\
+         1 1 () 5\n2 2 (\\Seen) 15\n3 3 () 5\n"
+    );
+}

@@ -120,6 +120,19 @@ fn continues_an_existing_cache_and_reads_stdin() {
             .code(),
         Some(0)
     );
+    // A replay that continues a cache with records cannot know whether their flags are
+    // current (format-spec 9.1, the hold): the code is not stored...
+    assert_eq!(
+        dump(&dir),
+        "uidvalidity 77\nuidnext -\nhighestmodseq -\nexists 5\n1 10 - -\n2 20 - -\n3 30 (\\Seen) 5\n"
+    );
+    // ...until every flag is fetched.
+    let catch_up = "C: d UID FETCH 1:* (FLAGS)\nS: * 3 FETCH (UID 30 FLAGS (\\Seen))\n\
+                    S: d OK [HIGHESTMODSEQ 9] done\n";
+    assert_eq!(
+        uidcache(&["replay", d], Some(catch_up)).status.code(),
+        Some(0)
+    );
     assert_eq!(
         dump(&dir),
         "uidvalidity 77\nuidnext -\nhighestmodseq 9\nexists 5\n1 10 - -\n2 20 - -\n3 30 (\\Seen) 5\n"

@@ -36,6 +36,13 @@ pub struct Model {
     /// Tags of SELECT, NOOP, IDLE, CHECK, EXPUNGE and UID EXPUNGE not yet completed: the
     /// commands whose completion makes the FETCH MODSEQs seen so far safe to store.
     releasing: BTreeSet<String>,
+    /// After a plain SELECT of a cache with records: the value from before it, which nothing
+    /// may raise until a `FETCH 1:* (FLAGS) (CHANGEDSINCE m)` (m at most it) completes.
+    hold: Option<Option<u64>>,
+    /// The last SELECT's `[HIGHESTMODSEQ]`, stored when the hold ends.
+    selected: Option<u64>,
+    /// Outstanding flag catch-ups: tag and CHANGEDSINCE value.
+    catch_ups: BTreeMap<String, u64>,
 }
 
 fn num(s: &str) -> Option<u32> {
@@ -75,7 +82,17 @@ impl Model {
                 | (Some("UID"), Some("EXPUNGE")) => {
                     self.releasing.insert(w[0].to_string());
                 }
+                (Some("FETCH"), Some("1:*")) | (Some("UID"), Some("FETCH"))
+                    if c.contains("1:* ") && c.contains("FLAGS") =>
+                {
+                    let since = c
+                        .split("(CHANGEDSINCE ")
+                        .nth(1)
+                        .map_or(0, |v| v.split(')').next().unwrap().parse().unwrap());
+                    self.catch_ups.insert(w[0].to_string(), since);
+                }
                 (Some("SELECT"), _) => {
+                    self.catch_ups.clear();
                     self.releasing.insert(w[0].to_string());
                     self.select = Some((w[0].to_string(), c.contains("(QRESYNC "), Vec::new()))
                 }
@@ -130,6 +147,12 @@ impl Model {
                 break;
             }
         }
+        let had_records = self.slots.iter().any(Option::is_some) || !self.unplaced.is_empty();
+        self.hold = (had_records && !qresync).then_some(self.hms);
+        self.selected = held.iter().rev().find_map(|s| {
+            s.strip_prefix("* OK [HIGHESTMODSEQ ")
+                .map(|v| v.split(']').next().unwrap().parse().unwrap())
+        });
         let mut vanished = BTreeSet::new();
         for s in &held {
             if let Some(set) = s.strip_prefix("* VANISHED (EARLIER) ") {
@@ -181,6 +204,7 @@ impl Model {
         self.unplaced.clear();
         self.hms = None;
         self.max_fetch = None;
+        self.hold = None;
     }
 
     fn count(&self) -> u32 {
@@ -217,11 +241,23 @@ impl Model {
                 }
             }
             let releases = self.releasing.remove(tag) && ok;
+            if let (Some(since), Some(cap)) = (self.catch_ups.remove(tag), self.hold) {
+                if ok && since <= cap.unwrap_or(0) {
+                    self.hold = None;
+                    if self.hms == cap && self.selected.is_some_and(|n| cap.is_none_or(|c| n > c)) {
+                        self.hms = self.selected;
+                    }
+                }
+            }
             match self.code.take() {
                 Some(v) => {
-                    self.hms = v;
+                    self.hms = match (v, self.hold) {
+                        (Some(v), Some(cap)) => cap.map(|c| v.min(c)),
+                        (v, _) => v,
+                    };
                     self.max_fetch = None;
                 }
+                None if releases && self.hold.is_some() => self.max_fetch = None,
                 None if releases => {
                     if let Some(m) = self.max_fetch.take() {
                         if self.hms.is_none_or(|h| m > h) {
@@ -318,6 +354,12 @@ impl Model {
             let modseq = paren(s, "MODSEQ").map(|m| m.parse::<u64>().unwrap());
             if let Some(m) = modseq {
                 self.max_fetch = Some(self.max_fetch.map_or(m, |x| x.max(m)));
+            }
+            // A flag change at an unknown position may be an unplaced record's: held again.
+            let unknown = self.slots[n as usize - 1].is_none();
+            if uid.is_none() && flags.is_some() && unknown && !self.unplaced.is_empty() {
+                self.hold = Some(self.hold.unwrap_or(self.hms));
+                self.catch_ups.clear();
             }
             match uid {
                 Some(uid) => self.learn(n, uid, flags, modseq)?,
