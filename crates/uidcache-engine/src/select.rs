@@ -11,6 +11,8 @@
 //!   HIGHESTMODSEQ in `VANISHED (EARLIER)`, so the run of known positions from sequence
 //!   number 1 (the proven prefix) stays placed once those UIDs are removed from it.
 
+use std::ops::RangeInclusive;
+
 use crate::error::{InvalidOp, Result};
 use crate::txn::Transaction;
 use crate::view::Segment;
@@ -21,7 +23,7 @@ use crate::view::Segment;
 /// ```
 /// use uidcache_engine::SelectResult;
 /// // * 12 EXISTS, * OK [UIDVALIDITY 42], * OK [UIDNEXT 31], * VANISHED (EARLIER) 3:5
-/// let vanished = [(3, 5)];
+/// let vanished = [3..=5];
 /// let select = SelectResult::new()
 ///     .uidvalidity(42)
 ///     .exists(12)
@@ -34,7 +36,7 @@ pub struct SelectResult<'a> {
     uidvalidity: Option<u32>,
     exists: Option<u32>,
     uidnext: Option<u32>,
-    qresync: Option<&'a [(u32, u32)]>,
+    qresync: Option<&'a [RangeInclusive<u32>]>,
 }
 
 impl<'a> SelectResult<'a> {
@@ -67,10 +69,11 @@ impl<'a> SelectResult<'a> {
 
     /// The SELECT carried a `(QRESYNC (...))` parameter built from this cache (its
     /// UIDVALIDITY and HIGHESTMODSEQ), and the server answered with these
-    /// `VANISHED (EARLIER)` UIDs, as inclusive ranges (empty when it sent none). Without
+    /// `VANISHED (EARLIER)` UIDs, as inclusive ranges (empty when it sent none; the same
+    /// ranges as [`Transaction::remove_uids`] takes). Without
     /// this call the SELECT counts as a plain one, which proves no position.
     #[must_use]
-    pub fn qresync(mut self, vanished_earlier: &'a [(u32, u32)]) -> SelectResult<'a> {
+    pub fn qresync(mut self, vanished_earlier: &'a [RangeInclusive<u32>]) -> SelectResult<'a> {
         self.qresync = Some(vanished_earlier);
         self
     }
@@ -188,7 +191,7 @@ impl Transaction<'_> {
     /// The run of known positions from 1 that a QRESYNC SELECT proves: its length after the
     /// `vanished` UIDs are removed, and the sequence ranges of those UIDs within it
     /// (ascending, disjoint). Costs a binary search per range, not a walk of the UIDs.
-    fn proven_prefix(&self, vanished: &[(u32, u32)]) -> Result<(u32, Vec<(u32, u32)>)> {
+    fn proven_prefix(&self, vanished: &[RangeInclusive<u32>]) -> Result<(u32, Vec<(u32, u32)>)> {
         let view = self.view();
         let prefix = match view.segments().first() {
             Some(Segment::Known(1, last)) => *last,
@@ -208,7 +211,8 @@ impl Transaction<'_> {
             Ok(lo)
         };
         let mut gone: Vec<(u32, u32)> = Vec::new();
-        for &(a, b) in vanished {
+        for range in vanished {
+            let (a, b) = (*range.start(), *range.end());
             let (a, b) = (a.min(b), a.max(b));
             let lo = first_at_least(a)?;
             let hi = match b.checked_add(1) {
@@ -296,7 +300,7 @@ mod tests {
     fn a_qresync_select_keeps_the_proven_prefix() {
         let (_dir, mut cache) = cached();
         let mut tx = cache.transaction().unwrap();
-        let vanished = [(10, 10)];
+        let vanished = [10..=10];
         let out = tx
             .record_select(
                 &SelectResult::new()
@@ -323,7 +327,7 @@ mod tests {
     fn vanished_ranges_beyond_the_cache_cost_nothing_and_remove_the_run() {
         let (_dir, mut cache) = cached();
         let mut tx = cache.transaction().unwrap();
-        let vanished = [(1, 10), (12, u32::MAX)];
+        let vanished = [1..=10, 12..=u32::MAX];
         let out = tx
             .record_select(&SelectResult::new().exists(1).qresync(&vanished))
             .unwrap();
@@ -384,7 +388,7 @@ mod tests {
     fn without_exists_the_count_stays() {
         let (_dir, mut cache) = cached();
         let mut tx = cache.transaction().unwrap();
-        tx.record_select(&SelectResult::new().qresync(&[(11, 11)]))
+        tx.record_select(&SelectResult::new().qresync(&[11..=11]))
             .unwrap();
         // VANISHED (EARLIER) does not change the count: UID 12 moved down, 3 is unknown.
         assert_eq!(tx.view().exists(), Some(3));

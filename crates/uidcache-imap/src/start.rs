@@ -42,7 +42,7 @@ pub(crate) fn start_session(
                 earlier: true,
                 ref uids,
             } => {
-                vanished.extend_from_slice(uids);
+                vanished.extend(uids.iter().map(|&(a, b)| a..=b));
                 // Also applied in order: the records of vanished UIDs outside the kept
                 // run are unplaced now, and go with it.
                 rest.push((pos, event));
