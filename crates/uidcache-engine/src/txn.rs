@@ -129,8 +129,11 @@ impl<'c> Transaction<'c> {
         }
     }
 
-    fn with_src<T>(&self, f: impl FnOnce(&View<'_>) -> Result<T>) -> Result<T> {
-        f(&self.view())
+    /// Whether a record with `uid` is known, placed or unplaced.
+    fn knows_uid(&self, uid: u32) -> Result<bool> {
+        let v = self.view();
+        Ok(v.state.seq_of_uid(uid, &v.src)?.is_some()
+            || v.state.unplaced_record(uid, &v.src)?.is_some())
     }
 
     fn check_open(&self) -> Result<()> {
@@ -228,24 +231,22 @@ impl<'c> Transaction<'c> {
         }
         // Which positions are new, and do the known ones agree?
         let mut known = Vec::with_capacity(entries.len());
-        self.with_src(|v| {
-            for (k, (uid, _)) in entries.iter().enumerate() {
-                let s = seq + k as u32;
-                let have = v.state.uid_at(s, &v.src)?;
-                if let Some(have) = have {
-                    if have != *uid {
-                        return Err(InvalidOp::Conflict {
-                            seq: s,
-                            known: have,
-                            given: *uid,
-                        }
-                        .into());
+        let v = self.view();
+        for (k, (uid, _)) in entries.iter().enumerate() {
+            let s = seq + k as u32;
+            let have = v.state.uid_at(s, &v.src)?;
+            if let Some(have) = have {
+                if have != *uid {
+                    return Err(InvalidOp::Conflict {
+                        seq: s,
+                        known: have,
+                        given: *uid,
                     }
+                    .into());
                 }
-                known.push(have.is_some());
             }
-            Ok(())
-        })?;
+            known.push(have.is_some());
+        }
         self.check_neighbours(seq, entries)?;
         // Resolve flag sets first so that the records can name them.
         let mut metas = Vec::with_capacity(entries.len());
@@ -280,19 +281,18 @@ impl<'c> Transaction<'c> {
             }
             // An unplaced record is placed again with what is known of it; an overlay entry
             // of a UID that is not unplaced is stale (its record was dropped) and ignored.
-            let base = self.with_src(|v| {
-                Ok(match v.state.unplaced_record(*uid, &v.src)? {
-                    Some(r) => v
-                        .state
-                        .overlay
-                        .get(uid)
-                        .map_or(Meta::of(&r), |o| o.over(Meta::of(&r))),
-                    None => Meta {
-                        flags: FLAGS_UNKNOWN,
-                        modseq: MODSEQ_UNKNOWN,
-                    },
-                })
-            })?;
+            let v = self.view();
+            let base = match v.state.unplaced_record(*uid, &v.src)? {
+                Some(r) => v
+                    .state
+                    .overlay
+                    .get(uid)
+                    .map_or(Meta::of(&r), |o| o.over(Meta::of(&r))),
+                None => Meta {
+                    flags: FLAGS_UNKNOWN,
+                    modseq: MODSEQ_UNKNOWN,
+                },
+            };
             let meta = meta.over(base);
             run.push(Record::new(*uid, meta.flags, meta.modseq));
         }
@@ -396,7 +396,8 @@ impl<'c> Transaction<'c> {
     /// Changes the flags and/or MODSEQ of the message at `seq`, which must be known.
     pub fn update_seq(&mut self, seq: u32, update: Update<'_>) -> Result<()> {
         self.check_open()?;
-        let uid = self.with_src(|v| v.state.uid_at(seq, &v.src))?;
+        let v = self.view();
+        let uid = v.state.uid_at(seq, &v.src)?;
         let uid = uid.ok_or(InvalidOp::UnknownSeq { seq })?;
         self.update_known(uid, update)
     }
@@ -404,10 +405,7 @@ impl<'c> Transaction<'c> {
     /// Changes the flags and/or MODSEQ of the message with `uid`, placed or unplaced.
     pub fn update_uid(&mut self, uid: u32, update: Update<'_>) -> Result<()> {
         self.check_open()?;
-        let present = self.with_src(|v| {
-            Ok(v.state.seq_of_uid(uid, &v.src)?.is_some()
-                || v.state.unplaced_record(uid, &v.src)?.is_some())
-        })?;
+        let present = self.knows_uid(uid)?;
         if !present {
             return Err(InvalidOp::UnknownUid { uid }.into());
         }
@@ -445,19 +443,16 @@ impl<'c> Transaction<'c> {
         if uid == 0 {
             return Ok(Removal::Absent);
         }
-        let removal = self.with_src(|v| {
-            if let Some(seq) = v.state.seq_of_uid(uid, &v.src)? {
-                return Ok(Removal::Placed(seq));
-            }
-            if let Some((hole, _)) = v.state.hole_for_uid(uid) {
-                return Ok(Removal::Hole(hole));
-            }
-            Ok(if v.state.unplaced_record(uid, &v.src)?.is_some() {
-                Removal::Unplaced
-            } else {
-                Removal::Absent
-            })
-        })?;
+        let v = self.view();
+        let removal = if let Some(seq) = v.state.seq_of_uid(uid, &v.src)? {
+            Removal::Placed(seq)
+        } else if let Some((hole, _)) = v.state.hole_for_uid(uid) {
+            Removal::Hole(hole)
+        } else if v.state.unplaced_record(uid, &v.src)?.is_some() {
+            Removal::Unplaced
+        } else {
+            Removal::Absent
+        };
         if removal != Removal::Absent {
             self.push(Op::RemoveUid { uid })?;
         }
@@ -489,22 +484,20 @@ impl<'c> Transaction<'c> {
     /// `self.view().position_of_uid(uid)` says, without building the read index that the
     /// next change drops (so that a loop of lookups and removals stays O(log n) each).
     pub fn position_of_uid(&self, uid: u32) -> Result<UidPosition> {
-        self.with_src(|v| v.position_of_uid_unindexed(uid))
+        self.view().position_of_uid_unindexed(uid)
     }
 
     /// The lowest placed UID above `uid`, in the state this transaction has built so far.
     pub fn placed_uid_above(&self, uid: u32) -> Result<Option<u32>> {
-        self.with_src(|v| v.state.placed_uid_above(uid, &v.src))
+        let v = self.view();
+        v.state.placed_uid_above(uid, &v.src)
     }
 
     /// Forgets the record with `uid` without changing the count: a placed record's
     /// position becomes unknown. Returns whether there was such a record.
     pub fn forget_uid(&mut self, uid: u32) -> Result<bool> {
         self.check_open()?;
-        let present = self.with_src(|v| {
-            Ok(v.state.seq_of_uid(uid, &v.src)?.is_some()
-                || v.state.unplaced_record(uid, &v.src)?.is_some())
-        })?;
+        let present = self.knows_uid(uid)?;
         if present {
             self.push(Op::ForgetUid { uid })?;
         }
