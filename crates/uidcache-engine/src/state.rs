@@ -10,7 +10,7 @@ use crate::blocks::RecordSource;
 use crate::error::{ErrorKind, InvalidOp, Invariant, Result};
 use crate::flags::FlagTable;
 use crate::seqindex::Placed;
-use crate::slice::Slice;
+use crate::slice::{uids_leave_room, Slice};
 
 /// Header values; `None` is "not known".
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -358,7 +358,7 @@ impl State {
                 }
                 .into());
             }
-            if u64::from(next.first_uid) < u64::from(new.last_uid) + u64::from(next.seq - end) {
+            if !uids_leave_room((end, new.last_uid), (next.seq, next.first_uid)) {
                 return Err(InvalidOp::UidOrder {
                     seq: end,
                     uid: new.last_uid,
@@ -369,9 +369,7 @@ impl State {
             }
         }
         if let Some(prev) = i.checked_sub(1).and_then(|p| self.placed.get(p)) {
-            if u64::from(new.first_uid)
-                < u64::from(prev.last_uid) + u64::from(new.seq - prev.seq_end())
-            {
+            if !uids_leave_room((prev.seq_end(), prev.last_uid), (new.seq, new.first_uid)) {
                 return Err(InvalidOp::UidOrder {
                     seq: new.seq,
                     uid: new.first_uid,

@@ -10,6 +10,7 @@ use crate::error::{Error, ErrorKind, InvalidOp, Result};
 use crate::options::Durability;
 use crate::pending::Pending;
 use crate::remove::Removed;
+use crate::slice::uids_leave_room;
 use crate::state::Meta;
 use crate::view::{UidPosition, View};
 
@@ -309,7 +310,7 @@ impl<'c> Transaction<'c> {
         };
         let before = state.placed.partition_point(|s| s.seq_end() < seq);
         if let Some(p) = before.checked_sub(1).and_then(|i| state.placed.get(i)) {
-            if u64::from(*first) < u64::from(p.last_uid) + u64::from(seq - p.seq_end()) {
+            if !uids_leave_room((p.seq_end(), p.last_uid), (seq, *first)) {
                 return Err(InvalidOp::UidOrder {
                     seq,
                     uid: *first,
@@ -321,7 +322,7 @@ impl<'c> Transaction<'c> {
         }
         let after = state.placed.partition_point(|s| s.seq <= end);
         if let Some(n) = state.placed.get(after) {
-            if u64::from(n.first_uid) < u64::from(*last) + u64::from(n.seq - end) {
+            if !uids_leave_room((end, *last), (n.seq, n.first_uid)) {
                 return Err(InvalidOp::UidOrder {
                     seq: end,
                     uid: *last,
