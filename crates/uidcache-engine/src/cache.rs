@@ -760,7 +760,7 @@ fn load_checked(dir: &Path, fs: &Fs, store: &BlockStore) -> Result<Result<Loaded
             if let Op::Learn { block_id: id, .. } | Op::InlineBlock { id, .. } = op {
                 named.insert(*id);
             }
-            state.apply(op, store).map_err(|e| match e.into_kind() {
+            state.replay(op, store).map_err(|e| match e.into_kind() {
                 ErrorKind::Invalid(why) => Error::corrupt(
                     &journal_path,
                     FormatError::new(

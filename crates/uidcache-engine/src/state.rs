@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use uidcache_format::{HeaderField, Op, Record, FLAGS_UNKNOWN, MODSEQ_UNKNOWN};
 
-use crate::blocks::RecordSource;
+use crate::blocks::{BlockStore, RecordSource};
 use crate::error::{ErrorKind, InvalidOp, Invariant, Result};
 use crate::flags::FlagTable;
 use crate::seqindex::Placed;
@@ -295,8 +295,9 @@ impl State {
                 );
                 Ok(())
             }
-            Op::InlineBlock { id, records } => {
-                src.add_inline(*id, records.clone());
+            // Its records were registered with the block store by whoever holds it
+            // (`State::replay`, or the commit that wrote the frame).
+            Op::InlineBlock { id, .. } => {
                 self.next_block_id = self.next_block_id.max(id.saturating_add(1));
                 Ok(())
             }
@@ -309,6 +310,15 @@ impl State {
                 .define_set(*id, atoms.clone())
                 .map_err(|e| InvalidOp::FlagTable(e).into()),
         }
+    }
+
+    /// [`State::apply`] for an op read back from a journal frame: an `InlineBlock` op's
+    /// records first become readable as its block, for the frame's later `Learn` ops.
+    pub(crate) fn replay(&mut self, op: &Op, store: &BlockStore) -> Result<()> {
+        if let Op::InlineBlock { id, records } = op {
+            store.register_inline(*id, records.clone());
+        }
+        self.apply(op, store)
     }
 
     fn set_exists(&mut self, count: u32, src: &dyn RecordSource) -> Result<()> {

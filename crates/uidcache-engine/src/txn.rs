@@ -4,7 +4,7 @@ use std::ops::RangeInclusive;
 
 use uidcache_format::{HeaderField, Op, Record, FLAGS_UNKNOWN, MODSEQ_UNKNOWN};
 
-use crate::blocks::{RecordSource, WithPending};
+use crate::blocks::WithPending;
 use crate::cache::Cache;
 use crate::error::{Error, ErrorKind, InvalidOp, Result};
 use crate::options::Durability;
@@ -592,7 +592,7 @@ impl<'c> Transaction<'c> {
         writer.journal.append(&cache.fs, &payload, durable)?;
         if inline {
             for (id, records) in self.pending.blocks.drain(..) {
-                cache.store.add_inline(id, records);
+                cache.store.register_inline(id, records);
             }
         }
         Ok(())
