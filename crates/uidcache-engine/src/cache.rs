@@ -75,7 +75,7 @@ pub struct Cache {
     pub(crate) options: OpenOptions,
     pub(crate) fs: Fs,
     pub(crate) stats: Stats,
-    pub(crate) poisoned: bool,
+    poisoned: bool,
     /// Blocks written by no-sync commits and not yet fsynced.
     pub(crate) unsynced_blocks: Vec<u64>,
     /// Size of the flag tables after this handle last collected them (0: never), so that a
@@ -301,6 +301,15 @@ impl Cache {
         Ok(())
     }
 
+    /// Marks the handle poisoned after `e`, a failure that may have left the files behind
+    /// the state in memory (a commit, sync, checkpoint or compaction that stopped half-way,
+    /// or a dropped transaction's state that could not be read again): every later change
+    /// fails with [`ErrorKind::Poisoned`], and no checkpoint is attempted at drop.
+    pub(crate) fn poison(&mut self, e: Error) -> Error {
+        self.poisoned = true;
+        e
+    }
+
     pub(crate) fn writable(&self) -> Result<()> {
         if self.poisoned {
             return Err(ErrorKind::Poisoned.into());
@@ -314,26 +323,18 @@ impl Cache {
     /// Writes the whole state as a new index and starts an empty journal.
     pub fn checkpoint(&mut self) -> Result<()> {
         self.writable()?;
-        let result = self.write_checkpoint();
-        if result.is_err() {
-            self.poisoned = true;
-        }
-        result
+        self.write_checkpoint().map_err(|e| self.poison(e))
     }
 
     /// Makes every commit so far durable: fsyncs what no-sync commits wrote.
     pub fn sync(&mut self) -> Result<()> {
         self.writable()?;
-        let result = self
-            .sync_unsynced_blocks()
+        self.sync_unsynced_blocks()
             .and_then(|()| match self.writer.as_mut() {
                 Some(writer) => writer.journal.sync(&self.fs),
                 None => Ok(()),
-            });
-        if result.is_err() {
-            self.poisoned = true;
-        }
-        result
+            })
+            .map_err(|e| self.poison(e))
     }
 
     /// fsyncs the blocks of earlier no-sync commits (and their directory), before anything

@@ -89,8 +89,8 @@ impl Drop for Transaction<'_> {
     fn drop(&mut self) {
         if !self.done && (!self.ops.is_empty() || self.broken) {
             // The state was changed in place; the files still hold the last commit.
-            if self.cache.refresh().is_err() {
-                self.cache.poisoned = true;
+            if let Err(e) = self.cache.refresh() {
+                drop(self.cache.poison(e));
             }
             self.pending.discard(self.cache);
         }
@@ -531,10 +531,8 @@ impl<'c> Transaction<'c> {
             // Nothing new, but a durable commit still promises that all before it is durable.
             return if durable { self.cache.sync() } else { Ok(()) };
         }
-        let result = self.publish(durable);
-        if result.is_err() {
-            self.cache.poisoned = true;
-            return result;
+        if let Err(e) = self.publish(durable) {
+            return Err(self.cache.poison(e));
         }
         self.cache.stats.commits += 1;
         self.cache
