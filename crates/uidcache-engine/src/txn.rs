@@ -564,7 +564,7 @@ impl<'c> Transaction<'c> {
             for (id, records) in &self.pending.blocks {
                 cache.write_block_file(*id, records, durable)?;
                 if !durable {
-                    cache.unsynced_blocks.push(*id);
+                    cache.defer_block_sync(*id);
                 }
             }
             if durable && (spilled || !self.pending.blocks.is_empty()) {
