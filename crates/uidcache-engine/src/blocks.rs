@@ -93,8 +93,6 @@ pub(crate) trait RecordSource {
     fn records(&self, id: u64) -> Result<Records<'_>>;
     /// The file of block `id`, for error messages.
     fn block_file(&self, id: u64) -> PathBuf;
-    /// Makes the records of an `InlineBlock` op readable as block `id`.
-    fn add_inline(&self, id: u64, records: Vec<Record>);
 }
 
 /// Block IDs are already unique numbers: a multiply spreads them over the table, far
@@ -170,6 +168,16 @@ impl BlockStore {
             .iter()
             .map(|(id, r)| (*id, Arc::clone(r)))
             .collect()
+    }
+
+    /// Makes `records`, carried by a journal frame (an `InlineBlock` op), readable as block
+    /// `id` until a checkpoint writes them out: after a commit that wrote the frame, and
+    /// during a replay of it.
+    pub(crate) fn register_inline(&self, id: u64, records: Vec<Record>) {
+        let mut inline = self.lock_inline();
+        inline.insert(id, Arc::new(records));
+        self.has_inline
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// Forgets inline blocks once their files exist (after a checkpoint).
@@ -327,13 +335,6 @@ impl RecordSource for BlockStore {
     fn block_file(&self, id: u64) -> PathBuf {
         block_path(&self.dir, id)
     }
-
-    fn add_inline(&self, id: u64, records: Vec<Record>) {
-        let mut inline = self.lock_inline();
-        inline.insert(id, Arc::new(records));
-        self.has_inline
-            .store(true, std::sync::atomic::Ordering::Release);
-    }
 }
 
 /// Blocks written by the open transaction and not yet published, read through to the store.
@@ -353,9 +354,5 @@ impl RecordSource for WithPending<'_> {
 
     fn block_file(&self, id: u64) -> PathBuf {
         self.store.block_file(id)
-    }
-
-    fn add_inline(&self, id: u64, records: Vec<Record>) {
-        self.store.add_inline(id, records);
     }
 }

@@ -59,11 +59,7 @@ impl Cache {
     /// and checkpoints. Old block files are unlinked once the new index is durable.
     pub fn compact(&mut self) -> Result<CompactStats> {
         self.writable()?;
-        let result = self.compact_inner(None);
-        if result.is_err() {
-            self.poisoned = true;
-        }
-        result
+        self.compact_inner(None).map_err(|e| self.poison(e))
     }
 
     /// Upgrades a format-v1 cache in place (FORMAT.md 1.2): a compaction that rewrites every
@@ -73,11 +69,9 @@ impl Cache {
     /// removes); after it, only the v1 journal may remain, which the index's generation
     /// marks as stale.
     pub(crate) fn upgrade(&mut self) -> Result<()> {
-        let result = self.compact_inner(Some(crate::identity::fresh_cache_id()));
-        if result.is_err() {
-            self.poisoned = true;
-        }
-        result.map(|_| ())
+        self.compact_inner(Some(crate::identity::fresh_cache_id()))
+            .map(|_| ())
+            .map_err(|e| self.poison(e))
     }
 
     /// `identity`: rewrite everything, and give the new blocks (and the state) this identity.

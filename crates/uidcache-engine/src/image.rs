@@ -11,7 +11,7 @@ use uidcache_format::{
 
 use crate::error::{Error, Result};
 use crate::flags::FlagTable;
-use crate::slice::Slice;
+use crate::slice::{uids_leave_room, Slice};
 use crate::state::{Header, Meta, State};
 
 // Where the fields an index rule judges sit in their entry, for the error's file offset.
@@ -119,7 +119,7 @@ pub(crate) fn from_image(image: IndexImage, path: &Path) -> Result<State> {
                     s.seq.to_string(),
                 ));
             }
-            if u64::from(s.first_uid) < u64::from(p.last_uid) + u64::from(s.seq - p.seq_end()) {
+            if !uids_leave_room((p.seq_end(), p.last_uid), (s.seq, s.first_uid)) {
                 return Err(bad(
                     at + FIRST_UID,
                     "first_uid",

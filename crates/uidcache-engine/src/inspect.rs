@@ -15,7 +15,7 @@ use crate::state::State;
 
 /// A mailbox state being replayed frame by frame, for inspection.
 ///
-/// Each frame is applied with the engine's own `State::apply`, so what this shows is what
+/// Each frame is applied with the engine's own `State::replay`, so what this shows is what
 /// [`crate::Cache::open_read_only`] would load.
 pub struct Replay {
     dir: PathBuf,
@@ -63,7 +63,7 @@ impl Replay {
     pub fn apply_frame(&mut self, ops: &[Op]) -> Result<()> {
         let before = self.state.clone();
         for op in ops {
-            if let Err(e) = self.state.apply(op, &self.store) {
+            if let Err(e) = self.state.replay(op, &self.store) {
                 self.state = before;
                 return Err(e);
             }

@@ -43,6 +43,13 @@ impl SliceView<'_> {
     }
 }
 
+/// The UID gap rule: UIDs rise by at least one per sequence number, so a message known at
+/// `(seq, uid)` and a later one at `(later_seq, later_uid)` leave room for the messages
+/// between them only when `later_uid - uid >= later_seq - seq`. `later_seq >= seq`.
+pub(crate) fn uids_leave_room((seq, uid): (u32, u32), (later_seq, later_uid): (u32, u32)) -> bool {
+    u64::from(later_uid) >= u64::from(uid) + u64::from(later_seq - seq)
+}
+
 impl Slice {
     /// Sequence number of the last record (placed slices; `len >= 1`).
     pub(crate) fn seq_end(&self) -> u32 {

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 
 use uidcache_format::{HeaderField, Op, Record, FLAGS_UNKNOWN, MODSEQ_UNKNOWN};
 
-use crate::blocks::RecordSource;
+use crate::blocks::{BlockStore, RecordSource};
 use crate::error::{ErrorKind, InvalidOp, Invariant, Result};
 use crate::flags::FlagTable;
 use crate::seqindex::Placed;
-use crate::slice::Slice;
+use crate::slice::{uids_leave_room, Slice};
 
 /// Header values; `None` is "not known".
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -295,8 +295,9 @@ impl State {
                 );
                 Ok(())
             }
-            Op::InlineBlock { id, records } => {
-                src.add_inline(*id, records.clone());
+            // Its records were registered with the block store by whoever holds it
+            // (`State::replay`, or the commit that wrote the frame).
+            Op::InlineBlock { id, .. } => {
                 self.next_block_id = self.next_block_id.max(id.saturating_add(1));
                 Ok(())
             }
@@ -309,6 +310,15 @@ impl State {
                 .define_set(*id, atoms.clone())
                 .map_err(|e| InvalidOp::FlagTable(e).into()),
         }
+    }
+
+    /// [`State::apply`] for an op read back from a journal frame: an `InlineBlock` op's
+    /// records first become readable as its block, for the frame's later `Learn` ops.
+    pub(crate) fn replay(&mut self, op: &Op, store: &BlockStore) -> Result<()> {
+        if let Op::InlineBlock { id, records } = op {
+            store.register_inline(*id, records.clone());
+        }
+        self.apply(op, store)
     }
 
     fn set_exists(&mut self, count: u32, src: &dyn RecordSource) -> Result<()> {
@@ -358,7 +368,7 @@ impl State {
                 }
                 .into());
             }
-            if u64::from(next.first_uid) < u64::from(new.last_uid) + u64::from(next.seq - end) {
+            if !uids_leave_room((end, new.last_uid), (next.seq, next.first_uid)) {
                 return Err(InvalidOp::UidOrder {
                     seq: end,
                     uid: new.last_uid,
@@ -369,9 +379,7 @@ impl State {
             }
         }
         if let Some(prev) = i.checked_sub(1).and_then(|p| self.placed.get(p)) {
-            if u64::from(new.first_uid)
-                < u64::from(prev.last_uid) + u64::from(new.seq - prev.seq_end())
-            {
+            if !uids_leave_room((prev.seq_end(), prev.last_uid), (new.seq, new.first_uid)) {
                 return Err(InvalidOp::UidOrder {
                     seq: new.seq,
                     uid: new.first_uid,

@@ -4,12 +4,13 @@ use std::ops::RangeInclusive;
 
 use uidcache_format::{HeaderField, Op, Record, FLAGS_UNKNOWN, MODSEQ_UNKNOWN};
 
-use crate::blocks::{RecordSource, WithPending};
+use crate::blocks::WithPending;
 use crate::cache::Cache;
 use crate::error::{Error, ErrorKind, InvalidOp, Result};
 use crate::options::Durability;
 use crate::pending::Pending;
 use crate::remove::Removed;
+use crate::slice::uids_leave_room;
 use crate::state::Meta;
 use crate::view::{UidPosition, View};
 
@@ -88,8 +89,8 @@ impl Drop for Transaction<'_> {
     fn drop(&mut self) {
         if !self.done && (!self.ops.is_empty() || self.broken) {
             // The state was changed in place; the files still hold the last commit.
-            if self.cache.refresh().is_err() {
-                self.cache.poisoned = true;
+            if let Err(e) = self.cache.refresh() {
+                drop(self.cache.poison(e));
             }
             self.pending.discard(self.cache);
         }
@@ -134,8 +135,11 @@ impl<'c> Transaction<'c> {
         }
     }
 
-    fn with_src<T>(&self, f: impl FnOnce(&View<'_>) -> Result<T>) -> Result<T> {
-        f(&self.view())
+    /// Whether a record with `uid` is known, placed or unplaced.
+    fn knows_uid(&self, uid: u32) -> Result<bool> {
+        let v = self.view();
+        Ok(v.state.seq_of_uid(uid, &v.src)?.is_some()
+            || v.state.unplaced_record(uid, &v.src)?.is_some())
     }
 
     fn check_open(&self) -> Result<()> {
@@ -233,24 +237,22 @@ impl<'c> Transaction<'c> {
         }
         // Which positions are new, and do the known ones agree?
         let mut known = Vec::with_capacity(entries.len());
-        self.with_src(|v| {
-            for (k, (uid, _)) in entries.iter().enumerate() {
-                let s = seq + k as u32;
-                let have = v.state.uid_at(s, &v.src)?;
-                if let Some(have) = have {
-                    if have != *uid {
-                        return Err(InvalidOp::Conflict {
-                            seq: s,
-                            known: have,
-                            given: *uid,
-                        }
-                        .into());
+        let v = self.view();
+        for (k, (uid, _)) in entries.iter().enumerate() {
+            let s = seq + k as u32;
+            let have = v.state.uid_at(s, &v.src)?;
+            if let Some(have) = have {
+                if have != *uid {
+                    return Err(InvalidOp::Conflict {
+                        seq: s,
+                        known: have,
+                        given: *uid,
                     }
+                    .into());
                 }
-                known.push(have.is_some());
             }
-            Ok(())
-        })?;
+            known.push(have.is_some());
+        }
         self.check_neighbours(seq, entries)?;
         // Resolve flag sets first so that the records can name them.
         let mut metas = Vec::with_capacity(entries.len());
@@ -285,19 +287,18 @@ impl<'c> Transaction<'c> {
             }
             // An unplaced record is placed again with what is known of it; an overlay entry
             // of a UID that is not unplaced is stale (its record was dropped) and ignored.
-            let base = self.with_src(|v| {
-                Ok(match v.state.unplaced_record(*uid, &v.src)? {
-                    Some(r) => v
-                        .state
-                        .overlay
-                        .get(uid)
-                        .map_or(Meta::of(&r), |o| o.over(Meta::of(&r))),
-                    None => Meta {
-                        flags: FLAGS_UNKNOWN,
-                        modseq: MODSEQ_UNKNOWN,
-                    },
-                })
-            })?;
+            let v = self.view();
+            let base = match v.state.unplaced_record(*uid, &v.src)? {
+                Some(r) => v
+                    .state
+                    .overlay
+                    .get(uid)
+                    .map_or(Meta::of(&r), |o| o.over(Meta::of(&r))),
+                None => Meta {
+                    flags: FLAGS_UNKNOWN,
+                    modseq: MODSEQ_UNKNOWN,
+                },
+            };
             let meta = meta.over(base);
             run.push(Record::new(*uid, meta.flags, meta.modseq));
         }
@@ -314,7 +315,7 @@ impl<'c> Transaction<'c> {
         };
         let before = state.placed.partition_point(|s| s.seq_end() < seq);
         if let Some(p) = before.checked_sub(1).and_then(|i| state.placed.get(i)) {
-            if u64::from(*first) < u64::from(p.last_uid) + u64::from(seq - p.seq_end()) {
+            if !uids_leave_room((p.seq_end(), p.last_uid), (seq, *first)) {
                 return Err(InvalidOp::UidOrder {
                     seq,
                     uid: *first,
@@ -326,7 +327,7 @@ impl<'c> Transaction<'c> {
         }
         let after = state.placed.partition_point(|s| s.seq <= end);
         if let Some(n) = state.placed.get(after) {
-            if u64::from(n.first_uid) < u64::from(*last) + u64::from(n.seq - end) {
+            if !uids_leave_room((end, *last), (n.seq, n.first_uid)) {
                 return Err(InvalidOp::UidOrder {
                     seq: end,
                     uid: *last,
@@ -401,7 +402,8 @@ impl<'c> Transaction<'c> {
     /// Changes the flags and/or MODSEQ of the message at `seq`, which must be known.
     pub fn update_seq(&mut self, seq: u32, update: Update<'_>) -> Result<()> {
         self.check_open()?;
-        let uid = self.with_src(|v| v.state.uid_at(seq, &v.src))?;
+        let v = self.view();
+        let uid = v.state.uid_at(seq, &v.src)?;
         let uid = uid.ok_or(InvalidOp::UnknownSeq { seq })?;
         self.update_known(uid, update)
     }
@@ -409,10 +411,7 @@ impl<'c> Transaction<'c> {
     /// Changes the flags and/or MODSEQ of the message with `uid`, placed or unplaced.
     pub fn update_uid(&mut self, uid: u32, update: Update<'_>) -> Result<()> {
         self.check_open()?;
-        let present = self.with_src(|v| {
-            Ok(v.state.seq_of_uid(uid, &v.src)?.is_some()
-                || v.state.unplaced_record(uid, &v.src)?.is_some())
-        })?;
+        let present = self.knows_uid(uid)?;
         if !present {
             return Err(InvalidOp::UnknownUid { uid }.into());
         }
@@ -450,19 +449,16 @@ impl<'c> Transaction<'c> {
         if uid == 0 {
             return Ok(Removal::Absent);
         }
-        let removal = self.with_src(|v| {
-            if let Some(seq) = v.state.seq_of_uid(uid, &v.src)? {
-                return Ok(Removal::Placed(seq));
-            }
-            if let Some((hole, _)) = v.state.hole_for_uid(uid) {
-                return Ok(Removal::Hole(hole));
-            }
-            Ok(if v.state.unplaced_record(uid, &v.src)?.is_some() {
-                Removal::Unplaced
-            } else {
-                Removal::Absent
-            })
-        })?;
+        let v = self.view();
+        let removal = if let Some(seq) = v.state.seq_of_uid(uid, &v.src)? {
+            Removal::Placed(seq)
+        } else if let Some((hole, _)) = v.state.hole_for_uid(uid) {
+            Removal::Hole(hole)
+        } else if v.state.unplaced_record(uid, &v.src)?.is_some() {
+            Removal::Unplaced
+        } else {
+            Removal::Absent
+        };
         if removal != Removal::Absent {
             self.push(Op::RemoveUid { uid })?;
         }
@@ -494,22 +490,20 @@ impl<'c> Transaction<'c> {
     /// `self.view().position_of_uid(uid)` says, without building the read index that the
     /// next change drops (so that a loop of lookups and removals stays O(log n) each).
     pub fn position_of_uid(&self, uid: u32) -> Result<UidPosition> {
-        self.with_src(|v| v.position_of_uid_unindexed(uid))
+        self.view().position_of_uid_unindexed(uid)
     }
 
     /// The lowest placed UID above `uid`, in the state this transaction has built so far.
     pub fn placed_uid_above(&self, uid: u32) -> Result<Option<u32>> {
-        self.with_src(|v| v.state.placed_uid_above(uid, &v.src))
+        let v = self.view();
+        v.state.placed_uid_above(uid, &v.src)
     }
 
     /// Forgets the record with `uid` without changing the count: a placed record's
     /// position becomes unknown. Returns whether there was such a record.
     pub fn forget_uid(&mut self, uid: u32) -> Result<bool> {
         self.check_open()?;
-        let present = self.with_src(|v| {
-            Ok(v.state.seq_of_uid(uid, &v.src)?.is_some()
-                || v.state.unplaced_record(uid, &v.src)?.is_some())
-        })?;
+        let present = self.knows_uid(uid)?;
         if present {
             self.push(Op::ForgetUid { uid })?;
         }
@@ -542,10 +536,8 @@ impl<'c> Transaction<'c> {
             // Nothing new, but a durable commit still promises that all before it is durable.
             return if durable { self.cache.sync() } else { Ok(()) };
         }
-        let result = self.publish(durable);
-        if result.is_err() {
-            self.cache.poisoned = true;
-            return result;
+        if let Err(e) = self.publish(durable) {
+            return Err(self.cache.poison(e));
         }
         self.cache.stats.commits += 1;
         self.cache
@@ -577,7 +569,7 @@ impl<'c> Transaction<'c> {
             for (id, records) in &self.pending.blocks {
                 cache.write_block_file(*id, records, durable)?;
                 if !durable {
-                    cache.unsynced_blocks.push(*id);
+                    cache.defer_block_sync(*id);
                 }
             }
             if durable && (spilled || !self.pending.blocks.is_empty()) {
@@ -603,7 +595,7 @@ impl<'c> Transaction<'c> {
         writer.journal.append(&cache.fs, &payload, durable)?;
         if inline {
             for (id, records) in self.pending.blocks.drain(..) {
-                cache.store.add_inline(id, records);
+                cache.store.register_inline(id, records);
             }
         }
         Ok(())

@@ -1,0 +1,155 @@
+//! Checkpoints (FORMAT.md "Checkpoint"), and the clean marker: a checkpoint leaves it, and
+//! the first block or temporary file written after it removes it first.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use uidcache_format::Record;
+
+use super::recovery::remove_unnamed;
+use super::Cache;
+use crate::dirfs::{Fs, BLOCKS_DIR, CLEAN_FILE};
+use crate::error::{Error, Result};
+use crate::image::to_image;
+use crate::journal::JournalWriter;
+
+impl Cache {
+    /// Writes the whole state as a new index and starts an empty journal.
+    pub fn checkpoint(&mut self) -> Result<()> {
+        self.writable()?;
+        self.write_checkpoint().map_err(|e| self.poison(e))
+    }
+
+    /// The checkpoint protocol of FORMAT.md "Checkpoint": new index (temp, fsync, rename,
+    /// fsync dir), then a new journal of the new generation, then dead block files go.
+    pub(crate) fn write_checkpoint(&mut self) -> Result<()> {
+        // A checkpoint writes temporary files (index, journal) and maybe block files.
+        self.leave_clean()?;
+        self.sync_unsynced_blocks()?;
+        // Records that live in journal frames must be in block files before the journal
+        // that holds them is replaced.
+        let live = self.state.live_blocks();
+        let mut wrote = false;
+        for (id, records) in self.store.inline_blocks() {
+            if live.contains(&id) {
+                self.write_block_file(id, &records, true)?;
+                wrote = true;
+            }
+        }
+        if wrote {
+            self.fs.sync_dir(&self.dir.join(BLOCKS_DIR))?;
+        }
+        self.collect_flags()?;
+        let generation = self.generation + 1;
+        let image = to_image(&self.state, generation);
+        let journal = JournalWriter::after_index(&self.fs, &self.dir, &image)?;
+        if let Some(writer) = self.writer.as_mut() {
+            writer.journal = journal;
+        }
+        self.generation = generation;
+        self.stats.checkpoints += 1;
+        self.store.clear_inline();
+        self.remove_dead_blocks()?;
+        // Nothing unnamed is left: say so, for the next open, once the removals themselves
+        // are durable (an undone unlink would bring a file back under the marker).
+        self.fs.sync_dir(&self.dir.join(BLOCKS_DIR))?;
+        self.fs.sync_dir(&self.dir)?;
+        let marker = self.dir.join(CLEAN_FILE);
+        self.fs
+            .vfs
+            .write_file(&marker, b"")
+            .map_err(Error::io("create", &marker))?;
+        self.fs.sync_dir(&self.dir)?;
+        if let Some(writer) = self.writer.as_mut() {
+            writer.clean_marker = true;
+        }
+        Ok(())
+    }
+
+    /// Frees the flag sets (and drops the atoms) that no live record and no overlay entry
+    /// uses (FORMAT.md 4.7): a keyword that no message carries any more stops costing every
+    /// checkpoint, open and commit. The scan reads every live record (16 bytes each), so it
+    /// runs only when the tables are past `FLAG_GC_MIN_BYTES` and either at least an eighth
+    /// of the records' bytes (the checkpoint writes the tables anyway, so the scan costs at
+    /// most eight times that) or twice their size after the last collection.
+    fn collect_flags(&mut self) -> Result<()> {
+        let bytes = self.state.flags.bytes();
+        let records = self.state.record_count() * uidcache_format::RECORD_SIZE as u64;
+        let worth = bytes.saturating_mul(8) >= records
+            || bytes >= self.flag_bytes_after_gc.saturating_mul(2);
+        if bytes < crate::flags::FLAG_GC_MIN_BYTES || !worth {
+            return Ok(());
+        }
+        let mut used = HashSet::new();
+        for meta in self.state.overlay.values() {
+            used.insert(meta.flags);
+        }
+        // A record whose overlay entry has flags is never read for its own flags again:
+        // writers merge (an overlay entry's flags never go back to FLAGS_UNKNOWN, which
+        // `State::apply` enforces), and no op re-learns an existing record.
+        let overridden = |uid: u32| matches!(self.state.overlay.get(&uid), Some(m) if m.flags != uidcache_format::FLAGS_UNKNOWN);
+        let src = &self.store as &dyn crate::blocks::RecordSource;
+        for s in self.state.placed.iter().chain(&self.state.unplaced) {
+            for r in s.view(src)?.records() {
+                if !overridden(r.uid.get()) {
+                    used.insert(r.flags.get());
+                }
+            }
+        }
+        self.state.flags = self.state.flags.collected(&used);
+        self.flag_bytes_after_gc = self.state.flags.bytes();
+        Ok(())
+    }
+
+    /// Unlinks block files that the committed state does not reference. Runs only after a
+    /// checkpoint made that state durable, and only in the writer.
+    fn remove_dead_blocks(&mut self) -> Result<()> {
+        let live = self.state.live_blocks();
+        remove_unnamed(&self.fs, &self.dir, &live, &self.store)
+    }
+
+    /// Removes the clean marker, durably, before this writer writes a block or temporary
+    /// file: a crash after that write must leave a directory that the next open lists.
+    fn leave_clean(&mut self) -> Result<()> {
+        let Some(writer) = self.writer.as_mut() else {
+            return Ok(());
+        };
+        if !writer.clean_marker {
+            return Ok(());
+        }
+        self.fs.leave_clean(&self.dir)?;
+        writer.clean_marker = false;
+        Ok(())
+    }
+
+    /// Every block file goes through here (see [`Cache::leave_clean`]).
+    pub(crate) fn write_block_file(
+        &mut self,
+        id: u64,
+        records: &[Record],
+        durable: bool,
+    ) -> Result<()> {
+        self.leave_clean()?;
+        self.store.write_block(&self.fs, id, records, durable)
+    }
+}
+
+/// Whether the clean marker of `dir` stands for this writer's open, given the journal the
+/// index continues with (`(salt, next frame seq, valid end, file length)`).
+///
+/// The clean marker stands only for a journal that continues the index with no frame and
+/// no torn tail: then no crash can have left a file behind, and the listing of `blocks/`
+/// (most of a reopen's time) is skipped. Otherwise the marker goes first, so that nothing
+/// written from here on is trusted.
+pub(super) fn marker_at_open(
+    dir: &Path,
+    fs: &Fs,
+    journal: Option<(u32, u64, u64, u64)>,
+) -> Result<bool> {
+    let has_marker = fs.vfs.exists(&dir.join(CLEAN_FILE));
+    let clean = has_marker && journal.is_some_and(|(_, next, end, len)| next == 1 && end == len);
+    if has_marker && !clean {
+        fs.leave_clean(dir)?;
+    }
+    Ok(clean)
+}
