@@ -169,17 +169,7 @@ impl SimServer {
                 if !gone.is_empty() {
                     out.push(format!("S: * VANISHED (EARLIER) {}", format_set(gone)));
                 }
-                for (i, m) in self.messages.iter().enumerate() {
-                    if m.modseq > since {
-                        out.push(format!(
-                            "S: * {} FETCH (UID {} FLAGS ({}) MODSEQ ({}))",
-                            i + 1,
-                            m.uid,
-                            m.flags.join(" "),
-                            m.modseq
-                        ));
-                    }
-                }
+                self.changes_since(out, since);
             }
         }
         out.push(format!("S: {tag} OK [READ-WRITE] Select completed"));
@@ -272,6 +262,32 @@ impl SimServer {
             ));
         } else {
             out.push(format!("S: {tag} OK NOOP completed"));
+        }
+    }
+
+    /// `FETCH 1:* (UID FLAGS MODSEQ) (CHANGEDSINCE since)`: every message whose MODSEQ is
+    /// above `since` (RFC 7162 3.1.4).
+    pub fn fetch_changed_since(&mut self, out: &mut Vec<String>, tag: &str, since: u64) {
+        out.push(format!(
+            "C: {tag} FETCH 1:* (UID FLAGS MODSEQ) (CHANGEDSINCE {since})"
+        ));
+        self.changes_since(out, since);
+        out.push(format!("S: {tag} OK Fetch completed"));
+    }
+
+    /// The untagged FETCH of each message changed after `since`, as a QRESYNC SELECT and a
+    /// CHANGEDSINCE fetch report them.
+    fn changes_since(&self, out: &mut Vec<String>, since: u64) {
+        for (i, m) in self.messages.iter().enumerate() {
+            if m.modseq > since {
+                out.push(format!(
+                    "S: * {} FETCH (UID {} FLAGS ({}) MODSEQ ({}))",
+                    i + 1,
+                    m.uid,
+                    m.flags.join(" "),
+                    m.modseq
+                ));
+            }
         }
     }
 

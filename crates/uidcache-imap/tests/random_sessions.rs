@@ -76,7 +76,7 @@ fn chunks_split_at_commit_points_give_the_same_dump() {
 #[test]
 fn stored_highestmodseq_never_covers_an_unreported_expunge() {
     use uidcache_imap::sim::SimServer;
-    use uidcache_imap::{Session, Step};
+    use uidcache_imap::Session;
     let tmp = tempfile::tempdir().unwrap();
     let mut held_back = 0;
     for seed in 0..400u64 {
@@ -104,23 +104,7 @@ fn stored_highestmodseq_never_covers_an_unreported_expunge() {
             if !server.held.is_empty() {
                 held_back += 1;
             }
-            let mut tx = cache.transaction().unwrap();
-            for (i, line) in out[fed..].iter().enumerate() {
-                let pos = (fed + i + 1) as u64;
-                if let Some(c) = line.strip_prefix("C: ") {
-                    session.command(&mut tx, c.as_bytes()).unwrap();
-                } else if let Some(r) = line.strip_prefix("S: ") {
-                    let step = session.response(&mut tx, pos, r.as_bytes());
-                    let step =
-                        step.unwrap_or_else(|e| panic!("seed {seed}: {e}\n{}", out.join("\n")));
-                    if step == Step::Commit {
-                        tx.commit().unwrap();
-                        tx = cache.transaction().unwrap();
-                    }
-                }
-            }
-            drop(tx);
-            fed = out.len();
+            fed = feed(&mut session, &mut cache, &out, fed, seed);
             let stored = cache.view().highestmodseq().unwrap_or(0);
             assert!(
                 stored <= server.reported_modseq(),
@@ -150,7 +134,7 @@ fn stored_highestmodseq_never_covers_an_unreported_expunge() {
 fn stored_highestmodseq_never_covers_a_flag_change_it_missed() {
     use std::collections::BTreeMap;
     use uidcache_imap::sim::SimServer;
-    use uidcache_imap::{Session, Step};
+    use uidcache_imap::Session;
     let tmp = tempfile::tempdir().unwrap();
     let mut caught_up = 0;
     for seed in 0..300u64 {
@@ -161,27 +145,11 @@ fn stored_highestmodseq_never_covers_a_flag_change_it_missed() {
         let mut out = Vec::new();
         let mut fed = 0;
         // Feeds what the server said since the last call; checks the claim after it.
-        let mut feed = |session: &mut Session,
-                        cache: &mut uidcache_engine::Cache,
-                        out: &Vec<String>,
-                        server: &SimServer| {
-            let mut tx = cache.transaction().unwrap();
-            for (i, line) in out[fed..].iter().enumerate() {
-                let pos = (fed + i + 1) as u64;
-                if let Some(c) = line.strip_prefix("C: ") {
-                    session.command(&mut tx, c.as_bytes()).unwrap();
-                } else if let Some(r) = line.strip_prefix("S: ") {
-                    let step = session.response(&mut tx, pos, r.as_bytes());
-                    let step =
-                        step.unwrap_or_else(|e| panic!("seed {seed}: {e}\n{}", out.join("\n")));
-                    if step == Step::Commit {
-                        tx.commit().unwrap();
-                        tx = cache.transaction().unwrap();
-                    }
-                }
-            }
-            drop(tx);
-            fed = out.len();
+        let mut check = |session: &mut Session,
+                         cache: &mut uidcache_engine::Cache,
+                         out: &Vec<String>,
+                         server: &SimServer| {
+            fed = feed(session, cache, out, fed, seed);
             let view = cache.view();
             let stored = view.highestmodseq().unwrap_or(0);
             let mut cached = BTreeMap::new();
@@ -214,14 +182,14 @@ fn stored_highestmodseq_never_covers_a_flag_change_it_missed() {
         let n = server.messages.len() as u32;
         server.fetch(&mut out, "af", 1, n);
         server.noop(&mut out, "an", 0);
-        feed(&mut Session::new(), &mut cache, &out, &server);
+        check(&mut Session::new(), &mut cache, &out, &server);
         for _ in 0..1 + rng.below(4) {
             server.change_flags_one(None);
         }
         let mut session = Session::new();
         server.connect(&mut out, "b", false);
         server.select(&mut out, "bs", None);
-        feed(&mut session, &mut cache, &out, &server);
+        check(&mut session, &mut cache, &out, &server);
         let old = cache.view().highestmodseq();
         for k in 0..6 {
             let tag = format!("bx{k}");
@@ -234,27 +202,12 @@ fn stored_highestmodseq_never_covers_a_flag_change_it_missed() {
                 1 => server.noop(&mut out, &tag, rng.below(3) as u32),
                 2 if rng.chance(50) => {
                     // The catch-up: every flag changed since the value held.
-                    let since = old.unwrap_or(0);
-                    out.push(format!(
-                        "C: {tag} FETCH 1:* (UID FLAGS MODSEQ) (CHANGEDSINCE {since})"
-                    ));
-                    for (i, m) in server.messages.iter().enumerate() {
-                        if m.modseq > since {
-                            out.push(format!(
-                                "S: * {} FETCH (UID {} FLAGS ({}) MODSEQ ({}))",
-                                i + 1,
-                                m.uid,
-                                m.flags.join(" "),
-                                m.modseq
-                            ));
-                        }
-                    }
-                    out.push(format!("S: {tag} OK Fetch completed"));
+                    server.fetch_changed_since(&mut out, &tag, old.unwrap_or(0));
                     caught_up += 1;
                 }
                 _ => server.fetch_with_changes(&mut out, &tag, a, b, false),
             }
-            feed(&mut session, &mut cache, &out, &server);
+            check(&mut session, &mut cache, &out, &server);
         }
         // The reconnect the stored value is for.
         let param = uidcache_imap::qresync_param(&cache.view()).unwrap();
@@ -265,9 +218,36 @@ fn stored_highestmodseq_never_covers_a_flag_change_it_missed() {
         server.connect(&mut out, "c", since.is_some());
         server.select(&mut out, "cs", since);
         server.noop(&mut out, "cn", 0);
-        feed(&mut Session::new(), &mut cache, &out, &server);
+        check(&mut Session::new(), &mut cache, &out, &server);
         drop(cache);
         std::fs::remove_dir_all(&dir).unwrap();
     }
     assert!(caught_up > 50, "only {caught_up} catch-ups");
+}
+
+/// Feeds the transcript lines `out[from..]` through `session`, committing at each commit
+/// point; returns how far the transcript is fed.
+fn feed(
+    session: &mut uidcache_imap::Session,
+    cache: &mut uidcache_engine::Cache,
+    out: &[String],
+    from: usize,
+    seed: u64,
+) -> usize {
+    let mut tx = cache.transaction().unwrap();
+    for (i, line) in out[from..].iter().enumerate() {
+        let pos = (from + i + 1) as u64;
+        if let Some(c) = line.strip_prefix("C: ") {
+            session.command(&mut tx, c.as_bytes()).unwrap();
+        } else if let Some(r) = line.strip_prefix("S: ") {
+            let step = session.response(&mut tx, pos, r.as_bytes());
+            let step = step.unwrap_or_else(|e| panic!("seed {seed}: {e}\n{}", out.join("\n")));
+            if step == uidcache_imap::Step::Commit {
+                tx.commit().unwrap();
+                tx = cache.transaction().unwrap();
+            }
+        }
+    }
+    drop(tx);
+    out.len()
 }
