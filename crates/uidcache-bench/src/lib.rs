@@ -10,13 +10,16 @@
 #![forbid(unsafe_code)]
 
 pub mod demo;
+mod disk;
+mod latency;
 pub mod peers;
 mod report;
 mod rng;
 mod rss;
 mod workloads;
 
-pub use report::Report;
+pub use latency::{Latencies, Latency, Summary};
+pub use report::{FsyncFigure, Report, HEADLINE, HEADLINE_DURABLE};
 pub use workloads::{probe_rss, run, Options, WORKLOADS};
 
 /// Why a benchmark could not run.

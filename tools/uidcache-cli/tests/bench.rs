@@ -42,6 +42,39 @@ fn expected_shape() -> Vec<String> {
     for workload in ["fill", "expunge_storm"] {
         want.push(format!("workloads.{workload}.plainfile: number"));
     }
+    // Issue 12: the UID→seq floor, commit latencies, fsyncs of durable day commits, disk.
+    want.push("workloads.lookup_uid.vec_u32: number".to_string());
+    let reading = [
+        "lookup_seq_first",
+        "lookup_seq",
+        "lookup_uid",
+        "reopen",
+        "verify",
+    ];
+    for workload in uidcache_bench::WORKLOADS {
+        if reading.contains(&workload) {
+            continue;
+        }
+        for peer in ["floor", "rename", "sqlite", "uidcache"] {
+            // Each close is a sample; the floor has nothing to close.
+            if workload == "close" && peer == "floor" {
+                continue;
+            }
+            for figure in ["p50", "p99", "p999", "max"] {
+                want.push(format!("latency.{workload}.{peer}.{figure}: number"));
+            }
+        }
+    }
+    for peer in ["floor", "rename", "uidcache"] {
+        for figure in ["mean", "max"] {
+            want.push(format!("mixed_day_fsyncs.{peer}.{figure}: number"));
+        }
+    }
+    want.push("live_bytes: number".to_string());
+    for peer in ["rename", "sqlite", "uidcache"] {
+        want.push(format!("disk_bytes.{peer}: number"));
+        want.push(format!("disk_ratio.{peer}: number"));
+    }
     for peer in ["rename", "sqlite", "uidcache"] {
         want.push(format!("rss_bytes.{peer}: number"));
     }

@@ -3,12 +3,15 @@
 mod floor;
 mod rename;
 mod sqlite;
+mod timed;
 mod uidcache;
 
 pub use floor::Floor;
 pub use rename::RenameLayout;
 pub use sqlite::Sqlite;
 pub use uidcache::Uidcache;
+
+pub(crate) use timed::{CommitLog, Timed};
 
 use std::path::Path;
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::floors::{fsync_floor, plain_file_fill};
 use super::timing::each;
 use super::Bench;
-use crate::peers::PeerKind;
+use crate::peers::{Peer, PeerKind};
 use crate::BenchError;
 
 /// Messages per learned range, as a client walking a big mailbox asks for them.
@@ -145,15 +145,7 @@ pub(super) fn append(b: &mut Bench) -> Result<(), BenchError> {
 pub(super) fn resync(b: &mut Bench) -> Result<(), BenchError> {
     let exists = b.exists();
     let one_percent = (exists / 100).max(1) as usize;
-    let mut vanished: Vec<u32> = (0..one_percent)
-        .filter_map(|_| {
-            b.uids
-                .get(b.rng.below(b.uids.len() as u64) as usize)
-                .copied()
-        })
-        .collect();
-    vanished.sort_unstable();
-    vanished.dedup();
+    let vanished = b.vanishing(one_percent);
     let flag_changes: Vec<u32> = (0..one_percent)
         .map(|_| 1 + b.rng.below(u64::from(exists - vanished.len() as u32)) as u32)
         .collect();

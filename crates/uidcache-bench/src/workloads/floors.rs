@@ -1,5 +1,6 @@
 //! The yardsticks beside the peers (a plain file written with as many fsyncs, one
-//! fdatasync per commit) and the memory probe that runs in a fresh process.
+//! fdatasync per commit, an in-memory `Vec<u32>` of the UIDs for UID→seq) and the memory
+//! probe that runs in a fresh process.
 
 use crate::peers::PeerKind;
 use crate::rng::Rng;
@@ -57,4 +58,24 @@ pub(super) fn fsync_floor(path: &std::path::Path, commits: usize) -> Result<(), 
         file.sync_data()?;
     }
     Ok(())
+}
+
+/// UID→seq in the fastest form a client keeps in memory: binary search of a sorted
+/// `Vec<u32>` of the UIDs (what the SQLite peer rebuilds at open). Times `rounds` passes over
+/// `probes` and returns the median seconds and the sum of the answers (0 when absent).
+pub(super) fn vec_u32_lookups(uids: &[u32], probes: &[u32], rounds: usize) -> (f64, u64) {
+    let uids = uids.to_vec();
+    let mut times = Vec::with_capacity(rounds.max(1));
+    let mut sum = 0u64;
+    for _ in 0..rounds.max(1) {
+        let start = std::time::Instant::now();
+        sum = 0;
+        for &u in probes {
+            let seq = uids.binary_search(&u).map_or(0, |i| i as u64 + 1);
+            sum = sum.wrapping_add(seq);
+        }
+        times.push(start.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    (times.get(times.len() / 2).copied().unwrap_or(0.0), sum)
 }

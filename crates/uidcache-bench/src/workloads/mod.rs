@@ -4,6 +4,7 @@
 
 mod change;
 mod floors;
+mod mixed_day;
 mod read;
 mod timing;
 
@@ -18,7 +19,7 @@ use timing::Entry;
 pub use floors::probe_rss;
 
 /// Every workload name, in the order they run.
-pub const WORKLOADS: [&str; 13] = [
+pub const WORKLOADS: [&str; 15] = [
     "fill",
     "lookup_seq_first",
     "lookup_seq",
@@ -29,6 +30,8 @@ pub const WORKLOADS: [&str; 13] = [
     "expunge_storm_nosync",
     "append",
     "resync",
+    "mixed_day",
+    "mixed_day_durable",
     "reopen",
     "close",
     "verify",
@@ -127,12 +130,7 @@ impl Bench {
         let entries = options
             .peers
             .iter()
-            .map(|k| Entry {
-                kind: *k,
-                dir: root.join(k.name()),
-                peer: None,
-                closing: 0.0,
-            })
+            .map(|k| Entry::new(*k, root.join(k.name())))
             .collect();
         Bench {
             entries,
@@ -151,6 +149,21 @@ impl Bench {
     fn exists(&self) -> u32 {
         self.uids.len() as u32
     }
+
+    /// `count` random UIDs of the mailbox (fewer when the draws repeat), sorted, as a
+    /// VANISHED response names them. `self.uids` is left as it is.
+    fn vanishing(&mut self, count: usize) -> Vec<u32> {
+        let mut uids: Vec<u32> = (0..count)
+            .filter_map(|_| {
+                self.uids
+                    .get(self.rng.below(self.uids.len() as u64) as usize)
+                    .copied()
+            })
+            .collect();
+        uids.sort_unstable();
+        uids.dedup();
+        uids
+    }
 }
 
 /// Runs every workload on every peer, in the order of [`WORKLOADS`], and returns the report.
@@ -167,10 +180,12 @@ pub fn run(options: &Options) -> Result<Report, BenchError> {
     change::expunge_storms(&mut bench)?;
     change::append(&mut bench)?;
     change::resync(&mut bench)?;
+    mixed_day::mixed_days(&mut bench)?;
     bench.report.final_messages = bench.exists();
     read::reopen(&mut bench)?;
-    read::close(&mut bench);
     read::verify(&mut bench)?;
+    read::close(&mut bench);
     read::memory(&mut bench)?;
+    read::disk(&mut bench)?;
     Ok(bench.report)
 }

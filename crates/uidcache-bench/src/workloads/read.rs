@@ -1,11 +1,13 @@
 //! The workloads that leave the store as they found it: lookups, reopen, close, verify,
 //! and the peak memory of a reopen.
 
+use super::floors::vec_u32_lookups;
 use super::timing::{each, rounds, Entry};
 use super::Bench;
 use crate::peers::Peer;
 use crate::rss::peak_growth;
 use crate::BenchError;
+use uidcache_format::RECORD_SIZE;
 
 /// One lookup of a key on a peer, as a number to sum (answers are compared across peers).
 type Lookup = fn(&mut dyn Peer, u32) -> Result<u64, BenchError>;
@@ -48,7 +50,7 @@ pub(super) fn lookups(b: &mut Bench) -> Result<(), BenchError> {
             let p = e.peer()?;
             let mut sum = 0u64;
             for &k in keys {
-                sum = sum.wrapping_add(ask(p.as_mut(), k)?);
+                sum = sum.wrapping_add(ask(p.untimed(), k)?);
             }
             checksums.push((workload, e.kind.name(), sum));
             Ok(())
@@ -64,10 +66,20 @@ pub(super) fn lookups(b: &mut Bench) -> Result<(), BenchError> {
             run,
         )?;
     }
+    // The real floor of UID→seq: the same probes on a sorted Vec<u32> (a column of its own,
+    // measured whatever the peers).
+    let (secs, sum) = vec_u32_lookups(&b.uids, &probe_uids, b.counts.rounds);
+    b.report.record("lookup_uid", "vec_u32", secs);
+    checksums.push(("lookup_uid", "vec_u32", sum));
     for (workload, name, sum) in &checksums {
+        let truth = if *workload == "lookup_uid" {
+            "vec_u32"
+        } else {
+            "floor"
+        };
         let floor = checksums
             .iter()
-            .find(|(w, n, _)| w == workload && *n == "floor");
+            .find(|(w, n, _)| w == workload && *n == truth);
         if floor.is_some_and(|(_, _, f)| f != sum) {
             return Err(BenchError::Mismatch {
                 peer: name,
@@ -113,11 +125,24 @@ pub(super) fn reopen(b: &mut Bench) -> Result<(), BenchError> {
     )
 }
 
-/// `close`: the time every handle closed between workloads took, summed.
+/// `close`: the last handles closed, then the time every handle closed between workloads
+/// took, summed, and each close as a latency sample.
 pub(super) fn close(b: &mut Bench) {
-    for e in &b.entries {
+    for e in &mut b.entries {
+        e.close();
         b.report.record("close", e.kind.name(), e.closing);
+        b.report.latency.add("close", e.kind.name(), &e.closes);
     }
+}
+
+/// Each persistent peer's disk use after the whole bench, against the live records.
+pub(super) fn disk(b: &mut Bench) -> Result<(), BenchError> {
+    b.report.live_bytes = u64::from(b.exists()) * RECORD_SIZE as u64;
+    for e in b.entries.iter().filter(|e| e.kind.persistent()) {
+        let bytes = crate::disk::bytes_under(&e.dir)?;
+        b.report.record_disk(e.kind.name(), bytes);
+    }
+    Ok(())
 }
 
 /// `verify`: every peer must hold the same mailbox, or the timings compare different work.

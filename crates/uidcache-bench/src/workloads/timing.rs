@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::peers::{Peer, PeerKind};
+use crate::latency::Latency;
+use crate::peers::{CommitLog, PeerKind, Timed};
 use crate::report::Report;
 use crate::BenchError;
 
@@ -15,15 +16,33 @@ const ROUNDS_BUDGET_SECS: f64 = 2.0;
 pub(super) struct Entry {
     pub(super) kind: PeerKind,
     pub(super) dir: PathBuf,
-    pub(super) peer: Option<Box<dyn Peer>>,
+    pub(super) peer: Option<Timed>,
     /// Seconds spent closing handles between workloads (see `close`).
     pub(super) closing: f64,
+    /// Each close on its own, labelled with the workload whose handle it closed.
+    pub(super) closes: Latency,
+    /// The commits of the running workload on handles closed during it.
+    pub(super) closed_log: CommitLog,
+    /// The workload that last ran on this peer.
+    pub(super) workload: &'static str,
 }
 
 impl Entry {
-    pub(super) fn peer(&mut self) -> Result<&mut Box<dyn Peer>, BenchError> {
+    pub(super) fn new(kind: PeerKind, dir: PathBuf) -> Self {
+        Entry {
+            kind,
+            dir,
+            peer: None,
+            closing: 0.0,
+            closes: Latency::new(),
+            closed_log: CommitLog::default(),
+            workload: "",
+        }
+    }
+
+    pub(super) fn peer(&mut self) -> Result<&mut Timed, BenchError> {
         if self.peer.is_none() {
-            self.peer = Some(self.kind.open(&self.dir, true)?);
+            self.peer = Some(Timed::new(self.kind.open(&self.dir, true)?));
         }
         self.peer
             .as_mut()
@@ -36,19 +55,35 @@ impl Entry {
             return Ok(());
         }
         self.close();
-        self.peer = Some(self.kind.open(&self.dir, durable)?);
+        self.peer = Some(Timed::new(self.kind.open(&self.dir, durable)?));
         Ok(())
     }
 
     /// Closes a persistent peer's handle, adding the time to `closing`: uidcache checkpoints
     /// (and may compact) on close, SQLite checkpoints its WAL. Kept out of the workload that
-    /// happens to come next, and reported as its own row.
+    /// happens to come next, and reported as its own row and its own latencies.
     pub(super) fn close(&mut self) {
-        if self.kind.persistent() {
-            let start = Instant::now();
-            self.peer = None;
-            self.closing += start.elapsed().as_secs_f64();
+        if !self.kind.persistent() {
+            return;
         }
+        let Some(mut peer) = self.peer.take() else {
+            return;
+        };
+        self.closed_log.merge(&peer.take_log());
+        let start = Instant::now();
+        drop(peer);
+        let secs = start.elapsed().as_secs_f64();
+        self.closing += secs;
+        self.closes.record(secs, self.workload);
+    }
+
+    /// The commits of the workload that just ran, on every handle it used.
+    fn take_log(&mut self) -> CommitLog {
+        let mut log = std::mem::take(&mut self.closed_log);
+        if let Some(p) = self.peer.as_mut() {
+            log.merge(&p.take_log());
+        }
+        log
     }
 }
 
@@ -93,9 +128,12 @@ pub(super) fn rounds(
                 source: Box::new(e),
             };
             untimed(entry).map_err(in_peer)?;
+            entry.workload = workload;
             let start = Instant::now();
             f(entry).map_err(in_peer)?;
             times.push(start.elapsed().as_secs_f64());
+            let log = entry.take_log();
+            report.record_commits(workload, peer, &log);
         }
     }
     for (entry, mut times) in entries.iter().zip(samples) {
