@@ -115,7 +115,7 @@ impl Report {
     fn latency_table(&self, out: &mut String, peers: &[&str]) {
         let _ = writeln!(
             out,
-            "{:<22}{:<10}{:>10}{:>12}{:>12}{:>12}{:>12}  slowest",
+            "{:<22}{:<10}{:>8}{:>14}{:>14}{:>14}{:>14}  slowest",
             "latency", "peer", "samples", "p50", "p99", "p99.9", "max"
         );
         for (workload, row) in &self.latency.0 {
@@ -123,7 +123,7 @@ impl Report {
                 let s = l.summary();
                 let _ = writeln!(
                     out,
-                    "{workload:<22}{p:<10}{:>10}{:>12}{:>12}{:>12}{:>12}  {}",
+                    "{workload:<22}{p:<10}{:>8}{:>14}{:>14}{:>14}{:>14}  {}",
                     l.len(),
                     ms(s.p50),
                     ms(s.p99),
