@@ -62,6 +62,7 @@ mod mmap;
 mod options;
 mod pending;
 mod qresync;
+mod ranges;
 mod remove;
 mod safeopen;
 mod select;
@@ -72,6 +73,7 @@ mod state;
 #[doc(hidden)]
 pub mod tools;
 mod txn;
+mod uid_search;
 mod vfs;
 mod view;
 

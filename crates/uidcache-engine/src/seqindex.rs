@@ -1,6 +1,8 @@
 //! The placed slices, and their read index: from a sequence number to its slice in O(1),
 //! and each slice's records as a pinned pointer resolved once, instead of a binary search, a
-//! locked map lookup and two reference-count updates on every read.
+//! locked map lookup and two reference-count updates on every read. The other way too: from
+//! a UID to its slice by the slices' UID extents in O(1), then to its record by the slice's
+//! in-memory UID index (`uid_search.rs`), mostly without reading the records (issue 12).
 //!
 //! The index is a cache of the slices, built by the first read after a change. [`Placed`]
 //! owns both, and every `&mut` access to the slices drops the index (`DerefMut`), so no code
@@ -14,7 +16,9 @@ use uidcache_format::Record;
 
 use crate::blocks::{MappedBlock, Records, MAPPED_CACHE_LIMIT};
 use crate::mmap::{PinnedRecords, PinnedSlices};
+use crate::ranges::{RangeTable, Span};
 use crate::slice::Slice;
+use crate::uid_search::UidIndex;
 
 /// Buckets per placed slice, about (see `SeqIndex::build`): 8 to 16 of them, 12 bytes each.
 const BUCKETS_PER_SLICE: usize = 8;
@@ -26,31 +30,32 @@ const MANY_SLICES: usize = 1 << 16;
 /// bounds its own mappings (the kernel limits them per process), and these come on top.
 const REMEMBERED_LIMIT: usize = MAPPED_CACHE_LIMIT / 2;
 
-/// The sequence range of one placed slice.
-struct Hot {
-    seq: u32,
-    /// The slice's last sequence number.
-    end: u32,
+/// The placed slices' sequence ranges.
+fn seq_spans(placed: &[Slice]) -> Vec<Span> {
+    placed
+        .iter()
+        .map(|s| Span {
+            first: s.seq,
+            last: s.seq_end(),
+        })
+        .collect()
 }
 
 /// See the module docs.
 pub(crate) struct SeqIndex {
-    /// Sequence numbers per bucket, as a power of two.
-    shift: u32,
-    /// `first[b]`: the index of the first placed slice whose last sequence number is at least
-    /// `(b << shift) + 1`, for every bucket and one past the last.
-    first: Vec<u32>,
-    /// One per placed slice, in the same order, then a sentinel past every sequence number
-    /// (so that the slice after a bucket's first candidate always exists).
-    hot: Vec<Hot>,
+    /// The placed slices' sequence ranges, in the same order as the slices.
+    seqs: RangeTable,
+    /// The placed slices' UID extents, in the same order: UID → slice without a search.
+    uids: RangeTable,
     /// The slices' records once reads resolved their blocks, and the buckets inside them.
     pinned: PinnedSlices,
+    /// Per placed slice, its records by UID, built at the first UID lookup once pinned.
+    by_uid: Vec<OnceLock<UidIndex>>,
     remembered: AtomicUsize,
 }
 
 impl SeqIndex {
     fn build(placed: &[Slice]) -> SeqIndex {
-        let exists = placed.last().map_or(0, Slice::seq_end) as usize;
         // About eight buckets per slice: most buckets then lie inside one slice, and a
         // lookup takes its bucket's first candidate or the next one, without a search.
         let per_slice = if placed.len() > MANY_SLICES {
@@ -58,36 +63,24 @@ impl SeqIndex {
         } else {
             BUCKETS_PER_SLICE
         };
-        let per_bucket = (exists / (placed.len().max(1) * per_slice)).max(1);
-        let shift = per_bucket.ilog2();
-        let buckets = (exists >> shift) + 1;
-        let mut first = Vec::with_capacity(buckets + 1);
-        let mut i = 0usize;
-        for b in 0..=buckets as u64 {
-            let start = (b << shift) + 1;
-            while placed
-                .get(i)
-                .is_some_and(|s| u64::from(s.seq_end()) < start)
-            {
-                i += 1;
-            }
-            first.push(i as u32);
-        }
+        // Sequence buckets start at 1, so that bucket `b` is `(seq - 1) >> shift`, which is
+        // what the pinned buckets use.
+        let seqs = RangeTable::build(&seq_spans(placed), 1, per_slice);
+        let uid_spans: Vec<Span> = placed
+            .iter()
+            .map(|s| Span {
+                first: s.first_uid,
+                last: s.last_uid,
+            })
+            .collect();
+        let base = placed.first().map_or(0, |s| s.first_uid);
+        // UIDs need no bucket per record run, only few slices per bucket: half as many.
+        let uids = RangeTable::build(&uid_spans, base, per_slice.div_ceil(2));
         SeqIndex {
-            shift,
-            first,
-            hot: placed
-                .iter()
-                .map(|s| Hot {
-                    seq: s.seq,
-                    end: s.seq_end(),
-                })
-                .chain([Hot {
-                    seq: u32::MAX,
-                    end: u32::MAX,
-                }])
-                .collect(),
-            pinned: PinnedSlices::new(placed.len(), shift, buckets),
+            pinned: PinnedSlices::new(placed.len(), seqs.shift(), seqs.buckets()),
+            seqs,
+            uids,
+            by_uid: placed.iter().map(|_| OnceLock::new()).collect(),
             remembered: AtomicUsize::new(0),
         }
     }
@@ -96,37 +89,25 @@ impl SeqIndex {
     /// slice `i` (or after the last one), as a binary search of the slices would say.
     #[inline(always)]
     pub(crate) fn find(&self, seq: u32) -> std::result::Result<usize, usize> {
-        let slices = self.hot.len() - 1;
-        let b = (seq.saturating_sub(1) >> self.shift) as usize;
-        let Some(&lo) = self.first.get(b) else {
-            // Past the last bucket: past the last slice.
-            return Err(slices);
-        };
-        let lo = lo as usize;
-        // The bucket's first candidate, or the next one when `seq` lies past its end (the
-        // sentinel has no end).
-        let mut i = lo + usize::from(self.hot.get(lo).is_some_and(|h| h.end < seq));
-        let mut at = self.hot.get(i);
-        if at.is_some_and(|h| h.end < seq) {
-            i = self.search_bucket(b, lo, seq);
-            at = self.hot.get(i);
-        }
-        match at {
-            Some(h) if h.seq <= seq && i < slices => Ok(i),
-            _ => Err(i.min(slices)),
-        }
+        self.seqs.find(seq)
     }
 
-    /// `find` in a bucket that holds several (short) slices: a search of its candidates.
-    /// Kept out of line so that the common case stays short.
-    #[inline(never)]
-    fn search_bucket(&self, b: usize, lo: usize, seq: u32) -> usize {
-        let hi = self
-            .first
-            .get(b + 1)
-            .map_or(self.hot.len(), |&h| (h as usize + 1).min(self.hot.len()));
-        let candidates = self.hot.get(lo..hi).unwrap_or_default();
-        lo + candidates.partition_point(|h| h.end < seq)
+    /// `Ok(i)` when `uid` lies within placed slice `i`'s UID extent, `Err(i)` when it lies
+    /// between the extents of slices `i - 1` and `i` (or past the last one).
+    #[inline(always)]
+    pub(crate) fn find_uid(&self, uid: u32) -> std::result::Result<usize, usize> {
+        self.uids.find(uid)
+    }
+
+    /// Where `uid` lies among placed slice `i`'s records (as a binary search would say),
+    /// once a read remembered them: `None` sends the caller to the block.
+    #[inline]
+    pub(crate) fn uid_position(&self, i: usize, uid: u32) -> Option<Result<usize, usize>> {
+        let records = self.records(i)?;
+        // Built at the slice's first UID lookup, not when it is pinned: reads by sequence
+        // number alone never pay for it.
+        let by_uid = self.by_uid.get(i)?.get_or_init(|| UidIndex::new(records));
+        Some(by_uid.position(records, uid))
     }
 
     /// The records of placed slice `i`, once a read remembered them.
@@ -155,8 +136,8 @@ impl SeqIndex {
     #[inline(never)]
     fn record_in_slice(&self, seq: u32) -> Option<&Record> {
         let i = self.find(seq).ok()?;
-        let h = self.hot.get(i)?;
-        self.pinned.slice(i)?.get(seq.wrapping_sub(h.seq) as usize)
+        let first = self.seqs.span(i)?.first;
+        self.pinned.slice(i)?.get(seq.wrapping_sub(first) as usize)
     }
 
     /// Remembers the records of placed slice `i`, which is `slice`, out of `records`, its
@@ -259,33 +240,10 @@ mod tests {
         }
     }
 
+    /// A binary search of all the slices' sequence ranges (`SeqIndex::find` is the
+    /// `RangeTable`'s, tested in `ranges.rs`; here it serves the pinned buckets' test).
     fn search(placed: &[Slice], seq: u32) -> std::result::Result<usize, usize> {
-        let i = placed.partition_point(|s| s.seq_end() < seq);
-        match placed.get(i) {
-            Some(s) if s.seq <= seq => Ok(i),
-            _ => Err(i),
-        }
-    }
-
-    #[test]
-    fn find_agrees_with_a_search_of_all_slices() {
-        // Holes, one-record slices, long slices, and a crowded stretch.
-        let mut layouts = vec![vec![], vec![slice(5, 1)], vec![slice(1, 1000)]];
-        let mut mixed = vec![slice(3, 5), slice(10, 1), slice(11, 1), slice(12, 40)];
-        for k in 0..30 {
-            mixed.push(slice(60 + 2 * k, 1));
-        }
-        mixed.push(slice(200, 100));
-        layouts.push(mixed);
-        let mut crowded: Vec<Slice> = (0..64).map(|k| slice(k + 1, 1)).collect();
-        crowded.push(slice(65, 5000));
-        layouts.push(crowded);
-        for placed in layouts {
-            let index = SeqIndex::build(&placed);
-            for seq in 0..=placed.last().map_or(10, |s| s.seq_end() + 10) {
-                assert_eq!(index.find(seq), search(&placed, seq), "seq {seq}");
-            }
-        }
+        crate::ranges::tests::search(&seq_spans(placed), seq)
     }
 
     #[test]

@@ -36,8 +36,7 @@ impl SliceView<'_> {
 
     /// Position of `uid` in the slice (`Err`: where it would go). Slices are UID-sorted.
     pub(crate) fn position(&self, uid: u32) -> std::result::Result<u32, u32> {
-        self.records()
-            .binary_search_by_key(&uid, |r| r.uid.get())
+        crate::uid_search::position_of(self.records(), uid)
             .map(|k| k as u32)
             .map_err(|k| k as u32)
     }

@@ -11,6 +11,7 @@ use crate::error::{ErrorKind, InvalidOp, Invariant, Result};
 use crate::flags::FlagTable;
 use crate::seqindex::Placed;
 use crate::slice::{uids_leave_room, Slice};
+use crate::uid_search::position_within;
 
 /// Header values; `None` is "not known".
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -139,29 +140,58 @@ impl State {
         }
     }
 
+    /// The placed slice whose UID extent holds `uid` (`Ok`), or the first one above it
+    /// (`Err`, the slice count when there is none): through the read index when a read built
+    /// it, else a binary search of the slices.
+    #[inline]
+    pub(crate) fn placed_slice_of_uid(&self, uid: u32) -> std::result::Result<usize, usize> {
+        if let Some(index) = self.placed.built_index() {
+            return index.find_uid(uid);
+        }
+        let i = self.placed.partition_point(|s| s.last_uid < uid);
+        match self.placed.get(i) {
+            Some(s) if s.first_uid <= uid => Ok(i),
+            _ => Err(i),
+        }
+    }
+
     /// The sequence number of placed `uid`.
     pub(crate) fn seq_of_uid(&self, uid: u32, src: &dyn RecordSource) -> Result<Option<u32>> {
-        let i = self.placed.partition_point(|s| s.last_uid < uid);
-        let Some(s) = self.placed.get(i).filter(|s| s.first_uid <= uid) else {
+        match self.placed_slice_of_uid(uid) {
+            Ok(i) => self.seq_of_uid_in(i, uid, src),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// The sequence number of `uid` if placed slice `i` holds it.
+    #[inline]
+    pub(crate) fn seq_of_uid_in(
+        &self,
+        i: usize,
+        uid: u32,
+        src: &dyn RecordSource,
+    ) -> Result<Option<u32>> {
+        let Some(s) = self.placed.get(i) else {
             return Ok(None);
         };
-        let position = |records: &[Record]| {
-            records
-                .binary_search_by_key(&uid, |r| r.uid.get())
-                .ok()
-                .map(|k| s.seq + k as u32)
-        };
+        let seq_of =
+            |found: std::result::Result<usize, usize>| found.ok().map(|k| s.seq + k as u32);
         // Only a read index that exists already: within `apply` and a transaction's own
         // checks, building one per call would cost O(slices) each time.
         let index = self.placed.built_index();
-        if let Some(records) = index.and_then(|x| x.records(i)) {
-            return Ok(position(records));
+        if let Some(found) = index.and_then(|x| x.uid_position(i, uid)) {
+            return Ok(seq_of(found));
         }
         let records = src.records(s.block)?;
         if let Some(index) = index {
             index.remember(i, s, &records);
         }
-        Ok(position(s.view_of(records, src)?.records()))
+        let records = s.view_of(records, src)?;
+        Ok(seq_of(position_within(
+            records.records(),
+            uid,
+            (s.first_uid, s.last_uid),
+        )))
     }
 
     /// The lowest placed UID above `uid`, found by the slices' UID extents and one binary
@@ -184,16 +214,18 @@ impl State {
     /// Where an unknown `uid` must lie: the hole between its placed neighbours, if any.
     /// `None` when placed knowledge proves there is no room for it.
     pub(crate) fn hole_for_uid(&self, uid: u32) -> Option<(u32, u32)> {
-        let i = self.placed.partition_point(|s| s.last_uid < uid);
-        let next = self.placed.get(i);
-        if next.is_some_and(|s| s.first_uid <= uid) {
-            return None;
-        }
+        self.hole_below(self.placed_slice_of_uid(uid))
+    }
+
+    /// [`State::hole_for_uid`] from where [`State::placed_slice_of_uid`] put the UID: no hole
+    /// within a slice's extent, else the one between slices `i - 1` and `i`.
+    pub(crate) fn hole_below(&self, at: std::result::Result<usize, usize>) -> Option<(u32, u32)> {
+        let i = at.err()?;
         let lo = match i.checked_sub(1).and_then(|p| self.placed.get(p)) {
             Some(prev) => prev.seq_end() + 1,
             None => 1,
         };
-        let hi = next.map_or(self.exists(), |s| s.seq - 1);
+        let hi = self.placed.get(i).map_or(self.exists(), |s| s.seq - 1);
         (lo <= hi).then_some((lo, hi))
     }
 

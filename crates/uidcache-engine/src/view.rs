@@ -188,10 +188,14 @@ impl<'a> View<'a> {
     /// [`View::position_of_uid`] without building the read index: for a transaction, whose
     /// next change would drop the index again (building it costs O(slices) each time).
     pub(crate) fn position_of_uid_unindexed(&self, uid: u32) -> Result<UidPosition> {
-        if let Some(seq) = self.state.seq_of_uid(uid, &self.src)? {
-            return Ok(UidPosition::Placed(seq));
+        // One search of the slices' UID extents serves the placed answer and the hole.
+        let at = self.state.placed_slice_of_uid(uid);
+        if let Ok(i) = at {
+            if let Some(seq) = self.state.seq_of_uid_in(i, uid, &self.src)? {
+                return Ok(UidPosition::Placed(seq));
+            }
         }
-        let hole = self.state.hole_for_uid(uid);
+        let hole = self.state.hole_below(at);
         if self.state.unplaced_record(uid, &self.src)?.is_some() {
             return Ok(UidPosition::Unplaced { hole });
         }
