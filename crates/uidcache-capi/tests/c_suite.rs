@@ -92,3 +92,31 @@ const EXPECTED_CLIENT_LINES: &[&str] = &[
     "== a second process, reading messages 51..=100:",
     "cache and server agree",
 ];
+
+/// The valgrind run would see a leak: a program that never closes its cache fails.
+#[test]
+fn valgrind_reports_a_handle_never_closed() {
+    if !cbuild::valgrind() {
+        return;
+    }
+    let bin = tempfile::tempdir().unwrap();
+    let src = bin.path().join("leak.c");
+    std::fs::write(
+        &src,
+        "#include \"check.h\"\nint main(int argc, char **argv) {\n    (void)argc;\n    \
+         uidcache_cache *c = NULL;\n    OK(uidcache_open(argv[1], NULL, &c));\n    \
+         return 0;\n}\n",
+    )
+    .unwrap();
+    let exe = build("leak", &[src], bin.path());
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("INBOX");
+    let output = cbuild::run(&exe, &[&dir], true);
+    assert_eq!(
+        output.status.code(),
+        Some(cbuild::VALGRIND_ERROR),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("definitely lost"));
+}
