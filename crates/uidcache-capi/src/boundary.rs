@@ -29,6 +29,7 @@ pub(crate) fn into_handle<H: Handle>(value: H) -> *mut H {
 
 /// The live handle behind `p`, or an error for NULL, a misaligned pointer, or a pointer to
 /// something that is not a live handle of this kind.
+#[inline]
 pub(crate) fn handle<'a, H: Handle>(p: *mut H) -> Result<&'a mut H, Fail> {
     if p.is_null() {
         return Err(Fail::null(H::NAME));
@@ -75,6 +76,7 @@ pub(crate) fn free_handle<H: Handle>(h: &mut H) -> H {
 }
 
 /// The engine's cache for reading. Refused while a transaction holds it mutably.
+#[inline]
 pub(crate) fn engine(h: &UidcacheCache) -> Result<&Cache, Fail> {
     h.check_no_txn()?;
     // SAFETY: `h.cache` came from `Box::into_raw` in `new_cache` and is freed only by
@@ -178,6 +180,7 @@ pub(crate) fn end_cursor(c: &mut UidcacheCursor) {
 }
 
 /// The `T` that `p` points to, or `None` for NULL (an optional input).
+#[inline]
 pub(crate) fn opt_ref<'a, T>(p: *const T, what: &str) -> Result<Option<&'a T>, Fail> {
     if p.is_null() {
         return Ok(None);
@@ -190,17 +193,20 @@ pub(crate) fn opt_ref<'a, T>(p: *const T, what: &str) -> Result<Option<&'a T>, F
 }
 
 /// The `T` that `p` points to; NULL is an error.
+#[inline]
 pub(crate) fn req_ref<'a, T>(p: *const T, what: &str) -> Result<&'a T, Fail> {
     opt_ref(p, what)?.ok_or_else(|| Fail::null(what))
 }
 
 /// Where to write an output; NULL is an error. The memory may be uninitialised: it is
 /// only written (`MaybeUninit::write`).
+#[inline]
 pub(crate) fn out<'a, T>(p: *mut T, what: &str) -> Result<&'a mut MaybeUninit<T>, Fail> {
     opt_out(p, what)?.ok_or_else(|| Fail::null(what))
 }
 
 /// Where to write an optional output, or `None` for NULL.
+#[inline]
 pub(crate) fn opt_out<'a, T>(
     p: *mut T,
     what: &str,
@@ -217,6 +223,7 @@ pub(crate) fn opt_out<'a, T>(
 }
 
 /// `len` elements at `p`. NULL is allowed only with `len == 0`.
+#[inline]
 pub(crate) fn slice<'a, T>(p: *const T, len: usize, what: &str) -> Result<&'a [T], Fail> {
     if len == 0 {
         return Ok(&[]);
@@ -232,6 +239,7 @@ pub(crate) fn slice<'a, T>(p: *const T, len: usize, what: &str) -> Result<&'a [T
 
 /// `len` writable elements at `p`, maybe uninitialised. NULL is allowed only with
 /// `len == 0`.
+#[inline]
 pub(crate) fn slice_out<'a, T>(
     p: *mut T,
     len: usize,
@@ -249,6 +257,7 @@ pub(crate) fn slice_out<'a, T>(
     Ok(unsafe { std::slice::from_raw_parts_mut(p.cast::<MaybeUninit<T>>(), len) })
 }
 
+#[inline]
 fn check_len<T>(p: *const T, len: usize, what: &str) -> Result<(), Fail> {
     if !p.is_aligned() {
         return Err(Fail::argument(format!("{what} is misaligned")));

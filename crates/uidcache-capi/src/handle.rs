@@ -99,6 +99,7 @@ pub struct UidcacheCursor {
 
 impl UidcacheCache {
     /// Refuses while a transaction holds the cache mutably.
+    #[inline]
     pub(crate) fn check_no_txn(&self) -> Result<(), Fail> {
         if self.txn_open {
             Err(Fail::busy(

@@ -62,6 +62,7 @@ pub(crate) struct Fail {
 }
 
 impl Fail {
+    #[cold]
     pub(crate) fn new(status: UidcacheStatus, message: impl Into<String>) -> Fail {
         Fail {
             status,
@@ -70,14 +71,17 @@ impl Fail {
     }
 
     /// A NULL where a pointer is required; `what` names the parameter.
+    #[cold]
     pub(crate) fn null(what: &str) -> Fail {
         Fail::new(UidcacheStatus::UidcacheErrNull, format!("{what} is NULL"))
     }
 
+    #[cold]
     pub(crate) fn argument(message: impl Into<String>) -> Fail {
         Fail::new(UidcacheStatus::UidcacheErrArgument, message)
     }
 
+    #[cold]
     pub(crate) fn busy(message: impl Into<String>) -> Fail {
         Fail::new(UidcacheStatus::UidcacheErrBusy, message)
     }
@@ -159,24 +163,35 @@ pub(crate) fn last_error_ptr() -> *const c_char {
 }
 
 /// Runs an entry point's body: a panic becomes `UIDCACHE_ERR_PANIC`, an error its code,
-/// and either one the thread's last error message.
+/// and either one the thread's last error message. Inlined, with the error paths out of
+/// line, so that a call that succeeds costs little more than its body (a lookup is a few
+/// nanoseconds; BENCHMARKS.md, "C API overhead").
+#[inline]
 pub(crate) fn guard(body: impl FnOnce() -> Result<(), Fail>) -> UidcacheStatus {
     // A handle a panicking body touched may be half-changed; the engine's own types
     // discard or poison what a failed call leaves, and the code tells the caller to close.
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => UidcacheStatus::UidcacheOk,
-        Ok(Err(fail)) => {
-            set_last_error(&fail.message);
-            fail.status
-        }
-        Err(payload) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".to_string());
-            set_last_error(&format!("internal error (please report): {what}"));
-            UidcacheStatus::UidcacheErrPanic
-        }
+        Ok(Err(fail)) => report(fail),
+        Err(payload) => report_panic(payload),
     }
+}
+
+#[cold]
+#[inline(never)]
+fn report(fail: Fail) -> UidcacheStatus {
+    set_last_error(&fail.message);
+    fail.status
+}
+
+#[cold]
+#[inline(never)]
+fn report_panic(payload: Box<dyn std::any::Any + Send>) -> UidcacheStatus {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_string());
+    set_last_error(&format!("internal error (please report): {what}"));
+    UidcacheStatus::UidcacheErrPanic
 }
