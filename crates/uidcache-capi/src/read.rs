@@ -84,7 +84,14 @@ pub extern "C" fn uidcache_message_at(
         let h = boundary::handle(cache)?;
         let out = boundary::out(out, "out")?;
         let found = boundary::out(found, "found")?;
-        match boundary::engine(h)?.view().message_at(seq)? {
+        let view = boundary::engine(h)?.view();
+        // The in-memory answer first, `message_at` (with its large `Result`) out of line:
+        // the common call then needs no stack frame for it (View::peek_message_at).
+        let message = match view.peek_message_at(seq) {
+            Some(m) => Some(m),
+            None => message_at_slow(&view, seq)?,
+        };
+        match message {
             Some(m) => {
                 out.write(UidcacheMessage::from(m));
                 found.write(true);
@@ -95,6 +102,11 @@ pub extern "C" fn uidcache_message_at(
         }
         Ok(())
     })
+}
+
+#[inline(never)]
+fn message_at_slow(view: &View<'_>, seq: u32) -> Result<Option<uidcache::Message>, Fail> {
+    Ok(view.message_at(seq)?)
 }
 
 /// Where UID `uid` stands (see `UIDCACHE_POSITION_*`).

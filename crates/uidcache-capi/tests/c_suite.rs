@@ -120,3 +120,34 @@ fn valgrind_reports_a_handle_never_closed() {
     );
     assert!(String::from_utf8_lossy(&output.stderr).contains("definitely lost"));
 }
+
+/// The README's C example compiles and does what its comments say.
+#[test]
+fn the_readme_example_runs() {
+    let readme = std::fs::read_to_string(cbuild::repo_root().join("README.md")).unwrap();
+    let section = readme.split("\n## C\n").nth(1).expect("a `## C` section");
+    let code = section
+        .split("```c\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a C block in `## C`");
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("INBOX");
+    let body = code
+        .replace("#include <uidcache.h>", "")
+        .replace("/path/to/mailbox-cache", dir.to_str().unwrap());
+    let program = format!(
+        "#include <stdio.h>\n#include <uidcache.h>\nint main(void) {{\n{body}\n\
+         printf(\"uid %u found %d\\n\", m.uid, (int)found);\nreturn 0;\n}}\n"
+    );
+    let bin = tempfile::tempdir().unwrap();
+    let src = bin.path().join("readme.c");
+    std::fs::write(&src, program).unwrap();
+    let exe = build("readme", &[src], bin.path());
+    let output = cbuild::run(&exe, &[], cbuild::valgrind());
+    cbuild::assert_success("the README's C example", &output);
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        "uid 11 found 1\n"
+    );
+}
