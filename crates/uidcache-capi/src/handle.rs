@@ -141,3 +141,11 @@ const _: () = {
     assert!(UidcacheTxn::MAGIC_OFFSET + size_of::<u64>() <= smallest);
     assert!(UidcacheCursor::MAGIC_OFFSET + size_of::<u64>() <= smallest);
 };
+
+// The header lets a handle move to another thread between calls: the engine's handles
+// must be `Send`.
+const _: fn() = || {
+    fn send<T: Send>() {}
+    send::<uidcache::Cache>();
+    send::<Transaction<'static>>();
+};
