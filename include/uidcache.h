@@ -502,7 +502,14 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * Opens a cursor over the known messages with sequence numbers in `first..=last`.
+ * Opens a cursor over the known messages with sequence numbers in `first..=last` and
+ * stores it in `*out` (NULL on failure; `UIDCACHE_ERR_BUSY` while a transaction of the
+ * cache is open).
+ *
+ * Ownership: the caller owns the cursor and frees it with `uidcache_cursor_close`, before
+ * closing the cache. While it is open the cache refuses a transaction and closing
+ * (`UIDCACHE_ERR_BUSY`); other reads are fine. Threads: the cursor belongs with its cache
+ * (one thread at a time for both).
  */
 uidcache_status uidcache_cursor_open(uidcache_cache *cache,
                                      uint32_t first,
@@ -563,8 +570,8 @@ uidcache_status uidcache_open(const char *dir,
  * not. NULL is a no-op.
  *
  * The handle is freed whatever the result, except on `UIDCACHE_ERR_BUSY` (a transaction
- * or a cursor of it is still open), when nothing happened and it stays valid; a failed
- * checkpoint loses nothing committed (the journal holds it).
+ * or a cursor of it is still open) and `UIDCACHE_ERR_ARGUMENT` (not a cache handle), when
+ * nothing happened; a failed checkpoint loses nothing committed (the journal holds it).
  */
 uidcache_status uidcache_close(uidcache_cache *cache);
 
@@ -677,9 +684,15 @@ uidcache_status uidcache_qresync_param(uidcache_cache *cache,
                                        size_t *len);
 
 /**
- * Begins a transaction on a writer's cache and stores it in `*out`. Fails on a read-only
- * or poisoned cache, and with `UIDCACHE_ERR_BUSY` while another transaction or a cursor of
- * the cache is open.
+ * Begins a transaction on a writer's cache and stores it in `*out` (NULL on failure).
+ * Fails on a read-only or poisoned cache, and with `UIDCACHE_ERR_BUSY` while another
+ * transaction or a cursor of the cache is open.
+ *
+ * Ownership: the caller owns the transaction; exactly one of `uidcache_txn_commit` and
+ * `uidcache_txn_abort` frees it. Until then its cache refuses reads, a second transaction
+ * and closing (`UIDCACHE_ERR_BUSY`). Threads: the transaction belongs with its cache (one
+ * thread at a time for both). A failed change leaves the transaction as it was, except an
+ * I/O error while reading blocks, after which every later call and the commit fail.
  */
 uidcache_status uidcache_begin(uidcache_cache *cache, uidcache_txn **out);
 

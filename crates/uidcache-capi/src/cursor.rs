@@ -15,7 +15,14 @@ use crate::handle::{UidcacheCache, UidcacheCursor};
 use crate::status::{guard, UidcacheStatus};
 use crate::types::UidcacheRow;
 
-/// Opens a cursor over the known messages with sequence numbers in `first..=last`.
+/// Opens a cursor over the known messages with sequence numbers in `first..=last` and
+/// stores it in `*out` (NULL on failure; `UIDCACHE_ERR_BUSY` while a transaction of the
+/// cache is open).
+///
+/// Ownership: the caller owns the cursor and frees it with `uidcache_cursor_close`, before
+/// closing the cache. While it is open the cache refuses a transaction and closing
+/// (`UIDCACHE_ERR_BUSY`); other reads are fine. Threads: the cursor belongs with its cache
+/// (one thread at a time for both).
 #[unsafe(no_mangle)]
 pub extern "C" fn uidcache_cursor_open(
     cache: *mut UidcacheCache,

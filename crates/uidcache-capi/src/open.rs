@@ -165,8 +165,8 @@ fn engine_options(o: &UidcacheOpenOptions) -> Result<OpenOptions, Fail> {
 /// not. NULL is a no-op.
 ///
 /// The handle is freed whatever the result, except on `UIDCACHE_ERR_BUSY` (a transaction
-/// or a cursor of it is still open), when nothing happened and it stays valid; a failed
-/// checkpoint loses nothing committed (the journal holds it).
+/// or a cursor of it is still open) and `UIDCACHE_ERR_ARGUMENT` (not a cache handle), when
+/// nothing happened; a failed checkpoint loses nothing committed (the journal holds it).
 #[unsafe(no_mangle)]
 pub extern "C" fn uidcache_close(cache: *mut UidcacheCache) -> UidcacheStatus {
     guard(|| {

@@ -43,9 +43,15 @@ fn with_txn(
     })
 }
 
-/// Begins a transaction on a writer's cache and stores it in `*out`. Fails on a read-only
-/// or poisoned cache, and with `UIDCACHE_ERR_BUSY` while another transaction or a cursor of
-/// the cache is open.
+/// Begins a transaction on a writer's cache and stores it in `*out` (NULL on failure).
+/// Fails on a read-only or poisoned cache, and with `UIDCACHE_ERR_BUSY` while another
+/// transaction or a cursor of the cache is open.
+///
+/// Ownership: the caller owns the transaction; exactly one of `uidcache_txn_commit` and
+/// `uidcache_txn_abort` frees it. Until then its cache refuses reads, a second transaction
+/// and closing (`UIDCACHE_ERR_BUSY`). Threads: the transaction belongs with its cache (one
+/// thread at a time for both). A failed change leaves the transaction as it was, except an
+/// I/O error while reading blocks, after which every later call and the commit fail.
 #[unsafe(no_mangle)]
 pub extern "C" fn uidcache_begin(
     cache: *mut UidcacheCache,
