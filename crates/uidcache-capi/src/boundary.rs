@@ -31,35 +31,51 @@ pub(crate) fn into_handle<H: Handle>(value: H) -> *mut H {
 /// something that is not a live handle of this kind.
 #[inline]
 pub(crate) fn handle<'a, H: Handle>(p: *mut H) -> Result<&'a mut H, Fail> {
-    if p.is_null() {
-        return Err(Fail::null(H::NAME));
-    }
-    if !p.is_aligned() {
-        return Err(Fail::argument(format!("misaligned {} pointer", H::NAME)));
-    }
-    // SAFETY: `p` is non-null and aligned, and C promises it points to a handle this
-    // library returned. Every handle is a heap block at least as large as its `magic`
-    // field's end, at `MAGIC_OFFSET` (8-aligned: `p` is aligned for `H`, whose alignment
-    // is at least `u64`'s). The tag is read as a plain `u64` (every bit pattern valid),
-    // before any reference to the handle exists. The check turns the likely mistakes (a
-    // handle of another kind, one already freed whose memory still holds `MAGIC_DEAD`)
-    // into errors.
-    let magic = unsafe { p.cast::<u8>().add(H::MAGIC_OFFSET).cast::<u64>().read() };
-    if magic != H::MAGIC {
-        let what = if magic == MAGIC_DEAD {
-            "a closed"
-        } else {
-            "not a"
-        };
-        return Err(Fail::argument(format!(
-            "the pointer is {what} {} handle",
-            H::NAME
-        )));
+    try_handle(p).ok_or_else(|| handle_error(p))
+}
+
+/// [`handle`] without the reason: for a call's fast path, which leaves errors to its slow
+/// path.
+#[inline]
+pub(crate) fn try_handle<'a, H: Handle>(p: *mut H) -> Option<&'a mut H> {
+    if magic_of(p)? != H::MAGIC {
+        return None;
     }
     // SAFETY: the tag says this is a live `H` made by `into_handle`. C calls are not made
     // concurrently on one handle (the header's thread-safety rule), so this is the only
     // reference for the duration of the call.
-    Ok(unsafe { &mut *p })
+    Some(unsafe { &mut *p })
+}
+
+/// The tag of the handle `p` points to; `None` for NULL or a misaligned pointer.
+#[inline]
+fn magic_of<H: Handle>(p: *mut H) -> Option<u64> {
+    if p.is_null() || !p.is_aligned() {
+        return None;
+    }
+    // SAFETY: `p` is non-null and aligned, and C promises it points to a handle this
+    // library returned. Every handle is a heap block at least as large as its `magic`
+    // field's end, at `MAGIC_OFFSET` (8-aligned: `p` is aligned for `H`, whose alignment
+    // is at least `u64`'s; `handle.rs` asserts the offset fits every kind of handle). The
+    // tag is read as a plain `u64` (every bit pattern valid), before any reference to the
+    // handle exists. The check turns the likely mistakes (a handle of another kind, one
+    // already freed whose memory still holds `MAGIC_DEAD`) into errors.
+    Some(unsafe { p.cast::<u8>().add(H::MAGIC_OFFSET).cast::<u64>().read() })
+}
+
+/// Why `p` is not a live handle of kind `H`.
+#[cold]
+#[inline(never)]
+fn handle_error<H: Handle>(p: *mut H) -> Fail {
+    if p.is_null() {
+        return Fail::null(H::NAME);
+    }
+    let what = match magic_of(p) {
+        None => "a misaligned",
+        Some(MAGIC_DEAD) => "a closed",
+        Some(_) => "not a",
+    };
+    Fail::argument(format!("the pointer is {what} {} handle", H::NAME))
 }
 
 /// Frees a handle returned by `into_handle` and returns its fields. Its tag is set to
@@ -78,11 +94,19 @@ pub(crate) fn free_handle<H: Handle>(h: &mut H) -> H {
 /// The engine's cache for reading. Refused while a transaction holds it mutably.
 #[inline]
 pub(crate) fn engine(h: &UidcacheCache) -> Result<&Cache, Fail> {
-    h.check_no_txn()?;
+    try_engine(h).ok_or_else(UidcacheCache::txn_busy)
+}
+
+/// [`engine`] without the reason, for a call's fast path.
+#[inline]
+pub(crate) fn try_engine(h: &UidcacheCache) -> Option<&Cache> {
+    if h.txn_open {
+        return None;
+    }
     // SAFETY: `h.cache` came from `Box::into_raw` in `new_cache` and is freed only by
     // `take_cache`, which consumes the handle. No `&mut Cache` exists: the only one is
-    // an open transaction's, and `check_no_txn` just ruled that out.
-    Ok(unsafe { h.cache.as_ref() })
+    // an open transaction's, and `txn_open` just ruled that out.
+    Some(unsafe { h.cache.as_ref() })
 }
 
 /// The engine's cache for a call that needs it alone (refresh). Refused while a
@@ -203,6 +227,13 @@ pub(crate) fn req_ref<'a, T>(p: *const T, what: &str) -> Result<&'a T, Fail> {
 #[inline]
 pub(crate) fn out<'a, T>(p: *mut T, what: &str) -> Result<&'a mut MaybeUninit<T>, Fail> {
     opt_out(p, what)?.ok_or_else(|| Fail::null(what))
+}
+
+/// Where to write an output, or `None` for NULL or a misaligned pointer: for a call's fast
+/// path, which leaves errors to its slow path.
+#[inline]
+pub(crate) fn try_out<'a, T>(p: *mut T) -> Option<&'a mut MaybeUninit<T>> {
+    opt_out(p, "").ok().flatten()
 }
 
 /// Where to write an optional output, or `None` for NULL.

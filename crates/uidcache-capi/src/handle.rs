@@ -102,12 +102,16 @@ impl UidcacheCache {
     #[inline]
     pub(crate) fn check_no_txn(&self) -> Result<(), Fail> {
         if self.txn_open {
-            Err(Fail::busy(
-                "a transaction of this cache is open: commit or abort it first",
-            ))
+            Err(Self::txn_busy())
         } else {
             Ok(())
         }
+    }
+
+    /// The error of a call that a transaction of the cache keeps from running.
+    #[cold]
+    pub(crate) fn txn_busy() -> Fail {
+        Fail::busy("a transaction of this cache is open: commit or abort it first")
     }
 
     /// Refuses while anything borrows the cache.

@@ -81,32 +81,64 @@ pub extern "C" fn uidcache_message_at(
     found: *mut bool,
 ) -> UidcacheStatus {
     guard(|| {
-        let h = boundary::handle(cache)?;
-        let out = boundary::out(out, "out")?;
-        let found = boundary::out(found, "found")?;
-        let view = boundary::engine(h)?.view();
-        // The in-memory answer first, `message_at` (with its large `Result`) out of line:
-        // the common call then needs no stack frame for it (View::peek_message_at).
-        let message = match view.peek_message_at(seq) {
-            Some(m) => Some(m),
-            None => message_at_slow(&view, seq)?,
-        };
-        match message {
-            Some(m) => {
-                out.write(UidcacheMessage::from(m));
-                found.write(true);
-            }
-            None => {
-                found.write(false);
-            }
+        // A message-list redraw makes this call in a loop: the common case (valid
+        // arguments, the record in a block this handle has mapped) is answered here with
+        // no error value on the stack, everything else by `message_at_slow`.
+        if message_at_fast(cache, seq, out, found) {
+            return Ok(());
         }
-        Ok(())
+        message_at_slow(cache, seq, out, found)
     })
 }
 
+/// The in-memory answer (`View::peek_message_at`), when the arguments are valid.
+#[inline(always)]
+fn message_at_fast(
+    cache: *mut UidcacheCache,
+    seq: u32,
+    out: *mut UidcacheMessage,
+    found: *mut bool,
+) -> bool {
+    let (Some(h), Some(out), Some(found)) = (
+        boundary::try_handle(cache),
+        boundary::try_out(out),
+        boundary::try_out(found),
+    ) else {
+        return false;
+    };
+    let Some(cache) = boundary::try_engine(h) else {
+        return false;
+    };
+    match cache.view().peek_message_at(seq) {
+        Some(m) => {
+            out.write(UidcacheMessage::from(m));
+            found.write(true);
+            true
+        }
+        None => false,
+    }
+}
+
 #[inline(never)]
-fn message_at_slow(view: &View<'_>, seq: u32) -> Result<Option<uidcache::Message>, Fail> {
-    Ok(view.message_at(seq)?)
+fn message_at_slow(
+    cache: *mut UidcacheCache,
+    seq: u32,
+    out: *mut UidcacheMessage,
+    found: *mut bool,
+) -> Result<(), Fail> {
+    let h = boundary::handle(cache)?;
+    let out = boundary::out(out, "out")?;
+    let found = boundary::out(found, "found")?;
+    match boundary::engine(h)?.view().message_at(seq)? {
+        Some(m) => {
+            out.write(UidcacheMessage::from(m));
+            found.write(true);
+        }
+        None => {
+            found.write(false);
+        }
+    }
+    Ok(())
 }
 
 /// Where UID `uid` stands (see `UIDCACHE_POSITION_*`).
