@@ -211,7 +211,7 @@ typedef enum {
   UIDCACHE_ERR_INVARIANT = 13,
   /**
    * A bug in the library (a Rust panic, caught at the boundary). The handle passed to
-   * the call should be closed.
+   * the call should be released: a transaction aborted, a cache closed.
    */
   UIDCACHE_ERR_PANIC = 14,
   /**

@@ -323,7 +323,10 @@ pub extern "C" fn uidcache_has_flag(
         let message = boundary::req_ref(message, "message")?.to_engine();
         let name = boundary::slice(name, len, "name")?;
         let out = boundary::out(out, "out")?;
-        if let Some(id) = message.flags {
+        let answer = view.has_flag(&message, name);
+        // A flag set this cache does not have answers "no" in the engine; here it is the
+        // caller's mistake. Only a "no" needs the (allocating) check.
+        if let (Some(false), Some(id)) = (answer, message.flags) {
             if view.flag_names(id).is_none() {
                 return Err(Fail::argument(format!(
                     "no flag set {} in this cache",
@@ -331,7 +334,7 @@ pub extern "C" fn uidcache_has_flag(
                 )));
             }
         }
-        out.write(match view.has_flag(&message, name) {
+        out.write(match answer {
             Some(true) => 1,
             Some(false) => 0,
             None => -1,

@@ -46,7 +46,7 @@ pub enum UidcacheStatus {
     /// An internal consistency rule failed: a bug, or damage the checksums did not see.
     UidcacheErrInvariant = 13,
     /// A bug in the library (a Rust panic, caught at the boundary). The handle passed to
-    /// the call should be closed.
+    /// the call should be released: a transaction aborted, a cache closed.
     UidcacheErrPanic = 14,
     /// The output buffer is too small; the length out-parameter says how much is needed.
     UidcacheErrBufferTooSmall = 15,

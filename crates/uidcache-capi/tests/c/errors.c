@@ -104,6 +104,13 @@ static void bad_arguments(const char *dir) {
     /* An unknown flag set. */
     EXPECT(UIDCACHE_ERR_ARGUMENT, uidcache_flag_names(c, 12345, ignore_name, NULL));
     MESSAGE_HAS("no flag set 12345");
+    uidcache_message forged = {1, 999, 0, true, false};
+    int has = 5;
+    EXPECT(UIDCACHE_ERR_ARGUMENT, uidcache_has_flag(c, &forged, (const uint8_t *)"\\Seen", 5, &has));
+    CHECK(has == 5);
+    forged.has_flags = false; /* FLAGS never learned: the answer is -1, whatever the set */
+    OK(uidcache_has_flag(c, &forged, (const uint8_t *)"\\Seen", 5, &has));
+    CHECK(has == -1);
     OK(uidcache_close(c));
 }
 
