@@ -1,0 +1,2 @@
+//! Helpers shared by the test binaries and the bench.
+pub mod cbuild;
