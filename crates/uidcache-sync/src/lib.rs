@@ -35,6 +35,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod auth;
 mod catchup;
 mod conn;
 mod error;
@@ -53,6 +54,7 @@ use std::time::Instant;
 
 use uidcache_engine::Cache;
 
+pub use auth::{LoginOptions, Mechanism, TokenFn};
 pub use catchup::Method;
 pub use conn::Traffic;
 pub use error::{Error, Result};
