@@ -1,6 +1,7 @@
 //! Keeps a uidcache mailbox cache in step with a real IMAP server.
 //!
-//! [`sync`] connects (TLS with rustls: `imaps://`, or STARTTLS on `imap://`), logs in,
+//! [`sync`] connects (TLS with rustls: `imaps://`, or STARTTLS on `imap://`), logs in
+//! (`AUTHENTICATE PLAIN`, `OAUTHBEARER` or `XOAUTH2`, or `LOGIN`: see [`LoginOptions`]),
 //! selects the mailbox the best way the server allows — `SELECT (QRESYNC ...)` built from
 //! the cache, else `SELECT (CONDSTORE)` and `FETCH (CHANGEDSINCE m)`, else a full refetch —
 //! and learns whatever is still unknown in blocks (`FETCH a:b (UID FLAGS MODSEQ)`, or

@@ -11,12 +11,15 @@
       In each of the first N non-INBOX mailboxes: one new message, one flag change, one
       expunge (doveadm).
   account.py measure DIR LABEL -- CMD...
-      Runs CMD with `{port}` replaced by a counting proxy's port in front of the server.
+      Runs CMD with `{port}` replaced by a counting proxy's port in front of the server
+      (the server offers STARTTLS; `{ca}` is replaced by the CA file that signed it).
       Prints one JSON line: label, seconds (wall), round_trips, bytes_in (to the client),
       bytes_out (from it), client_lines, connections, exit code.
   account.py run DIR -- CMD...
       start must have run. Three measures: `first` (the client's first sync), `unchanged`
       (again, nothing changed), `changed-10` (after `change --mailboxes 10`).
+  account.py names N
+      The names `start --mailboxes N` made, one per line (for clients that loop).
   account.py stop DIR
 
 Round trips, as `uidcache sync` counts them: each connection's greeting, plus each burst of
@@ -203,7 +206,8 @@ def measure_one(d, label, cmd):
     counter = Counter()
     threading.Thread(target=serve_proxy, args=(listener, port_of(d), counter),
                      daemon=True).start()
-    argv = [c.replace("{port}", str(port)) for c in cmd]
+    ca = os.path.join(d, "tls/ca.pem")
+    argv = [c.replace("{port}", str(port)).replace("{ca}", ca) for c in cmd]
     t0 = time.monotonic()
     rc = subprocess.run(argv, stdout=subprocess.DEVNULL).returncode
     seconds = time.monotonic() - t0
@@ -258,6 +262,9 @@ def main():
             p.add_argument("label")
         p.add_argument("cmd", nargs=argparse.REMAINDER)
         p.set_defaults(f=f)
+    p = sub.add_parser("names")
+    p.add_argument("mailboxes", type=int)
+    p.set_defaults(f=lambda a: print("\n".join(names(a.mailboxes))))
     p = sub.add_parser("stop")
     p.add_argument("dir")
     p.set_defaults(f=stop)
