@@ -20,6 +20,20 @@ pub enum Error {
     /// The server cannot be used safely or at all (no STARTTLS, login refused, ...).
     #[error("server {0}")]
     Server(String),
+    /// Logging in cannot start: no usable mechanism, no token, a failing token command.
+    #[error("login: {0}")]
+    Login(String),
+    /// The server refused the login (wrong password, rejected or expired token).
+    #[error("server refused the login ({mechanism}): {response}{}", sasl.as_ref().map_or(String::new(), |s| format!("; its SASL error: {s}")))]
+    Rejected {
+        /// The mechanism used (`PLAIN`, `OAUTHBEARER`, ...).
+        mechanism: String,
+        /// The server's tagged NO or BAD response (printable, shortened).
+        response: String,
+        /// The error the server sent in a continuation before its NO, decoded (OAuth
+        /// mechanisms: `status 401, scope ...`).
+        sasl: Option<String>,
+    },
     /// The server broke the protocol; `message` is the response (shortened).
     #[error("protocol violation by the server: {what}: {message}")]
     Protocol {

@@ -1,6 +1,7 @@
 //! Keeps a uidcache mailbox cache in step with a real IMAP server.
 //!
-//! [`sync`] connects (TLS with rustls: `imaps://`, or STARTTLS on `imap://`), logs in,
+//! [`sync`] connects (TLS with rustls: `imaps://`, or STARTTLS on `imap://`), logs in
+//! (`AUTHENTICATE PLAIN`, `OAUTHBEARER` or `XOAUTH2`, or `LOGIN`: see [`LoginOptions`]),
 //! selects the mailbox the best way the server allows — `SELECT (QRESYNC ...)` built from
 //! the cache, else `SELECT (CONDSTORE)` and `FETCH (CHANGEDSINCE m)`, else a full refetch —
 //! and learns whatever is still unknown in blocks (`FETCH a:b (UID FLAGS MODSEQ)`, or
@@ -35,6 +36,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod auth;
 mod catchup;
 mod conn;
 mod error;
@@ -53,6 +55,7 @@ use std::time::Instant;
 
 use uidcache_engine::Cache;
 
+pub use auth::{LoginOptions, Mechanism, TokenFn};
 pub use catchup::Method;
 pub use conn::Traffic;
 pub use error::{Error, Result};

@@ -83,12 +83,7 @@ impl Link {
             conn.send("CAPABILITY", None)?;
             Link::expect_ok(conn, "CAPABILITY")?;
         }
-        if conn.has("LOGINDISABLED") {
-            return Err(Error::Server(
-                "advertises LOGINDISABLED: it refuses LOGIN on this connection".into(),
-            ));
-        }
-        conn.login(&opts.target.user, &opts.password)?;
+        crate::auth::login(conn, &opts.target, &opts.password, &opts.login)?;
         // RFC 3501 6.2.3: capabilities may change after login; ask unless the OK told us.
         if !conn.has("IMAP4REV1") && !conn.has("IMAP4REV2") {
             conn.send("CAPABILITY", None)?;

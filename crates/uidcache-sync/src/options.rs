@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use uidcache_engine::Durability;
 
+use crate::auth::LoginOptions;
 use crate::url::Target;
 
 /// How a cache that already holds the mailbox catches up.
@@ -43,6 +44,9 @@ pub struct SyncOptions {
     pub password: String,
     /// PEM CA certificates to trust instead of the system's (self-signed servers).
     pub ca_file: Option<PathBuf>,
+    /// How to log in (mechanism, OAuth token source); the default picks from the
+    /// capabilities and uses [`SyncOptions::password`].
+    pub login: LoginOptions,
     /// Allow a plain-text LOGIN without TLS to a non-loopback host (off: refused).
     pub allow_plaintext: bool,
     /// Append the session to this file in the `uidcache replay` format.
@@ -75,6 +79,7 @@ impl SyncOptions {
             target,
             password,
             ca_file: None,
+            login: LoginOptions::default(),
             allow_plaintext: false,
             transcript: None,
             uids_only: false,

@@ -9,65 +9,15 @@
     reason = "a test"
 )]
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::thread::JoinHandle;
+mod support;
 
+use support::{options, serve, serve_many, step, Step};
 use uidcache_engine::Cache;
-use uidcache_sync::{sync, Error, SyncOptions, Target};
-
-/// One exchange: wait for a client line containing `expect` (none for the greeting), then
-/// send `reply` lines with `{tag}` replaced by the client's tag.
-struct Step {
-    expect: Option<&'static str>,
-    reply: Vec<&'static str>,
-}
-
-fn step(expect: &'static str, reply: &[&'static str]) -> Step {
-    Step {
-        expect: Some(expect),
-        reply: reply.to_vec(),
-    }
-}
-
-/// Serves one connection with `script`; the thread returns the lines the client sent.
-/// When the script ends the connection is closed.
-fn serve(greeting: &'static str, script: Vec<Step>) -> (u16, JoinHandle<Vec<String>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handle = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut out = stream.try_clone().unwrap();
-        let mut input = BufReader::new(stream);
-        let mut seen = Vec::new();
-        out.write_all(format!("{greeting}\r\n").as_bytes()).unwrap();
-        for s in script {
-            let mut tag = String::new();
-            if let Some(expect) = s.expect {
-                let mut line = String::new();
-                if input.read_line(&mut line).unwrap() == 0 {
-                    break;
-                }
-                let line = line.trim_end().to_string();
-                assert!(line.contains(expect), "expected {expect:?}, got {line:?}");
-                tag = line.split(' ').next().unwrap().to_string();
-                seen.push(line);
-            }
-            for r in &s.reply {
-                let _ = out.write_all(format!("{}\r\n", r.replace("{tag}", &tag)).as_bytes());
-            }
-        }
-        seen
-    });
-    (port, handle)
-}
-
-fn options(port: u16, password: &str) -> SyncOptions {
-    let target = Target::parse(&format!("imap://tester@127.0.0.1:{port}/INBOX")).unwrap();
-    SyncOptions::new(target, password.to_string())
-}
+use uidcache_sync::{sync, Error};
 
 const CAPS: &str = "* OK [CAPABILITY IMAP4rev1 ESEARCH] ready";
+/// A LOGIN completion carrying the capabilities (without them the client asks CAPABILITY).
+const LOGGED_IN: &str = "{tag} OK [CAPABILITY IMAP4rev1 ESEARCH] logged in";
 
 #[test]
 fn a_garbage_or_bye_greeting_is_a_clear_error() {
@@ -128,7 +78,7 @@ fn a_dropped_connection_keeps_what_was_committed() {
     let (port, _h) = serve(
         CAPS,
         vec![
-            step("LOGIN", &["{tag} OK logged in"]),
+            step("LOGIN", &[LOGGED_IN]),
             step(
                 "SELECT",
                 &[
@@ -170,7 +120,7 @@ fn a_server_contradicting_itself_is_an_error_naming_the_response() {
     let (port, _h) = serve(
         CAPS,
         vec![
-            step("LOGIN", &["{tag} OK logged in"]),
+            step("LOGIN", &[LOGGED_IN]),
             step(
                 "SELECT",
                 &["* 2 EXISTS", "* OK [UIDVALIDITY 9] ok", "{tag} OK done"],
@@ -191,39 +141,9 @@ fn a_server_contradicting_itself_is_an_error_naming_the_response() {
     assert_eq!(cache.view().exists(), Some(2), "the SELECT was committed");
 }
 
-/// Serves one connection per script, one after the other (a sync that reconnects).
-fn serve_many(greeting: &'static str, scripts: Vec<Vec<Step>>) -> (u16, JoinHandle<Vec<String>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handle = std::thread::spawn(move || {
-        let mut seen = Vec::new();
-        for script in scripts {
-            let (stream, _) = listener.accept().unwrap();
-            let mut out = stream.try_clone().unwrap();
-            let mut input = BufReader::new(stream);
-            out.write_all(format!("{greeting}\r\n").as_bytes()).unwrap();
-            for s in script {
-                let mut line = String::new();
-                if input.read_line(&mut line).unwrap() == 0 {
-                    break;
-                }
-                let line = line.trim_end().to_string();
-                let expect = s.expect.unwrap();
-                assert!(line.contains(expect), "expected {expect:?}, got {line:?}");
-                let tag = line.split(' ').next().unwrap().to_string();
-                seen.push(line);
-                for r in &s.reply {
-                    let _ = out.write_all(format!("{}\r\n", r.replace("{tag}", &tag)).as_bytes());
-                }
-            }
-            seen.push("-- closed".to_string());
-        }
-        seen
-    });
-    (port, handle)
-}
-
 const QRESYNC_CAPS: &str = "* OK [CAPABILITY IMAP4rev1 ESEARCH CONDSTORE QRESYNC] ready";
+const LOGGED_IN_QRESYNC: &str =
+    "{tag} OK [CAPABILITY IMAP4rev1 ESEARCH CONDSTORE QRESYNC] logged in";
 
 /// A cache of UIDVALIDITY 7 with `uids` at 1.., no flags set, MODSEQ 5 each, and
 /// HIGHESTMODSEQ `modseq`: what an earlier sync left, wrong in a way the test chooses.
@@ -249,7 +169,7 @@ fn cache_with(dir: &std::path::Path, uids: &[u32], modseq: u64) -> Cache {
 /// `script` after the LOGIN and `ENABLE QRESYNC` every QRESYNC-capable session starts with.
 fn with_qresync_login(script: Vec<Step>) -> Vec<Step> {
     let mut steps = vec![
-        step("LOGIN", &["{tag} OK logged in"]),
+        step("LOGIN", &[LOGGED_IN_QRESYNC]),
         step("ENABLE QRESYNC", &["* ENABLED QRESYNC", "{tag} OK enabled"]),
     ];
     steps.extend(script);
@@ -401,7 +321,7 @@ fn uids_only_keeps_the_old_highestmodseq() {
     let dir = tempfile::tempdir().unwrap();
     let mut cache = cache_with(dir.path(), &[1, 2, 3], 10);
     let script = vec![
-        step("LOGIN", &["{tag} OK logged in"]),
+        step("LOGIN", &[LOGGED_IN_QRESYNC]),
         step(
             "SELECT \"INBOX\" (CONDSTORE)",
             &[
@@ -491,7 +411,7 @@ fn a_condstore_catch_up_stores_the_new_value_only_after_changedsince() {
     };
     let dir = tempfile::tempdir().unwrap();
     let mut cache = cache_with(dir.path(), &[1, 2, 3], 10);
-    let cut = vec![step("LOGIN", &["{tag} OK logged in"]), select(), search()];
+    let cut = vec![step("LOGIN", &[LOGGED_IN_QRESYNC]), select(), search()];
     let (port, h) = serve_many(QRESYNC_CAPS, vec![cut]);
     let mut o = options(port, "pw");
     o.resync = uidcache_sync::Resync::Condstore;
@@ -500,7 +420,7 @@ fn a_condstore_catch_up_stores_the_new_value_only_after_changedsince() {
     assert_eq!(cache.view().highestmodseq(), Some(10));
 
     let whole = vec![
-        step("LOGIN", &["{tag} OK logged in"]),
+        step("LOGIN", &[LOGGED_IN_QRESYNC]),
         select(),
         search(),
         step(

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod auth_args;
 mod bench;
 mod commands;
 mod demo;

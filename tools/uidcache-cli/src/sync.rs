@@ -27,6 +27,9 @@ pub struct Args {
     /// Allow sending the password without TLS to a host that is not loopback.
     #[arg(long)]
     pub allow_plaintext: bool,
+    /// --auth and the OAuth token source.
+    #[command(flatten)]
+    pub login: crate::auth_args::AuthArgs,
     /// Read the password from the first line of this file.
     #[arg(long)]
     pub password_file: Option<PathBuf>,
@@ -135,7 +138,11 @@ fn failure(e: Error) -> Failure {
 /// `uidcache sync`.
 pub fn run(args: Args) -> Result<(), Failure> {
     let target = Target::parse(&args.url).map_err(|e| Failure::Io(e.to_string()))?;
-    let password = password(args.password_file.as_deref(), &target.user)?;
+    let password = if args.login.needs_password() {
+        password(args.password_file.as_deref(), &target.user)?
+    } else {
+        String::new()
+    };
     let durability = if args.no_fsync {
         Durability::NoSync
     } else {
@@ -149,6 +156,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     )
     .map_err(|e| Failure::engine(&args.dir.display().to_string(), e))?;
     let mut opts = SyncOptions::new(target, password);
+    opts.login = args.login.login_options();
     opts.ca_file = args.ca_file;
     opts.allow_plaintext = args.allow_plaintext;
     opts.transcript = args.transcript;

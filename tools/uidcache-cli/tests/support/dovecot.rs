@@ -24,7 +24,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::fixture::{fixtures, or_skip, run_ok, run_start, text, StartError, PASSWORD, USER};
+use super::fixture::{fixtures, or_skip, run_ok, run_start_with, text, StartError, PASSWORD, USER};
 use super::server::Server;
 
 /// A running throwaway Dovecot server; stopped and deleted on drop.
@@ -68,12 +68,29 @@ impl Dovecot {
         )
     }
 
+    /// Like [`Dovecot::start_or_skip`] (with QRESYNC), and OAUTHBEARER and XOAUTH2 offered
+    /// too: Dovecot's oauth2 passdb checks each token by POSTing `token=...` to
+    /// `introspection_url` (RFC 7662) and accepts it when the JSON answer has
+    /// `"active": true` and `"username"` names the user.
+    pub fn start_with_oauth2_or_skip(introspection_url: &str) -> Option<Dovecot> {
+        let env = [("DOVECOT_OAUTH2_INTROSPECTION_URL", introspection_url)];
+        or_skip(
+            Self::try_start_with(true, &env),
+            "Dovecot",
+            "UIDCACHE_REQUIRE_DOVECOT",
+        )
+    }
+
     fn try_start(qresync: bool) -> Result<Dovecot, StartError> {
+        Self::try_start_with(qresync, &[])
+    }
+
+    fn try_start_with(qresync: bool, env: &[(&str, &str)]) -> Result<Dovecot, StartError> {
         let dir = tempfile::Builder::new()
             .prefix("uidcache-dovecot-")
             .tempdir()
             .map_err(|e| StartError::Failed(format!("cannot make a temp dir: {e}")))?;
-        let (port, pid) = run_start(&script("start"), dir.path(), qresync)?;
+        let (port, pid) = run_start_with(&script("start"), dir.path(), qresync, env)?;
         Ok(Dovecot {
             dir,
             port,

@@ -147,10 +147,22 @@ pub fn or_skip<T>(started: Result<T, StartError>, name: &str, require_var: &str)
 /// Runs `START DIR PORT [--no-qresync]` on free-looking ports until one is not taken;
 /// returns (port, the pid the script printed).
 pub fn run_start(start: &Path, dir: &Path, qresync: bool) -> Result<(u16, u32), StartError> {
+    run_start_with(start, dir, qresync, &[])
+}
+
+/// [`run_start`] with extra environment variables for the script (e.g. Dovecot's
+/// `DOVECOT_OAUTH2_INTROSPECTION_URL`).
+pub fn run_start_with(
+    start: &Path,
+    dir: &Path,
+    qresync: bool,
+    env: &[(&str, &str)],
+) -> Result<(u16, u32), StartError> {
     let mut last = String::new();
     for port in candidate_ports() {
         let mut cmd = Command::new(start);
         cmd.arg(dir).arg(port.to_string());
+        cmd.envs(env.iter().copied());
         if !qresync {
             cmd.arg("--no-qresync");
         }
