@@ -14,10 +14,9 @@ use crate::records::{note_flags, FlagTuples, Row};
 /// The first batch is small, so that `next()` on a fresh iterator is quick; each next one
 /// is four times larger, up to [`MAX_BATCH`].
 const FIRST_BATCH: usize = 256;
-/// The largest batch: 4096 tuples (with their ints, about 500 KB), so that a batch stays in
-/// the CPU cache and its memory is reused by the next one (64K tuples per batch ran twice
-/// as slow).
-const MAX_BATCH: usize = 4096;
+/// The largest batch: 1024 tuples (with their ints, about 130 KB), so that a batch stays in
+/// the CPU cache and the next one reuses its memory.
+const MAX_BATCH: usize = 1024;
 
 /// One record as the tuple the iterators yield: `(seq, uid, flags, modseq)`, with `seq`
 /// `None` for an unplaced record (which has none).
