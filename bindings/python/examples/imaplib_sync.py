@@ -92,7 +92,7 @@ class Replayer:
         self.session.command(self.tx, line)
         self.imap.send(line + b"\r\n")
         self.summary.commands += 1
-        untagged = []
+        untagged: list[bytes] = []
         while True:
             response = self.read_response()
             self.summary.responses += 1

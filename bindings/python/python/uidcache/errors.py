@@ -15,10 +15,17 @@ class Error(Exception):
 class LockedError(Error):
     """Another process holds the writer lock: open read-only, or pass ``lock_wait``."""
 
+    path: str
+
 
 class CorruptError(Error):
     """A cache file contradicts the format spec: ``path``, ``offset``, ``structure`` and
     ``field`` say where. ``Cache.open(path, repair=True)`` repairs it."""
+
+    path: str
+    offset: int
+    structure: str
+    field: str
 
 
 class UpgradeRequiredError(CorruptError):
@@ -27,6 +34,8 @@ class UpgradeRequiredError(CorruptError):
 
 class NotACacheError(Error):
     """A writer was asked to open a directory that holds other files; nothing was touched."""
+
+    path: str
 
 
 class PoisonedError(Error):
@@ -48,6 +57,9 @@ class InvariantError(Error):
 
 class CacheIOError(Error, OSError):
     """A file operation failed: ``op``, ``path`` and ``errno`` say which."""
+
+    path: str
+    op: str
 
 
 class RepairError(Error):
@@ -71,6 +83,8 @@ class ChangedDuringIteration(Error, RuntimeError):
 class ImapError(Error):
     """A server response that cannot be applied to the cache; ``line`` counts responses
     fed to the session. The transaction must be aborted."""
+
+    line: int
 
 
 class UnreportedExpungeError(ImapError):
