@@ -52,3 +52,28 @@ def test_a_reader_reads_while_the_writer_commits_in_another_thread(cache_dir):
         t.join()
         assert errors == []
         assert writer.exists == 299
+
+
+def test_a_writer_waiting_for_the_lock_lets_other_threads_run(cache_dir):
+    # `open` waits for the lock with the GIL released: were it held, this thread could not
+    # close the first writer, and the second would give up after lock_wait (LockedError).
+    first = uidcache.Cache.open(cache_dir, durable=False)
+    fill(first, 1, [(1, 7)])
+    opened = []
+    failed = []
+
+    def second_writer():
+        try:
+            opened.append(uidcache.Cache.open(cache_dir, lock_wait=60))
+        except uidcache.Error as e:
+            failed.append(e)
+
+    t = threading.Thread(target=second_writer)
+    t.start()
+    # Likely (not necessarily) inside `open` by now; the assertions hold either way.
+    t.join(timeout=0.2)
+    first.close()
+    t.join()
+    assert failed == []
+    with opened[0] as cache:
+        assert cache.message_at(1).uid == 7
