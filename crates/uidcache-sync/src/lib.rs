@@ -35,6 +35,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod account;
 mod catchup;
 mod conn;
 mod error;
@@ -47,6 +48,7 @@ mod plan;
 mod summary;
 mod transcript;
 mod url;
+mod utf7;
 mod watch;
 
 use std::time::Instant;
