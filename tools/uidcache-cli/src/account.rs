@@ -53,8 +53,7 @@ pub fn run(args: &Args, mut sync: SyncOptions) -> Result<(), Failure> {
     let failed = summary.failures();
     if summary.interrupted {
         return Err(Failure::Interrupted(
-            "interrupted; what was received is committed: run the same command to continue"
-                .into(),
+            "interrupted; what was received is committed: run the same command to continue".into(),
         ));
     }
     if failed > 0 {

@@ -46,7 +46,9 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Input(m) | Failure::Io(m) | Failure::Partial(m) | Failure::Interrupted(m) => f.write_str(m),
+            Failure::Input(m) | Failure::Io(m) | Failure::Partial(m) | Failure::Interrupted(m) => {
+                f.write_str(m)
+            }
             Failure::StdoutClosed => f.write_str("stdout closed"),
         }
     }

@@ -36,14 +36,11 @@ impl Listed {
     }
 }
 
-/// The STATUS items asked for.
+/// The STATUS items asked for (MAILBOXID apart: see [`list`]).
 fn status_items(conn: &Conn) -> String {
     let mut items = String::from("MESSAGES UIDNEXT UIDVALIDITY");
     if conn.has("CONDSTORE") || conn.has("QRESYNC") {
         items.push_str(" HIGHESTMODSEQ");
-    }
-    if conn.has("OBJECTID") {
-        items.push_str(" MAILBOXID");
     }
     items
 }
@@ -53,6 +50,9 @@ fn status_items(conn: &Conn) -> String {
 pub(crate) fn list(conn: &mut Conn, patterns: &[String]) -> Result<Vec<Listed>> {
     let pats: Vec<String> = patterns.iter().map(|p| mailbox::quoted(p)).collect();
     let items = status_items(conn);
+    // MAILBOXID is asked for on its own, in the same batch (no extra round trip): Cyrus
+    // 3.6.1 answers it with garbage bytes when other items come in the same STATUS.
+    let ids = conn.has("OBJECTID");
     let mut found: Vec<Listed> = Vec::new();
     if conn.has("LIST-STATUS") {
         let special = if conn.has("SPECIAL-USE") {
@@ -60,11 +60,14 @@ pub(crate) fn list(conn: &mut Conn, patterns: &[String]) -> Result<Vec<Listed>> 
         } else {
             ""
         };
-        let cmd = format!(
-            "LIST \"\" ({}) RETURN ({special}STATUS ({items}))",
-            pats.join(" ")
-        );
-        let (untagged, _) = exchange(conn, vec![cmd], true)?;
+        let pats = pats.join(" ");
+        let mut cmds = vec![format!(
+            "LIST \"\" ({pats}) RETURN ({special}STATUS ({items}))"
+        )];
+        if ids {
+            cmds.push(format!("LIST \"\" ({pats}) RETURN (STATUS (MAILBOXID))"));
+        }
+        let (untagged, _) = exchange(conn, cmds, true)?;
         absorb(&mut found, &untagged)?;
     } else {
         let cmds = pats.iter().map(|p| format!("LIST \"\" {p}")).collect();
@@ -74,6 +77,9 @@ pub(crate) fn list(conn: &mut Conn, patterns: &[String]) -> Result<Vec<Listed>> 
         for l in found.iter().filter(|l| l.is_selectable()) {
             if let Some(q) = value::quote(&l.raw) {
                 cmds.push(format!("STATUS {q} ({items})"));
+                if ids {
+                    cmds.push(format!("STATUS {q} (MAILBOXID)"));
+                }
             }
         }
         // A STATUS that fails (a mailbox deleted since the LIST) leaves that mailbox
@@ -160,7 +166,8 @@ pub(crate) fn exchange(
 /// Folds `* LIST` and `* STATUS` responses into `found` (a STATUS for a name not listed
 /// is kept only when that name is listed).
 pub(crate) fn absorb(found: &mut Vec<Listed>, untagged: &[Received]) -> Result<()> {
-    let mut statuses: HashMap<Vec<u8>, (Counters, Option<String>)> = HashMap::new();
+    let mut statuses: HashMap<Vec<u8>, Counters> = HashMap::new();
+    let mut ids: HashMap<Vec<u8>, String> = HashMap::new();
     for r in untagged {
         let Some(rest) = r.raw.strip_prefix(b"* ") else {
             continue;
@@ -181,17 +188,20 @@ pub(crate) fn absorb(found: &mut Vec<Listed>, untagged: &[Received]) -> Result<(
             }
         } else if word.eq_ignore_ascii_case(b"STATUS") {
             let (raw, counters, id) = parse_status(rest).ok_or_else(bad)?;
+            if let Some(id) = id {
+                ids.insert(raw.clone(), id);
+            }
             if let Some(c) = counters {
-                statuses.insert(raw, (c, id));
+                statuses.insert(raw, c);
             }
         }
     }
     for f in found.iter_mut() {
-        if let Some((c, id)) = statuses.remove(&f.raw) {
+        if let Some(c) = statuses.remove(&f.raw) {
             f.status = Some(c);
-            if id.is_some() {
-                f.mailbox_id = id;
-            }
+        }
+        if let Some(id) = ids.remove(&f.raw) {
+            f.mailbox_id = Some(id);
         }
     }
     Ok(())
@@ -242,10 +252,18 @@ fn parse_status(rest: &[u8]) -> Option<(Vec<u8>, Option<Counters>, Option<String
         let key = k.text()?.to_ascii_uppercase();
         if key == "MAILBOXID" {
             // RFC 8474 4: MAILBOXID (objectid).
-            id = match val {
+            let text = match val {
                 Value::List(l) => l.first().and_then(Value::text),
                 other => other.text(),
             };
+            // RFC 8474 4: objectid = 1*255(ALPHA / DIGIT / "_" / "-"). Anything else is
+            // not an identity to move caches by.
+            id = text.filter(|t| {
+                !t.is_empty()
+                    && t.len() <= 255
+                    && t.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            });
         } else if let Some(n) = val.number() {
             numbers.insert(key, n);
         }
@@ -292,5 +310,8 @@ mod tests {
         assert_eq!(id.as_deref(), Some("F1-x"));
         let (_, c, _) = parse_status(b"STATUS x (MESSAGES 3)").unwrap();
         assert_eq!(c, None);
+        // Cyrus 3.6.1's MAILBOXID beside other items: bytes that are no objectid.
+        let (_, _, id) = parse_status(b"STATUS x (MESSAGES 0 MAILBOXID (J\x07\x08nQV))").unwrap();
+        assert_eq!(id, None);
     }
 }
