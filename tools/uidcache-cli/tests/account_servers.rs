@@ -14,9 +14,10 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::server::{start_or_skip, Kind, Server};
@@ -26,12 +27,17 @@ const ENTWURFE: &str = "Entw&APw-rfe";
 const LISTS: &str = "Lists/rust";
 const ARCHIVE: &str = "Archiv 2024";
 
+/// `uidcache sync CA EXTRA URL DIR` for the whole account.
 fn uidcache(server: &dyn Server, dir: &Path, extra: &[&str]) -> Command {
+    uidcache_at(server, &server.url(""), dir, extra)
+}
+
+fn uidcache_at(server: &dyn Server, url: &str, dir: &Path, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_uidcache"));
     cmd.arg("sync")
         .args(server.ca_args())
         .args(extra)
-        .arg(server.url(""))
+        .arg(url)
         .arg(dir)
         .env("UIDCACHE_PASSWORD", "test")
         .stdin(Stdio::null());
@@ -42,9 +48,8 @@ fn run(server: &dyn Server, dir: &Path, extra: &[&str]) -> Output {
     uidcache(server, dir, extra).output().unwrap()
 }
 
-/// An account sync with `--json`; panics unless it exits 0. Returns the object.
-fn json_run(server: &dyn Server, dir: &Path) -> Value {
-    let out = run(server, dir, &["--json"]);
+/// The one JSON object a successful `--json` run printed; panics unless it exited 0.
+fn json_of(out: Output) -> Value {
     assert!(
         out.status.success(),
         "uidcache sync --json failed ({}): {}",
@@ -53,7 +58,14 @@ fn json_run(server: &dyn Server, dir: &Path) -> Value {
     );
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.lines().count(), 1, "one object on one line: {text}");
-    serde_json::from_str(&text).unwrap()
+    let v = serde_json::from_str(&text).unwrap();
+    check_shape(&v);
+    v
+}
+
+/// An account sync with `--json` and `extra`.
+fn json_run(server: &dyn Server, dir: &Path, extra: &[&str]) -> Value {
+    json_of(run(server, dir, &[&["--json"], extra].concat()))
 }
 
 /// The JSON shape the issue fixes, exactly: these keys and no others.
@@ -181,8 +193,7 @@ fn account_body(server: &dyn Server) {
     ];
 
     // First run: every mailbox learned.
-    let v = json_run(server, &dir);
-    check_shape(&v);
+    let v = json_run(server, &dir, &[]);
     assert!(by_name(&v).values().all(|(m, _)| m == "first"), "{v}");
     assert_all_current(server, &v, &expected, "first run");
 
@@ -196,8 +207,7 @@ fn account_body(server: &dyn Server) {
     // Two mailboxes change: only they are selected.
     server.mutate("INBOX", &["append", "3", "add", "\\Seen", "1:5"]);
     server.mutate(ARCHIVE, &["expunge", "2:3"]);
-    let v = json_run(server, &dir);
-    check_shape(&v);
+    let v = json_run(server, &dir, &[]);
     let methods: BTreeMap<String, String> =
         by_name(&v).into_iter().map(|(k, (m, _))| (k, m)).collect();
     for (name, method) in &methods {
@@ -211,14 +221,7 @@ fn account_body(server: &dyn Server) {
     server.mutate(ARCHIVE, &["delete"]);
     server.mutate(ENTWURFE, &["recreate", "append", "2"]);
     let old_lists_dir = by_name(&v)[LISTS].1.clone();
-    let out = run(server, &dir, &["--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    check_shape(&v);
+    let v = json_run(server, &dir, &[]);
     expected.retain(|(n, _)| *n != ARCHIVE && *n != LISTS);
     expected.push(("Lists/go", "Lists/go"));
     assert_all_current(server, &v, &expected, "after rename, delete, recreate");
@@ -254,8 +257,7 @@ fn account_body(server: &dyn Server) {
     }
     child.wait().unwrap();
     eprintln!("{}: killed mid-sync: {killed}", server.name());
-    let v = json_run(server, &dir);
-    check_shape(&v);
+    let v = json_run(server, &dir, &[]);
     assert_all_current(server, &v, &expected, "after a kill");
     let out = run(server, &dir, &[]);
     let text = String::from_utf8(out.stdout).unwrap();
@@ -271,35 +273,17 @@ fn patterns_and_single_json_body(server: &dyn Server) {
     server.populate("INBOX", 5);
     server.populate(LISTS, 4);
     server.populate("Lists/go", 3);
-    let out = run(server, &dir, &["--json", "--mailbox", "Lists/%"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    check_shape(&v);
+    let v = json_run(server, &dir, &["--mailbox", "Lists/%"]);
     let names: Vec<String> = by_name(&v).into_keys().collect();
     assert_eq!(names, ["Lists/go", "Lists/rust"]);
 
     let single = tmp.path().join("inbox");
-    let out = Command::new(env!("CARGO_BIN_EXE_uidcache"))
-        .arg("sync")
-        .args(server.ca_args())
-        .arg("--json")
-        .arg(server.url("INBOX"))
-        .arg(&single)
-        .env("UIDCACHE_PASSWORD", "test")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let url = server.url("INBOX");
+    let v = json_of(
+        uidcache_at(server, &url, &single, &["--json"])
+            .output()
+            .unwrap(),
     );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    check_shape(&v);
     let m = &v["mailboxes"].as_array().unwrap()[0];
     assert_eq!(v["mailboxes"].as_array().unwrap().len(), 1);
     assert_eq!(
@@ -312,30 +296,94 @@ fn patterns_and_single_json_body(server: &dyn Server) {
     );
 }
 
-#[test]
-fn account_dovecot() {
-    if let Some(server) = start_or_skip(Kind::Dovecot, true) {
-        account_body(&*server);
-    }
+/// `NAME::dovecot` and `NAME::cyrus` run `BODY` on a fresh server each (or skip loudly
+/// where it cannot run; a failure with `UIDCACHE_REQUIRE_*=1`).
+macro_rules! on_both {
+    ($($name:ident: $body:ident;)*) => {$(
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn dovecot() {
+                if let Some(server) = start_or_skip(Kind::Dovecot, true) {
+                    $body(&*server);
+                }
+            }
+
+            #[test]
+            fn cyrus() {
+                if let Some(server) = start_or_skip(Kind::Cyrus, true) {
+                    $body(&*server);
+                }
+            }
+        }
+    )*};
 }
 
-#[test]
-fn account_cyrus() {
-    if let Some(server) = start_or_skip(Kind::Cyrus, true) {
-        account_body(&*server);
+/// `--watch` on an account: changes in two mailboxes reach their caches while it runs
+/// (NOTIFY on Dovecot, IDLE on INBOX plus the poll on Cyrus), and after Ctrl-C every cache
+/// equals the server's truth exactly.
+fn watch_body(server: &dyn Server) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("account");
+    server.populate("INBOX", 10);
+    server.populate(ENTWURFE, 6);
+    let expected = [("INBOX", "INBOX"), ("Entwürfe", ENTWURFE)];
+    let mut child = uidcache(server, &dir, &["--watch", "--poll", "1", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    // The first round is done when it says it is watching.
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the watcher never started watching");
+        if line.contains("watching the account") {
+            break;
+        }
     }
+    server.mutate("INBOX", &["append", "2", "add", "$Work", "1:3"]);
+    server.mutate(ENTWURFE, &["expunge", "1"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let records = |s: &str| -> Vec<String> {
+        // UIDNEXT and HIGHESTMODSEQ settle at the last round; compare count and records.
+        s.lines()
+            .filter(|l| !l.starts_with("uidnext ") && !l.starts_with("highestmodseq "))
+            .map(str::to_string)
+            .collect()
+    };
+    let boxes = dir.join("mailboxes");
+    for (_, raw) in expected {
+        let cache = boxes.join(uidcache_sync::account::dir_name(raw.as_bytes()));
+        while records(&server.truth(raw)) != records(&dump(&cache)) {
+            assert!(
+                Instant::now() < deadline,
+                "the watcher never caught up with {raw}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let out = child.wait_with_output().unwrap();
+    let v = json_of(out);
+    assert_all_current(server, &v, &expected, "after Ctrl-C");
 }
 
-#[test]
-fn patterns_and_single_json_dovecot() {
-    if let Some(server) = start_or_skip(Kind::Dovecot, true) {
-        patterns_and_single_json_body(&*server);
-    }
-}
-
-#[test]
-fn patterns_and_single_json_cyrus() {
-    if let Some(server) = start_or_skip(Kind::Cyrus, true) {
-        patterns_and_single_json_body(&*server);
-    }
+on_both! {
+    account: account_body;
+    patterns_and_single_json: patterns_and_single_json_body;
+    account_watch: watch_body;
 }

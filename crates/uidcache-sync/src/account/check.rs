@@ -73,8 +73,11 @@ pub(super) fn check_on(
 ) -> Result<Plan> {
     let listed = listing::list(conn, &opts.patterns)?;
     let boxes = account.dir.join(MAILBOXES);
-    let old = std::mem::take(&mut account.entries);
-    let mut used = vec![false; old.len()];
+    // Each old entry with whether a listed mailbox took it over.
+    let mut old: Vec<(Entry, bool)> = std::mem::take(&mut account.entries)
+        .into_iter()
+        .map(|e| (e, false))
+        .collect();
     let mut entries = Vec::with_capacity(listed.len());
     let mut plan = Plan {
         mailboxes: Vec::new(),
@@ -86,9 +89,8 @@ pub(super) fn check_on(
     for l in &listed {
         let dir = dirname::encode(&l.raw);
         let mut synced = None;
-        if let Some(i) = old.iter().position(|e| e.raw == l.raw) {
-            used[i] = true;
-            let e = &old[i];
+        if let Some((e, used)) = old.iter_mut().find(|(e, _)| e.raw == l.raw) {
+            *used = true;
             if matches!((&e.mailbox_id, &l.mailbox_id), (Some(a), Some(b)) if a != b) {
                 // Same name, another mailbox (deleted and recreated, or names swapped):
                 // the cache describes something else, and is started afresh.
@@ -97,14 +99,13 @@ pub(super) fn check_on(
                 synced = e.synced;
             }
         } else if let Some(id) = &l.mailbox_id {
-            let moved = old.iter().enumerate().position(|(j, e)| {
-                !used[j]
+            let moved = old.iter_mut().find(|(e, used)| {
+                !*used
                     && e.mailbox_id.as_ref() == Some(id)
                     && !listed.iter().any(|m| m.raw == e.raw)
             });
-            if let Some(j) = moved {
-                used[j] = true;
-                let e = &old[j];
+            if let Some((e, used)) = moved {
+                *used = true;
                 move_cache(&boxes, &e.dir, &dir)?;
                 plan.renamed.push((e.name.clone(), decoded(&l.raw)));
                 synced = e.synced;
@@ -135,8 +136,7 @@ pub(super) fn check_on(
     };
     let missing: Vec<&Entry> = old
         .iter()
-        .zip(&used)
-        .filter(|(e, u)| !**u && in_scope(e))
+        .filter(|(e, used)| !*used && in_scope(e))
         .map(|(e, _)| e)
         .collect();
     let gone = if missing.is_empty() {
@@ -159,8 +159,7 @@ pub(super) fn check_on(
     }
     entries.extend(
         old.iter()
-            .zip(&used)
-            .filter(|(e, u)| !**u && !in_scope(e))
+            .filter(|(e, used)| !*used && !in_scope(e))
             .map(|(e, _)| e.clone()),
     );
     file::write(&account.dir, &entries)?;
