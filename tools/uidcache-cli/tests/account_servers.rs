@@ -348,6 +348,12 @@ fn watch_body(server: &dyn Server) {
             .recv_timeout(Duration::from_secs(60))
             .expect("the watcher never started watching");
         if line.contains("watching the account") {
+            // Dovecot offers NOTIFY (RFC 5465); Cyrus 3.6 does not.
+            assert_eq!(
+                line.contains("(NOTIFY"),
+                server.name() == "dovecot",
+                "{line}"
+            );
             break;
         }
     }
