@@ -111,7 +111,7 @@ pub(super) fn check_on(
                 synced = e.synced;
             }
         }
-        let entry = Entry {
+        let mut entry = Entry {
             raw: l.raw.clone(),
             name: decoded(&l.raw),
             delimiter: l.delimiter,
@@ -121,8 +121,14 @@ pub(super) fn check_on(
             synced,
         };
         if entry.is_selectable() {
+            let behind = behind(&boxes.join(&entry.dir), &entry, l);
+            if behind.is_some() {
+                // Until its sync completes, nothing may claim this cache current (a kill
+                // during the sync leaves the file saying so).
+                entry.synced = None;
+            }
             plan.mailboxes.push(Planned {
-                behind: behind(&boxes.join(&entry.dir), &entry, l),
+                behind,
                 status: l.status,
                 entry: entry.clone(),
             });

@@ -37,6 +37,7 @@ mod dirname;
 mod file;
 mod listing;
 mod pattern;
+mod reuse;
 mod run;
 mod value;
 mod watch;

@@ -16,9 +16,12 @@ use crate::options::SyncOptions;
 use crate::url::Target;
 use crate::utf7;
 
-use super::check::counters_of;
+use super::check::{counters_of, logout};
 use super::file::{self, Counters};
+use super::reuse::{since, sync_on};
 use super::{Account, AccountOptions, AccountSummary, MailboxReport, Outcome, Plan, MAILBOXES};
+use crate::conn::Traffic;
+use crate::link::Link;
 
 /// One mailbox to sync: its index in the plan, decoded name, wire name and cache.
 struct Job {
@@ -30,6 +33,14 @@ struct Job {
 
 /// What a job sends back: the report, and the counters to record (a completed sync).
 type Done = (usize, MailboxReport, Option<Counters>);
+
+/// What the jobs tell the collecting thread.
+enum Msg {
+    /// A mailbox is done.
+    Done(Done),
+    /// A job's connection closed: its LOGOUT's traffic.
+    Closed(Traffic),
+}
 
 pub(super) fn sync(account: &mut Account, opts: &mut AccountOptions) -> Result<AccountSummary> {
     let started = Instant::now();
@@ -69,7 +80,7 @@ pub(super) fn sync_plan(
     let total = queue.len();
     let jobs = opts.jobs.clamp(1, total.max(1));
     let queue = Mutex::new(queue);
-    let (tx, rx) = mpsc::channel::<Done>();
+    let (tx, rx) = mpsc::channel::<Msg>();
     let mut traffic = plan.traffic;
     let mut finished = 0;
     let base = &opts.sync;
@@ -81,22 +92,34 @@ pub(super) fn sync_plan(
             let queue = &queue;
             // Each thread its own copy: the callbacks in the caller's options are not Sync.
             let base = options_for(base, String::new());
-            scope.spawn(move || loop {
-                if base.interrupt.load(Ordering::Relaxed) {
-                    break;
+            scope.spawn(move || {
+                let mut link: Option<Link> = None;
+                while !base.interrupt.load(Ordering::Relaxed) {
+                    let job = match queue.lock() {
+                        Ok(mut q) => q.pop_front(),
+                        Err(_) => None,
+                    };
+                    let Some(job) = job else { break };
+                    if tx.send(Msg::Done(sync_one(&base, &mut link, job))).is_err() {
+                        break;
+                    }
                 }
-                let job = match queue.lock() {
-                    Ok(mut q) => q.pop_front(),
-                    Err(_) => None,
-                };
-                let Some(job) = job else { break };
-                if tx.send(sync_one(&base, job)).is_err() {
-                    break;
+                if let Some(mut l) = link {
+                    let before = l.conn.traffic;
+                    logout(&mut l.conn);
+                    let _ = tx.send(Msg::Closed(since(l.conn.traffic, before)));
                 }
             });
         }
         drop(tx);
-        for (index, report, counters) in rx {
+        for msg in rx {
+            let (index, report, counters) = match msg {
+                Msg::Done(d) => d,
+                Msg::Closed(t) => {
+                    traffic.add(t);
+                    continue;
+                }
+            };
             finished += 1;
             if let Outcome::Synced(s) = &report.outcome {
                 traffic.add(s.traffic);
@@ -172,7 +195,7 @@ fn options_for(base: &SyncOptions, name: String) -> SyncOptions {
     o
 }
 
-fn sync_one(base: &SyncOptions, job: Job) -> Done {
+fn sync_one(base: &SyncOptions, link: &mut Option<Link>, job: Job) -> Done {
     let failed = |e: Error| {
         (
             job.index,
@@ -203,7 +226,7 @@ fn sync_one(base: &SyncOptions, job: Job) -> Done {
         Ok(c) => c,
         Err(e) => return failed(e.into()),
     };
-    match crate::sync(&mut cache, &mut opts) {
+    match sync_on(link, &mut cache, &mut opts) {
         Ok(summary) => {
             let counters = counters_of(&cache);
             let messages = summary.messages.into();

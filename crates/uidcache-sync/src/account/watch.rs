@@ -143,12 +143,8 @@ fn listen(
         let plan = check_on(account, opts, conn)?;
         let behind = plan.mailboxes.iter().filter(|p| p.behind.is_some()).count();
         let summary = sync_plan(account, opts, plan, started)?;
-        // The listing traffic is the connection's, counted when it closes.
-        for m in &summary.mailboxes {
-            if let super::Outcome::Synced(s) = &m.outcome {
-                traffic.add(s.traffic);
-            }
-        }
+        // The mailboxes' connections; this one's is counted when it closes.
+        traffic.add(summary.traffic);
         if behind > 0 || heard {
             say(
                 opts,
