@@ -127,7 +127,7 @@ pub fn watch(cache: &mut Cache, opts: &mut SyncOptions) -> Result<Summary> {
     Ok(summary)
 }
 
-fn summarize(
+pub(crate) fn summarize(
     cache: &Cache,
     opts: &SyncOptions,
     before: Snapshot,

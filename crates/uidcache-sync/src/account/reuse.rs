@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::heal;
 use crate::link::Link;
 use crate::options::SyncOptions;
-use crate::summary::{Changes, Snapshot, Summary};
+use crate::summary::{Snapshot, Summary};
 
 /// What `now` adds to `then` (the counters only grow).
 pub(super) fn since(now: Traffic, then: Traffic) -> Traffic {
@@ -61,18 +61,5 @@ pub(super) fn sync_on(
             };
         }
     };
-    let view = cache.view();
-    let after = Snapshot::take(&view)?;
-    Ok(Summary {
-        mailbox: opts.target.mailbox.clone(),
-        method,
-        messages: view.exists().unwrap_or(0),
-        uidvalidity: view.uidvalidity(),
-        highestmodseq: view.highestmodseq(),
-        changes: Changes::between(&before, &after),
-        traffic,
-        reconnects: 0,
-        healed: None,
-        elapsed: started.elapsed(),
-    })
+    crate::summarize(cache, opts, before, method, traffic, 0, started)
 }
