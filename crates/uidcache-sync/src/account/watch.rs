@@ -34,6 +34,11 @@ enum Ear {
 pub(super) fn watch(account: &mut Account, opts: &mut AccountOptions) -> Result<AccountSummary> {
     let started = Instant::now();
     let mut last = account.sync(opts)?;
+    if last.interrupted {
+        // Stopped during the first round (a long first sync): what was learned is
+        // committed, and the user asked to stop, not to finish it.
+        return Ok(last);
+    }
     let mut traffic = last.traffic;
     let mut backoff = Duration::from_secs(1);
     while !opts.sync.interrupt.load(Ordering::Relaxed) {
