@@ -9,6 +9,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use uidcache_sync::account::{Account, AccountOptions, Outcome, Reason};
@@ -17,23 +18,28 @@ use uidcache_sync::{SyncOptions, Target};
 /// Every line every client sent, in order, per connection.
 type Log = Arc<Mutex<Vec<Vec<String>>>>;
 
+/// What the server says about `Bad`: listed (0); not listed but STATUS answers (1); gone
+/// (2: not listed, STATUS fails with NONEXISTENT).
+type BadMode = Arc<AtomicU8>;
+
 /// A server with mailboxes `A` (2 messages) and `Bad` (its SELECT fails), CONDSTORE but no
 /// LIST-STATUS; it answers by command, so any number of connections in any order work.
-fn server() -> (u16, Log) {
+fn server() -> (u16, Log, BadMode) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let log: Log = Arc::default();
-    let shared = Arc::clone(&log);
+    let mode: BadMode = Arc::default();
+    let (shared, bad) = (Arc::clone(&log), Arc::clone(&mode));
     std::thread::spawn(move || {
         for stream in listener.incoming() {
-            let log = Arc::clone(&shared);
-            std::thread::spawn(move || serve(stream.unwrap(), &log));
+            let (log, bad) = (Arc::clone(&shared), Arc::clone(&bad));
+            std::thread::spawn(move || serve(stream.unwrap(), &log, &bad));
         }
     });
-    (port, log)
+    (port, log, mode)
 }
 
-fn serve(stream: TcpStream, log: &Log) {
+fn serve(stream: TcpStream, log: &Log, bad: &AtomicU8) {
     let index = {
         let mut l = log.lock().unwrap();
         l.push(Vec::new());
@@ -51,12 +57,17 @@ fn serve(stream: TcpStream, log: &Log) {
             "LOGIN" => say(&format!("{tag} OK [CAPABILITY IMAP4rev1 CONDSTORE] in")),
             "LIST" => {
                 say(r#"* LIST (\HasNoChildren) "/" "A""#);
-                say(r#"* LIST (\HasNoChildren) "/" "Bad""#);
+                if bad.load(Ordering::SeqCst) == 0 {
+                    say(r#"* LIST (\HasNoChildren) "/" "Bad""#);
+                }
                 say(&format!("{tag} OK listed"));
             }
             "STATUS" if rest.contains("\"A\"") => {
                 say("* STATUS \"A\" (MESSAGES 2 UIDNEXT 3 UIDVALIDITY 7 HIGHESTMODSEQ 5)");
                 say(&format!("{tag} OK status"));
+            }
+            "STATUS" if bad.load(Ordering::SeqCst) == 2 => {
+                say(&format!("{tag} NO [NONEXISTENT] no such mailbox"));
             }
             "STATUS" => {
                 say("* STATUS \"Bad\" (MESSAGES 1 UIDNEXT 2 UIDVALIDITY 9 HIGHESTMODSEQ 4)");
@@ -100,7 +111,7 @@ fn options(port: u16) -> AccountOptions {
 
 #[test]
 fn without_list_status_statuses_go_in_one_batch_and_a_failing_mailbox_stops_no_other() {
-    let (port, log) = server();
+    let (port, log, _) = server();
     let dir = tempfile::tempdir().unwrap();
     let mut account = Account::open(dir.path()).unwrap();
     let mut opts = options(port);
@@ -158,4 +169,29 @@ fn without_list_status_statuses_go_in_one_batch_and_a_failing_mailbox_stops_no_o
         .map(|e| e.synced.is_some())
         .collect();
     assert_eq!(synced, [true, false]);
+}
+
+#[test]
+fn a_mailbox_missing_from_list_keeps_its_cache_until_the_server_confirms_it_is_gone() {
+    let (port, _, mode) = server();
+    let dir = tempfile::tempdir().unwrap();
+    let mut account = Account::open(dir.path()).unwrap();
+    let mut opts = options(port);
+    account.sync(&mut opts).unwrap();
+    let bad = dir.path().join("mailboxes").join("_bad");
+    assert!(bad.exists());
+    // Not listed, but STATUS still answers: not confirmed gone.
+    mode.store(1, Ordering::SeqCst);
+    let plan = account.check(&opts).unwrap();
+    mode.store(2, Ordering::SeqCst);
+    assert!(plan.removed.is_empty(), "{:?}", plan.removed);
+    assert!(bad.exists());
+    assert!(account.entries().iter().any(|e| e.name == "Bad"));
+    // Not listed and STATUS fails: gone, and so is its cache.
+    let plan = account.check(&opts).unwrap();
+    mode.store(0, Ordering::SeqCst);
+    assert_eq!(plan.removed, ["Bad"]);
+    assert!(!bad.exists());
+    assert!(!account.entries().iter().any(|e| e.name == "Bad"));
+    assert_eq!(plan.mailboxes.len(), 1);
 }
