@@ -79,6 +79,16 @@ pub enum Error {
     /// committed.
     #[error("interrupted")]
     Interrupted,
+    /// The account file is damaged or of another version (format-spec/ACCOUNT.md).
+    #[error("account file {path}, byte {offset}: {what}")]
+    AccountFile {
+        /// The file.
+        path: String,
+        /// Where the damage starts.
+        offset: u64,
+        /// What is wrong.
+        what: String,
+    },
 }
 
 impl Error {

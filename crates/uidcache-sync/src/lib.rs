@@ -36,6 +36,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod account;
 mod auth;
 mod catchup;
 mod conn;
@@ -49,6 +50,7 @@ mod plan;
 mod summary;
 mod transcript;
 mod url;
+mod utf7;
 mod watch;
 
 use std::time::Instant;
@@ -128,7 +130,7 @@ pub fn watch(cache: &mut Cache, opts: &mut SyncOptions) -> Result<Summary> {
     Ok(summary)
 }
 
-fn summarize(
+pub(crate) fn summarize(
     cache: &Cache,
     opts: &SyncOptions,
     before: Snapshot,

@@ -11,6 +11,8 @@ pub enum Failure {
     Input(String),
     /// A usage or I/O problem: exit 2.
     Io(String),
+    /// Some mailboxes of an account failed, the others were synced: exit 3.
+    Partial(String),
     /// Stopped by Ctrl-C, with everything done so far committed: exit 130.
     Interrupted(String),
     /// The reader of stdout went away (`| head`): a quiet exit 0, as it wants no more.
@@ -18,11 +20,13 @@ pub enum Failure {
 }
 
 impl Failure {
-    /// 1 for input/cache errors, 2 for usage/I/O errors, 130 for Ctrl-C.
+    /// 1 for input/cache errors, 2 for usage/I/O errors, 3 when some mailboxes of an
+    /// account failed, 130 for Ctrl-C.
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Input(_) => 1,
             Failure::Io(_) => 2,
+            Failure::Partial(_) => 3,
             Failure::Interrupted(_) => 130,
             Failure::StdoutClosed => 0,
         }
@@ -42,7 +46,9 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Input(m) | Failure::Io(m) | Failure::Interrupted(m) => f.write_str(m),
+            Failure::Input(m) | Failure::Io(m) | Failure::Partial(m) | Failure::Interrupted(m) => {
+                f.write_str(m)
+            }
             Failure::StdoutClosed => f.write_str("stdout closed"),
         }
     }

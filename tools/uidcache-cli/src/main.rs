@@ -9,11 +9,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod account;
 mod auth_args;
 mod bench;
 mod commands;
 mod demo;
 mod failure;
+mod json;
 mod stdout;
 mod sync;
 
@@ -108,6 +110,11 @@ enum Cmd {
     /// mailbox in blocks, committing each; a killed sync continues where it stopped. Later
     /// syncs use QRESYNC when the server has it, else CONDSTORE, else refetch everything.
     /// Prints a summary: messages, changes, round trips, bytes, time.
+    ///
+    /// Without a mailbox in the URL (imaps://user@host/), every selectable mailbox of the
+    /// account (or those matching --mailbox) is kept in its own cache under DIR/mailboxes/,
+    /// with the account file DIR/account; one LIST-STATUS tells which caches are behind, and
+    /// only those are synced, --jobs at a time.
     #[command(after_help = SYNC_AFTER_HELP)]
     Sync(sync::Args),
     /// (internal) Measure the peak memory of opening a peer's store and 1,000 lookups.
@@ -140,8 +147,9 @@ enum Cmd {
 }
 
 const SYNC_AFTER_HELP: &str = "Exit codes: 0 success; 1 the server's responses or the cache \
-are inconsistent; 2 a usage, network, TLS, login or I/O error; 130 interrupted by Ctrl-C \
-(everything received so far is committed).";
+are inconsistent; 2 a usage, network, TLS, login or I/O error; 3 (account mode) some \
+mailboxes failed and the others were synced; 130 interrupted by Ctrl-C (everything received \
+so far is committed).";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -55,7 +55,18 @@ pub struct Args {
     /// No progress bar, no summary.
     #[arg(long, short)]
     pub quiet: bool,
-    /// imaps://user@host[:port]/mailbox or imap://user@host[:port]/mailbox
+    /// Print the summary as one JSON object (mailboxes, round trips, bytes, seconds).
+    #[arg(long)]
+    pub json: bool,
+    /// Account mode: only mailboxes matching PATTERN (LIST wildcards `*` and `%`);
+    /// repeatable. Default: every mailbox.
+    #[arg(long, value_name = "PATTERN")]
+    pub mailbox: Vec<String>,
+    /// Account mode: mailboxes synced at once, each over its own connection.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    /// imaps://user@host[:port]/mailbox or imap://user@host[:port]/mailbox; without a
+    /// mailbox (imaps://user@host/), every mailbox of the account, one cache each under DIR.
     pub url: String,
     /// The cache directory (created if missing).
     pub dir: PathBuf,
@@ -123,7 +134,7 @@ fn interrupt_flag(quiet: bool) -> Result<Arc<AtomicBool>, Failure> {
     Ok(flag)
 }
 
-fn failure(e: Error) -> Failure {
+pub(crate) fn failure(e: Error) -> Failure {
     match e {
         Error::Interrupted => Failure::Interrupted(
             "interrupted; what was received is committed: run the same command to continue".into(),
@@ -135,8 +146,25 @@ fn failure(e: Error) -> Failure {
     }
 }
 
-/// `uidcache sync`.
+/// `uidcache sync`: one mailbox, or (no mailbox in the URL) the whole account.
 pub fn run(args: Args) -> Result<(), Failure> {
+    let account = crate::account::is_account_url(&args.url);
+    if !account && !args.mailbox.is_empty() {
+        return Err(Failure::Io(
+            "--mailbox chooses mailboxes of an account: give the URL without a mailbox \
+             (imaps://user@host/)"
+                .into(),
+        ));
+    }
+    let (opts, durability) = options(&args)?;
+    if account {
+        return crate::account::run(&args, opts);
+    }
+    mailbox(&args, opts, durability)
+}
+
+/// The options every sync shares, from the command line (asks for the password).
+fn options(args: &Args) -> Result<(SyncOptions, Durability), Failure> {
     let target = Target::parse(&args.url).map_err(|e| Failure::Io(e.to_string()))?;
     let password = if args.login.needs_password() {
         password(args.password_file.as_deref(), &target.user)?
@@ -148,6 +176,33 @@ pub fn run(args: Args) -> Result<(), Failure> {
     } else {
         Durability::Durable
     };
+    let mut opts = SyncOptions::new(target, password);
+    opts.login = args.login.login_options();
+    opts.ca_file.clone_from(&args.ca_file);
+    opts.allow_plaintext = args.allow_plaintext;
+    opts.transcript.clone_from(&args.transcript);
+    opts.uids_only = args.uids_only;
+    opts.resync = args.resync.into();
+    opts.block = args.block.max(1);
+    opts.durability = durability;
+    opts.poll = Duration::from_secs(args.poll.max(1));
+    opts.interrupt = interrupt_flag(args.quiet)?;
+    Ok((opts, durability))
+}
+
+/// Prints events on stderr (above the bar when there is one), unless quiet.
+pub(crate) fn events(quiet: bool, bar: Option<ProgressBar>) -> Option<uidcache_sync::EventFn> {
+    if quiet {
+        return None;
+    }
+    Some(Box::new(move |line| match &bar {
+        Some(b) => b.println(format!("uidcache: {line}")),
+        None => eprintln!("uidcache: {line}"),
+    }))
+}
+
+/// One mailbox into the cache in DIR.
+fn mailbox(args: &Args, mut opts: SyncOptions, durability: Durability) -> Result<(), Failure> {
     let mut cache = Cache::open_with(
         &args.dir,
         OpenOptions::new()
@@ -155,31 +210,14 @@ pub fn run(args: Args) -> Result<(), Failure> {
             .lock_wait(Some(Duration::from_secs(5))),
     )
     .map_err(|e| Failure::engine(&args.dir.display().to_string(), e))?;
-    let mut opts = SyncOptions::new(target, password);
-    opts.login = args.login.login_options();
-    opts.ca_file = args.ca_file;
-    opts.allow_plaintext = args.allow_plaintext;
-    opts.transcript = args.transcript;
-    opts.uids_only = args.uids_only;
-    opts.resync = args.resync.into();
-    opts.block = args.block.max(1);
-    opts.durability = durability;
-    opts.poll = Duration::from_secs(args.poll.max(1));
-    opts.interrupt = interrupt_flag(args.quiet)?;
-    let bar = progress_bar(args.quiet);
+    let bar = progress_bar(args.quiet || args.json);
     if let Some(bar) = bar.clone() {
         opts.on_progress = Some(Box::new(move |p| {
             bar.set_length(p.total);
             bar.set_position(p.known);
         }));
     }
-    if !args.quiet {
-        let bar = bar.clone();
-        opts.on_event = Some(Box::new(move |line| match &bar {
-            Some(b) => b.println(format!("uidcache: {line}")),
-            None => eprintln!("uidcache: {line}"),
-        }));
-    }
+    opts.on_event = events(args.quiet, bar.clone());
     let result = if args.watch {
         uidcache_sync::watch(&mut cache, &mut opts)
     } else {
@@ -192,7 +230,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
     cache
         .close()
         .map_err(|e| Failure::engine(&args.dir.display().to_string(), e))?;
-    if !args.quiet {
+    if args.json {
+        outln!("{}", crate::json::mailbox(&summary, &args.dir));
+    } else if !args.quiet {
         outln!("{summary}");
     }
     Ok(())
