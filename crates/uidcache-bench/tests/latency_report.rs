@@ -94,4 +94,8 @@ fn small_bench_reports_latency_close_fsyncs_and_disk_for_every_peer() {
         table.contains("max commit latency, mixed_day_durable:"),
         "{table}"
     );
+    assert!(
+        table.contains("fsyncs per mixed_day_durable commit, uidcache: mean"),
+        "{table}"
+    );
 }

@@ -17,8 +17,8 @@ use crate::BenchError;
 pub(crate) struct CommitLog {
     /// Seconds of each commit.
     pub(crate) latency: Latency,
-    /// fsyncs of the slowest-synced commit, where the peer counts them.
-    pub(crate) max_fsyncs: Option<u64>,
+    /// fsyncs of the commit that made the most, and its label, where the peer counts them.
+    pub(crate) max_fsyncs: Option<(u64, &'static str)>,
     /// fsyncs of all the commits, where the peer counts them.
     pub(crate) fsyncs: Option<u64>,
 }
@@ -124,7 +124,7 @@ impl Peer for Timed {
         self.log.latency.record(secs, self.label);
         if let (Some(b), Some(a)) = (before, self.inner.fsyncs()) {
             let n = a.saturating_sub(b);
-            self.log.max_fsyncs = self.log.max_fsyncs.max(Some(n));
+            self.log.max_fsyncs = self.log.max_fsyncs.max(Some((n, self.label)));
             self.log.fsyncs = sum_of(self.log.fsyncs, Some(n));
         }
         Ok(())

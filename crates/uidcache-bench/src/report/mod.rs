@@ -53,6 +53,9 @@ pub struct FsyncFigure {
     pub mean: f64,
     /// The commit with the most.
     pub max: u64,
+    /// What that commit was (table only).
+    #[serde(skip)]
+    pub max_commit: &'static str,
 }
 
 impl Report {
@@ -76,10 +79,14 @@ impl Report {
         self.latency.add(workload, peer, &log.latency);
         let commits = log.latency.len();
         if workload == HEADLINE_DURABLE && commits > 0 {
-            if let (Some(total), Some(max)) = (log.fsyncs, log.max_fsyncs) {
+            if let (Some(total), Some((max, max_commit))) = (log.fsyncs, log.max_fsyncs) {
                 let mean = total as f64 / commits as f64;
-                self.mixed_day_fsyncs
-                    .insert(peer.to_string(), FsyncFigure { mean, max });
+                let figure = FsyncFigure {
+                    mean,
+                    max,
+                    max_commit,
+                };
+                self.mixed_day_fsyncs.insert(peer.to_string(), figure);
             }
         }
     }

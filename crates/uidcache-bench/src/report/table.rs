@@ -71,8 +71,8 @@ impl Report {
         for (p, f) in &self.mixed_day_fsyncs {
             let _ = writeln!(
                 out,
-                "fsyncs per {HEADLINE_DURABLE} commit, {p}: mean {:.2}, max {}",
-                f.mean, f.max
+                "fsyncs per {HEADLINE_DURABLE} commit, {p}: mean {:.2}, max {} ({})",
+                f.mean, f.max, f.max_commit
             );
         }
         for (p, bytes) in &self.disk_bytes {
