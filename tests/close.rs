@@ -18,7 +18,13 @@ fn options() -> OpenOptions {
 /// A writer whose layout is fragmented: 3,000 records, every tenth expunged in one commit
 /// (about 300 slices where two blocks would do), nothing checkpointed since.
 fn fragmented(dir: &Path, options: OpenOptions) -> Cache {
-    let mut cache = Cache::open_with(dir, options).unwrap();
+    // Built without compaction steps (which would repair it as the commits go) and left
+    // with its journal, then opened with `options` for the close or drop under test.
+    let building = OpenOptions::new()
+        .durability(Durability::NoSync)
+        .auto_compact(false)
+        .checkpoint_on_drop(false);
+    let mut cache = Cache::open_with(dir, building).unwrap();
     let mut tx = cache.transaction().unwrap();
     tx.set_exists(3000).unwrap();
     let uids: Vec<u32> = (1..=3000).collect();
@@ -29,6 +35,8 @@ fn fragmented(dir: &Path, options: OpenOptions) -> Cache {
         tx.expunge(seq).unwrap();
     }
     tx.commit().unwrap();
+    drop(cache);
+    let cache = Cache::open_with(dir, options).unwrap();
     assert!(cache.is_fragmented(), "{:?}", cache.layout());
     assert!(cache.layout().journal_frames > 0);
     cache

@@ -83,9 +83,9 @@ impl Cache {
     }
 
     /// Copies the chosen runs of the placed and unplaced lists into new blocks, and makes
-    /// the state use them (folding the overlay entries they carry). `durable`: fdatasync
-    /// each block and `blocks/` now; otherwise the next checkpoint does, before its index
-    /// names them. Either way nothing durable names them until that checkpoint.
+    /// the state use them. `durable` (a full compaction, whose checkpoint follows): fold the
+    /// overlay entries they carry, and fdatasync each block and `blocks/` now; otherwise (a
+    /// step) no folding, and the next checkpoint syncs them before its index names them.
     fn replace_groups(
         &mut self,
         placed: &[Group],
@@ -96,8 +96,16 @@ impl Cache {
         let mut stats = CompactStats::default();
         let mut new_blocks: Vec<(u64, Vec<Record>)> = Vec::new();
         let mut folded: Vec<u32> = Vec::new();
-        let new_placed = self.rewrite(true, placed, &mut new_blocks, &mut folded)?;
-        let new_unplaced = self.rewrite(false, unplaced, &mut new_blocks, &mut folded)?;
+        // Only a full compaction, whose checkpoint follows at once, folds (see `rewrite`).
+        let fold = durable;
+        let new_placed =
+            self.rewrite(true, placed, &mut new_blocks, fold.then_some(&mut folded))?;
+        let new_unplaced = self.rewrite(
+            false,
+            unplaced,
+            &mut new_blocks,
+            fold.then_some(&mut folded),
+        )?;
         if let Some(id) = identity {
             // Everything was read with the old identity; everything written from here on
             // (blocks, index, journal) carries the new one.

@@ -537,7 +537,7 @@ impl<'c> Transaction<'c> {
             return if durable { self.cache.sync() } else { Ok(()) };
         }
         // What the commit changed, which sets what compaction it pays for.
-        let change = self.ops.len() as u64 + self.pending.records() as u64;
+        let change = (self.ops.len() as u64, self.pending.records() as u64);
         if let Err(e) = self.publish(durable) {
             return Err(self.cache.poison(e));
         }

@@ -19,13 +19,8 @@ use crate::state::Meta;
 /// entry saved is `SLICE_GAIN` (32 bytes of every checkpoint, and a step of every lookup),
 /// and a block file saved is `FILE_GAIN` (the page a file's tail wastes, 4 KiB).
 const OVERLAY_GAIN: u64 = 4;
-const SLICE_GAIN: u64 = 16;
+const SLICE_GAIN: u64 = 64;
 const FILE_GAIN: u64 = 256;
-
-/// A step leaves the overlay entries of a slice in place while fewer than one per this many
-/// records: folding them means copying the slice, and a sparse overlay costs little (at most
-/// `records / OVERLAY_DENSITY` entries, 16 bytes each, in the index).
-pub(super) const OVERLAY_DENSITY: u64 = 512;
 
 /// What the slices say about the blocks they use: live records per block, and the dead
 /// records of sparse blocks (fewer than half of their records still referenced).
@@ -115,13 +110,17 @@ impl Cache {
         } else {
             Vec::new()
         };
-        let overlay: Vec<u64> = slices.iter().map(|s| self.overlay_in(s)).collect();
+        // Only a full compaction folds the overlay (see `rewrite`).
+        let overlay: Vec<u64> = if policy.full {
+            slices.iter().map(|s| self.overlay_in(s)).collect()
+        } else {
+            Vec::new()
+        };
         let must = |k: usize, s: &Slice| {
             let folded = overlay.get(k).copied().unwrap_or(0);
             policy.force
                 || blocks.sparse.contains_key(&s.block)
                 || (policy.full && folded > 0)
-                || folded * OVERLAY_DENSITY >= u64::from(s.len)
                 || crowded.get(k).copied().unwrap_or(false)
         };
         let candidate = |k: usize, s: &Slice| s.len < MIN_SLICE_RECORDS || must(k, s);
@@ -155,15 +154,23 @@ impl Cache {
     }
 
     /// The list (placed or not, as the groups say) with the `chosen` runs (ascending, from
-    /// [`Cache::groups`] of this list) copied, overlay applied, into new full blocks, which
-    /// go to `new_blocks` (IDs from `next_block_id` on); folded overlay UIDs go to `folded`.
+    /// [`Cache::groups`] of this list) copied into new full blocks, which go to `new_blocks`
+    /// (IDs from `next_block_id` on). With `fold`, the overlay is applied to the copies and
+    /// the folded UIDs go to `folded`.
+    ///
+    /// Only a compaction whose checkpoint follows at once may fold: a `SetMeta` op replaces
+    /// a UID's overlay entry (sentinel fields keep the block's value), so a later frame
+    /// replayed over the old layout, where the entry was still in the overlay, would read
+    /// differently from the folded one. A step copies records as they are, and the state
+    /// reads the same over either layout.
     pub(super) fn rewrite(
         &self,
         placed: bool,
         chosen: &[Group],
         new_blocks: &mut Vec<(u64, Vec<Record>)>,
-        folded: &mut Vec<u32>,
+        fold: Option<&mut Vec<u32>>,
     ) -> Result<Vec<Slice>> {
+        let mut fold = fold;
         let slices: &[Slice] = if placed {
             &self.state.placed
         } else {
@@ -179,12 +186,13 @@ impl Cache {
                 let view = s.view(&self.store as &dyn RecordSource)?;
                 for r in view.records() {
                     let uid = r.uid.get();
-                    let meta = match self.state.overlay.get(&uid) {
-                        Some(o) => {
+                    let over = fold.as_ref().and(self.state.overlay.get(&uid));
+                    let meta = match (over, fold.as_mut()) {
+                        (Some(o), Some(folded)) => {
                             folded.push(uid);
                             o.over(Meta::of(r))
                         }
-                        None => Meta::of(r),
+                        _ => Meta::of(r),
                     };
                     records.push(Record::new(uid, meta.flags, meta.modseq));
                 }

@@ -11,11 +11,14 @@ use crate::blocks::MAX_BLOCK_RECORDS;
 use crate::cache::Cache;
 use crate::error::Result;
 
-/// Records of compaction a commit earns per unit of its change (an op, or a record it
-/// learned): enough to keep up with what the change can have fragmented (an expunge kills
-/// one record and adds at most one slice; rewriting a half-dead block copies at most one
-/// live record per dead one).
-pub const STEP_CREDIT_PER_CHANGE: u64 = 8;
+/// Records of compaction a commit earns per op: enough to keep up with what an op can have
+/// fragmented (an expunge kills one record and adds at most one slice, and a block is
+/// rewritten once it holds about eight slices: 2,048 records copied per seven splits).
+pub const STEP_CREDIT_PER_CHANGE: u64 = 64;
+
+/// Records of compaction a commit earns per record it learned: its records arrive as one
+/// short slice, which merging copies a few times before it is part of a full block.
+const STEP_CREDIT_PER_RECORD: u64 = 4;
 
 /// Most records one commit's step copies (8 full blocks, 256 KiB): the bound on the
 /// foreground work a commit adds to its own.
@@ -28,6 +31,10 @@ const STEP_MIN_CREDIT: u64 = MAX_BLOCK_RECORDS as u64;
 /// Credit saved for later steps, at most (so that a long quiet history does not buy one
 /// long step: each step is capped at `STEP_MAX_RECORDS` anyway).
 const CREDIT_MAX: u64 = 64 * MAX_BLOCK_RECORDS as u64;
+
+/// Step blocks waiting for a checkpoint's fdatasync, at most: past this many the checkpoint
+/// is due, so that no checkpoint pays for more than this many (plus one commit's steps).
+const UNSYNCED_STEP_BLOCKS: usize = 32;
 
 /// A step is worth its copying only when what it gains (plan.rs's units, records' worth)
 /// times this is at least the records it copies.
@@ -60,13 +67,16 @@ impl Upkeep {
 }
 
 impl Cache {
-    /// Runs after every commit that changed `change` things (ops plus learned records):
+    /// Runs after every commit of `ops` ops that learned `records` records:
     /// earns and spends compaction credit (with `auto_compact`), then checkpoints once the
     /// journal outgrows both its limit and the index (so that a checkpoint, which writes
-    /// the whole index, costs O(1) per journal byte), or steps have left many dead blocks.
-    pub(crate) fn after_commit(&mut self, change: u64) -> Result<()> {
+    /// the whole index, costs O(1) per journal byte), or steps have left many dead blocks
+    /// or `UNSYNCED_STEP_BLOCKS` blocks for it to fdatasync.
+    pub(crate) fn after_commit(&mut self, (ops, records): (u64, u64)) -> Result<()> {
         if self.options.auto_compact {
-            let earned = change.saturating_mul(STEP_CREDIT_PER_CHANGE);
+            let earned = ops
+                .saturating_mul(STEP_CREDIT_PER_CHANGE)
+                .saturating_add(records.saturating_mul(STEP_CREDIT_PER_RECORD));
             self.upkeep.credit = self.upkeep.credit.saturating_add(earned).min(CREDIT_MAX);
             if self.upkeep.credit >= STEP_MIN_CREDIT {
                 let budget = self
@@ -85,7 +95,8 @@ impl Cache {
         }
         let journal = self.writer.as_ref().map_or(0, |w| w.journal.len());
         let limit = self.options.journal_limit.max(self.index_bytes());
-        if journal > limit || std::mem::take(&mut self.upkeep.checkpoint_due) {
+        let unsynced = self.upkeep.compacted_unsynced.len() >= UNSYNCED_STEP_BLOCKS;
+        if journal > limit || unsynced || std::mem::take(&mut self.upkeep.checkpoint_due) {
             self.write_checkpoint()?;
         }
         Ok(())
