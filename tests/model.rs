@@ -675,6 +675,17 @@ fn run_case(seed: u64, steps: usize) {
                 let reader = Cache::open_read_only(case.dir.path()).unwrap();
                 assert_same(&reader.view(), &case.model, &format!("{ctx} read-only"));
             }
+            4 | 5 => {
+                // A bounded compaction step (issue 12), published by a later checkpoint.
+                let budget = 1 + case.rng.below(3000);
+                case.log.push(format!("compact_step({budget})"));
+                cache.as_mut().unwrap().compact_step(budget).unwrap();
+                assert_same(
+                    &cache.as_ref().unwrap().view(),
+                    &case.model,
+                    &format!("{ctx} after compact_step"),
+                );
+            }
             _ => {}
         }
     }

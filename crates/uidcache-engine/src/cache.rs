@@ -34,8 +34,10 @@ pub struct Stats {
     pub commits: u64,
     /// Index checkpoints.
     pub checkpoints: u64,
-    /// Compactions.
+    /// Compactions, full ones and steps.
     pub compactions: u64,
+    /// Records copied by compactions (full ones and steps).
+    pub compacted_records: u64,
 }
 
 /// Figures about the on-disk layout, for `uidcache stat` and tests.
@@ -77,15 +79,19 @@ pub struct Cache {
     /// Size of the flag tables after this handle last collected them (0: never), so that a
     /// collection runs again only once they have doubled (FORMAT.md 4.7).
     flag_bytes_after_gc: u64,
+    /// What compaction steps and checkpoints keep track of (writers).
+    pub(crate) upkeep: crate::compact::Upkeep,
 }
 
 impl Cache {
-    /// Checkpoints (so that the next open replays nothing), compacts the layout first when it
-    /// is fragmented (with `auto_compact`: closing is when a compaction costs the client
-    /// least, and the next open and its lookups gain most from it), and closes the cache,
-    /// reporting errors that a plain drop would have to ignore.
+    /// Checkpoints (so that the next open replays nothing) and closes the cache, reporting
+    /// errors that a plain drop would have to ignore. The checkpoint writes the index only
+    /// (O(slices), no block is rewritten): commits have paid for compaction as they went.
+    /// With `OpenOptions::compact_on_drop` (and `auto_compact`) a fragmented layout is
+    /// fully compacted instead, as [`Cache::compact`] does, for as long as that takes.
     pub fn close(mut self) -> Result<()> {
-        let result = self.checkpoint_if_journal(self.options.auto_compact);
+        let compact = self.options.auto_compact && self.options.compact_on_drop;
+        let result = self.checkpoint_if_journal(compact);
         // The drop that follows must not try again.
         self.options.checkpoint_on_drop = false;
         result
@@ -176,7 +182,13 @@ impl Cache {
     /// calling this and reading again.
     pub fn refresh(&mut self) -> Result<()> {
         let loaded = recovery::read_state(&self.dir, &self.fs, &self.store, self.writer.is_some())?;
+        // A writer's compaction steps since the last checkpoint wrote blocks that the files
+        // do not name yet: their IDs must not be handed out again.
+        let next_block_id = self.state.next_block_id;
         self.state = loaded.state;
+        if self.writer.is_some() {
+            self.state.next_block_id = self.state.next_block_id.max(next_block_id);
+        }
         self.generation = loaded.generation;
         Ok(())
     }

@@ -78,7 +78,7 @@ mod vfs;
 mod view;
 
 pub use cache::{Cache, LayoutInfo, Stats};
-pub use compact::CompactStats;
+pub use compact::{CompactStats, STEP_CREDIT_PER_CHANGE, STEP_MAX_RECORDS};
 pub use error::{Error, ErrorKind, FlagTableError, InvalidOp, Invariant, Result};
 pub use flags::{check_flag_list, FlagSetId, MAX_FLAGS, MAX_FLAG_BYTES};
 pub use iter::{ChangedSince, Messages};

@@ -102,14 +102,18 @@ impl OpenOptions {
         self
     }
 
-    /// Journal size in bytes past which a commit checkpoints the index. Default: 1 MiB.
+    /// Journal size in bytes past which a commit checkpoints the index (or past the index's
+    /// own size, when that is larger, so that a checkpoint costs O(1) per journal byte).
+    /// Default: 1 MiB.
     #[must_use]
     pub fn journal_limit(mut self, bytes: u64) -> Self {
         self.journal_limit = bytes;
         self
     }
 
-    /// Whether checkpoints also compact when the layout is fragmented. Default: true.
+    /// Whether commits pay for compaction as they go: each earns credit in proportion to its
+    /// change and spends it on a bounded [`Cache::compact_step`] (FORMAT.md 11.5). Off, the
+    /// layout is only compacted by [`Cache::compact`] or `compact_step` calls. Default: true.
     #[must_use]
     pub fn auto_compact(mut self, on: bool) -> Self {
         self.auto_compact = on;
@@ -124,10 +128,10 @@ impl OpenOptions {
         self
     }
 
-    /// Whether dropping a writer may compact a fragmented layout (with `auto_compact`), as
-    /// [`Cache::close`] does, blocking for as long as rewriting its blocks takes. Default:
-    /// false, because a compaction can take a second on a large cache, which a drop at the
-    /// end of a scope should not do unasked.
+    /// Whether dropping or [`Cache::close`]-ing a writer fully compacts a fragmented layout
+    /// (with `auto_compact`), blocking for as long as rewriting its blocks takes. Default:
+    /// false, because a full compaction can take seconds on a large cache, which a close
+    /// should not do unasked (commits keep the layout bounded with compaction steps).
     #[must_use]
     pub fn compact_on_drop(mut self, yes: bool) -> Self {
         self.compact_on_drop = yes;

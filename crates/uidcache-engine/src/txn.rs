@@ -536,12 +536,14 @@ impl<'c> Transaction<'c> {
             // Nothing new, but a durable commit still promises that all before it is durable.
             return if durable { self.cache.sync() } else { Ok(()) };
         }
+        // What the commit changed, which sets what compaction it pays for.
+        let change = (self.ops.len() as u64, self.pending.records() as u64);
         if let Err(e) = self.publish(durable) {
             return Err(self.cache.poison(e));
         }
         self.cache.stats.commits += 1;
         self.cache
-            .after_commit()
+            .after_commit(change)
             .map_err(|e| ErrorKind::AfterCommit(e).into())
     }
 

@@ -34,11 +34,9 @@ impl Uidcache {
         } else {
             Durability::NoSync
         };
-        // The handle is closed by dropping it; compacting then, as `Cache::close` does, keeps
-        // the deferred work in the `close` row, as the figures in BENCHMARKS.md measured it.
-        let options = OpenOptions::new()
-            .durability(durability)
-            .compact_on_drop(true);
+        // The handle is closed by dropping it, with the default options: a checkpoint of
+        // the index only (commits paid for compaction steps as they went, issue 12).
+        let options = OpenOptions::new().durability(durability);
         let cache = Cache::open_with(dir, options)?;
         Ok(Uidcache {
             cache,

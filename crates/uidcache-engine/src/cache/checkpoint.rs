@@ -6,7 +6,6 @@ use std::path::Path;
 
 use uidcache_format::Record;
 
-use super::recovery::remove_unnamed;
 use super::Cache;
 use crate::dirfs::{Fs, BLOCKS_DIR, CLEAN_FILE};
 use crate::error::{Error, Result};
@@ -25,6 +24,10 @@ impl Cache {
     pub(crate) fn write_checkpoint(&mut self) -> Result<()> {
         // A checkpoint writes temporary files (index, journal) and maybe block files.
         self.leave_clean()?;
+        // Compaction steps' blocks: the new index names them.
+        for id in std::mem::take(&mut self.upkeep.compacted_unsynced) {
+            self.defer_block_sync(id);
+        }
         self.sync_unsynced_blocks()?;
         // Records that live in journal frames must be in block files before the journal
         // that holds them is replaced.
@@ -101,11 +104,32 @@ impl Cache {
         Ok(())
     }
 
-    /// Unlinks block files that the committed state does not reference. Runs only after a
-    /// checkpoint made that state durable, and only in the writer.
+    /// Unlinks the block files that this writer knows of (named at its open, or written
+    /// since) and that the committed state does not reference: no listing of `blocks/`, so
+    /// the cost is the dead blocks', not the mailbox's. Runs only after a checkpoint made
+    /// that state durable, and only in the writer. A file already gone is no error (a
+    /// dropped transaction unlinks its own, an inline block never had one).
     fn remove_dead_blocks(&mut self) -> Result<()> {
         let live = self.state.live_blocks();
-        remove_unnamed(&self.fs, &self.dir, &live, &self.store)
+        let dead: Vec<u64> = self
+            .upkeep
+            .known_blocks
+            .iter()
+            .filter(|id| !live.contains(id))
+            .copied()
+            .collect();
+        for id in dead {
+            self.store.evict(id);
+            let path = crate::dirfs::block_path(&self.dir, id);
+            match self.fs.vfs.remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("remove", &path)(e)),
+            }
+            self.upkeep.known_blocks.remove(&id);
+            self.upkeep.block_len.remove(&id);
+        }
+        Ok(())
     }
 
     /// Removes the clean marker, durably, before this writer writes a block or temporary
@@ -130,6 +154,8 @@ impl Cache {
         durable: bool,
     ) -> Result<()> {
         self.leave_clean()?;
+        // Known before the write: a failed write's leftover is unlinked at a checkpoint too.
+        self.upkeep.wrote(id, records.len());
         self.store.write_block(&self.fs, id, records, durable)
     }
 }

@@ -55,7 +55,8 @@ impl Cache {
         if lock.is_some() && !fs.vfs.exists(&dir.join(INDEX_FILE)) {
             initialize(&dir, &fs)?;
         }
-        let loaded = read_state(&dir, &fs, &store, lock.is_some())?;
+        let mut loaded = read_state(&dir, &fs, &store, lock.is_some())?;
+        let loaded_named = std::mem::take(&mut loaded.named);
         let writer = match lock {
             None => None,
             Some(lock) => {
@@ -75,7 +76,7 @@ impl Cache {
                 };
                 // Best effort: what cannot be removed now goes at a later open or checkpoint.
                 if !clean {
-                    let _ = remove_unnamed(&fs, &dir, &loaded.named, &store);
+                    let _ = remove_unnamed(&fs, &dir, &loaded_named, &store);
                 }
                 Some(Writer {
                     _lock: lock,
@@ -96,7 +97,11 @@ impl Cache {
             poisoned: false,
             unsynced_blocks: Vec::new(),
             flag_bytes_after_gc: 0,
+            upkeep: crate::compact::Upkeep::default(),
         };
+        if cache.writer.is_some() {
+            cache.upkeep.known_blocks = loaded_named;
+        }
         if cache.writer.is_some() && cache.state.cache_id == NO_IDENTITY {
             // A format-v1 cache: give it an identity now, in place (FORMAT.md 1.2).
             cache.upgrade()?;

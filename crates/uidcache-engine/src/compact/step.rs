@@ -1,0 +1,211 @@
+//! Pay-as-you-go compaction (FORMAT.md 11.5): every commit earns credit in proportion to
+//! its own change, and spends it on a bounded [`Cache::compact_step`]; the checkpoint that
+//! follows a full journal publishes what the steps wrote. No commit, close or drop rewrites
+//! more than a bounded number of records, whatever the mailbox's size or history.
+
+use std::collections::{HashMap, HashSet};
+
+use super::plan::{Group, Policy};
+use super::CompactStats;
+use crate::blocks::MAX_BLOCK_RECORDS;
+use crate::cache::Cache;
+use crate::error::Result;
+
+/// Records of compaction a commit earns per op: enough to keep up with what an op can have
+/// fragmented (an expunge kills one record and adds at most one slice, and a block is
+/// rewritten once it holds about eight slices: 2,048 records copied per seven splits).
+pub const STEP_CREDIT_PER_CHANGE: u64 = 64;
+
+/// Records of compaction a commit earns per record it learned: its records arrive as one
+/// short slice, which merging copies a few times before it is part of a full block.
+const STEP_CREDIT_PER_RECORD: u64 = 4;
+
+/// Most records one commit's step copies (8 full blocks, 256 KiB): the bound on the
+/// foreground work a commit adds to its own.
+pub const STEP_MAX_RECORDS: u64 = 8 * MAX_BLOCK_RECORDS as u64;
+
+/// Credit a step waits for before it looks for work: looking means a pass over the index in
+/// memory (O(slices)), paid once per this many records of credit.
+const STEP_MIN_CREDIT: u64 = MAX_BLOCK_RECORDS as u64;
+
+/// Credit saved for later steps, at most (so that a long quiet history does not buy one
+/// long step: each step is capped at `STEP_MAX_RECORDS` anyway).
+const CREDIT_MAX: u64 = 64 * MAX_BLOCK_RECORDS as u64;
+
+/// Step blocks waiting for a checkpoint's fdatasync, at most: past this many the checkpoint
+/// is due, so that no checkpoint pays for more than this many (plus one commit's steps).
+const UNSYNCED_STEP_BLOCKS: usize = 32;
+
+/// A step is worth its copying only when what it gains (plan.rs's units, records' worth)
+/// times this is at least the records it copies.
+const GAIN_RATIO: u64 = 4;
+
+/// The writer's bookkeeping for steps and checkpoints.
+#[derive(Debug, Default)]
+pub(crate) struct Upkeep {
+    /// Block files this writer may have to unlink: those the index or a replayed frame
+    /// named at open, and every one written since. A checkpoint unlinks those that its
+    /// state does not name (FORMAT.md 7.2 step 6) without listing `blocks/`.
+    pub(crate) known_blocks: HashSet<u64>,
+    /// Blocks written by steps since the last checkpoint, not yet fsynced: no frame names
+    /// them, so only the checkpoint that publishes them syncs them.
+    pub(crate) compacted_unsynced: Vec<u64>,
+    /// Records in a block file, learnt from its writer or one `stat` (see `block_use`).
+    pub(crate) block_len: HashMap<u64, u64>,
+    /// Compaction credit, in records.
+    credit: u64,
+    /// A step found many dead blocks waiting for a checkpoint to unlink them.
+    checkpoint_due: bool,
+}
+
+impl Upkeep {
+    /// Remembers a block file written by this handle, with its record count.
+    pub(crate) fn wrote(&mut self, id: u64, records: usize) {
+        self.known_blocks.insert(id);
+        self.block_len.insert(id, records as u64);
+    }
+}
+
+impl Cache {
+    /// Runs after every commit of `ops` ops that learned `records` records:
+    /// earns and spends compaction credit (with `auto_compact`), then checkpoints once the
+    /// journal outgrows both its limit and the index (so that a checkpoint, which writes
+    /// the whole index, costs O(1) per journal byte), or steps have left many dead blocks
+    /// or `UNSYNCED_STEP_BLOCKS` blocks for it to fdatasync.
+    pub(crate) fn after_commit(&mut self, (ops, records): (u64, u64)) -> Result<()> {
+        if self.options.auto_compact {
+            let earned = ops
+                .saturating_mul(STEP_CREDIT_PER_CHANGE)
+                .saturating_add(records.saturating_mul(STEP_CREDIT_PER_RECORD));
+            self.upkeep.credit = self.upkeep.credit.saturating_add(earned).min(CREDIT_MAX);
+            if self.upkeep.credit >= STEP_MIN_CREDIT {
+                let budget = self
+                    .upkeep
+                    .credit
+                    .min(earned.max(STEP_MIN_CREDIT))
+                    .min(STEP_MAX_RECORDS);
+                let done = self.step(budget)?;
+                self.upkeep.credit = if done.records_rewritten == 0 {
+                    // Nothing worth doing: look again only after as much change again.
+                    0
+                } else {
+                    self.upkeep.credit.saturating_sub(done.records_rewritten)
+                };
+            }
+        }
+        let journal = self.writer.as_ref().map_or(0, |w| w.journal.len());
+        let limit = self.options.journal_limit.max(self.index_bytes());
+        let unsynced = self.upkeep.compacted_unsynced.len() >= UNSYNCED_STEP_BLOCKS;
+        if journal > limit || unsynced || std::mem::take(&mut self.upkeep.checkpoint_due) {
+            self.write_checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// About what the next checkpoint's index will weigh (entries, overlay, flag tables).
+    fn index_bytes(&self) -> u64 {
+        let entries = (self.state.placed.len() + self.state.unplaced.len()) as u64;
+        32 * entries + 16 * self.state.overlay.len() as u64 + self.state.flags.bytes()
+    }
+
+    /// Rewrites at most about `budget` records (whole slices; at least one slice when any
+    /// run is worth it), choosing the runs that gain most per record copied: sparse blocks,
+    /// runs of short slices, dense overlay entries. The new blocks are written without
+    /// fsync and become the layout in memory at once; the next checkpoint (after a full
+    /// journal, [`Cache::checkpoint`], or a close) makes them durable and publishes them,
+    /// and until then a crash leaves them as orphans that the next open unlinks. The state
+    /// reads the same before and after, so no journal op is written.
+    pub fn compact_step(&mut self, budget: u64) -> Result<CompactStats> {
+        self.writable()?;
+        self.step(budget).map_err(|e| self.poison(e))
+    }
+
+    fn step(&mut self, budget: u64) -> Result<CompactStats> {
+        let policy = Policy {
+            force: false,
+            full: false,
+        };
+        let blocks = self.block_use();
+        if self.dead_bytes(&blocks) > self.options.journal_limit {
+            self.upkeep.checkpoint_due = true;
+        }
+        let mut groups = self.groups(true, policy, &blocks);
+        groups.extend(self.groups(false, policy, &blocks));
+        groups.retain(|g| g.gain.saturating_mul(GAIN_RATIO) >= g.records);
+        // Most gain per record copied first (cross-multiplied: no division, no rounding).
+        groups.sort_by(|a, b| {
+            (u128::from(b.gain) * u128::from(a.records))
+                .cmp(&(u128::from(a.gain) * u128::from(b.records)))
+        });
+        let mut chosen: Vec<Group> = Vec::new();
+        let mut left = budget;
+        for g in groups {
+            if left == 0 {
+                break;
+            }
+            match self.within(g, left) {
+                Some(g) => {
+                    left = left.saturating_sub(g.records);
+                    chosen.push(g);
+                }
+                None => continue,
+            }
+        }
+        let (mut placed, mut unplaced): (Vec<Group>, Vec<Group>) =
+            chosen.into_iter().partition(|g| g.placed);
+        placed.sort_by_key(|g| g.start);
+        unplaced.sort_by_key(|g| g.start);
+        if placed.is_empty() && unplaced.is_empty() {
+            return Ok(CompactStats::default());
+        }
+        let stats = self.replace_groups(&placed, &unplaced, None, false)?;
+        self.stats.compactions += 1;
+        Ok(stats)
+    }
+
+    /// Disk space (whole pages) of the block files that no slice uses any more and that wait
+    /// for a checkpoint to unlink them: a checkpoint is due once they outweigh the journal
+    /// limit, which bounds the disk a step's leftovers take (FORMAT.md 11.5).
+    fn dead_bytes(&self, blocks: &super::plan::BlockUse) -> u64 {
+        let page = |records: u64| {
+            (uidcache_format::BLOCK_HEADER_SIZE as u64 + 16 * records).next_multiple_of(4096)
+        };
+        self.upkeep
+            .known_blocks
+            .iter()
+            .filter(|id| !blocks.live.contains_key(id))
+            .map(|id| {
+                let records = self.upkeep.block_len.get(id).copied();
+                page(records.unwrap_or(MAX_BLOCK_RECORDS as u64))
+            })
+            .sum()
+    }
+
+    /// `g`, or its longest prefix of at least two slices that fits in `left` records
+    /// (`None` when not even that fits: a run is only worth rewriting whole or merged).
+    fn within(&self, g: Group, left: u64) -> Option<Group> {
+        if g.records <= left {
+            return Some(g);
+        }
+        let slices = if g.placed {
+            &self.state.placed[..]
+        } else {
+            &self.state.unplaced[..]
+        };
+        let mut records = 0;
+        let mut end = g.start;
+        for s in slices.get(g.start..g.end).unwrap_or_default() {
+            if records + u64::from(s.len) > left {
+                break;
+            }
+            records += u64::from(s.len);
+            end += 1;
+        }
+        (end >= g.start + 2).then_some(Group {
+            end,
+            records,
+            gain: g.gain.saturating_mul(records) / g.records.max(1),
+            ..g
+        })
+    }
+}
