@@ -77,6 +77,8 @@ pub struct Cache {
     /// Size of the flag tables after this handle last collected them (0: never), so that a
     /// collection runs again only once they have doubled (FORMAT.md 4.7).
     flag_bytes_after_gc: u64,
+    /// What transactions changed since `track_changes` (`crate::tracker`).
+    pub(crate) tracker: Option<crate::tracker::Tracker>,
 }
 
 impl Cache {

@@ -96,6 +96,7 @@ impl Cache {
             poisoned: false,
             unsynced_blocks: Vec::new(),
             flag_bytes_after_gc: 0,
+            tracker: None,
         };
         if cache.writer.is_some() && cache.state.cache_id == NO_IDENTITY {
             // A format-v1 cache: give it an identity now, in place (FORMAT.md 1.2).
