@@ -153,15 +153,13 @@ impl View<'_> {
                 }
                 (None, None) => break,
             };
-            let full = u64::from(s.last_uid) - u64::from(s.first_uid) + 1 == u64::from(s.len);
+            let full = span(s.first_uid, s.last_uid) == Some(u64::from(s.len));
             let fits = if full {
                 set.push(s.first_uid, s.last_uid)
             } else {
                 let view = s.view(&self.src)?;
-                crate::walked::add(view.records().len());
-                view.records()
-                    .iter()
-                    .all(|r| set.push(r.uid.get(), r.uid.get()))
+                let uids = view.records();
+                push_runs(&mut set, s.first_uid, s.last_uid, uids)
             };
             if !fits {
                 return Ok(UidSet(vec![(1, highest)]));
@@ -213,6 +211,37 @@ impl View<'_> {
         sample.reverse();
         Ok(sample)
     }
+}
+
+/// How many UIDs `first..=last` holds (`None` for a reversed pair, which only damage makes).
+fn span(first: u32, last: u32) -> Option<u64> {
+    u64::from(last).checked_sub(u64::from(first)).map(|d| d + 1)
+}
+
+/// Adds the UIDs of `records` (ascending, from `first` to `last`) to `set` as
+/// runs: a part whose UID span equals its length is one run; others are halved. Reads
+/// O(gaps × log n) records instead of all of them, so a slice with a few expunged
+/// messages costs a few page reads.
+fn push_runs(
+    set: &mut ExactSet,
+    first: u32,
+    last: u32,
+    records: &[uidcache_format::Record],
+) -> bool {
+    let n = records.len();
+    if n == 0 {
+        return true;
+    }
+    if span(first, last) == Some(n as u64) {
+        return set.push(first, last);
+    }
+    let (left, right) = records.split_at(n / 2);
+    crate::walked::add(2);
+    let (Some(left_last), Some(right_first)) = (left.last(), right.first()) else {
+        return true;
+    };
+    push_runs(set, first, left_last.uid.get(), left)
+        && push_runs(set, right_first.uid.get(), last, right)
 }
 
 /// A [`UidSet`] built from ascending ranges that gives up once its text would be longer

@@ -2,7 +2,8 @@
 //! prove that a path which should cost O(changes) did not read every record. Single
 //! lookups (`message_at`, `position_of_uid`) are not counted: only the reads that go
 //! through records one after another (the iterators, `placed_messages`,
-//! `unplaced_messages`, the QRESYNC parameter's exact UID set, the unknown-flags scan).
+//! `unplaced_messages`, the unknown-flags scan, and the records the QRESYNC parameter reads
+//! to bisect slices with gaps).
 
 use std::cell::Cell;
 
