@@ -56,10 +56,11 @@ use std::path::Path;
 
 pub use uidcache_engine::{
     check_flag_list, Cache, ChangedSince, CompactStats, Durability, Error, ErrorKind, FlagSetId,
-    FlagTableError, InvalidOp, Invariant, LayoutInfo, Message, Messages, OpenOptions, QresyncParam,
-    Removal, Removed, Result, Segment, SelectOutcome, SelectResult, StaleSnapshot, Stats,
-    Transaction, UidPosition, UidSet, Update, View, MAX_FLAGS, MAX_FLAG_BYTES, MAX_HOLE_REMOVALS,
-    MAX_MESSAGES, PENDING_BLOCKS_IN_MEMORY, STEP_CREDIT_PER_CHANGE, STEP_MAX_RECORDS,
+    FlagTableError, Holes, InvalidOp, Invariant, LayoutInfo, Message, Messages, OpenOptions,
+    QresyncParam, Removal, Removed, Result, Segment, SelectOutcome, SelectResult, StaleSnapshot,
+    Stats, TrackedChanges, Transaction, UidPosition, UidSet, UnknownFlags, Update, View, MAX_FLAGS,
+    MAX_FLAG_BYTES, MAX_HOLE_REMOVALS, MAX_MESSAGES, PENDING_BLOCKS_IN_MEMORY,
+    STEP_CREDIT_PER_CHANGE, STEP_MAX_RECORDS,
 };
 // `ErrorKind::Corrupt` carries these: what is wrong with a file, and where.
 pub use uidcache_format::{FormatError, FormatErrorKind};

@@ -81,6 +81,8 @@ pub struct Cache {
     flag_bytes_after_gc: u64,
     /// What compaction steps and checkpoints keep track of (writers).
     pub(crate) upkeep: crate::compact::Upkeep,
+    /// What transactions changed since `track_changes` (`crate::tracker`).
+    pub(crate) tracker: Option<crate::tracker::Tracker>,
 }
 
 impl Cache {

@@ -81,6 +81,7 @@ impl Iterator for Messages<'_> {
             };
             let k = self.lo.saturating_sub(slice.seq);
             let end = slice.len.min(self.hi - slice.seq + 1);
+            crate::walked::add(end.saturating_sub(k) as usize);
             self.current = Some((slice, records, k, end));
         }
     }
@@ -154,7 +155,10 @@ impl Iterator for ChangedSince<'_> {
             }
             let slice = self.unplaced.next()?;
             match slice.view(&self.view.src) {
-                Ok(records) => self.current = Some((records, 0)),
+                Ok(records) => {
+                    crate::walked::add(records.records().len());
+                    self.current = Some((records, 0));
+                }
                 Err(e) => {
                     self.failed = true;
                     return Some(Err(e));

@@ -107,42 +107,180 @@ impl View<'_> {
     /// The QRESYNC parameter for the cached state, or `None` when UIDVALIDITY or
     /// HIGHESTMODSEQ is unknown (QRESYNC needs both). Its `to_string()` is what follows the
     /// mailbox name in `SELECT`.
+    ///
+    /// Built from the index: a slice whose UIDs are consecutive (`last_uid - first_uid + 1
+    /// == len`) is one range without reading its block, other slices are read only until
+    /// the exact set grows past its 2000-character limit, and each sample is one record.
     pub fn qresync_param(&self) -> Result<Option<QresyncParam>> {
         let (Some(uidvalidity), Some(modseq)) = (self.uidvalidity(), self.highestmodseq()) else {
             return Ok(None);
         };
-        let placed: Vec<(u32, u32)> = self
-            .messages()
-            .map(|r| r.map(|(seq, m)| (seq, m.uid)))
-            .collect::<Result<_>>()?;
-        let mut uids: Vec<u32> = placed.iter().map(|(_, uid)| *uid).collect();
-        uids.extend(self.unplaced_messages()?.iter().map(|m| m.uid));
-        uids.sort_unstable();
-        uids.dedup();
-        let mut known_uids: UidSet = uids.iter().copied().collect();
-        if known_uids.to_string().len() > MAX_KNOWN_UIDS_LEN {
-            known_uids = uids
-                .last()
-                .map(|u| UidSet(vec![(1, *u)]))
-                .unwrap_or_default();
-        }
-        let mut sample = Vec::new();
-        let mut step = 1usize;
-        let mut k = placed.len();
-        while k > 0 {
-            if let Some(pair) = placed.get(k - 1) {
-                sample.push(*pair);
-            }
-            k = k.saturating_sub(step);
-            step = step.saturating_mul(2);
-        }
-        sample.reverse();
         Ok(Some(QresyncParam {
             uidvalidity,
             modseq,
-            known_uids,
-            sample,
+            known_uids: self.known_uids()?,
+            sample: self.sample()?,
         }))
+    }
+
+    /// Every known UID, or `1:highest` once the exact set is longer than
+    /// [`MAX_KNOWN_UIDS_LEN`] characters.
+    fn known_uids(&self) -> Result<UidSet> {
+        let (placed, unplaced) = (&self.state.placed[..], &self.state.unplaced[..]);
+        let highest = placed
+            .last()
+            .map(|s| s.last_uid)
+            .max(unplaced.last().map(|s| s.last_uid));
+        let Some(highest) = highest else {
+            return Ok(UidSet::default());
+        };
+        let mut set = ExactSet::default();
+        // Placed and unplaced slices each ascend by UID and never share one: merge them.
+        let (mut i, mut j) = (0, 0);
+        loop {
+            let s = match (placed.get(i), unplaced.get(j)) {
+                (Some(p), Some(u)) if p.first_uid < u.first_uid => {
+                    i += 1;
+                    p
+                }
+                (_, Some(u)) => {
+                    j += 1;
+                    u
+                }
+                (Some(p), None) => {
+                    i += 1;
+                    p
+                }
+                (None, None) => break,
+            };
+            let full = span(s.first_uid, s.last_uid) == Some(u64::from(s.len));
+            let fits = if full {
+                set.push(s.first_uid, s.last_uid)
+            } else {
+                let view = s.view(&self.src)?;
+                let uids = view.records();
+                push_runs(&mut set, s.first_uid, s.last_uid, uids)
+            };
+            if !fits {
+                return Ok(UidSet(vec![(1, highest)]));
+            }
+        }
+        Ok(set.finish())
+    }
+
+    /// `(seq, uid)` of the placed messages at distances 1, 2, 4, ... (counted in placed
+    /// messages) below the last one, ascending.
+    fn sample(&self) -> Result<Vec<(u32, u32)>> {
+        let placed = &self.state.placed[..];
+        let total: u64 = placed.iter().map(|s| u64::from(s.len)).sum();
+        // Positions (0-based, among placed messages) wanted, descending.
+        let mut wanted = Vec::new();
+        let (mut k, mut step) = (total, 1u64);
+        while k > 0 {
+            wanted.push(k - 1);
+            k = k.saturating_sub(step);
+            step = step.saturating_mul(2);
+        }
+        let mut sample = Vec::with_capacity(wanted.len());
+        let mut wanted = wanted.into_iter().peekable();
+        // Walk the slices from the end; `after` is the placed messages past slice `s`.
+        let mut after = total;
+        for s in placed.iter().rev() {
+            let first = after - u64::from(s.len);
+            let mut records = None;
+            while let Some(&pos) = wanted.peek().filter(|&&p| p >= first) {
+                wanted.next();
+                let k = (pos - first) as u32;
+                let uid = match k {
+                    0 => s.first_uid,
+                    k if k + 1 == s.len => s.last_uid,
+                    k => {
+                        if records.is_none() {
+                            records = Some(s.view(&self.src)?);
+                        }
+                        records.as_ref().map_or(0, |v| v.uid(k))
+                    }
+                };
+                sample.push((s.seq + k, uid));
+            }
+            if wanted.peek().is_none() {
+                break;
+            }
+            after = first;
+        }
+        sample.reverse();
+        Ok(sample)
+    }
+}
+
+/// How many UIDs `first..=last` holds (`None` for a reversed pair, which only damage makes).
+fn span(first: u32, last: u32) -> Option<u64> {
+    u64::from(last).checked_sub(u64::from(first)).map(|d| d + 1)
+}
+
+/// Adds the UIDs of `records` (ascending, from `first` to `last`) to `set` as
+/// runs: a part whose UID span equals its length is one run; others are halved. Reads
+/// O(gaps × log n) records instead of all of them, so a slice with a few expunged
+/// messages costs a few page reads.
+fn push_runs(
+    set: &mut ExactSet,
+    first: u32,
+    last: u32,
+    records: &[uidcache_format::Record],
+) -> bool {
+    let n = records.len();
+    if n == 0 {
+        return true;
+    }
+    if span(first, last) == Some(n as u64) {
+        return set.push(first, last);
+    }
+    let (left, right) = records.split_at(n / 2);
+    crate::walked::add(2);
+    let (Some(left_last), Some(right_first)) = (left.last(), right.first()) else {
+        return true;
+    };
+    push_runs(set, first, left_last.uid.get(), left)
+        && push_runs(set, right_first.uid.get(), last, right)
+}
+
+/// A [`UidSet`] built from ascending ranges that gives up once its text would be longer
+/// than [`MAX_KNOWN_UIDS_LEN`].
+#[derive(Default)]
+struct ExactSet {
+    ranges: Vec<(u32, u32)>,
+    /// Length of the text of every range but the last (which may still grow), commas
+    /// included.
+    closed_len: usize,
+}
+
+impl ExactSet {
+    /// Adds `a..=b` (above everything so far); `false` once the text is too long.
+    fn push(&mut self, a: u32, b: u32) -> bool {
+        match self.ranges.last_mut() {
+            Some((_, last)) if last.checked_add(1) == Some(a) => *last = b,
+            _ => {
+                if let Some(&closed) = self.ranges.last() {
+                    self.closed_len += text_len(closed) + 1;
+                }
+                self.ranges.push((a, b));
+            }
+        }
+        self.closed_len + self.ranges.last().map_or(0, |&r| text_len(r)) <= MAX_KNOWN_UIDS_LEN
+    }
+
+    fn finish(self) -> UidSet {
+        UidSet(self.ranges)
+    }
+}
+
+/// Characters of `a:b` (or `a`).
+fn text_len((a, b): (u32, u32)) -> usize {
+    let digits = |v: u32| v.checked_ilog10().map_or(1, |d| d as usize + 1);
+    if a == b {
+        digits(a)
+    } else {
+        digits(a) + 1 + digits(b)
     }
 }
 

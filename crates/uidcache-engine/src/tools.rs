@@ -27,6 +27,7 @@ pub use crate::inspect::Replay;
 pub use crate::journal::fresh_salt as fresh_journal_salt;
 pub use crate::txn::INLINE_RECORDS;
 pub use crate::vfs::{BlockBytes, LockGuard, NotARegularFile, PathKind, StdVfs, Vfs, VfsFile};
+pub use crate::walked::records_walked;
 
 /// Takes the writer lock of the cache in `dir` without waiting, as a writer's open does:
 /// [`crate::Error::Locked`] while another holder has it. Held until the guard is dropped.

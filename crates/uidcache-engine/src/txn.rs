@@ -122,9 +122,21 @@ impl<'c> Transaction<'c> {
             store: &self.cache.store,
             pending: &self.pending.blocks,
         };
+        let unplaced_before = match self.cache.tracker.as_mut() {
+            Some(t) => t.before(&self.cache.state, &op, &src)?,
+            None => None,
+        };
         match self.cache.state.apply(&op, &src) {
             Ok(()) => {
                 self.ops.push(op);
+                if let (Some(t), Some(before)) = (self.cache.tracker.as_mut(), unplaced_before) {
+                    // The op is applied: a failed read here leaves the count unknown, and
+                    // the transaction with it.
+                    if let Err(e) = t.after(&self.cache.state, &before, &src) {
+                        self.broken = true;
+                        return Err(e);
+                    }
+                }
                 Ok(())
             }
             Err(e) if e.invalid_op().is_some() => Err(e),

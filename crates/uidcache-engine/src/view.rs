@@ -236,6 +236,7 @@ impl<'a> View<'a> {
     fn each(&self, slices: &[Slice], f: &mut dyn FnMut(u32, Message)) -> Result<()> {
         for s in slices {
             let view = s.view(&self.src)?;
+            crate::walked::add(view.records().len());
             for (k, r) in view.records().iter().enumerate() {
                 f(
                     if s.seq == 0 { 0 } else { s.seq + k as u32 },

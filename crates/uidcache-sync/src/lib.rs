@@ -66,7 +66,6 @@ pub use summary::{Changes, Summary};
 pub use url::{Security, Target};
 
 use link::Link;
-use summary::Snapshot;
 
 /// Brings `cache` up to date with the mailbox once, then logs out.
 ///
@@ -74,12 +73,26 @@ use summary::Snapshot;
 /// everything applied up to the last completed command is committed; running the sync
 /// again continues from there.
 pub fn sync(cache: &mut Cache, opts: &mut SyncOptions) -> Result<Summary> {
+    // What changed is counted as it happens, in work proportional to it (not by comparing
+    // every record before and after).
+    tracked(cache, |cache| sync_tracked(cache, opts))
+}
+
+/// Runs `f` with the cache counting its changes, and stops counting however `f` ends.
+pub(crate) fn tracked<T>(cache: &mut Cache, f: impl FnOnce(&mut Cache) -> Result<T>) -> Result<T> {
+    cache.track_changes();
+    let result = f(cache);
+    cache.stop_tracking();
+    result
+}
+
+fn sync_tracked(cache: &mut Cache, opts: &mut SyncOptions) -> Result<Summary> {
     let started = Instant::now();
-    let before = Snapshot::take(&cache.view())?;
+    let before = cache.view().uidvalidity();
     let mut traffic = Traffic::default();
     // Only knowledge from before this sync can be wrong in a way a resync cures; a
     // contradiction over what this sync itself learned is the server contradicting itself.
-    let knew = cache.view().highestmodseq().is_some() || !before.is_empty();
+    let knew = cache.view().highestmodseq().is_some() || cache.view().record_count() > 0;
     let mut healed = None;
     let method = loop {
         let mut link = Link::connect(opts)?;
@@ -113,41 +126,43 @@ fn event(opts: &mut SyncOptions, text: &str) {
 /// doubling to 60 s). On the way out it commits and selects once more, so that the cache
 /// ends exactly current.
 pub fn watch(cache: &mut Cache, opts: &mut SyncOptions) -> Result<Summary> {
-    let started = Instant::now();
-    let before = Snapshot::take(&cache.view())?;
-    let mut totals = watch::Totals::default();
-    watch::watch(cache, opts, &mut totals)?;
-    let mut summary = summarize(
-        cache,
-        opts,
-        before,
-        totals.method.unwrap_or(Method::First),
-        totals.traffic,
-        totals.reconnects,
-        started,
-    )?;
-    summary.healed = totals.healed;
-    Ok(summary)
+    tracked(cache, |cache| {
+        let started = Instant::now();
+        let before = cache.view().uidvalidity();
+        let mut totals = watch::Totals::default();
+        watch::watch(cache, opts, &mut totals)?;
+        let mut summary = summarize(
+            cache,
+            opts,
+            before,
+            totals.method.unwrap_or(Method::First),
+            totals.traffic,
+            totals.reconnects,
+            started,
+        )?;
+        summary.healed = totals.healed;
+        Ok(summary)
+    })
 }
 
 pub(crate) fn summarize(
     cache: &Cache,
     opts: &SyncOptions,
-    before: Snapshot,
+    before: Option<u32>,
     method: Method,
     traffic: Traffic,
     reconnects: u32,
     started: Instant,
 ) -> Result<Summary> {
+    let tracked = cache.tracked_changes()?.unwrap_or_default();
     let view = cache.view();
-    let after = Snapshot::take(&view)?;
     Ok(Summary {
         mailbox: opts.target.mailbox.clone(),
         method,
         messages: view.exists().unwrap_or(0),
         uidvalidity: view.uidvalidity(),
         highestmodseq: view.highestmodseq(),
-        changes: Changes::between(&before, &after),
+        changes: Changes::from_tracked(tracked, before, view.uidvalidity()),
         traffic,
         reconnects,
         healed: None,

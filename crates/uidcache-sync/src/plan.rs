@@ -1,25 +1,17 @@
 //! What is still to learn about a mailbox, as sequence ranges to ask for.
 
-use uidcache_engine::{Segment, View};
+use uidcache_engine::View;
 
 use crate::error::Result;
 
 /// Sorted, disjoint inclusive ranges of sequence numbers still to learn: positions not
-/// known, and (with `flags`) placed messages whose flags were never learned.
+/// known (the holes, from the index), and (with `flags`) placed messages whose flags were
+/// never learned.
 pub(crate) fn wanted(view: &View<'_>, flags: bool) -> Result<Vec<(u32, u32)>> {
-    let mut seqs: Vec<(u32, u32)> = view
-        .segments()
-        .into_iter()
-        .filter_map(|s| match s {
-            Segment::Hole(a, b) => Some((a, b)),
-            Segment::Known(..) => None,
-        })
-        .collect();
+    let mut seqs: Vec<(u32, u32)> = view.holes().collect();
     if flags {
-        for (seq, m) in view.placed_messages()? {
-            if m.flags.is_none() {
-                seqs.push((seq, seq));
-            }
+        for run in view.unknown_flags() {
+            seqs.push(run?);
         }
     }
     Ok(merge(seqs))

@@ -445,3 +445,52 @@ fn a_condstore_catch_up_stores_the_new_value_only_after_changedsince() {
          1 1 () 5\n2 2 (\\Seen) 15\n3 3 () 5\n"
     );
 }
+
+/// Issue 12: a QRESYNC sync that learns nothing does not read the mailbox to work out the
+/// SELECT parameter, what to fetch or what changed. The one pass left is the search for
+/// messages whose flags were never learned (the index does not record it), so at most one
+/// record walked per message: the snapshots, parameter and plan of before walked four.
+#[test]
+fn an_unchanged_qresync_sync_walks_the_mailbox_at_most_once() {
+    const N: u32 = 100_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cache = Cache::open(dir.path()).unwrap();
+    let mut tx = cache.transaction().unwrap();
+    tx.set_uidvalidity(Some(7)).unwrap();
+    tx.set_uidnext(Some(N + 1)).unwrap();
+    tx.set_exists(N).unwrap();
+    let seen: &[&[u8]] = &[b"\\Seen"];
+    let entries: Vec<(u32, uidcache_engine::Update<'_>)> = (1..=N)
+        .map(|uid| {
+            let update = uidcache_engine::Update {
+                flags: Some(seen),
+                modseq: Some(5),
+            };
+            (uid, update)
+        })
+        .collect();
+    tx.learn_many(1, &entries).unwrap();
+    tx.set_highestmodseq(Some(50)).unwrap();
+    tx.commit().unwrap();
+    let script = with_qresync_login(vec![
+        step(
+            "SELECT \"INBOX\" (QRESYNC (7 50 1:100000 (",
+            &[
+                "* 100000 EXISTS",
+                "* OK [UIDVALIDITY 7] ok",
+                "* OK [UIDNEXT 100001] ok",
+                "* OK [HIGHESTMODSEQ 50] ok",
+                "{tag} OK [READ-WRITE] done",
+            ],
+        ),
+        step("LOGOUT", &["* BYE bye", "{tag} OK done"]),
+    ]);
+    let (port, h) = serve_many(QRESYNC_CAPS, vec![script]);
+    let walked = uidcache_engine::tools::records_walked();
+    let s = sync(&mut cache, &mut options(port, "pw")).unwrap();
+    let walked = uidcache_engine::tools::records_walked() - walked;
+    h.join().unwrap();
+    assert_eq!(s.changes, uidcache_sync::Changes::default(), "{s}");
+    assert_eq!(s.messages, N);
+    assert!(walked <= u64::from(N), "walked {walked} records");
+}

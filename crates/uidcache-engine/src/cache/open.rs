@@ -98,6 +98,7 @@ impl Cache {
             unsynced_blocks: Vec::new(),
             flag_bytes_after_gc: 0,
             upkeep: crate::compact::Upkeep::default(),
+            tracker: None,
         };
         if cache.writer.is_some() {
             cache.upkeep.known_blocks = loaded_named;

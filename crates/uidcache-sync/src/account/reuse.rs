@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::heal;
 use crate::link::Link;
 use crate::options::SyncOptions;
-use crate::summary::{Snapshot, Summary};
+use crate::summary::Summary;
 
 /// What `now` adds to `then` (the counters only grow).
 pub(super) fn since(now: Traffic, then: Traffic) -> Traffic {
@@ -35,8 +35,18 @@ pub(super) fn sync_on(
     cache: &mut Cache,
     opts: &mut SyncOptions,
 ) -> Result<Summary> {
+    // Counted as the changes happen, as `crate::sync` does; when the catch-up falls back to
+    // `crate::sync`, that one's own count (from its fresh connection on) is the summary.
+    crate::tracked(cache, |cache| sync_tracked_on(slot, cache, opts))
+}
+
+fn sync_tracked_on(
+    slot: &mut Option<Link>,
+    cache: &mut Cache,
+    opts: &mut SyncOptions,
+) -> Result<Summary> {
     let started = Instant::now();
-    let before = Snapshot::take(&cache.view())?;
+    let before = cache.view().uidvalidity();
     let (link, from) = match slot {
         Some(l) => {
             let from = l.conn.traffic;
