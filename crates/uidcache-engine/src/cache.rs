@@ -101,7 +101,9 @@ impl Cache {
 
     fn checkpoint_if_journal(&mut self, compact: bool) -> Result<()> {
         let frames = self.writer.as_ref().map_or(0, |w| w.journal.frames());
-        if frames == 0 || self.poisoned {
+        // Unpublished compaction steps are worth a checkpoint too (else their work is lost).
+        let steps = !self.upkeep.compacted_unsynced.is_empty();
+        if (frames == 0 && !steps) || self.poisoned {
             return Ok(());
         }
         if compact && self.is_fragmented() {
@@ -120,6 +122,15 @@ impl Drop for Cache {
         if self.options.checkpoint_on_drop && !std::thread::panicking() {
             let compact = self.options.auto_compact && self.options.compact_on_drop;
             let _ = self.checkpoint_if_journal(compact);
+        }
+        // Blocks of compaction steps that no checkpoint published: nothing durable names
+        // them (a checkpoint empties this list before its index can), so they go now rather
+        // than wait, as orphans, for the next writer's open (best effort).
+        for id in std::mem::take(&mut self.upkeep.compacted_unsynced) {
+            let _ = self
+                .fs
+                .vfs
+                .remove_file(&crate::dirfs::block_path(&self.dir, id));
         }
     }
 }

@@ -549,7 +549,22 @@ impl<'c> Transaction<'c> {
             return if durable { self.cache.sync() } else { Ok(()) };
         }
         // What the commit changed, which sets what compaction it pays for.
-        let change = (self.ops.len() as u64, self.pending.records() as u64);
+        // Flag, header and flag-table ops fragment nothing (the overlay is not a step's
+        // business, FORMAT.md 11.5), so they earn no compaction credit.
+        let fragmenting = self
+            .ops
+            .iter()
+            .filter(|op| {
+                !matches!(
+                    op,
+                    Op::SetMeta { .. }
+                        | Op::SetHeader { .. }
+                        | Op::DefineAtom { .. }
+                        | Op::DefineFlagSet { .. }
+                )
+            })
+            .count();
+        let change = (fragmenting as u64, self.pending.records() as u64);
         if let Err(e) = self.publish(durable) {
             return Err(self.cache.poison(e));
         }
