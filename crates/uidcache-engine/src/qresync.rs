@@ -2,7 +2,11 @@
 //! `(QRESYNC (uidvalidity modseq known-uids (known-sequence-set known-uid-set)))`: a pure
 //! function of a [`View`], so that a client without an IMAP parser can resynchronize.
 
+use std::collections::VecDeque;
 use std::fmt;
+
+use crate::blocks::WithPending;
+use crate::slice::Slice;
 
 use crate::error::Result;
 use crate::view::View;
@@ -135,34 +139,27 @@ impl View<'_> {
             return Ok(UidSet::default());
         };
         let mut set = ExactSet::default();
-        // Placed and unplaced slices each ascend by UID and never share one: merge them.
-        let (mut i, mut j) = (0, 0);
+        // Placed and unplaced slices each ascend by UID and never share one, but an unplaced
+        // slice's extent may span placed slices (a compaction merges unplaced neighbours
+        // across them), so the two lists are merged run by run, not slice by slice.
+        let mut placed = Runs::new(placed, &self.src);
+        let mut unplaced = Runs::new(unplaced, &self.src);
         loop {
-            let s = match (placed.get(i), unplaced.get(j)) {
-                (Some(p), Some(u)) if p.first_uid < u.first_uid => {
-                    i += 1;
-                    p
-                }
-                (_, Some(u)) => {
-                    j += 1;
-                    u
-                }
-                (Some(p), None) => {
-                    i += 1;
-                    p
-                }
+            let from_placed = match (placed.peek()?, unplaced.peek()?) {
+                (Some(p), Some(u)) => p.0 < u.0,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
                 (None, None) => break,
             };
-            let full = span(s.first_uid, s.last_uid) == Some(u64::from(s.len));
-            let fits = if full {
-                set.push(s.first_uid, s.last_uid)
+            let run = if from_placed {
+                placed.pop()
             } else {
-                let view = s.view(&self.src)?;
-                let uids = view.records();
-                push_runs(&mut set, s.first_uid, s.last_uid, uids)
+                unplaced.pop()
             };
-            if !fits {
-                return Ok(UidSet(vec![(1, highest)]));
+            if let Some((a, b)) = run {
+                if !set.push(a, b) {
+                    return Ok(UidSet(vec![(1, highest)]));
+                }
             }
         }
         Ok(set.finish())
@@ -223,25 +220,64 @@ fn span(first: u32, last: u32) -> Option<u64> {
 /// O(gaps × log n) records instead of all of them, so a slice with a few expunged
 /// messages costs a few page reads.
 fn push_runs(
-    set: &mut ExactSet,
+    runs: &mut VecDeque<(u32, u32)>,
     first: u32,
     last: u32,
     records: &[uidcache_format::Record],
-) -> bool {
+) {
     let n = records.len();
     if n == 0 {
-        return true;
+        return;
     }
     if span(first, last) == Some(n as u64) {
-        return set.push(first, last);
+        runs.push_back((first, last));
+        return;
     }
     let (left, right) = records.split_at(n / 2);
     crate::walked::add(2);
     let (Some(left_last), Some(right_first)) = (left.last(), right.first()) else {
-        return true;
+        return;
     };
-    push_runs(set, first, left_last.uid.get(), left)
-        && push_runs(set, right_first.uid.get(), last, right)
+    push_runs(runs, first, left_last.uid.get(), left);
+    push_runs(runs, right_first.uid.get(), last, right);
+}
+
+/// The runs of consecutive UIDs of a list of slices (ascending by UID), one slice's worth
+/// at a time: a slice whose UIDs are consecutive is one run read from the index alone.
+struct Runs<'v> {
+    slices: std::slice::Iter<'v, Slice>,
+    src: &'v WithPending<'v>,
+    runs: VecDeque<(u32, u32)>,
+}
+
+impl<'v> Runs<'v> {
+    fn new(slices: &'v [Slice], src: &'v WithPending<'v>) -> Self {
+        Runs {
+            slices: slices.iter(),
+            src,
+            runs: VecDeque::new(),
+        }
+    }
+
+    /// The next run, reading the next slice when this one's are used up.
+    fn peek(&mut self) -> Result<Option<(u32, u32)>> {
+        while self.runs.is_empty() {
+            let Some(s) = self.slices.next() else {
+                return Ok(None);
+            };
+            if span(s.first_uid, s.last_uid) == Some(u64::from(s.len)) {
+                self.runs.push_back((s.first_uid, s.last_uid));
+            } else {
+                let view = s.view(self.src)?;
+                push_runs(&mut self.runs, s.first_uid, s.last_uid, view.records());
+            }
+        }
+        Ok(self.runs.front().copied())
+    }
+
+    fn pop(&mut self) -> Option<(u32, u32)> {
+        self.runs.pop_front()
+    }
 }
 
 /// A [`UidSet`] built from ascending ranges that gives up once its text would be longer
