@@ -105,6 +105,8 @@ fn quick_bench_reports_every_workload_for_every_peer() {
     assert_eq!(got, expected_shape(), "{text}");
     assert_eq!(json["messages"], 20_000, "{text}");
     assert_eq!(json["quick"], true, "{text}");
-    // One durable expunge costs uidcache one fsync (GUARANTEES.md).
-    assert_eq!(json["fsyncs_per_commit"]["uidcache"], 1.0, "{text}");
+    // One durable expunge costs uidcache one fsync, plus its share of the compaction steps'
+    // and checkpoints' fsyncs, amortised over many commits (GUARANTEES.md).
+    let fsyncs = json["fsyncs_per_commit"]["uidcache"].as_f64().unwrap_or(0.0);
+    assert!((1.0..=1.5).contains(&fsyncs), "{fsyncs} fsyncs per commit: {text}");
 }
