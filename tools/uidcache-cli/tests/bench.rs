@@ -107,6 +107,11 @@ fn quick_bench_reports_every_workload_for_every_peer() {
     assert_eq!(json["quick"], true, "{text}");
     // One durable expunge costs uidcache one fsync, plus its share of the compaction steps'
     // and checkpoints' fsyncs, amortised over many commits (GUARANTEES.md).
-    let fsyncs = json["fsyncs_per_commit"]["uidcache"].as_f64().unwrap_or(0.0);
-    assert!((1.0..=1.5).contains(&fsyncs), "{fsyncs} fsyncs per commit: {text}");
+    let fsyncs = json["fsyncs_per_commit"]["uidcache"]
+        .as_f64()
+        .unwrap_or(0.0);
+    assert!(
+        (1.0..=1.5).contains(&fsyncs),
+        "{fsyncs} fsyncs per commit: {text}"
+    );
 }
