@@ -120,3 +120,32 @@ fn a_durable_commit_costs_at_most_three_fsyncs_with_compaction_steps() {
         "{checkpoints} checkpoints in 400 small commits"
     );
 }
+
+/// A step block that a later step replaced before any checkpoint is named by nothing
+/// durable, so the checkpoint does not fdatasync it: 7, plus one per step block its index
+/// names and one for `blocks/` (FORMAT.md 7.2 step 0).
+#[test]
+fn a_checkpoint_does_not_sync_a_step_block_that_a_later_step_replaced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = uidcache::OpenOptions::new().auto_compact(false);
+    let mut cache = Cache::open_with(dir.path(), options).expect("open");
+    let count = u32::try_from(uidcache::tools::INLINE_RECORDS).expect("small") + 1;
+    learn_block(&mut cache, 0, count);
+    learn_block(&mut cache, count, count);
+    cache.checkpoint().expect("checkpoint");
+    // Two short slices: the first step merges them into one block.
+    let first = cache.compact_step(1 << 20).expect("step");
+    assert_eq!(first.blocks_written, 1, "the first step");
+    // Most of that block expunged: it is sparse, and the second step rewrites it.
+    let mut tx = cache.transaction().expect("transaction");
+    for _ in 0..count + 40 {
+        tx.expunge(1).expect("expunge");
+    }
+    tx.commit().expect("commit");
+    let second = cache.compact_step(1 << 20).expect("step");
+    assert_eq!(second.blocks_written, 1, "the second step");
+    let spent = fsyncs_of(&mut cache, |c| c.checkpoint().expect("checkpoint"));
+    // No `clean` stands (the first step's block removed it): the checkpoint's 7, the
+    // second step's block and `blocks/`; the first step's block (dead) gets none.
+    assert_eq!(spent, 7 + 1 + 1, "the replaced step block was synced");
+}

@@ -24,17 +24,21 @@ impl Cache {
     pub(crate) fn write_checkpoint(&mut self) -> Result<()> {
         // A checkpoint writes temporary files (index, journal) and maybe block files.
         self.leave_clean()?;
-        // Compaction steps' blocks: the new index names them.
+        // Compaction steps' blocks that the new index names. One that a later step replaced
+        // is named by nothing durable (steps write no journal op), so it needs no fsync:
+        // step 6 unlinks it with the other dead blocks.
+        let named = self.state.live_blocks();
         for id in std::mem::take(&mut self.upkeep.compacted_unsynced) {
-            self.defer_block_sync(id);
+            if named.contains(&id) {
+                self.defer_block_sync(id);
+            }
         }
         self.sync_unsynced_blocks()?;
         // Records that live in journal frames must be in block files before the journal
         // that holds them is replaced.
-        let live = self.state.live_blocks();
         let mut wrote = false;
         for (id, records) in self.store.inline_blocks() {
-            if live.contains(&id) {
+            if named.contains(&id) {
                 self.write_block_file(id, &records, true)?;
                 wrote = true;
             }

@@ -95,11 +95,26 @@ impl Cache {
         }
         let journal = self.writer.as_ref().map_or(0, |w| w.journal.len());
         let limit = self.options.journal_limit.max(self.index_bytes());
-        let unsynced = self.upkeep.compacted_unsynced.len() >= UNSYNCED_STEP_BLOCKS;
+        let unsynced = self.unsynced_step_blocks() >= UNSYNCED_STEP_BLOCKS;
         if journal > limit || unsynced || std::mem::take(&mut self.upkeep.checkpoint_due) {
             self.write_checkpoint()?;
         }
         Ok(())
+    }
+
+    /// Step blocks the next checkpoint must fdatasync. One that a later step replaced is
+    /// named by nothing durable and costs no fsync (FORMAT.md 7.2 step 0), so it is dropped
+    /// from the count: steps that keep rewriting the same tail (small appends) would
+    /// otherwise make a checkpoint due every `UNSYNCED_STEP_BLOCKS` steps for nothing.
+    /// The O(slices) pass runs only once the list is that long, as often as a step's.
+    fn unsynced_step_blocks(&mut self) -> usize {
+        if self.upkeep.compacted_unsynced.len() >= UNSYNCED_STEP_BLOCKS {
+            let named = self.state.live_blocks();
+            self.upkeep
+                .compacted_unsynced
+                .retain(|id| named.contains(id));
+        }
+        self.upkeep.compacted_unsynced.len()
     }
 
     /// About what the next checkpoint's index will weigh (entries, overlay, flag tables).
