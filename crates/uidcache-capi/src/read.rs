@@ -191,20 +191,7 @@ pub extern "C" fn uidcache_range(
     row: UidcacheRowFn,
     ctx: *mut c_void,
 ) -> UidcacheStatus {
-    with_view(cache, |view| {
-        let row = row.ok_or_else(|| Fail::null("row"))?;
-        for item in view.range(first..=last) {
-            let (seq, m) = item?;
-            let r = UidcacheRow {
-                seq,
-                message: m.into(),
-            };
-            if row(ctx, &r) != 0 {
-                break;
-            }
-        }
-        Ok(())
-    })
+    with_view(cache, |view| call_rows(row, ctx, view.range(first..=last)))
 }
 
 /// Calls `row` for each message whose MODSEQ is known and above `modseq`: placed ones
@@ -217,19 +204,32 @@ pub extern "C" fn uidcache_changed_since(
     ctx: *mut c_void,
 ) -> UidcacheStatus {
     with_view(cache, |view| {
-        let row = row.ok_or_else(|| Fail::null("row"))?;
-        for item in view.changed_since(modseq) {
-            let (seq, m) = item?;
-            let r = UidcacheRow {
-                seq: seq.unwrap_or(0),
-                message: m.into(),
-            };
-            if row(ctx, &r) != 0 {
-                break;
-            }
-        }
-        Ok(())
+        let rows = view
+            .changed_since(modseq)
+            .map(|item| item.map(|(seq, m)| (seq.unwrap_or(0), m)));
+        call_rows(row, ctx, rows)
     })
+}
+
+/// Hands each `(seq, message)` to the caller's `row` until it returns nonzero (a stop, not
+/// an error) or a read fails.
+fn call_rows(
+    row: UidcacheRowFn,
+    ctx: *mut c_void,
+    rows: impl Iterator<Item = uidcache::Result<(u32, uidcache::Message)>>,
+) -> Result<(), Fail> {
+    let row = row.ok_or_else(|| Fail::null("row"))?;
+    for item in rows {
+        let (seq, m) = item?;
+        let r = UidcacheRow {
+            seq,
+            message: m.into(),
+        };
+        if row(ctx, &r) != 0 {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Calls `segment` for each maximal run of known or unknown sequence numbers covering
