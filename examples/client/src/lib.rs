@@ -75,12 +75,18 @@ pub struct Flow {
 }
 
 /// Opens (or creates) the cache of one mailbox as its writer. One directory per mailbox
-/// and account; one writer at a time (a second one gets an error whose `is_locked()` is
-/// true), any number of readers.
+/// and account; one writer at a time (a second one that waited `LOCK_WAIT` gets an error
+/// whose `is_locked()` is true), any number of readers.
 pub fn open_mailbox(dir: &Path) -> Result<Cache> {
-    // The defaults: every commit durable, compaction when the layout fragments.
-    Ok(OpenOptions::new().open(dir)?)
+    // Every commit durable, compaction paid in bounded steps by the commits. The lock is
+    // waited for briefly: a process this one forks (the reader, or any child of another
+    // thread) holds a copy of the lock's descriptor until it execs, so a reopen right
+    // after `close` can find it held for a moment.
+    Ok(OpenOptions::new().lock_wait(Some(LOCK_WAIT)).open(dir)?)
 }
+
+/// How long [`open_mailbox`] waits for another writer's lock.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What the UI shows now.
 pub fn screen(cache: &Cache) -> uidcache::Result<Screen> {
@@ -136,8 +142,7 @@ fn first_connection(dir: &Path, out: &mut dyn Write) -> Result<Screen> {
     let shown = screen(&cache)?;
     show(out, "first connection, at logout", &shown)?;
     log(out, &conn)?;
-    // `close` checkpoints (and compacts a fragmented layout) and reports errors; a drop
-    // does the checkpoint silently.
+    // `close` checkpoints and reports errors; a drop does the checkpoint silently.
     cache.close()?;
     Ok(shown)
 }
