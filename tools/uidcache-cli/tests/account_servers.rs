@@ -174,6 +174,12 @@ fn after_login(summary: &str) -> u64 {
     line[open + 1..].split(' ').next().unwrap().parse().unwrap()
 }
 
+/// All round trips of the summary's traffic line.
+fn total_round_trips(summary: &str) -> u64 {
+    let line = summary.lines().find(|l| l.starts_with("traffic")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
 fn account_body(server: &dyn Server) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("account");
@@ -203,11 +209,20 @@ fn account_body(server: &dyn Server) {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("0 synced, 5 unchanged, 0 failed"), "{text}");
     assert!(after_login(&text) <= 3, "{text}");
+    let login = total_round_trips(&text) - after_login(&text);
 
-    // Two mailboxes change: only they are selected.
+    // Two mailboxes change: only they are selected, in one pipelined batch on the listing
+    // connection (issue 13: <= 3 + 2 per changed mailbox / jobs after login; here the LIST,
+    // the batch of SELECTs and UID FETCHes, and the LOGOUT). A server that sent no
+    // [CLOSED] between them would cost a job connection and its login.
     server.mutate("INBOX", &["append", "3", "add", "\\Seen", "1:5"]);
     server.mutate(ARCHIVE, &["expunge", "2:3"]);
     let v = json_run(server, &dir, &[]);
+    let trips = v["round_trips"].as_u64().unwrap();
+    assert!(
+        trips <= login + 3,
+        "{trips} round trips, {login} to log in: {v}"
+    );
     let methods: BTreeMap<String, String> =
         by_name(&v).into_iter().map(|(k, (m, _))| (k, m)).collect();
     for (name, method) in &methods {

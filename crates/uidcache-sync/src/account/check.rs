@@ -9,6 +9,7 @@ use uidcache_engine::{Cache, Segment};
 use crate::conn::{Conn, Kind};
 use crate::error::{Error, Result};
 use crate::link::Link;
+use crate::options::Resync;
 use crate::utf7;
 
 use super::file::{self, Counters, Entry};
@@ -17,17 +18,30 @@ use super::{dirname, pattern, Account, AccountOptions, Plan, Planned, Reason, MA
 
 /// One connection: list, reconcile, log out.
 pub(super) fn check(account: &mut Account, opts: &AccountOptions) -> Result<Plan> {
+    let (mut plan, mut link) = check_open(account, opts)?;
+    logout(&mut link.conn);
+    plan.traffic = link.conn.traffic;
+    Ok(plan)
+}
+
+/// Logs in, lists and reconciles, and hands back the connection still logged in (with
+/// QRESYNC enabled when the server has it), for the changed mailboxes to be caught up on
+/// it. The plan's traffic is left for the caller to fill in when the connection closes.
+pub(super) fn check_open(account: &mut Account, opts: &AccountOptions) -> Result<(Plan, Link)> {
     let mut link = connect(opts)?;
     let login_round_trips = link.conn.traffic.round_trips;
-    let result = check_on(account, opts, &mut link.conn);
-    match &result {
-        Ok(_) => logout(&mut link.conn),
-        Err(_) => link.conn.close(),
+    let enable = link.conn.has("QRESYNC") && opts.sync.resync == Resync::Auto;
+    match check_on(account, opts, &mut link.conn, enable) {
+        Ok((mut plan, enabled)) => {
+            link.qresync_enabled = enabled;
+            plan.login_round_trips = login_round_trips;
+            Ok((plan, link))
+        }
+        Err(e) => {
+            link.conn.close();
+            Err(e)
+        }
     }
-    let mut plan = result?;
-    plan.traffic = link.conn.traffic;
-    plan.login_round_trips = login_round_trips;
-    Ok(plan)
 }
 
 /// Logs in for listing (no transcript: several connections would interleave in it).
@@ -65,13 +79,16 @@ fn io(what: String) -> impl FnOnce(std::io::Error) -> Error {
     move |source| Error::Io { what, source }
 }
 
-/// Lists and reconciles on a logged-in connection; writes the account file.
+/// Lists and reconciles on a logged-in connection; writes the account file. With `enable`
+/// (no mailbox ever selected on `conn`), `ENABLE QRESYNC` rides along with the LIST; the
+/// flag returned says whether the server enabled it.
 pub(super) fn check_on(
     account: &mut Account,
     opts: &AccountOptions,
     conn: &mut Conn,
-) -> Result<Plan> {
-    let listed = listing::list(conn, &opts.patterns)?;
+    enable: bool,
+) -> Result<(Plan, bool)> {
+    let (listed, enabled) = listing::list(conn, &opts.patterns, enable)?;
     let boxes = account.dir.join(MAILBOXES);
     // Each old entry with whether a listed mailbox took it over.
     let mut old: Vec<(Entry, bool)> = std::mem::take(&mut account.entries)
@@ -170,7 +187,7 @@ pub(super) fn check_on(
     );
     file::write(&account.dir, &entries)?;
     account.entries = entries;
-    Ok(plan)
+    Ok((plan, enabled))
 }
 
 /// Whether the cache in `dir` is behind the server's `l.status`, and why.

@@ -46,8 +46,25 @@ fn status_items(conn: &Conn) -> String {
 }
 
 /// Lists the mailboxes matching `patterns` (LIST wildcards, UTF-8; `*` for all) with their
-/// STATUS, in as few round trips as the server allows.
-pub(crate) fn list(conn: &mut Conn, patterns: &[String]) -> Result<Vec<Listed>> {
+/// STATUS, in as few round trips as the server allows. With `enable`, `ENABLE QRESYNC` goes
+/// in the same batch (RFC 5161: before any SELECT; it changes nothing in LIST or STATUS
+/// answers), so that changed mailboxes can be selected with QRESYNC on this connection
+/// without a round trip of its own. Returns the mailboxes and whether the server answered
+/// `* ENABLED QRESYNC` (only that answer enables it: RFC 5162 erratum 1365).
+pub(crate) fn list(
+    conn: &mut Conn,
+    patterns: &[String],
+    enable: bool,
+) -> Result<(Vec<Listed>, bool)> {
+    if enable {
+        // Its completion is read (and ignored) by the `exchange` below; a refusal only
+        // leaves QRESYNC off.
+        conn.send("ENABLE QRESYNC", None)?;
+    }
+    let mut enabled = false;
+    let mut note_enabled = |untagged: &[Received]| {
+        enabled |= untagged.iter().any(|r| is_enabled_qresync(&r.raw));
+    };
     let pats: Vec<String> = patterns.iter().map(|p| mailbox::quoted(p)).collect();
     let items = status_items(conn);
     // MAILBOXID is asked for on its own, in the same batch (no extra round trip): Cyrus
@@ -68,10 +85,12 @@ pub(crate) fn list(conn: &mut Conn, patterns: &[String]) -> Result<Vec<Listed>> 
             cmds.push(format!("LIST \"\" ({pats}) RETURN (STATUS (MAILBOXID))"));
         }
         let (untagged, _) = exchange(conn, cmds, true)?;
+        note_enabled(&untagged);
         absorb(&mut found, &untagged)?;
     } else {
         let cmds = pats.iter().map(|p| format!("LIST \"\" {p}")).collect();
         let (untagged, _) = exchange(conn, cmds, true)?;
+        note_enabled(&untagged);
         absorb(&mut found, &untagged)?;
         let mut cmds = Vec::new();
         for l in found.iter().filter(|l| l.is_selectable()) {
@@ -87,7 +106,14 @@ pub(crate) fn list(conn: &mut Conn, patterns: &[String]) -> Result<Vec<Listed>> 
         let (untagged, _) = exchange(conn, cmds, false)?;
         absorb(&mut found, &untagged)?;
     }
-    Ok(found)
+    Ok((found, enabled))
+}
+
+/// `* ENABLED ... QRESYNC ...` (RFC 5161 3.2).
+fn is_enabled_qresync(raw: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(raw).to_ascii_uppercase();
+    let mut words = text.split_ascii_whitespace();
+    words.next() == Some("*") && words.next() == Some("ENABLED") && words.any(|w| w == "QRESYNC")
 }
 
 /// Of `names` (not in the last LIST), which ones the server confirms are gone: a LIST of

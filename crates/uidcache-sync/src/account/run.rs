@@ -16,7 +16,8 @@ use crate::options::SyncOptions;
 use crate::url::Target;
 use crate::utf7;
 
-use super::check::{counters_of, logout};
+use super::batch;
+use super::check::{check_open, counters_of, logout};
 use super::file::{self, Counters};
 use super::reuse::{since, sync_on};
 use super::{Account, AccountOptions, AccountSummary, MailboxReport, Outcome, Plan, MAILBOXES};
@@ -24,15 +25,15 @@ use crate::conn::Traffic;
 use crate::link::Link;
 
 /// One mailbox to sync: its index in the plan, decoded name, wire name and cache.
-struct Job {
-    index: usize,
-    name: String,
-    raw: Vec<u8>,
-    dir: PathBuf,
+pub(super) struct Job {
+    pub(super) index: usize,
+    pub(super) name: String,
+    pub(super) raw: Vec<u8>,
+    pub(super) dir: PathBuf,
 }
 
 /// What a job sends back: the report, and the counters to record (a completed sync).
-type Done = (usize, MailboxReport, Option<Counters>);
+pub(super) type Done = (usize, MailboxReport, Option<Counters>);
 
 /// What the jobs tell the collecting thread.
 enum Msg {
@@ -44,16 +45,20 @@ enum Msg {
 
 pub(super) fn sync(account: &mut Account, opts: &mut AccountOptions) -> Result<AccountSummary> {
     let started = Instant::now();
-    let plan = account.check(opts)?;
-    sync_plan(account, opts, plan, started)
+    let (plan, listing) = check_open(account, opts)?;
+    sync_plan(account, opts, plan, started, Some(listing))
 }
 
-/// Syncs what `plan` says is behind; records completed syncs in the account file.
+/// Syncs what `plan` says is behind; records completed syncs in the account file. With
+/// `listing` (the connection that listed, still logged in), a few changed mailboxes are
+/// caught up on it in one pipelined batch ([`batch`]) before it logs out, and only the
+/// rest needs job connections; the plan's traffic is then that connection's.
 pub(super) fn sync_plan(
     account: &mut Account,
     opts: &mut AccountOptions,
     plan: Plan,
     started: Instant,
+    listing: Option<Link>,
 ) -> Result<AccountSummary> {
     let boxes = account.dir.join(MAILBOXES);
     let mut reports: Vec<Option<MailboxReport>> = Vec::new();
@@ -78,16 +83,36 @@ pub(super) fn sync_plan(
         }
     }
     let total = queue.len();
-    let jobs = opts.jobs.clamp(1, total.max(1));
+    let mut finished = 0;
+    let mut recorded: Vec<(usize, Option<Counters>)> = Vec::new();
+    let mut traffic = plan.traffic;
+    if let Some(mut link) = listing {
+        if queue.len() <= batch::MAX_BATCH {
+            let b = batch::run(&mut link, &opts.sync, queue.drain(..).collect());
+            queue.extend(b.left);
+            for (index, report, counters) in b.done {
+                // Its traffic is the listing connection's, counted below.
+                finished += 1;
+                if let Some(f) = opts.on_mailbox.as_mut() {
+                    f(&report, finished, total);
+                }
+                recorded.push((index, counters));
+                if let Some(slot) = reports.get_mut(index) {
+                    *slot = Some(report);
+                }
+            }
+        }
+        logout(&mut link.conn);
+        traffic = link.conn.traffic;
+    }
+    let jobs = opts.jobs.clamp(1, queue.len().max(1));
+    let idle = queue.is_empty();
     let queue = Mutex::new(queue);
     let (tx, rx) = mpsc::channel::<Msg>();
-    let mut traffic = plan.traffic;
-    let mut finished = 0;
     let base = &opts.sync;
     let on_mailbox = &mut opts.on_mailbox;
-    let mut recorded: Vec<(usize, Option<Counters>)> = Vec::new();
     std::thread::scope(|scope| {
-        for _ in 0..jobs {
+        for _ in 0..if idle { 0 } else { jobs } {
             let tx = tx.clone();
             let queue = &queue;
             // Each thread its own copy: the callbacks in the caller's options are not Sync.
@@ -177,7 +202,7 @@ fn set_synced(account: &mut Account, raw: &[u8], counters: Option<Counters>) {
 }
 
 /// The options of one mailbox's sync: `base`'s, for this mailbox, without callbacks.
-fn options_for(base: &SyncOptions, name: String) -> SyncOptions {
+pub(super) fn options_for(base: &SyncOptions, name: String) -> SyncOptions {
     let target = Target {
         mailbox: name,
         ..base.target.clone()

@@ -145,9 +145,9 @@ fn listen(
             return Ok(());
         }
         let started = Instant::now();
-        let plan = check_on(account, opts, conn)?;
+        let (plan, _) = check_on(account, opts, conn, false)?;
         let behind = plan.mailboxes.iter().filter(|p| p.behind.is_some()).count();
-        let summary = sync_plan(account, opts, plan, started)?;
+        let summary = sync_plan(account, opts, plan, started, None)?;
         // The mailboxes' connections; this one's is counted when it closes.
         traffic.add(summary.traffic);
         if behind > 0 || heard {
