@@ -180,7 +180,7 @@ fn serve(stream: TcpStream, world: &Shared) {
                 }
                 say(&format!("{tag} OK listed"));
                 if let Some(mut hook) = w.after_list.take() {
-                    hook(&mut *w);
+                    hook(&mut w);
                 }
             }
             "SELECT" => {
@@ -323,7 +323,18 @@ fn boxes() -> Vec<Mbox> {
         .collect()
 }
 
-/// First sync, then `change` on the server; returns the second sync's connections.
+/// A server with four mailboxes of 6 messages, and an account synced with it once.
+fn synced() -> (Shared, tempfile::TempDir, Account, AccountOptions) {
+    let (port, world) = server(boxes());
+    let dir = tempfile::tempdir().unwrap();
+    let mut account = Account::open(dir.path()).unwrap();
+    let mut opts = options(port);
+    account.sync(&mut opts).unwrap();
+    assert_eq!(differing(&account, &world), Vec::<String>::new());
+    (world, dir, account, opts)
+}
+
+/// Syncs again; returns the summary and the commands of each connection it made.
 fn second_sync(
     world: &Shared,
     account: &mut Account,
@@ -337,12 +348,7 @@ fn second_sync(
 
 #[test]
 fn changed_mailboxes_are_caught_up_in_one_batch_on_the_listing_connection() {
-    let (port, world) = server(boxes());
-    let dir = tempfile::tempdir().unwrap();
-    let mut account = Account::open(dir.path()).unwrap();
-    let mut opts = options(port);
-    account.sync(&mut opts).unwrap();
-    assert!(differing(&account, &world).is_empty());
+    let (world, _dir, mut account, mut opts) = synced();
     {
         let mut w = world.lock().unwrap();
         w.boxes[0].change();
@@ -395,11 +401,7 @@ fn changed_mailboxes_are_caught_up_in_one_batch_on_the_listing_connection() {
 
 #[test]
 fn a_no_to_one_select_of_the_batch_fails_that_mailbox_only() {
-    let (port, world) = server(boxes());
-    let dir = tempfile::tempdir().unwrap();
-    let mut account = Account::open(dir.path()).unwrap();
-    let mut opts = options(port);
-    account.sync(&mut opts).unwrap();
+    let (world, _dir, mut account, mut opts) = synced();
     {
         let mut w = world.lock().unwrap();
         for b in &mut w.boxes {
@@ -427,11 +429,7 @@ fn a_no_to_one_select_of_the_batch_fails_that_mailbox_only() {
 
 #[test]
 fn without_closed_no_mailbox_gets_another_ones_responses() {
-    let (port, world) = server(boxes());
-    let dir = tempfile::tempdir().unwrap();
-    let mut account = Account::open(dir.path()).unwrap();
-    let mut opts = options(port);
-    account.sync(&mut opts).unwrap();
+    let (world, _dir, mut account, mut opts) = synced();
     {
         let mut w = world.lock().unwrap();
         for b in &mut w.boxes {
@@ -449,11 +447,7 @@ fn without_closed_no_mailbox_gets_another_ones_responses() {
 
 #[test]
 fn a_mailbox_changed_between_list_and_select_is_never_left_claimed_current() {
-    let (port, world) = server(boxes());
-    let dir = tempfile::tempdir().unwrap();
-    let mut account = Account::open(dir.path()).unwrap();
-    let mut opts = options(port);
-    account.sync(&mut opts).unwrap();
+    let (world, _dir, mut account, mut opts) = synced();
     {
         let mut w = world.lock().unwrap();
         w.boxes[0].change();
