@@ -168,6 +168,28 @@ impl Conn {
         Ok(tag)
     }
 
+    /// Sends `texts` as tagged commands in one write (a pipelined batch reaches the server
+    /// as one burst, not interleaved with its first answers) and returns their tags.
+    pub(crate) fn send_all(&mut self, texts: &[String]) -> Result<Vec<String>> {
+        let mut bytes = Vec::new();
+        let mut tags = Vec::with_capacity(texts.len());
+        for text in texts {
+            let tag = format!("u{}", self.next_tag);
+            self.next_tag += 1;
+            let line = format!("{tag} {text}");
+            if let Some(t) = self.transcript.as_mut() {
+                t.client(line.as_bytes())?;
+            }
+            self.line += 1;
+            self.begin_command();
+            bytes.extend_from_slice(line.as_bytes());
+            bytes.extend_from_slice(b"\r\n");
+            tags.push(tag);
+        }
+        self.write_bytes(&bytes)?;
+        Ok(tags)
+    }
+
     /// Answers a `+` continuation with `line` (a SASL response: a secret, so the transcript
     /// gets a comment in its place). Waiting for the continuation was one more round trip.
     pub(crate) fn send_continuation(&mut self, line: &str) -> Result<()> {

@@ -104,9 +104,10 @@ fn print(s: &AccountSummary) -> Result<(), Failure> {
         s.failures()
     );
     outln!(
-        "traffic     {} round trips ({} after the listing's login), {} commands, {} bytes sent, {} bytes received",
+        "traffic     {} round trips ({} after the listing's login, {} on the critical path), {} commands, {} bytes sent, {} bytes received",
         t.round_trips,
         t.round_trips.saturating_sub(s.login_round_trips),
+        s.critical_round_trips,
         t.commands,
         t.bytes_out,
         t.bytes_in

@@ -98,21 +98,21 @@ pub(super) fn run(link: &mut Link, base: &SyncOptions, jobs: Vec<Job>) -> Batch 
         return batch;
     }
     let started = Instant::now();
-    let mut pending = slots.into_iter();
-    let mut sent = Vec::new();
-    let send = |conn: &mut Conn, s: &mut Slot| -> Result<()> {
-        s.tags.0 = conn.send(&s.select, None)?;
-        s.tags.1 = conn.send(&s.fetch, None)?;
-        Ok(())
+    let commands: Vec<String> = slots
+        .iter()
+        .flat_map(|s| [s.select.clone(), s.fetch.clone()])
+        .collect();
+    let Ok(tags) = link.conn.send_all(&commands) else {
+        link.conn.close();
+        batch.left.extend(slots.into_iter().map(|s| s.job));
+        return batch;
     };
-    for mut s in pending.by_ref() {
-        let ok = send(&mut link.conn, &mut s);
-        sent.push(s);
-        if ok.is_err() {
-            break;
+    let mut sent = slots;
+    for (s, pair) in sent.iter_mut().zip(tags.chunks(2)) {
+        if let [select, fetch] = pair {
+            s.tags = (select.clone(), fetch.clone());
         }
     }
-    batch.left.extend(pending.map(|s| s.job));
     let mut finish = |s: Slot| match settle(s, base, started) {
         Ok(done) => batch.done.push(done),
         Err(job) => batch.left.push(job),
@@ -126,17 +126,27 @@ pub(super) fn run(link: &mut Link, base: &SyncOptions, jobs: Vec<Job>) -> Batch 
 }
 
 /// Opens the cache and builds the two commands; a mailbox the batch cannot do (no
-/// HIGHESTMODSEQ or UIDNEXT to resync from, something still unknown, a name not sendable
-/// quoted) is handed back.
+/// HIGHESTMODSEQ or UIDNEXT to resync from, something still unknown, more new messages
+/// than one fetch block, a name not sendable quoted) is handed back.
 fn prepare(job: Job, base: &SyncOptions) -> std::result::Result<Slot, Job> {
     let opened = Cache::open_with(&job.dir, OpenOptions::new().durability(base.durability));
     let Ok(cache) = opened else { return Err(job) };
     let view = cache.view();
     let param = qresync_param(&view).ok().flatten();
     let complete = plan::wanted(&view, true).is_ok_and(|w| w.is_empty());
-    let (Some(param), Some(uidnext), true, Some(name)) =
-        (param, view.uidnext(), complete, value::quote(&job.raw))
-    else {
+    // Many new messages are big work: the job path fetches them in blocks, each
+    // committed, so that a sync killed half-way resumes.
+    let small = match (job.uidnext, view.uidnext()) {
+        (Some(server), Some(cache)) => server.saturating_sub(cache) <= base.block,
+        _ => false,
+    };
+    let (Some(param), Some(uidnext), true, true, Some(name)) = (
+        param,
+        view.uidnext(),
+        complete,
+        small,
+        value::quote(&job.raw),
+    ) else {
         drop(cache);
         return Err(job);
     };

@@ -56,11 +56,12 @@ pub(crate) fn list(
     patterns: &[String],
     enable: bool,
 ) -> Result<(Vec<Listed>, bool)> {
-    if enable {
-        // Its completion is read (and ignored) by the `exchange` below; a refusal only
-        // leaves QRESYNC off.
-        conn.send("ENABLE QRESYNC", None)?;
-    }
+    // In the first batch's write; a refusal only leaves QRESYNC off.
+    let first: Vec<String> = if enable {
+        vec!["ENABLE QRESYNC".to_string()]
+    } else {
+        Vec::new()
+    };
     let mut enabled = false;
     let mut note_enabled = |untagged: &[Received]| {
         enabled |= untagged.iter().any(|r| is_enabled_qresync(&r.raw));
@@ -78,18 +79,20 @@ pub(crate) fn list(
             ""
         };
         let pats = pats.join(" ");
-        let mut cmds = vec![format!(
+        let mut cmds = first.clone();
+        cmds.push(format!(
             "LIST \"\" ({pats}) RETURN ({special}STATUS ({items}))"
-        )];
+        ));
         if ids {
             cmds.push(format!("LIST \"\" ({pats}) RETURN (STATUS (MAILBOXID))"));
         }
-        let (untagged, _) = exchange(conn, cmds, true)?;
+        let (untagged, _) = exchange_from(conn, cmds, Some(first.len()))?;
         note_enabled(&untagged);
         absorb(&mut found, &untagged)?;
     } else {
-        let cmds = pats.iter().map(|p| format!("LIST \"\" {p}")).collect();
-        let (untagged, _) = exchange(conn, cmds, true)?;
+        let mut cmds = first.clone();
+        cmds.extend(pats.iter().map(|p| format!("LIST \"\" {p}")));
+        let (untagged, _) = exchange_from(conn, cmds, Some(first.len()))?;
         note_enabled(&untagged);
         absorb(&mut found, &untagged)?;
         let mut cmds = Vec::new();
@@ -154,10 +157,16 @@ pub(crate) fn exchange(
     commands: Vec<String>,
     strict: bool,
 ) -> Result<(Vec<Received>, Vec<bool>)> {
-    let mut tags = Vec::with_capacity(commands.len());
-    for c in &commands {
-        tags.push(conn.send(c, None)?);
-    }
+    exchange_from(conn, commands, strict.then_some(0))
+}
+
+/// [`exchange`], where only the commands from index `strict_from` on are strict.
+fn exchange_from(
+    conn: &mut Conn,
+    commands: Vec<String>,
+    strict_from: Option<usize>,
+) -> Result<(Vec<Received>, Vec<bool>)> {
+    let tags = conn.send_all(&commands)?;
     let mut done: Vec<Option<bool>> = vec![None; tags.len()];
     let mut untagged = Vec::new();
     while done.iter().any(Option::is_none) {
@@ -167,7 +176,7 @@ pub(crate) fn exchange(
         match &r.kind {
             Kind::Tagged { tag, ok } => {
                 if let Some(i) = tags.iter().position(|t| t == tag) {
-                    if !ok && strict {
+                    if !ok && strict_from.is_some_and(|from| i >= from) {
                         return Err(Error::Command {
                             command: commands.get(i).cloned().unwrap_or_default(),
                             response: printable(&r.raw),

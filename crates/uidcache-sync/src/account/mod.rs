@@ -169,10 +169,17 @@ pub struct AccountSummary {
     pub renamed: Vec<(String, String)>,
     /// Mailboxes confirmed gone (caches removed).
     pub removed: Vec<String>,
-    /// All connections' traffic, greetings and logins included.
+    /// All connections' traffic, greetings and logins included. Its `round_trips` is the
+    /// sum over the connections (what the `--json` output reports); a few changed
+    /// mailboxes are caught up on the listing connection, so then there is only one.
     pub traffic: Traffic,
     /// Round trips of the listing connection up to its login.
     pub login_round_trips: u64,
+    /// Round trips on the critical path: the listing connection's (login included), then
+    /// the longest of the job connections' that followed it (they run at once). The wait
+    /// the network imposes is this, not the sum; the two are equal when no job connection
+    /// was needed.
+    pub critical_round_trips: u64,
     /// Stopped by [`SyncOptions::interrupt`]: some mailboxes were not synced.
     pub interrupted: bool,
     /// Wall time.

@@ -30,6 +30,8 @@ pub(super) struct Job {
     pub(super) name: String,
     pub(super) raw: Vec<u8>,
     pub(super) dir: PathBuf,
+    /// The server's UIDNEXT from the listing, when STATUS gave it.
+    pub(super) uidnext: Option<u32>,
 }
 
 /// What a job sends back: the report, and the counters to record (a completed sync).
@@ -39,8 +41,9 @@ pub(super) type Done = (usize, MailboxReport, Option<Counters>);
 enum Msg {
     /// A mailbox is done.
     Done(Done),
-    /// A job's connection closed: its LOGOUT's traffic.
-    Closed(Traffic),
+    /// A job ended: its LOGOUT's traffic, and the round trips of all its mailboxes and
+    /// its LOGOUT (its part of the critical path).
+    Closed(Traffic, u64),
 }
 
 pub(super) fn sync(account: &mut Account, opts: &mut AccountOptions) -> Result<AccountSummary> {
@@ -71,6 +74,7 @@ pub(super) fn sync_plan(
                 name: p.entry.name.clone(),
                 raw: p.entry.raw.clone(),
                 dir,
+                uidnext: p.status.map(|s| s.uidnext),
             });
             reports.push(None);
         } else {
@@ -105,6 +109,10 @@ pub(super) fn sync_plan(
         logout(&mut link.conn);
         traffic = link.conn.traffic;
     }
+    // The listing connection ends before the jobs start: the critical path is its round
+    // trips plus the longest job's.
+    let listing_trips = traffic.round_trips;
+    let mut longest_job = 0;
     let jobs = opts.jobs.clamp(1, queue.len().max(1));
     let idle = queue.is_empty();
     let queue = Mutex::new(queue);
@@ -119,29 +127,37 @@ pub(super) fn sync_plan(
             let base = options_for(base, String::new());
             scope.spawn(move || {
                 let mut link: Option<Link> = None;
+                let mut mine = 0;
                 while !base.interrupt.load(Ordering::Relaxed) {
                     let job = match queue.lock() {
                         Ok(mut q) => q.pop_front(),
                         Err(_) => None,
                     };
                     let Some(job) = job else { break };
-                    if tx.send(Msg::Done(sync_one(&base, &mut link, job))).is_err() {
+                    let done = sync_one(&base, &mut link, job);
+                    if let Outcome::Synced(s) = &done.1.outcome {
+                        mine += s.traffic.round_trips;
+                    }
+                    if tx.send(Msg::Done(done)).is_err() {
                         break;
                     }
                 }
+                let mut last = Traffic::default();
                 if let Some(mut l) = link {
                     let before = l.conn.traffic;
                     logout(&mut l.conn);
-                    let _ = tx.send(Msg::Closed(since(l.conn.traffic, before)));
+                    last = since(l.conn.traffic, before);
                 }
+                let _ = tx.send(Msg::Closed(last, mine + last.round_trips));
             });
         }
         drop(tx);
         for msg in rx {
             let (index, report, counters) = match msg {
                 Msg::Done(d) => d,
-                Msg::Closed(t) => {
+                Msg::Closed(t, trips) => {
                     traffic.add(t);
+                    longest_job = longest_job.max(trips);
                     continue;
                 }
             };
@@ -190,6 +206,7 @@ pub(super) fn sync_plan(
         removed: plan.removed,
         traffic,
         login_round_trips: plan.login_round_trips,
+        critical_round_trips: listing_trips + longest_job,
         interrupted,
         elapsed: started.elapsed(),
     })
