@@ -140,6 +140,17 @@ fn choose(caps: &[String], opts: &LoginOptions) -> Result<Mechanism> {
                 offered()
             )));
         }
+        // LOGIN is a command every IMAP server has; a SASL mechanism only where advertised
+        // (RFC 9051 6.2.2). Sending one that is not would only draw a refusal that names
+        // nothing useful.
+        if m != Mechanism::Login && !offers(m) {
+            return Err(Error::Login(format!(
+                "{} was asked for, but the server does not advertise AUTH={} (it offers {})",
+                m.name(),
+                m.name(),
+                offered()
+            )));
+        }
         return Ok(m);
     }
     if opts.oauth2_token.is_some() {
@@ -221,6 +232,32 @@ mod tests {
             oauth2_token: None,
         };
         assert!(choose(&c, &login).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn a_named_sasl_mechanism_must_be_advertised() -> Result<()> {
+        let named = |m| LoginOptions {
+            mechanism: Some(m),
+            oauth2_token: None,
+        };
+        let c = caps("IMAP4REV1 AUTH=PLAIN AUTH=OAUTHBEARER");
+        assert_eq!(
+            choose(&c, &named(Mechanism::OAuthBearer))?,
+            Mechanism::OAuthBearer
+        );
+        let e = choose(&c, &named(Mechanism::XOAuth2))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("AUTH=XOAUTH2"), "{e}");
+        assert!(e.contains("it offers PLAIN OAUTHBEARER"), "{e}");
+        let e = choose(&caps("IMAP4REV1"), &named(Mechanism::Plain)).unwrap_err();
+        assert!(e.to_string().contains("no SASL mechanism"), "{e}");
+        // LOGIN is a command, not a SASL mechanism: no AUTH=LOGIN needed.
+        assert_eq!(
+            choose(&caps("IMAP4REV1"), &named(Mechanism::Login))?,
+            Mechanism::Login
+        );
         Ok(())
     }
 

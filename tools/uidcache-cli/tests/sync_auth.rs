@@ -97,6 +97,33 @@ fn a_token_without_oauth_on_the_server_is_a_clear_error(server: &dyn Server) {
     assert!(err.contains("PLAIN"), "{err}");
 }
 
+/// `--auth` naming a SASL mechanism the server does not advertise (after STARTTLS): exit 2
+/// naming what it does advertise, and no AUTHENTICATE sent.
+fn a_named_mechanism_not_advertised_is_refused_before_sending(server: &dyn Server) {
+    let tmp = tempfile::tempdir().unwrap();
+    let transcript = tmp.path().join("t");
+    let out = uidcache("")
+        .arg("sync")
+        .args(server.ca_args())
+        .args([
+            "--auth",
+            "xoauth2",
+            "--oauth2-token-command",
+            "echo some-token",
+        ])
+        .args(["--transcript", transcript.to_str().unwrap()])
+        .arg(server.url("INBOX"))
+        .arg(tmp.path().join("c"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not advertise AUTH=XOAUTH2"), "{err}");
+    assert!(err.contains("it offers") && err.contains("PLAIN"), "{err}");
+    let text = std::fs::read_to_string(&transcript).unwrap_or_default();
+    assert!(!text.contains("AUTHENTICATE"), "{text}");
+}
+
 macro_rules! on_both_servers {
     ($($body:ident;)*) => {$(
         mod $body {
@@ -122,6 +149,7 @@ macro_rules! on_both_servers {
 on_both_servers! {
     plain_and_login_sync_and_hide_the_password;
     a_token_without_oauth_on_the_server_is_a_clear_error;
+    a_named_mechanism_not_advertised_is_refused_before_sending;
 }
 
 /// A server offering OAUTHBEARER that rejects every token the RFC 7628 way: `+ <base64
