@@ -33,7 +33,9 @@ pub struct Args {
     /// Read the password from the first line of this file.
     #[arg(long)]
     pub password_file: Option<PathBuf>,
-    /// Append the session to FILE in the `uidcache replay` format (secrets as ***).
+    /// Append the session to FILE in the `uidcache replay` format (secrets as ***). In
+    /// account mode one file per connection: FILE for the listing connection, FILE.N for
+    /// job connection N.
     #[arg(long, value_name = "FILE")]
     pub transcript: Option<PathBuf>,
     /// Learn UIDs and positions only (UID SEARCH / ESEARCH), not flags and MODSEQs.

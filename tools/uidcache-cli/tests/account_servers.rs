@@ -311,6 +311,66 @@ fn patterns_and_single_json_body(server: &dyn Server) {
     );
 }
 
+/// `--transcript FILE` in account mode: one file per connection (FILE for the listing
+/// connection, FILE.N for job connection N), secrets hidden, each mailbox selected on one
+/// job connection; a job file that selected one mailbox replays into that mailbox's cache;
+/// a later run's batch is in FILE.
+fn transcripts_body(server: &dyn Server) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("account");
+    let t = tmp.path().join("t");
+    server.populate("INBOX", 5);
+    server.populate(LISTS, 4);
+    let args = ["--transcript", t.to_str().unwrap(), "--jobs", "2"];
+    let v = json_run(server, &dir, &args);
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    let listing = read(&t);
+    assert!(listing.contains(" LIST "), "{listing}");
+    let jobs: Vec<(PathBuf, String)> = ["t.1", "t.2"]
+        .iter()
+        .map(|n| tmp.path().join(n))
+        .map(|p| (p.clone(), read(&p)))
+        .collect();
+    for text in std::iter::once(&listing).chain(jobs.iter().map(|(_, t)| t)) {
+        assert!(!text.contains("AHRlc3QAdGVzdA=="), "PLAIN payload leaked");
+        assert!(text.is_empty() || text.contains("***"), "{text}");
+    }
+    let boxes = by_name(&v);
+    for name in ["INBOX", LISTS] {
+        let select = format!("SELECT \"{name}\"");
+        let on: Vec<&PathBuf> = jobs
+            .iter()
+            .filter(|(_, t)| t.contains(&select))
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(on.len(), 1, "{name} on {on:?}");
+        if read(on[0]).matches(" SELECT ").count() == 1 {
+            let replayed = tmp
+                .path()
+                .join(format!("replayed-{}", name.replace('/', "_")));
+            let out = Command::new(env!("CARGO_BIN_EXE_uidcache"))
+                .arg("replay")
+                .arg(&replayed)
+                .arg(on[0])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(dump(&replayed), dump(&boxes[name].1), "{name}");
+        }
+    }
+    // A changed mailbox is caught up on the listing connection: its file has the batch.
+    server.mutate("INBOX", &["append", "2"]);
+    let v = json_run(server, &dir, &args);
+    assert_eq!(by_name(&v)["INBOX"].0, "qresync", "{v}");
+    let listing = read(&t);
+    assert!(listing.contains("SELECT \"INBOX\" (QRESYNC"), "{listing}");
+    assert!(listing.contains("UID FETCH"), "{listing}");
+}
+
 /// `NAME::dovecot` and `NAME::cyrus` run `BODY` on a fresh server each (or skip loudly
 /// where it cannot run; a failure with `UIDCACHE_REQUIRE_*=1`).
 macro_rules! on_both {
@@ -407,4 +467,5 @@ on_both! {
     account: account_body;
     patterns_and_single_json: patterns_and_single_json_body;
     account_watch: watch_body;
+    transcripts: transcripts_body;
 }

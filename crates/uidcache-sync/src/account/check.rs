@@ -44,14 +44,9 @@ pub(super) fn check_open(account: &mut Account, opts: &AccountOptions) -> Result
     }
 }
 
-/// Logs in for listing (no transcript: several connections would interleave in it).
+/// Logs in for listing; its transcript, if any, is the options' file itself (the job
+/// connections write theirs to `FILE.N`: [`super::run`]).
 pub(super) fn connect(opts: &AccountOptions) -> Result<Link> {
-    if opts.sync.transcript.is_some() {
-        return Err(Error::Server(
-            "a transcript records one mailbox's session: sync that mailbox alone to write one"
-                .into(),
-        ));
-    }
     Link::connect(&opts.sync)
 }
 

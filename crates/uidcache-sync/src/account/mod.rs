@@ -64,8 +64,11 @@ pub type MailboxFn = Box<dyn FnMut(&MailboxReport, usize, usize) + Send>;
 
 /// Options of [`Account::sync`] and [`Account::watch`].
 pub struct AccountOptions {
-    /// The server, login, TLS and how each mailbox syncs. Its mailbox is ignored, and a
-    /// transcript is refused (the connections would interleave in it).
+    /// The server, login, TLS and how each mailbox syncs. Its mailbox is ignored. A
+    /// transcript is one file per connection: the listing connection (which also catches
+    /// up a few changed mailboxes) appends to `FILE`, job connection `N` (from 1) to
+    /// `FILE.N`. Each holds every mailbox that connection selected, so only one that
+    /// selected a single mailbox replays into that mailbox's cache.
     pub sync: SyncOptions,
     /// LIST patterns (UTF-8, `*` and `%` wildcards) of the mailboxes to keep; `["*"]`.
     pub patterns: Vec<String>,

@@ -120,11 +120,12 @@ pub(super) fn sync_plan(
     let base = &opts.sync;
     let on_mailbox = &mut opts.on_mailbox;
     std::thread::scope(|scope| {
-        for _ in 0..if idle { 0 } else { jobs } {
+        for n in 1..=if idle { 0 } else { jobs } {
             let tx = tx.clone();
             let queue = &queue;
             // Each thread its own copy: the callbacks in the caller's options are not Sync.
-            let base = options_for(base, String::new());
+            let mut base = options_for(base, String::new());
+            base.transcript = base.transcript.map(|path| numbered(path, n));
             scope.spawn(move || {
                 let mut link: Option<Link> = None;
                 let mut mine = 0;
@@ -235,7 +236,15 @@ pub(super) fn options_for(base: &SyncOptions, name: String) -> SyncOptions {
     o.durability = base.durability;
     o.poll = base.poll;
     o.interrupt = std::sync::Arc::clone(&base.interrupt);
+    o.transcript.clone_from(&base.transcript);
     o
+}
+
+/// `path.n`: job connection `n`'s transcript.
+fn numbered(path: PathBuf, n: usize) -> PathBuf {
+    let mut name = path.into_os_string();
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
 }
 
 fn sync_one(base: &SyncOptions, link: &mut Option<Link>, job: Job) -> Done {
