@@ -135,9 +135,13 @@ fn by_name(v: &Value) -> BTreeMap<String, (String, PathBuf)> {
 }
 
 fn dump(dir: &Path) -> String {
+    uidcache_ok(&["dump".as_ref(), dir.as_os_str()])
+}
+
+/// `uidcache ARGS`, which must succeed; its stdout.
+fn uidcache_ok(args: &[&std::ffi::OsStr]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_uidcache"))
-        .arg("dump")
-        .arg(dir)
+        .args(args)
         .output()
         .unwrap();
     assert!(
@@ -348,17 +352,7 @@ fn transcripts_body(server: &dyn Server) {
             let replayed = tmp
                 .path()
                 .join(format!("replayed-{}", name.replace('/', "_")));
-            let out = Command::new(env!("CARGO_BIN_EXE_uidcache"))
-                .arg("replay")
-                .arg(&replayed)
-                .arg(on[0])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            uidcache_ok(&["replay".as_ref(), replayed.as_os_str(), on[0].as_os_str()]);
             assert_eq!(dump(&replayed), dump(&boxes[name].1), "{name}");
         }
     }

@@ -102,20 +102,15 @@ fn a_token_without_oauth_on_the_server_is_a_clear_error(server: &dyn Server) {
 fn a_named_mechanism_not_advertised_is_refused_before_sending(server: &dyn Server) {
     let tmp = tempfile::tempdir().unwrap();
     let transcript = tmp.path().join("t");
-    let out = uidcache("")
-        .arg("sync")
-        .args(server.ca_args())
-        .args([
-            "--auth",
-            "xoauth2",
-            "--oauth2-token-command",
-            "echo some-token",
-        ])
-        .args(["--transcript", transcript.to_str().unwrap()])
-        .arg(server.url("INBOX"))
-        .arg(tmp.path().join("c"))
-        .output()
-        .unwrap();
+    let extra = [
+        "--auth",
+        "xoauth2",
+        "--oauth2-token-command",
+        "echo some-token",
+        "--transcript",
+        transcript.to_str().unwrap(),
+    ];
+    let out = sync_as(server, "", &extra, &tmp.path().join("c"));
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("does not advertise AUTH=XOAUTH2"), "{err}");
