@@ -27,6 +27,7 @@
 //! unknown, a contradiction) sends the mailbox on to the job connections, which run the
 //! single-mailbox catch-up with its fallbacks.
 
+use std::sync::{mpsc, Mutex};
 use std::time::Instant;
 
 use uidcache_engine::{Cache, OpenOptions};
@@ -73,8 +74,9 @@ pub(super) struct Batch {
 
 /// Catches up `jobs` on `link` when the batch applies (QRESYNC enabled on it, at most
 /// [`MAX_BATCH`] mailboxes); every mailbox it does not settle is returned in
-/// [`Batch::left`]. On a broken exchange the connection is closed.
-pub(super) fn run(link: &mut Link, base: &SyncOptions, jobs: Vec<Job>) -> Batch {
+/// [`Batch::left`]. On a broken exchange the connection is closed. Up to `workers`
+/// mailboxes are applied to their caches at once.
+pub(super) fn run(link: &mut Link, base: &SyncOptions, jobs: Vec<Job>, workers: usize) -> Batch {
     let mut batch = Batch {
         done: Vec::new(),
         left: Vec::new(),
@@ -113,11 +115,44 @@ pub(super) fn run(link: &mut Link, base: &SyncOptions, jobs: Vec<Job>) -> Batch 
             s.tags = (select.clone(), fetch.clone());
         }
     }
-    let mut finish = |s: Slot| match settle(s, base, started) {
-        Ok(done) => batch.done.push(done),
-        Err(job) => batch.left.push(job),
-    };
-    let unsettled = route(&mut link.conn, sent, &mut finish);
+    // Reading goes on while `workers` threads apply the mailboxes already delimited, each
+    // to its own cache (commits and checkpoints wait for the disk, as a job's would).
+    let settled = Mutex::new(Vec::new());
+    let (tx, rx) = mpsc::channel::<Slot>();
+    let rx = Mutex::new(rx);
+    let unsettled = std::thread::scope(|scope| {
+        for _ in 0..workers.max(1) {
+            // Each its own copy: the callbacks in the caller's options are not Sync.
+            let opts = options_for(base, String::new());
+            let (rx, settled) = (&rx, &settled);
+            scope.spawn(move || loop {
+                let next = match rx.lock() {
+                    Ok(r) => r.recv(),
+                    Err(_) => break,
+                };
+                let Ok(slot) = next else { break };
+                let result = settle(slot, &opts, started);
+                if let Ok(mut v) = settled.lock() {
+                    v.push(result);
+                }
+            });
+        }
+        let mut finish = |s: Slot| {
+            // Only fails when every worker is gone (a panic): the mailbox is then
+            // reported unfinished and recorded behind.
+            let _ = tx.send(s);
+        };
+        let unsettled = route(&mut link.conn, sent, &mut finish);
+        // The workers end once the queue is empty and closed.
+        drop(tx);
+        unsettled
+    });
+    for result in settled.into_inner().unwrap_or_default() {
+        match result {
+            Ok(done) => batch.done.push(done),
+            Err(job) => batch.left.push(job),
+        }
+    }
     if !unsettled.is_empty() {
         link.conn.close();
     }
@@ -354,8 +389,8 @@ fn settle(mut s: Slot, base: &SyncOptions, started: Instant) -> std::result::Res
     }
 }
 
-/// Feeds the two commands and their responses to a fresh session over `cache`, committing
-/// at each completion; an unfinished SELECT's responses are dropped. A new UIDVALIDITY
+/// Feeds the two commands and their responses to a fresh session over `cache` and commits
+/// once; an unfinished SELECT's responses are dropped (`None`). A new UIDVALIDITY
 /// (a mailbox recreated under the old name) commits nothing and returns `None`: the job
 /// path then resets the cache and reports a first sync, as the single-mailbox path does.
 fn apply(
@@ -369,30 +404,21 @@ fn apply(
     let mut tx = cache.transaction()?;
     session.command(&mut tx, select.as_bytes())?;
     session.command(&mut tx, fetch.as_bytes())?;
+    // One commit for the mailbox, not one per completion: both commands' answers are in,
+    // and a crash before it leaves the cache as it was (one fsync instead of two).
     for (pos, r) in lines {
         if r.kind == Kind::Continuation {
             continue;
         }
         match session.response(&mut tx, pos, &r.raw)? {
-            Step::Commit => {
-                if tx.view().uidvalidity() != validity {
-                    return Ok(None);
-                }
-                tx.commit()?;
-                tx = cache.transaction()?;
-            }
-            Step::Discard => {
-                drop(tx);
-                tx = cache.transaction()?;
-            }
-            Step::Continue => {}
+            Step::Commit if tx.view().uidvalidity() != validity => return Ok(None),
+            Step::Commit | Step::Continue => {}
+            Step::Discard => return Ok(None),
         }
     }
-    if session.finish() == Step::Commit {
-        if tx.view().uidvalidity() != validity {
-            return Ok(None);
-        }
-        tx.commit()?;
+    if session.finish() != Step::Commit || tx.view().uidvalidity() != validity {
+        return Ok(None);
     }
+    tx.commit()?;
     Ok(Some(session))
 }

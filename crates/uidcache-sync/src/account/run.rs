@@ -92,7 +92,7 @@ pub(super) fn sync_plan(
     let mut traffic = plan.traffic;
     if let Some(mut link) = listing {
         if queue.len() <= batch::MAX_BATCH {
-            let b = batch::run(&mut link, &opts.sync, queue.drain(..).collect());
+            let b = batch::run(&mut link, &opts.sync, queue.drain(..).collect(), opts.jobs);
             queue.extend(b.left);
             for (index, report, counters) in b.done {
                 // Its traffic is the listing connection's, counted below.
