@@ -79,7 +79,9 @@ pub type TokenFn = Arc<dyn Fn() -> std::result::Result<String, String> + Send + 
 #[derive(Clone, Default)]
 pub struct LoginOptions {
     /// The mechanism to use; `None` picks one: with a token, `OAUTHBEARER` else `XOAUTH2`;
-    /// with the password, `PLAIN` where the server offers it, else `LOGIN`.
+    /// with the password, `PLAIN` where the server offers it, else `LOGIN`. A named SASL
+    /// mechanism the server does not advertise (`AUTH=NAME`) is an [`Error::Login`]
+    /// before anything is sent.
     pub mechanism: Option<Mechanism>,
     /// Where OAuth tokens come from (needed by `OAUTHBEARER` and `XOAUTH2`).
     pub oauth2_token: Option<TokenFn>,

@@ -15,7 +15,8 @@ pub const TOKEN_ENV: &str = "UIDCACHE_OAUTH2_TOKEN";
 pub struct AuthArgs {
     /// How to log in: login, plain, oauthbearer or xoauth2. Default: with an OAuth token,
     /// OAUTHBEARER else XOAUTH2; otherwise PLAIN where offered, else LOGIN (never LOGIN when
-    /// the server says LOGINDISABLED).
+    /// the server says LOGINDISABLED). A SASL mechanism the server does not advertise is
+    /// refused before sending (exit 2, naming the ones it offers).
     #[arg(long, value_enum, value_name = "MECH")]
     pub auth: Option<MechanismArg>,
     /// Run CMD with `sh -c` each time an OAuth 2.0 access token is needed (each login); its
