@@ -365,6 +365,77 @@ fn transcripts_body(server: &dyn Server) {
     assert!(listing.contains("UID FETCH"), "{listing}");
 }
 
+/// Mailboxes that change on the server during a one-shot account sync, after the LIST
+/// (one right after its own sync, one while others are syncing, before or after its
+/// SELECT): afterwards every cache that the account calls current equals the truth, the
+/// others are behind, and one more run makes them all equal (issue 13). Through the library
+/// (the command has no hook between mailboxes): the sync runs in a thread, and its
+/// per-mailbox callback waits while this thread changes the server.
+fn changed_during_sync_body(server: &dyn Server) {
+    use std::sync::mpsc;
+    use uidcache_sync::account::{Account, AccountOptions};
+    use uidcache_sync::{SyncOptions, Target};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("account");
+    let boxes = [("INBOX", 5), (LISTS, 4), (ARCHIVE, 3)];
+    for (name, n) in boxes {
+        server.populate(name, n);
+    }
+    let mut sync = SyncOptions::new(Target::parse(&server.url("")).unwrap(), "test".into());
+    sync.ca_file = server.ca_file();
+    let mut opts = AccountOptions::new(sync);
+    opts.jobs = 1;
+    let (told, heard) = mpsc::channel::<(String, usize)>();
+    let (ack, wait) = mpsc::channel::<()>();
+    opts.on_mailbox = Some(Box::new(move |report, done, _| {
+        if told.send((report.name.clone(), done)).is_ok() {
+            let _ = wait.recv();
+        }
+    }));
+    let worker_dir = dir.clone();
+    let worker = std::thread::spawn(move || {
+        let mut account = Account::open(&worker_dir).unwrap();
+        let summary = account.sync(&mut opts);
+        // Drops the callback's channel ends: the loop below ends with the sync.
+        opts.on_mailbox = None;
+        assert_eq!(summary.unwrap().failures(), 0);
+        (account, opts)
+    });
+    // Bounded: a sync that stopped calling back must fail the test, not hang it.
+    while let Ok((name, done)) = heard.recv_timeout(Duration::from_secs(120)) {
+        if done == 1 {
+            // Synced already, changed now: must end behind.
+            server.mutate(&name, &["append", "2", "add", "\\Flagged", "1"]);
+            // Not synced yet (or being synced): current only if its sync saw this.
+            let other = boxes.iter().rev().map(|b| b.0).find(|b| *b != name);
+            server.mutate(other.unwrap(), &["expunge", "1"]);
+        }
+        ack.send(()).unwrap();
+    }
+    let (mut account, mut opts) = worker.join().unwrap();
+    let plan = account.check(&opts).unwrap();
+    let mut behind = 0;
+    for p in &plan.mailboxes {
+        let wire = String::from_utf8(p.entry.raw.clone()).unwrap();
+        let equal = dump(&account.cache_dir(&p.entry)) == server.truth(&wire);
+        assert!(
+            equal || p.behind.is_some(),
+            "{} claimed current: {p:?}",
+            p.entry.name
+        );
+        behind += usize::from(p.behind.is_some());
+    }
+    assert!(behind >= 1, "the mailbox changed after its sync is behind");
+    let summary = account.sync(&mut opts).unwrap();
+    assert_eq!(summary.failures(), 0);
+    for p in &account.check(&opts).unwrap().mailboxes {
+        let wire = String::from_utf8(p.entry.raw.clone()).unwrap();
+        assert!(p.behind.is_none(), "{p:?}");
+        assert_eq!(dump(&account.cache_dir(&p.entry)), server.truth(&wire));
+    }
+}
+
 /// `NAME::dovecot` and `NAME::cyrus` run `BODY` on a fresh server each (or skip loudly
 /// where it cannot run; a failure with `UIDCACHE_REQUIRE_*=1`).
 macro_rules! on_both {
@@ -462,4 +533,5 @@ on_both! {
     patterns_and_single_json: patterns_and_single_json_body;
     account_watch: watch_body;
     transcripts: transcripts_body;
+    changed_during_sync: changed_during_sync_body;
 }
