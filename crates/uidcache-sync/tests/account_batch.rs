@@ -90,6 +90,9 @@ struct World {
     closed: bool,
     /// A mailbox whose SELECT fails.
     refuse: Option<&'static str>,
+    /// Whether a failed SELECT leaves the previous mailbox selected, without `[CLOSED]`
+    /// (against RFC 9051 6.3.2).
+    keep_on_refusal: bool,
     /// Runs once, right after the next LIST is answered.
     after_list: Option<Hook>,
     /// Connections made, and the commands of each.
@@ -105,6 +108,7 @@ fn server(boxes: Vec<Mbox>) -> (u16, Shared) {
         boxes,
         closed: true,
         refuse: None,
+        keep_on_refusal: false,
         after_list: None,
         log: Vec::new(),
     }));
@@ -185,6 +189,14 @@ fn serve(stream: TcpStream, world: &Shared) {
             }
             "SELECT" => {
                 let name = quoted_name(rest);
+                if w.keep_on_refusal && w.refuse == Some(name) {
+                    say(&format!("{tag} NO [SERVERBUG] cannot select"));
+                    drop(w);
+                    if out.write_all(text.as_bytes()).is_err() {
+                        return;
+                    }
+                    continue;
+                }
                 if selected.take().is_some() && w.closed {
                     say("* OK [CLOSED] previous mailbox closed");
                 }
@@ -476,4 +488,25 @@ fn a_mailbox_changed_between_list_and_select_is_never_left_claimed_current() {
     assert_eq!(behind, ["C"]);
     account.sync(&mut opts).unwrap();
     assert_eq!(differing(&account, &world), Vec::<String>::new());
+}
+
+#[test]
+fn a_failed_select_that_keeps_the_old_mailbox_selected_stops_the_batch_safely() {
+    let (world, _dir, mut account, mut opts) = synced();
+    {
+        let mut w = world.lock().unwrap();
+        for b in &mut w.boxes {
+            b.change();
+        }
+        w.refuse = Some("B");
+        w.keep_on_refusal = true;
+    }
+    let (summary, log) = second_sync(&world, &mut account, &mut opts);
+    // B's NO came while A might still own the connection: the batch stopped there, and the
+    // job connections did C and D (and failed B again).
+    assert!(log.len() > 1, "{log:?}");
+    assert_eq!(summary.failures(), 1);
+    let diff = differing(&account, &world);
+    assert_eq!(diff.len(), 1, "{diff:?}");
+    assert!(diff[0].starts_with("B:"), "{diff:?}");
 }

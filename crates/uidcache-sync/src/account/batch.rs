@@ -248,6 +248,12 @@ fn route(conn: &mut Conn, slots: Vec<Slot>, finish: &mut dyn FnMut(Slot)) -> Vec
                 }
             }
             Kind::Untagged | Kind::Continuation => {
+                if owner.selected.is_none() && is_closed(&r.raw) {
+                    // Whatever came before belongs to the mailbox this closes (RFC 7162
+                    // 3.2.11), not to this one: possible only from a server that kept a
+                    // mailbox selected after a failed SELECT.
+                    owner.lines.clear();
+                }
                 owner.lines.push((pos, r));
                 false
             }
