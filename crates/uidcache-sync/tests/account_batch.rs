@@ -346,6 +346,15 @@ fn synced() -> (Shared, tempfile::TempDir, Account, AccountOptions) {
     (world, dir, account, opts)
 }
 
+/// `Mbox::change` in every mailbox; the world stays locked for more changes.
+fn change_all(world: &Shared) -> std::sync::MutexGuard<'_, World> {
+    let mut w = world.lock().unwrap();
+    for b in &mut w.boxes {
+        b.change();
+    }
+    w
+}
+
 /// Syncs again; returns the summary and the commands of each connection it made.
 fn second_sync(
     world: &Shared,
@@ -415,10 +424,7 @@ fn changed_mailboxes_are_caught_up_in_one_batch_on_the_listing_connection() {
 fn a_no_to_one_select_of_the_batch_fails_that_mailbox_only() {
     let (world, _dir, mut account, mut opts) = synced();
     {
-        let mut w = world.lock().unwrap();
-        for b in &mut w.boxes {
-            b.change();
-        }
+        let mut w = change_all(&world);
         w.refuse = Some("B");
     }
     let (summary, log) = second_sync(&world, &mut account, &mut opts);
@@ -443,10 +449,7 @@ fn a_no_to_one_select_of_the_batch_fails_that_mailbox_only() {
 fn without_closed_no_mailbox_gets_another_ones_responses() {
     let (world, _dir, mut account, mut opts) = synced();
     {
-        let mut w = world.lock().unwrap();
-        for b in &mut w.boxes {
-            b.change();
-        }
+        let mut w = change_all(&world);
         w.closed = false;
     }
     let (summary, log) = second_sync(&world, &mut account, &mut opts);
@@ -494,10 +497,7 @@ fn a_mailbox_changed_between_list_and_select_is_never_left_claimed_current() {
 fn a_failed_select_that_keeps_the_old_mailbox_selected_stops_the_batch_safely() {
     let (world, _dir, mut account, mut opts) = synced();
     {
-        let mut w = world.lock().unwrap();
-        for b in &mut w.boxes {
-            b.change();
-        }
+        let mut w = change_all(&world);
         w.refuse = Some("B");
         w.keep_on_refusal = true;
     }
