@@ -11,6 +11,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::Rng;
 use uidcache::{Cache, Durability, OpenOptions, Segment, Update, View};
 
@@ -49,6 +51,22 @@ fn options() -> OpenOptions {
         .auto_compact(false)
         .journal_limit(1 << 40)
         .durability(Durability::NoSync)
+}
+
+/// Closes `cache` without a checkpoint, reopens it from the journal, and checks that the
+/// replay rebuilt `committed`, what the commits left in memory.
+fn assert_replays(cache: Cache, dir: &Path, committed: &Seen) {
+    drop(cache);
+    let reopened = Cache::open_with(dir, options()).unwrap();
+    assert!(
+        reopened.layout().journal_frames >= 3,
+        "the frames are replayed"
+    );
+    assert_eq!(
+        &seen(&reopened.view()),
+        committed,
+        "journal replay rebuilt another state"
+    );
 }
 
 /// A mailbox of `n` messages in thousands of slices: learnt in one commit, then cut by
@@ -142,18 +160,7 @@ fn a_vanished_run_and_an_expunge_range_replay_to_the_same_state() {
         .enumerate()
         .all(|(k, p)| p.0 == k as u32 + 1));
     assert_eq!(committed.placed[0].2, Some(77));
-
-    drop(cache);
-    let reopened = Cache::open_with(dir.path(), options()).unwrap();
-    assert!(
-        reopened.layout().journal_frames >= 3,
-        "the frames are replayed"
-    );
-    assert_eq!(
-        seen(&reopened.view()),
-        committed,
-        "journal replay rebuilt another state"
-    );
+    assert_replays(cache, dir.path(), &committed);
 }
 
 #[test]
@@ -199,15 +206,5 @@ fn removals_next_to_holes_and_unplaced_records_replay_the_same() {
     }
     tx.commit().unwrap();
     let committed = seen(&cache.view());
-    drop(cache);
-    let reopened = Cache::open_with(dir.path(), options()).unwrap();
-    assert!(
-        reopened.layout().journal_frames >= 3,
-        "the frames are replayed"
-    );
-    assert_eq!(
-        seen(&reopened.view()),
-        committed,
-        "journal replay rebuilt another state"
-    );
+    assert_replays(cache, dir.path(), &committed);
 }
