@@ -88,13 +88,55 @@ impl Placed {
 
     /// The number of leading slices for which `pred` holds (`pred` holds for a prefix), as
     /// `<[Slice]>::partition_point` says, without collecting the slices.
+    ///
+    /// The search gallops outwards from the gap, O(log distance): a run of removals in
+    /// order looks up the slice next to the one it just changed, and a binary search of
+    /// tens of thousands of slices misses the cache on most of its steps (a quarter of a
+    /// 10M VANISHED's time, three lookups per UID, before this).
     pub(crate) fn partition_point(&self, mut pred: impl FnMut(&Slice) -> bool) -> usize {
-        if self.left.last().is_some_and(|s| !pred(s)) {
-            return self.left.partition_point(pred);
+        let left = &self.left;
+        if let Some(mut hi) = left.len().checked_sub(1).filter(|&i| {
+            // `pred` fails at the last slice before the gap: the answer is before it.
+            left.get(i).is_some_and(|s| !pred(s))
+        }) {
+            let mut step = 1;
+            let lo = loop {
+                match hi.checked_sub(step) {
+                    Some(i) if left.get(i).is_some_and(|s| !pred(s)) => {
+                        hi = i;
+                        step *= 2;
+                    }
+                    Some(i) => break i + 1,
+                    None => break 0,
+                }
+            };
+            return lo + left.get(lo..hi).unwrap_or_default().partition_point(pred);
         }
-        // `right` holds the rest last first, so `pred` fails on a prefix of it.
-        let failing = self.right.partition_point(|s| !pred(&self.settled(*s)));
-        self.left.len() + (self.right.len() - failing)
+        // The answer is at the gap or after it. `right` holds those slices last first: the
+        // `j`-th after the gap is `right[r - 1 - j]`.
+        let r = self.right.len();
+        let holds = |pred: &mut dyn FnMut(&Slice) -> bool, j: usize| {
+            self.right
+                .get(r - 1 - j)
+                .is_some_and(|s| pred(&self.settled(*s)))
+        };
+        let (mut lo, mut step) = (0, 1);
+        let hi = loop {
+            let j = lo + step - 1;
+            if j >= r {
+                break r;
+            }
+            if !holds(&mut pred, j) {
+                break j;
+            }
+            lo = j + 1;
+            step *= 2;
+        };
+        // `pred` holds after the gap for `lo..` and fails at `hi` (or `hi` is the end); in
+        // `right[r - hi..r - lo]` (reversed) it fails on a prefix.
+        let between = self.right.get(r - hi..r - lo).unwrap_or_default();
+        let failing = between.partition_point(|s| !pred(&self.settled(*s)));
+        left.len() + lo + (between.len() - failing)
     }
 
     /// Moves the gap to just before slice `at` (or the end): O(distance).
@@ -272,6 +314,7 @@ mod tests {
         fn the_gap_buffer_reads_as_the_vector_it_replaces(
             start in proptest::collection::vec(1..1000u32, 0..40),
             changes in proptest::collection::vec(change(), 0..80),
+            cut in 0..64usize,
         ) {
             let mut sorted = start;
             sorted.sort_unstable();
@@ -330,9 +373,9 @@ mod tests {
             prop_assert_eq!(&placed[..], &model[..]);
             // With the sequence numbers in order again, searches agree too.
             model.sort_by_key(|s| s.seq);
-            // The gap in the middle with a lag: the later half stored one too high, then
-            // lowered.
-            let mid = model.len() / 2;
+            // The gap anywhere with a lag: the slices after it stored one too high, then
+            // lowered; searches gallop from there both ways.
+            let mid = cut % (model.len() + 1);
             let mut shifted = model.clone();
             for s in shifted.get_mut(mid..).unwrap_or_default() {
                 s.seq = s.seq.wrapping_add(1);
