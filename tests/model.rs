@@ -393,7 +393,8 @@ impl Case {
                 1 + rng.below(exists as u64) as u32
             }
         };
-        match rng.below(100) {
+        match rng.below(106) {
+            100..=105 => self.removal_run(tx, model, truth),
             0..=9 => {
                 let n = if rng.below(20) == 0 {
                     2100 + rng.below(300) as u32
@@ -583,6 +584,72 @@ impl Case {
     }
 }
 
+impl Case {
+    /// A run of removals with no read between them (issue 12): a VANISHED set in
+    /// ascending UID order, one `remove_uid` each or one `remove_uids` of ranges, or one
+    /// sequence number expunged again and again (an expunge range). The engine keeps the
+    /// slices' sequence shift lazy across such a run (placed.rs); reads come only after it.
+    fn removal_run(&mut self, tx: &mut Transaction<'_>, model: &mut Model, truth: &mut Truth) {
+        let rng = &mut self.rng;
+        let exists = model.seqs.len() as u32;
+        match rng.below(3) {
+            0 | 1 => {
+                // Known UIDs (placed, unplaced or in holes) and a few the cache must prove
+                // absent, ascending, as a VANISHED (EARLIER) names them.
+                let mut uids: BTreeSet<u32> = BTreeSet::new();
+                for _ in 0..1 + rng.below(40) {
+                    match truth.uids.len() {
+                        n if n > 0 && rng.below(5) > 0 => {
+                            uids.insert(truth.uids[rng.below(n as u64) as usize]);
+                        }
+                        _ => {
+                            uids.insert(1 + rng.below(truth.next_uid as u64 + 3) as u32);
+                        }
+                    }
+                }
+                let bulk = rng.below(2) == 0;
+                self.log
+                    .push(format!("removal run (bulk {bulk}): {uids:?}"));
+                let mut expected = uidcache::Removed::default();
+                for &uid in &uids {
+                    let removal = model.remove_uid(uid);
+                    match removal {
+                        Removal::Placed(_) => expected.placed += 1,
+                        Removal::Hole(_) => expected.from_holes += 1,
+                        Removal::Unplaced => expected.unplaced += 1,
+                        Removal::Absent => {}
+                    }
+                    if !bulk {
+                        assert_eq!(tx.remove_uid(uid).unwrap(), removal, "remove_uid({uid})");
+                    }
+                    truth.uids.retain(|u| *u != uid);
+                }
+                if bulk {
+                    let ranges: Vec<_> = uids.iter().map(|&u| u..=u).collect();
+                    let got = tx.remove_uids(&ranges).unwrap();
+                    assert_eq!(got, expected, "remove_uids({uids:?})");
+                }
+            }
+            _ => {
+                let seq = if exists == 0 {
+                    1
+                } else {
+                    1 + rng.below(exists as u64) as u32
+                };
+                let times = 1 + rng.below(30) as u32;
+                self.log.push(format!("expunge({seq}) x {times}"));
+                for _ in 0..times {
+                    let ok = tx.expunge(seq).is_ok();
+                    assert_eq!(ok, model.expunge(seq), "expunge({seq})");
+                    if ok && (seq as usize) <= truth.uids.len() {
+                        truth.uids.remove(seq as usize - 1);
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn run_case(seed: u64, steps: usize) {
     let mut rng = Rng::new(seed);
     let small_journal = rng.below(2) == 0;
@@ -596,7 +663,10 @@ fn run_case(seed: u64, steps: usize) {
             Durability::Durable
         } else {
             Durability::NoSync
-        });
+        })
+        // Without a checkpoint on drop, a reopen replays the journal's frames through the
+        // same `State::apply` (issue 12: removal runs replayed with a lazy shift).
+        .checkpoint_on_drop(rng.below(2) == 0);
     let mut case = Case {
         rng,
         dir: tempfile::tempdir().unwrap(),

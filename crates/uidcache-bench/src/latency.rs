@@ -19,6 +19,9 @@ pub struct Latency {
     histogram: Histogram<u64>,
     /// What the slowest commit was, when the workload labelled its commits.
     slowest: Option<(u64, &'static str)>,
+    /// The slowest sample of each label: which kinds of commit come near the maximum, and
+    /// how a kind that was the slowest fares once another one is.
+    by_kind: BTreeMap<&'static str, u64>,
 }
 
 impl Default for Latency {
@@ -37,6 +40,7 @@ impl Latency {
         Latency {
             histogram,
             slowest: None,
+            by_kind: BTreeMap::new(),
         }
     }
 
@@ -46,6 +50,10 @@ impl Latency {
         self.histogram.saturating_record(ns);
         if self.slowest.is_none_or(|(max, _)| ns > max) {
             self.slowest = Some((ns, what));
+        }
+        if !what.is_empty() {
+            let max = self.by_kind.entry(what).or_default();
+            *max = (*max).max(ns);
         }
     }
 
@@ -64,6 +72,10 @@ impl Latency {
                 self.slowest = Some((ns, what));
             }
         }
+        for (what, ns) in &other.by_kind {
+            let max = self.by_kind.entry(what).or_default();
+            *max = (*max).max(*ns);
+        }
     }
 
     /// Samples counted.
@@ -79,6 +91,17 @@ impl Latency {
     /// The label of the slowest sample, if the workload gave one.
     pub fn slowest(&self) -> Option<&'static str> {
         self.slowest.map(|(_, what)| what).filter(|w| !w.is_empty())
+    }
+
+    /// The slowest sample of each label, in seconds, slowest first.
+    pub fn slowest_by_kind(&self) -> Vec<(&'static str, f64)> {
+        let mut kinds: Vec<(&'static str, f64)> = self
+            .by_kind
+            .iter()
+            .map(|(what, ns)| (*what, *ns as f64 / 1e9))
+            .collect();
+        kinds.sort_by(|a, b| b.1.total_cmp(&a.1));
+        kinds
     }
 
     /// p50, p99, p99.9 and max, in seconds.
@@ -179,6 +202,9 @@ mod tests {
         a.merge(&b);
         assert_eq!(a.len(), 3);
         assert_eq!(a.slowest(), Some("b"));
+        let kinds: Vec<&str> = a.slowest_by_kind().iter().map(|k| k.0).collect();
+        assert_eq!(kinds, ["b", "a"]);
+        assert!((a.slowest_by_kind()[0].1 - 0.002).abs() < 1e-9);
         assert!((a.summary().max - 0.002).abs() < 0.002 * 1e-3);
     }
 

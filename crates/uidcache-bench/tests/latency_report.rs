@@ -94,6 +94,13 @@ fn small_bench_reports_latency_close_fsyncs_and_disk_for_every_peer() {
         table.contains("max commit latency, mixed_day_durable:"),
         "{table}"
     );
+    // And the slowest commit of each kind of the day, so that the kind that was the
+    // slowest stays visible once another one is.
+    assert!(
+        table.contains("slowest of each kind, mixed_day, uidcache: ")
+            && table.contains("vanished "),
+        "{table}"
+    );
     assert!(
         table.contains("fsyncs per mixed_day_durable commit, uidcache: mean"),
         "{table}"

@@ -62,6 +62,7 @@ mod lock;
 mod mmap;
 mod options;
 mod pending;
+mod placed;
 mod qresync;
 mod ranges;
 mod remove;

@@ -4,11 +4,10 @@
 //! a UID to its slice by the slices' UID extents in O(1), then to its record by the slice's
 //! in-memory UID index (`uid_search.rs`), mostly without reading the records (issue 12).
 //!
-//! The index is a cache of the slices, built by the first read after a change. [`Placed`]
-//! owns both, and every `&mut` access to the slices drops the index (`DerefMut`), so no code
-//! path can change the slices and leave a stale index behind.
+//! The index is a cache of the slices, built by the first read after a change.
+//! [`crate::placed::Placed`] owns both, and every change to the slices drops the index, so no
+//! code path can change the slices and leave a stale index behind.
 
-use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -55,7 +54,7 @@ pub(crate) struct SeqIndex {
 }
 
 impl SeqIndex {
-    fn build(placed: &[Slice]) -> SeqIndex {
+    pub(crate) fn build(placed: &[Slice]) -> SeqIndex {
         // About eight buckets per slice: most buckets then lie inside one slice, and a
         // lookup takes its bucket's first candidate or the next one, without a search.
         let per_slice = if placed.len() > MANY_SLICES {
@@ -165,80 +164,9 @@ impl SeqIndex {
     }
 }
 
-/// The placed slices (ascending, disjoint sequence ranges) with their lazily built
-/// [`SeqIndex`]. Reads go through `Deref`; any `&mut` access drops the index.
-#[derive(Default)]
-pub(crate) struct Placed {
-    slices: Vec<Slice>,
-    index: OnceLock<SeqIndex>,
-}
-
-impl Placed {
-    /// The read index, built now if no read built it since the last change. For reads
-    /// through a `View`: code that changes the state does not build it.
-    pub(crate) fn index(&self) -> &SeqIndex {
-        self.index.get_or_init(|| SeqIndex::build(&self.slices))
-    }
-
-    /// The read index, if a read built it since the last change.
-    #[inline]
-    pub(crate) fn built_index(&self) -> Option<&SeqIndex> {
-        self.index.get()
-    }
-}
-
-impl From<Vec<Slice>> for Placed {
-    fn from(slices: Vec<Slice>) -> Placed {
-        Placed {
-            slices,
-            index: OnceLock::new(),
-        }
-    }
-}
-
-impl Deref for Placed {
-    type Target = Vec<Slice>;
-    #[inline]
-    fn deref(&self) -> &Vec<Slice> {
-        &self.slices
-    }
-}
-
-impl DerefMut for Placed {
-    /// Any change to the slices goes through here, and drops the index built from them.
-    fn deref_mut(&mut self) -> &mut Vec<Slice> {
-        self.index.take();
-        &mut self.slices
-    }
-}
-
-impl Clone for Placed {
-    /// The copy starts without an index (it is rebuilt on demand).
-    fn clone(&self) -> Placed {
-        Placed::from(self.slices.clone())
-    }
-}
-
-impl std::fmt::Debug for Placed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.slices.fmt(f)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn slice(seq: u32, len: u32) -> Slice {
-        Slice {
-            block: 1,
-            first_record: 0,
-            len,
-            seq,
-            first_uid: seq,
-            last_uid: seq + len - 1,
-        }
-    }
 
     /// A binary search of all the slices' sequence ranges (`SeqIndex::find` is the
     /// `RangeTable`'s, tested in `ranges.rs`; here it serves the pinned buckets' test).
@@ -285,17 +213,5 @@ mod tests {
             };
             assert_eq!(index.record_at(seq).copied(), expected, "seq {seq}");
         }
-    }
-
-    #[test]
-    fn a_change_drops_the_index() {
-        let mut placed = Placed::from(vec![slice(1, 10), slice(11, 10)]);
-        assert!(placed.built_index().is_none());
-        assert_eq!(placed.index().find(12), Ok(1));
-        assert!(placed.built_index().is_some());
-        placed.remove(0);
-        assert!(placed.built_index().is_none());
-        assert_eq!(placed.index().find(12), Ok(0));
-        assert!(placed.clone().built_index().is_none());
     }
 }

@@ -9,7 +9,7 @@ use uidcache_format::{HeaderField, Op, Record, FLAGS_UNKNOWN, MODSEQ_UNKNOWN};
 use crate::blocks::{BlockStore, RecordSource};
 use crate::error::{ErrorKind, InvalidOp, Invariant, Result};
 use crate::flags::FlagTable;
-use crate::seqindex::Placed;
+use crate::placed::Placed;
 use crate::slice::{uids_leave_room, Slice};
 use crate::uid_search::position_within;
 
@@ -122,7 +122,7 @@ impl State {
             return Ok(None);
         };
         let records = src.records(s.block)?;
-        index.remember(i, s, &records);
+        index.remember(i, &s, &records);
         let view = s.view_of(records, src)?;
         Ok(view.records().get((seq - s.seq) as usize).copied())
     }
@@ -184,7 +184,7 @@ impl State {
         }
         let records = src.records(s.block)?;
         if let Some(index) = index {
-            index.remember(i, s, &records);
+            index.remember(i, &s, &records);
         }
         let records = s.view_of(records, src)?;
         Ok(seq_of(position_within(
@@ -446,14 +446,14 @@ impl State {
         // The gaps to prune are those around the learned run itself, whatever it merges with.
         let (seq, end) = (new.seq, new.seq_end());
         let mut at = i;
-        if let Some(prev) = i.checked_sub(1).and_then(|p| self.placed.get_mut(p)) {
+        if let Some(mut prev) = i.checked_sub(1).and_then(|p| self.placed.get(p)) {
             if prev.block == new.block
                 && prev.first_record + prev.len == new.first_record
                 && prev.seq_end() + 1 == new.seq
             {
                 prev.len += new.len;
                 prev.last_uid = new.last_uid;
-                new = *prev;
+                new = prev;
                 at = i - 1;
                 self.placed.remove(at);
             }
@@ -489,20 +489,17 @@ impl State {
             self.overlay.remove(&gone.first_uid);
         }
         let from = self.placed.partition_point(|s| s.seq < seq);
-        for s in self.placed.get_mut(from..).unwrap_or_default() {
-            s.seq -= 1;
-        }
+        self.placed.lower_seqs_from(from);
         self.header.exists = Some(self.exists() - 1);
         self.prune_gap(seq - 1, src)
     }
 
     /// `expunge` of `seq`, a record of placed slice `i`: the slice's records before and after
-    /// it (none, one or two slices) replace the slice in one splice, then the later slices
-    /// shift down. The general path (split twice, cut) moves the tail of the slice vector
-    /// three times; this moves it once, and with thousands of slices those moves are most
-    /// of an expunge's CPU time.
+    /// it (none, one or two slices) replace the slice at the gap of [`Placed`], then the
+    /// later slices shift down lazily (placed.rs). The general path (split twice, cut)
+    /// would move the gap around the slice three times and read the block twice.
     fn expunge_placed(&mut self, i: usize, seq: u32, src: &dyn RecordSource) -> Result<()> {
-        let Some(s) = self.placed.get(i).copied() else {
+        let Some(s) = self.placed.get(i) else {
             return Err(
                 ErrorKind::Invariant(Invariant::PlacedSliceMissing { slice: i, seq }).into(),
             );
@@ -518,11 +515,8 @@ impl State {
             (view.uid(k), left, right)
         };
         let kept = usize::from(left.is_some()) + usize::from(right.is_some());
-        let placed = &mut *self.placed;
-        placed.splice(i..=i, left.into_iter().chain(right));
-        for later in placed.get_mut(i + kept..).unwrap_or_default() {
-            later.seq -= 1;
-        }
+        self.placed.replace(i, left.into_iter().chain(right));
+        self.placed.lower_seqs_from(i + kept);
         self.overlay.remove(&gone);
         self.header.exists = Some(self.exists() - 1);
         self.prune_gap(seq - 1, src)
@@ -598,17 +592,14 @@ impl State {
         let Ok(i) = self.placed_find(seq) else {
             return Ok(());
         };
-        let Some(s) = self.placed.get(i).copied() else {
+        let Some(s) = self.placed.get(i) else {
             return Ok(());
         };
         if s.seq < seq {
             let view = s.view(src)?;
             let k = seq - s.seq;
             let (left, right) = (s.sub(&view, 0, k), s.sub(&view, k, s.len));
-            if let Some(slot) = self.placed.get_mut(i) {
-                *slot = left;
-            }
-            self.placed.insert(i + 1, right);
+            self.placed.replace(i, [left, right]);
         }
         Ok(())
     }
@@ -621,7 +612,7 @@ impl State {
         }
         let a = self.placed.partition_point(|s| s.seq < lo);
         let b = self.placed.partition_point(|s| s.seq <= hi);
-        Ok(self.placed.drain(a..b).collect())
+        Ok(self.placed.drain(a..b))
     }
 
     /// Drops unplaced records with UIDs in `lo..=hi`.

@@ -107,6 +107,20 @@ impl Report {
                 );
             }
             out.push_str(" **\n");
+            for (p, l) in peers.iter().filter_map(|p| Some((p, row.get(*p)?))) {
+                let kinds: Vec<String> = l
+                    .slowest_by_kind()
+                    .iter()
+                    .map(|(what, secs)| format!("{what} {}", ms(*secs)))
+                    .collect();
+                if !kinds.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "slowest of each kind, {workload}, {p}: {}",
+                        kinds.join(", ")
+                    );
+                }
+            }
         }
     }
 
