@@ -283,6 +283,23 @@ fn assert_same(view: &View<'_>, model: &Model, ctx: &str) {
         .map(|(i, r)| (i as u32 + 1, r.is_some()))
         .collect();
     assert_eq!(tiles, want, "{ctx}: segments");
+    // Unknown flags, twice: the second call skips the slices the first proved (and the
+    // index's per-slice bit, kept across changes, reopens and compactions, skips others).
+    let mut want: Vec<(u32, u32)> = Vec::new();
+    for (i, r) in model.seqs.iter().enumerate() {
+        let seq = i as u32 + 1;
+        if r.as_ref().is_none_or(|r| r.flags.is_some()) {
+            continue;
+        }
+        match want.last_mut() {
+            Some((_, last)) if *last + 1 == seq => *last = seq,
+            _ => want.push((seq, seq)),
+        }
+    }
+    for round in ["first", "second"] {
+        let got: Vec<(u32, u32)> = view.unknown_flags().map(|r| r.unwrap()).collect();
+        assert_eq!(got, want, "{ctx}: unknown_flags ({round} call)");
+    }
     // Point reads.
     for (s, r) in model.seqs.iter().enumerate() {
         // The whole record: point reads have their own path (the read index).

@@ -170,6 +170,9 @@ fn check_reads(view: &View<'_>, what: &str) {
     );
     let runs: Vec<(u32, u32)> = view.unknown_flags().map(|r| r.unwrap()).collect();
     assert_eq!(runs, naive_unknown_flags(view), "{what}");
+    // The second call skips what the first proved, and must say the same.
+    let again: Vec<(u32, u32)> = view.unknown_flags().map(|r| r.unwrap()).collect();
+    assert_eq!(again, runs, "{what}: second call");
     let param = view.qresync_param().unwrap();
     assert_eq!(
         param.as_ref().map(QresyncParam::to_string),
@@ -272,4 +275,198 @@ fn the_index_answers_without_walking_records() {
     // The streaming reads that do walk count what they walked.
     assert_eq!(cache.view().messages().count(), 200_000);
     assert_eq!(uidcache::tools::records_walked(), before + 200_000);
+}
+
+fn walked_by_unknown_flags(view: &View<'_>) -> (Vec<(u32, u32)>, u64) {
+    let before = uidcache::tools::records_walked();
+    let runs = view.unknown_flags().map(|r| r.unwrap()).collect();
+    (runs, uidcache::tools::records_walked() - before)
+}
+
+/// A new cache in `dir` holding messages `1..=n` (UID = sequence number), each learned with
+/// the flags `flags` gives it, in one commit.
+fn learned(
+    dir: &std::path::Path,
+    n: u32,
+    flags: impl Fn(u32) -> Option<&'static [&'static [u8]]>,
+) -> Cache {
+    let mut cache = Cache::open(dir).unwrap();
+    let mut tx = cache.transaction().unwrap();
+    tx.set_exists(n).unwrap();
+    let entries: Vec<(u32, Update<'_>)> = (1..=n)
+        .map(|u| {
+            let update = Update {
+                flags: flags(u),
+                modseq: Some(1),
+            };
+            (u, update)
+        })
+        .collect();
+    tx.learn_many(1, &entries).unwrap();
+    tx.commit().unwrap();
+    cache
+}
+
+/// Issue 12: a sync of an unchanged mailbox whose flags are all known reads no record to
+/// find the flags still to fetch: learned with flags, the index's per-slice bit says so;
+/// after an expunge, a checkpoint and a reopen still.
+#[test]
+fn unknown_flags_of_an_unchanged_mailbox_reads_no_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cache = learned(dir.path(), 200_000, |u| Some(FLAGS[(u % 3) as usize]));
+    assert_eq!(walked_by_unknown_flags(&cache.view()), (vec![], 0));
+    let mut tx = cache.transaction().unwrap();
+    for seq in [150_000, 70_000, 3] {
+        tx.expunge(seq).unwrap();
+    }
+    tx.commit().unwrap();
+    assert_eq!(walked_by_unknown_flags(&cache.view()), (vec![], 0));
+    cache.checkpoint().unwrap();
+    drop(cache);
+    let cache = Cache::open(dir.path()).unwrap();
+    assert_eq!(walked_by_unknown_flags(&cache.view()), (vec![], 0));
+}
+
+/// Positions learned without flags (an ESEARCH answer), then every flag learned into the
+/// overlay (a FETCH of known positions): the first scan reads those slices and proves
+/// them; from then on no scan reads them, also after a change elsewhere, and the proof is
+/// written into the index, so a reopened cache reads none either.
+#[test]
+fn flags_learned_into_the_overlay_are_read_once() {
+    let n = 50_000u32;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cache = Cache::open(dir.path()).unwrap();
+    let mut tx = cache.transaction().unwrap();
+    tx.set_exists(n).unwrap();
+    let uids: Vec<u32> = (1..=n).map(|u| 2 * u).collect();
+    tx.learn_range(1, &uids).unwrap();
+    tx.commit().unwrap();
+    let (runs, walked) = walked_by_unknown_flags(&cache.view());
+    assert_eq!((runs, walked), (vec![(1, n)], u64::from(n)));
+    let mut tx = cache.transaction().unwrap();
+    for seq in 1..=n {
+        let update = Update {
+            flags: Some(FLAGS[1]),
+            modseq: None,
+        };
+        // All but one: that one's slice must keep being read and reported.
+        if seq != 777 {
+            tx.update_seq(seq, update).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    let (runs, walked) = walked_by_unknown_flags(&cache.view());
+    assert_eq!(runs, vec![(777, 777)]);
+    assert_eq!(
+        walked,
+        u64::from(n),
+        "the first scan reads every slice without the bit"
+    );
+    let (runs, second) = walked_by_unknown_flags(&cache.view());
+    assert_eq!(runs, vec![(777, 777)]);
+    assert!(
+        second > 0 && second < u64::from(n),
+        "{second}: only the slice with 777"
+    );
+    // A change drops the read index; the proofs were kept in the slices. (The commit's
+    // compaction step may rewrite the slices around 777 into one: a few blocks' worth.)
+    let mut tx = cache.transaction().unwrap();
+    tx.expunge(n).unwrap();
+    tx.commit().unwrap();
+    let few = 4 * 2048;
+    let (runs, after_change) = walked_by_unknown_flags(&cache.view());
+    assert_eq!(runs, vec![(777, 777)]);
+    assert!(after_change <= few, "{after_change}");
+    cache.checkpoint().unwrap();
+    drop(cache);
+    let cache = Cache::open(dir.path()).unwrap();
+    let (runs, reopened) = walked_by_unknown_flags(&cache.view());
+    assert_eq!(runs, vec![(777, 777)]);
+    assert!(
+        reopened <= few,
+        "{reopened}: the proofs went into the index"
+    );
+}
+
+/// Compaction writes slices whose bit it computes from the records it copies (and the
+/// overlay entries that stay): flags learned into the overlay and folded by `compact` are
+/// known without a read, in memory and after a reopen; a compaction step's slices too.
+#[test]
+fn compaction_sets_the_bit_of_the_slices_it_writes() {
+    let n = 20_000u32;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cache = Cache::open(dir.path()).unwrap();
+    // Positions in many small commits (many small slices: compaction has work), flags
+    // for all of them into the overlay afterwards.
+    let mut tx = cache.transaction().unwrap();
+    tx.set_exists(n).unwrap();
+    tx.commit().unwrap();
+    for start in (1..=n).step_by(500) {
+        let mut tx = cache.transaction().unwrap();
+        let uids: Vec<u32> = (start..start + 500).map(|s| 3 * s).collect();
+        tx.learn_range(start, &uids).unwrap();
+        tx.commit().unwrap();
+    }
+    let mut tx = cache.transaction().unwrap();
+    for seq in 1..=n {
+        let update = Update {
+            flags: Some(FLAGS[0]),
+            modseq: None,
+        };
+        tx.update_seq(seq, update).unwrap();
+    }
+    tx.commit().unwrap();
+    // Expunges cut the slices into crowded runs of short ones, which steps rewrite (the
+    // commit's own credit, and one more step).
+    let mut tx = cache.transaction().unwrap();
+    for seq in (1..=n).rev().step_by(4) {
+        tx.expunge(seq).unwrap();
+    }
+    tx.commit().unwrap();
+    cache.compact_step(4000).unwrap();
+    // The slices the expunges cut kept the clear bit of the learned ones: only a rewrite
+    // can have set it.
+    let left = u64::from(n - n / 4);
+    let (runs, walked) = walked_by_unknown_flags(&cache.view());
+    assert_eq!(runs, vec![]);
+    assert!(
+        walked < left,
+        "{walked} of {left}: the rewritten slices were read"
+    );
+    let stats = cache.compact().unwrap();
+    assert!(stats.overlay_folded > 0);
+    assert_eq!(walked_by_unknown_flags(&cache.view()), (vec![], 0));
+    drop(cache);
+    let cache = Cache::open(dir.path()).unwrap();
+    assert_eq!(walked_by_unknown_flags(&cache.view()), (vec![], 0));
+}
+
+/// An index written before the flags-known bit (every entry's word zero, as earlier v2
+/// writers wrote it) opens unchanged and answers the same; the first scan reads it all and
+/// proves it, and the next checkpoint writes the bits, so later opens read nothing.
+#[test]
+fn an_index_without_the_bit_opens_and_gains_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cache = learned(dir.path(), 10_000, |u| (u != 5_000).then_some(FLAGS[2]));
+    cache.checkpoint().unwrap();
+    drop(cache);
+    let path = dir.path().join("index");
+    let mut image = uidcache_format::IndexImage::decode(&std::fs::read(&path).unwrap()).unwrap();
+    assert!(image.placed.iter().any(|e| e.flags_known()));
+    for e in &mut image.placed {
+        *e = e.with_flags_known(false);
+    }
+    std::fs::write(&path, image.encode()).unwrap();
+    let mut cache = Cache::open(dir.path()).unwrap();
+    let (runs, walked) = walked_by_unknown_flags(&cache.view());
+    assert_eq!((runs, walked), (vec![(5_000, 5_000)], 10_000));
+    cache.checkpoint().unwrap();
+    drop(cache);
+    let cache = Cache::open(dir.path()).unwrap();
+    let (runs, walked) = walked_by_unknown_flags(&cache.view());
+    assert_eq!(runs, vec![(5_000, 5_000)]);
+    assert!(
+        walked < 10_000 / 2,
+        "{walked}: only the slice of 5000 is read"
+    );
 }

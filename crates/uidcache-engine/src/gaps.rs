@@ -43,9 +43,20 @@ impl Iterator for Holes<'_> {
 #[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct UnknownFlags<'v> {
     view: &'v View<'v>,
-    slices: std::slice::Iter<'v, Slice>,
-    current: Option<(Slice, SliceView<'v>, u32)>,
+    /// Placed slices not yet looked at, with their positions.
+    slices: std::iter::Enumerate<std::slice::Iter<'v, Slice>>,
+    current: Option<Current<'v>>,
     failed: bool,
+}
+
+/// The slice being read: its position, itself, its records, the next record to look at,
+/// and whether every record so far had known flags.
+struct Current<'v> {
+    i: usize,
+    slice: Slice,
+    records: SliceView<'v>,
+    k: u32,
+    clean: bool,
 }
 
 impl std::fmt::Debug for UnknownFlags<'_> {
@@ -58,28 +69,41 @@ impl UnknownFlags<'_> {
     /// The next placed sequence number with unknown flags.
     fn next_seq(&mut self) -> Option<Result<u32>> {
         loop {
-            if let Some((slice, records, k)) = &mut self.current {
-                while let Some(r) = records.records().get(*k as usize) {
-                    let seq = slice.seq + *k;
-                    *k += 1;
+            if let Some(c) = &mut self.current {
+                while let Some(r) = c.records.records().get(c.k as usize) {
+                    let seq = c.slice.seq + c.k;
+                    c.k += 1;
                     if self.view.message(r).flags.is_none() {
+                        c.clean = false;
                         return Some(Ok(seq));
                     }
                 }
+                if c.clean {
+                    // Read to the end and all known: the next scan skips it.
+                    self.view.state.placed.index().prove_flags_known(c.i);
+                }
+                self.current = None;
             }
-            let slice = *self.slices.next()?;
-            if let Err(e) = self.open(slice) {
+            let placed = &self.view.state.placed;
+            let (i, slice) = self.slices.find(|(i, _)| !placed.flags_known(*i))?;
+            if let Err(e) = self.open(i, *slice) {
                 return Some(Err(e));
             }
         }
     }
 
-    /// Makes `slice` the one being read.
-    fn open(&mut self, slice: Slice) -> Result<()> {
+    /// Makes `slice`, placed slice `i`, the one being read.
+    fn open(&mut self, i: usize, slice: Slice) -> Result<()> {
         match slice.view(&self.view.src) {
             Ok(records) => {
                 crate::walked::add(records.records().len());
-                self.current = Some((slice, records, 0));
+                self.current = Some(Current {
+                    i,
+                    slice,
+                    records,
+                    k: 0,
+                    clean: true,
+                });
                 Ok(())
             }
             Err(e) => {
@@ -104,23 +128,27 @@ impl Iterator for UnknownFlags<'_> {
         let mut last = first;
         // Extend the run while the next unknown one is adjacent; peek by looking at the
         // record right after without consuming a non-adjacent one.
-        while let Some((slice, records, k)) = &mut self.current {
-            match records.records().get(*k as usize) {
-                Some(r) if slice.seq + *k == last + 1 && self.view.message(r).flags.is_none() => {
+        while let Some(c) = &mut self.current {
+            match c.records.records().get(c.k as usize) {
+                Some(r)
+                    if c.slice.seq + c.k == last + 1 && self.view.message(r).flags.is_none() =>
+                {
                     last += 1;
-                    *k += 1;
+                    c.k += 1;
+                    c.clean = false;
                 }
                 Some(_) => break,
                 None => {
-                    // The run may go on in the next slice if it starts right after.
-                    let Some(next) = self.slices.as_slice().first().copied() else {
+                    // The run may go on in the next slice if it starts right after (and
+                    // is not known to have every flag, so its first message may lack them).
+                    let Some(&(i, next)) = self.slices.clone().next().as_ref() else {
                         break;
                     };
-                    if next.seq != last + 1 {
+                    if next.seq != last + 1 || self.view.state.placed.flags_known(i) {
                         break;
                     }
                     self.slices.next();
-                    if let Err(e) = self.open(next) {
+                    if let Err(e) = self.open(i, *next) {
                         return Some(Err(e));
                     }
                 }
@@ -142,12 +170,14 @@ impl<'a> View<'a> {
     }
 
     /// The placed messages whose FLAGS were never learned, as runs of sequence numbers.
-    /// Reads every placed record (the index does not say which records lack flags), in
-    /// place: nothing is allocated per record.
+    /// Reads only the records of slices not known to have every flag (the index's
+    /// per-slice bit, FORMAT.md 4.2), in place: nothing is allocated per record. A slice
+    /// read to its end with every flag known is remembered, so the next call skips it: on
+    /// a mailbox whose flags are all known, this costs O(slices) and reads no record.
     pub fn unknown_flags(&self) -> UnknownFlags<'_> {
         UnknownFlags {
             view: self,
-            slices: self.state.placed.iter(),
+            slices: self.state.placed.iter().enumerate(),
             current: None,
             failed: false,
         }

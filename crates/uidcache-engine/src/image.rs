@@ -19,8 +19,9 @@ const SEQ_START: u64 = INDEX_ENTRY_SEQ_START_OFFSET as u64;
 const LEN: u64 = INDEX_ENTRY_LEN_OFFSET as u64;
 const FIRST_UID: u64 = INDEX_ENTRY_FIRST_UID_OFFSET as u64;
 
-fn entry_of(s: &Slice, seq: u32) -> IndexEntry {
+fn entry_of(s: &Slice, seq: u32, flags_known: bool) -> IndexEntry {
     IndexEntry::new(s.block, seq, s.len, s.first_record, s.first_uid, s.last_uid)
+        .with_flags_known(flags_known)
 }
 
 fn slice_of(e: &IndexEntry, seq: u32) -> Slice {
@@ -31,6 +32,7 @@ fn slice_of(e: &IndexEntry, seq: u32) -> Slice {
         seq,
         first_uid: e.first_uid.get(),
         last_uid: e.last_uid.get(),
+        flags_known: e.flags_known(),
     }
 }
 
@@ -57,11 +59,16 @@ pub(crate) fn to_image(state: &State, generation: u64) -> IndexImage {
         uidnext: h.uidnext.unwrap_or(0),
         highestmodseq: h.highestmodseq.unwrap_or(0),
         exists: h.exists.unwrap_or(0),
-        placed: state.placed.iter().map(|s| entry_of(s, s.seq)).collect(),
+        placed: state
+            .placed
+            .iter()
+            .enumerate()
+            .map(|(i, s)| entry_of(s, s.seq, state.placed.flags_known(i)))
+            .collect(),
         unplaced: state
             .unplaced
             .iter()
-            .map(|s| entry_of(s, SEQ_UNPLACED))
+            .map(|s| entry_of(s, SEQ_UNPLACED, s.flags_known))
             .collect(),
         overlay: state
             .overlay

@@ -56,6 +56,34 @@ impl Placed {
         self.index.get()
     }
 
+    /// Whether placed slice `i` has every record's FLAGS known: its own bit, or a read's
+    /// proof since the last change.
+    pub(crate) fn flags_known(&self, i: usize) -> bool {
+        self.get(i).is_some_and(|s| s.flags_known)
+            || self.built_index().is_some_and(|x| x.flags_proved(i))
+    }
+
+    /// Drops the read index and the collected copy, after keeping the index's FLAGS proofs
+    /// in the slices they were made of (a change about to happen must not lose them, and
+    /// must not let them name other slices). O(slices), once per index that holds a proof.
+    fn drop_derived(&mut self) {
+        self.flat.take();
+        let Some(index) = self.index.take() else {
+            return;
+        };
+        if !index.any_flags_proved() {
+            return;
+        }
+        let split = self.left.len();
+        for (i, s) in self.left.iter_mut().enumerate() {
+            s.flags_known |= index.flags_proved(i);
+        }
+        let r = self.right.len();
+        for (k, s) in self.right.iter_mut().enumerate() {
+            s.flags_known |= index.flags_proved(split + r - 1 - k);
+        }
+    }
+
     /// Number of slices.
     #[inline]
     pub(crate) fn len(&self) -> usize {
@@ -141,8 +169,7 @@ impl Placed {
 
     /// Moves the gap to just before slice `at` (or the end): O(distance).
     fn gap_to(&mut self, at: usize) {
-        self.index.take();
-        self.flat.take();
+        self.drop_derived();
         while self.left.len() > at {
             let Some(mut s) = self.left.pop() else { break };
             s.seq = s.seq.wrapping_add(self.lag);
@@ -234,9 +261,13 @@ impl Deref for Placed {
 }
 
 impl Clone for Placed {
-    /// The copy starts without an index (it is rebuilt on demand).
+    /// The copy starts without an index (it is rebuilt on demand), and keeps its proofs.
     fn clone(&self) -> Placed {
-        Placed::from(self.deref().to_vec())
+        let mut slices = self.deref().to_vec();
+        if let Some(index) = self.index.get() {
+            index.fold_flags_proved(&mut slices);
+        }
+        Placed::from(slices)
     }
 }
 
@@ -260,6 +291,7 @@ mod tests {
             seq,
             first_uid: seq,
             last_uid: seq.wrapping_add(len - 1),
+            flags_known: false,
         }
     }
 

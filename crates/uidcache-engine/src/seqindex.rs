@@ -8,7 +8,7 @@
 //! [`crate::placed::Placed`] owns both, and every change to the slices drops the index, so no
 //! code path can change the slices and leave a stale index behind.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use uidcache_format::Record;
@@ -51,6 +51,12 @@ pub(crate) struct SeqIndex {
     /// Per placed slice, its records by UID, built at the first UID lookup once pinned.
     by_uid: Vec<OnceLock<UidIndex>>,
     remembered: AtomicUsize,
+    /// Per placed slice, whether a read found every record's FLAGS known (the unknown-flags
+    /// scan): kept here, where any change to the slices drops it with the rest of the index,
+    /// so that it is only ever true of the slices it was read from. [`Placed`] folds it into
+    /// the slices' own bits before a change.
+    flags_proved: Vec<AtomicBool>,
+    any_flags_proved: AtomicBool,
 }
 
 impl SeqIndex {
@@ -81,6 +87,39 @@ impl SeqIndex {
             uids,
             by_uid: placed.iter().map(|_| OnceLock::new()).collect(),
             remembered: AtomicUsize::new(0),
+            flags_proved: placed.iter().map(|_| AtomicBool::new(false)).collect(),
+            any_flags_proved: AtomicBool::new(false),
+        }
+    }
+
+    /// Records that a read of placed slice `i` found every record's FLAGS known.
+    pub(crate) fn prove_flags_known(&self, i: usize) {
+        if let Some(bit) = self.flags_proved.get(i) {
+            bit.store(true, Ordering::Relaxed);
+            self.any_flags_proved.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether a read proved placed slice `i`'s FLAGS all known.
+    pub(crate) fn flags_proved(&self, i: usize) -> bool {
+        self.flags_proved
+            .get(i)
+            .is_some_and(|b| b.load(Ordering::Relaxed))
+    }
+
+    /// Whether a read proved any slice's FLAGS all known.
+    pub(crate) fn any_flags_proved(&self) -> bool {
+        self.any_flags_proved.load(Ordering::Relaxed)
+    }
+
+    /// Sets the bit of every slice a read proved (`slices` are the ones the index was
+    /// built from). O(slices), once per index that holds a proof.
+    pub(crate) fn fold_flags_proved(&self, slices: &mut [Slice]) {
+        if !self.any_flags_proved() {
+            return;
+        }
+        for (s, bit) in slices.iter_mut().zip(&self.flags_proved) {
+            s.flags_known |= bit.load(Ordering::Relaxed);
         }
     }
 
@@ -167,6 +206,19 @@ impl SeqIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::placed::Placed;
+
+    fn slice(seq: u32, len: u32) -> Slice {
+        Slice {
+            block: 1,
+            first_record: 0,
+            len,
+            seq,
+            first_uid: seq,
+            last_uid: seq + len - 1,
+            flags_known: false,
+        }
+    }
 
     /// A binary search of all the slices' sequence ranges (`SeqIndex::find` is the
     /// `RangeTable`'s, tested in `ranges.rs`; here it serves the pinned buckets' test).
@@ -193,6 +245,7 @@ mod tests {
                 seq,
                 first_uid,
                 last_uid: first_uid + 10 * (len - 1),
+                flags_known: false,
             });
             seq += len + len % 3;
             first_record += len;
@@ -213,5 +266,34 @@ mod tests {
             };
             assert_eq!(index.record_at(seq).copied(), expected, "seq {seq}");
         }
+    }
+
+    #[test]
+    fn a_change_drops_the_index() {
+        let mut placed = Placed::from(vec![slice(1, 10), slice(11, 10)]);
+        assert!(placed.built_index().is_none());
+        assert_eq!(placed.index().find(12), Ok(1));
+        assert!(placed.built_index().is_some());
+        placed.remove(0);
+        assert!(placed.built_index().is_none());
+        assert_eq!(placed.index().find(12), Ok(0));
+        assert!(placed.clone().built_index().is_none());
+    }
+
+    #[test]
+    fn flag_proofs_survive_a_change_and_a_clone_only_for_their_slices() {
+        let mut placed = Placed::from(vec![slice(1, 10), slice(11, 10), slice(21, 5)]);
+        placed.index().prove_flags_known(1);
+        assert!(!placed.flags_known(0) && placed.flags_known(1) && !placed.flags_known(2));
+        assert!(placed.clone().get(1).is_some_and(|s| s.flags_known));
+        placed.remove(0);
+        assert!(placed.built_index().is_none());
+        assert!(placed.flags_known(0), "the proven slice kept its proof");
+        assert!(!placed.flags_known(1));
+        // A proof made against the new slices points at the new positions.
+        placed.index().prove_flags_known(1);
+        placed.insert(0, slice(1, 1));
+        let known: Vec<bool> = (0..3).map(|i| placed.flags_known(i)).collect();
+        assert_eq!(known, [false, true, true]);
     }
 }

@@ -15,6 +15,13 @@ pub(crate) struct Slice {
     pub(crate) seq: u32,
     pub(crate) first_uid: u32,
     pub(crate) last_uid: u32,
+    /// Every record of the slice has known FLAGS, in its block or in the overlay
+    /// (`IndexEntry::flags`, FORMAT.md 4.2). `false` only means "not proven": it is the
+    /// safe value, and any doubt leaves it there. It stays true while the slice does: block
+    /// records never change, and overlay flags are never forgotten while their record is
+    /// kept (`Op::SetMeta` refuses to), so only a change of the records (a learn, a
+    /// rewrite) can make it false, and those compute it again.
+    pub(crate) flags_known: bool,
 }
 
 /// The records of one slice, checked to lie inside their block.
@@ -137,6 +144,8 @@ impl Slice {
             seq: if self.seq == 0 { 0 } else { self.seq + from },
             first_uid: view.uid(from),
             last_uid: view.uid(to.saturating_sub(1)),
+            // A part of a slice whose flags are all known has them all known too.
+            flags_known: self.flags_known,
         }
     }
 }

@@ -294,6 +294,7 @@ impl State {
                     seq: *seq,
                     first_uid: *first_uid,
                     last_uid: *last_uid,
+                    flags_known: false,
                 };
                 self.learn(slice, src)
             }
@@ -432,6 +433,12 @@ impl State {
                 }
                 .into());
             }
+            // The overlay entries of these UIDs are dropped below: the records alone say.
+            // O(len), records the commit has just written.
+            new.flags_known = view
+                .records()
+                .iter()
+                .all(|r| r.flags.get() != FLAGS_UNKNOWN);
         }
         self.drop_unplaced(new.first_uid, new.last_uid, src)?;
         let stale: Vec<u32> = self
@@ -453,6 +460,7 @@ impl State {
             {
                 prev.len += new.len;
                 prev.last_uid = new.last_uid;
+                prev.flags_known &= new.flags_known;
                 new = prev;
                 at = i - 1;
                 self.placed.remove(at);
@@ -465,6 +473,7 @@ impl State {
             {
                 new.len += next.len;
                 new.last_uid = next.last_uid;
+                new.flags_known &= next.flags_known;
                 self.placed.remove(at);
             }
         }

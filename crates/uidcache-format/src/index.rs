@@ -23,6 +23,17 @@ pub const FLAGSET_FREE: u32 = u32::MAX;
 /// `IndexEntry::seq_start` of an unplaced entry.
 pub const SEQ_UNPLACED: u32 = u32::MAX;
 
+/// Bits of [`IndexEntry::flags`] (FORMAT.md 4.2). Zero, the value every writer before them
+/// wrote, claims nothing.
+pub mod entry_flags {
+    /// Every record of the slice has known FLAGS: in its block, or in an overlay record of
+    /// the same index. A hint that saves reading the records; a reader that ignores it reads
+    /// the same state.
+    pub const FLAGS_KNOWN: u32 = 1;
+    /// Every bit defined so far; any other bit is refused.
+    pub const ALL: u32 = FLAGS_KNOWN;
+}
+
 /// Bits of [`IndexHeader::known`]: which header values are known.
 pub mod known {
     /// UIDVALIDITY is known.
@@ -113,8 +124,9 @@ pub struct IndexEntry {
     pub first_uid: U32,
     /// UID of the last record.
     pub last_uid: U32,
-    /// Zero.
-    pub reserved: U32,
+    /// Bit set of [`entry_flags`]; zero claims nothing (`reserved` before the bit was
+    /// defined, FORMAT.md 4.2).
+    pub flags: U32,
 }
 
 /// Size of an [`IndexEntry`].
@@ -125,6 +137,8 @@ pub const INDEX_ENTRY_SEQ_START_OFFSET: usize = std::mem::offset_of!(IndexEntry,
 pub const INDEX_ENTRY_LEN_OFFSET: usize = std::mem::offset_of!(IndexEntry, len);
 /// Offset of [`IndexEntry::first_uid`] within an entry.
 pub const INDEX_ENTRY_FIRST_UID_OFFSET: usize = std::mem::offset_of!(IndexEntry, first_uid);
+/// Offset of [`IndexEntry::flags`] within an entry.
+pub const INDEX_ENTRY_FLAGS_OFFSET: usize = std::mem::offset_of!(IndexEntry, flags);
 
 // The sizes and offsets of FORMAT.md section 4, checked when the crate compiles.
 const _: () = {
@@ -141,7 +155,7 @@ const _: () = {
     assert!(std::mem::offset_of!(IndexEntry, first_record) == 16);
     assert!(INDEX_ENTRY_FIRST_UID_OFFSET == 20);
     assert!(std::mem::offset_of!(IndexEntry, last_uid) == 24);
-    assert!(std::mem::offset_of!(IndexEntry, reserved) == 28);
+    assert!(INDEX_ENTRY_FLAGS_OFFSET == 28);
 };
 
 /// The decoded index file, owned.
@@ -393,9 +407,25 @@ fn take_n<'a>(cur: &mut Cursor<'a>, n: u32, size: usize) -> Result<&'a [u8], For
 fn read_entries(cur: &mut Cursor<'_>, n: u32) -> Result<Vec<IndexEntry>, FormatError> {
     let at = cur.offset();
     let bytes = take_n(cur, n, INDEX_ENTRY_SIZE)?;
-    Ok(<[IndexEntry]>::ref_from_bytes(bytes)
-        .map_err(|_| FormatError::truncated("IndexEntry", at, 0, 0))?
-        .to_vec())
+    let entries = <[IndexEntry]>::ref_from_bytes(bytes)
+        .map_err(|_| FormatError::truncated("IndexEntry", at, 0, 0))?;
+    // A bit this code does not know may claim something about the records that it cannot
+    // keep true: refused, as an unknown `known` bit of the header is.
+    if let Some((i, e)) = entries
+        .iter()
+        .enumerate()
+        .find(|(_, e)| e.flags.get() & !entry_flags::ALL != 0)
+    {
+        return Err(FormatError::new(
+            FormatErrorKind::Invalid,
+            "IndexEntry",
+            "flags",
+            at + (i * INDEX_ENTRY_SIZE + INDEX_ENTRY_FLAGS_OFFSET) as u64,
+            "bit 0 only",
+            format_args!("{:#x}", e.flags.get()),
+        ));
+    }
+    Ok(entries.to_vec())
 }
 
 impl IndexEntry {
@@ -415,8 +445,22 @@ impl IndexEntry {
             first_record: U32::new(first_record),
             first_uid: U32::new(first_uid),
             last_uid: U32::new(last_uid),
-            reserved: U32::new(0),
+            flags: U32::new(0),
         }
+    }
+
+    /// The entry with [`entry_flags::FLAGS_KNOWN`] set to `known`.
+    #[must_use]
+    pub fn with_flags_known(mut self, known: bool) -> Self {
+        let rest = self.flags.get() & !entry_flags::FLAGS_KNOWN;
+        let bit = if known { entry_flags::FLAGS_KNOWN } else { 0 };
+        self.flags = U32::new(rest | bit);
+        self
+    }
+
+    /// Whether the entry claims that every record of its slice has known FLAGS.
+    pub fn flags_known(&self) -> bool {
+        self.flags.get() & entry_flags::FLAGS_KNOWN != 0
     }
 }
 
@@ -435,7 +479,7 @@ mod tests {
             highestmodseq: 0,
             exists: 40,
             placed: vec![
-                IndexEntry::new(3, 1, 10, 0, 1, 10),
+                IndexEntry::new(3, 1, 10, 0, 1, 10).with_flags_known(true),
                 IndexEntry::new(4, 20, 5, 2, 30, 34),
             ],
             unplaced: vec![IndexEntry::new(4, SEQ_UNPLACED, 1, 0, 50, 50)],
@@ -467,6 +511,7 @@ mod tests {
         assert_eq!(std::mem::offset_of!(IndexEntry, first_record), 16);
         assert_eq!(std::mem::offset_of!(IndexEntry, first_uid), 20);
         assert_eq!(std::mem::offset_of!(IndexEntry, last_uid), 24);
+        assert_eq!(INDEX_ENTRY_FLAGS_OFFSET, 28);
     }
 
     #[test]
@@ -512,6 +557,57 @@ mod tests {
         v2_without[92..96].copy_from_slice(&crc32(&[&covered]).to_le_bytes());
         let err = IndexImage::decode(&v2_without).unwrap_err();
         assert_eq!((err.field, err.offset), ("cache_id", 84));
+    }
+
+    /// Re-seals an encoded index after a test changed its body.
+    fn reseal(bytes: &mut [u8]) {
+        let body_crc = crc32(&[&bytes[INDEX_HEADER_SIZE..]]);
+        bytes[INDEX_BODY_CRC_OFFSET..INDEX_BODY_CRC_OFFSET + 4]
+            .copy_from_slice(&body_crc.to_le_bytes());
+        let covered = bytes[..INDEX_HEADER_CRC_OFFSET].to_vec();
+        bytes[INDEX_HEADER_CRC_OFFSET..INDEX_HEADER_SIZE]
+            .copy_from_slice(&crc32(&[&covered]).to_le_bytes());
+    }
+
+    #[test]
+    fn flags_known_bit_round_trips_at_its_offset() {
+        let image = sample();
+        let bytes = image.encode();
+        let word = |i: usize| {
+            let at = placed_entry_offset(i) as usize + INDEX_ENTRY_FLAGS_OFFSET;
+            u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
+        };
+        assert_eq!((word(0), word(1)), (entry_flags::FLAGS_KNOWN, 0));
+        let back = IndexImage::decode(&bytes).expect("valid");
+        assert!(back.placed[0].flags_known());
+        assert!(!back.placed[1].flags_known());
+        assert!(!back.placed[0].with_flags_known(false).flags_known());
+        assert_eq!(back, image);
+    }
+
+    #[test]
+    fn refuses_undefined_entry_flag_bits() {
+        let good = sample().encode();
+        // Every undefined bit, in a placed and in an unplaced entry, CRCs made valid again.
+        for (entry, bit) in [(0usize, 1u32), (1, 31), (2, 4)] {
+            let mut bad = good.clone();
+            let at = placed_entry_offset(entry) as usize + INDEX_ENTRY_FLAGS_OFFSET;
+            let word = u32::from_le_bytes(bad[at..at + 4].try_into().expect("4 bytes"));
+            bad[at..at + 4].copy_from_slice(&(word | 1 << bit).to_le_bytes());
+            reseal(&mut bad);
+            let err = IndexImage::decode(&bad).unwrap_err();
+            assert_eq!(
+                (err.kind, err.structure, err.field, err.offset),
+                (FormatErrorKind::Invalid, "IndexEntry", "flags", at as u64),
+                "bit {bit} of entry {entry}"
+            );
+        }
+        // Bit 0 alone is valid in an unplaced entry too.
+        let mut ok = good.clone();
+        let at = placed_entry_offset(2) as usize + INDEX_ENTRY_FLAGS_OFFSET;
+        ok[at] = 1;
+        reseal(&mut ok);
+        assert!(IndexImage::decode(&ok).expect("valid").unplaced[0].flags_known());
     }
 
     #[test]

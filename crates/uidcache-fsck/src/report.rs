@@ -176,6 +176,18 @@ pub enum RepairAction {
         /// Number of records.
         len: u32,
     },
+    /// An entry's "every record has known FLAGS" bit cleared: a record of the slice has
+    /// none. The records stay; the next sync fetches their flags.
+    ClearedFlagsKnown {
+        /// Block file that holds the slice.
+        block_id: u64,
+        /// First UID of the slice.
+        first_uid: u32,
+        /// Last UID.
+        last_uid: u32,
+        /// Why.
+        reason: String,
+    },
     /// A header value forgotten (marked unknown).
     ForgotHeader {
         /// `UIDVALIDITY`, `UIDNEXT`, `HIGHESTMODSEQ` or `EXISTS`.
@@ -263,6 +275,15 @@ impl fmt::Display for RepairAction {
             } => write!(
                 f,
                 "skipped Learn of seq {seq}+{len} from block {block_id:016x} (frame at byte {frame_offset}): block unusable; those positions stay holes"
+            ),
+            RepairAction::ClearedFlagsKnown {
+                block_id,
+                first_uid,
+                last_uid,
+                reason,
+            } => write!(
+                f,
+                "cleared the flags-known bit of UIDs {first_uid}..={last_uid} of block {block_id:016x}: {reason}"
             ),
             RepairAction::ForgotHeader { field, reason } => {
                 write!(f, "forgot {field}: {reason}")

@@ -37,6 +37,10 @@ pub(crate) enum Target {
     Placed(usize),
     /// Unplaced entry `j`.
     Unplaced(usize),
+    /// The flags-known bit of placed entry `i` (repair clears it, the entry stays).
+    PlacedFlagsKnown(usize),
+    /// The flags-known bit of unplaced entry `j`.
+    UnplacedFlagsKnown(usize),
     /// Overlay record `k`.
     Overlay(usize),
     /// The atom or flag-set table.
@@ -95,8 +99,8 @@ impl<'a> Locator<'a> {
     /// Offset of `target` (+ `field_offset` inside it) in the index.
     fn entry_at(&self, target: Target) -> u64 {
         match target {
-            Target::Placed(i) => self.placed_at(i),
-            Target::Unplaced(j) => self.unplaced_at(j),
+            Target::Placed(i) | Target::PlacedFlagsKnown(i) => self.placed_at(i),
+            Target::Unplaced(j) | Target::UnplacedFlagsKnown(j) => self.unplaced_at(j),
             Target::Overlay(k) => self.overlay_at(k),
             Target::FlagTables => self.atoms_at(),
             Target::UidNext => 36,

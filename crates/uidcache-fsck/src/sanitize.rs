@@ -1,10 +1,11 @@
 //! Making an index image pass every rule by dropping what the rules condemn: entries become
 //! holes (placed) or vanish (unplaced), bad overlay entries vanish, doubtful header values
-//! are forgotten. Nothing is ever added or changed, so the result is a subset.
+//! are forgotten, and a false flags-known bit is cleared. Nothing is ever added, so the
+//! result is a subset.
 
 use std::collections::BTreeSet;
 
-use uidcache_format::{known, IndexImage};
+use uidcache_format::{known, IndexEntry, IndexImage};
 
 use crate::blocks::Blocks;
 use crate::report::{RepairAction, Severity};
@@ -48,6 +49,12 @@ pub(crate) fn sanitize(
                 Target::Overlay(k) => {
                     overlay.insert((k, reason));
                 }
+                Target::PlacedFlagsKnown(i) => {
+                    clear_flags_known(image.placed.get_mut(i), reason, actions);
+                }
+                Target::UnplacedFlagsKnown(j) => {
+                    clear_flags_known(image.unplaced.get_mut(j), reason, actions);
+                }
                 Target::FlagTables => return false,
                 Target::UidNext => forget(image, known::UIDNEXT, "UIDNEXT", reason, actions),
                 Target::HighestModseq => forget(
@@ -79,6 +86,23 @@ pub(crate) fn sanitize(
         });
     }
     false
+}
+
+/// Clears an entry's flags-known bit: "unknown" is always true, and costs only a fetch.
+fn clear_flags_known(
+    entry: Option<&mut IndexEntry>,
+    reason: String,
+    actions: &mut Vec<RepairAction>,
+) {
+    if let Some(e) = entry.filter(|e| e.flags_known()) {
+        *e = e.with_flags_known(false);
+        actions.push(RepairAction::ClearedFlagsKnown {
+            block_id: e.block_id.get(),
+            first_uid: e.first_uid.get(),
+            last_uid: e.last_uid.get(),
+            reason,
+        });
+    }
 }
 
 fn forget(

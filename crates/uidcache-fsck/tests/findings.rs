@@ -318,3 +318,104 @@ fn options_nosync() -> uidcache_engine::OpenOptions {
         .checkpoint_on_drop(false)
         .durability(uidcache_engine::Durability::NoSync)
 }
+
+/// Two slices learned with flags and one without, whose flags then went to the overlay for
+/// all but UID 42, checkpointed: the engine sets the flags-known bit of the first two only.
+fn flag_bits_cache(dir: &Path) {
+    let options = uidcache_engine::OpenOptions::new().checkpoint_on_drop(false);
+    let mut c = uidcache_engine::Cache::open_with(dir, options).unwrap();
+    let seen: &[&[u8]] = &[b"\\Seen"];
+    let with = |uid| {
+        let update = uidcache_engine::Update {
+            flags: Some(seen),
+            modseq: None,
+        };
+        (uid, update)
+    };
+    let mut tx = c.transaction().unwrap();
+    tx.set_uidvalidity(Some(3)).unwrap();
+    tx.set_exists(9).unwrap();
+    tx.learn_many(1, &[with(10), with(11), with(12)]).unwrap();
+    tx.commit().unwrap();
+    let mut tx = c.transaction().unwrap();
+    tx.learn_range(4, &[40, 41, 42]).unwrap();
+    tx.commit().unwrap();
+    let mut tx = c.transaction().unwrap();
+    for uid in [40, 41] {
+        tx.update_uid(uid, with(uid).1).unwrap();
+    }
+    tx.learn_many(8, &[with(80), with(81)]).unwrap();
+    tx.commit().unwrap();
+    c.checkpoint().unwrap();
+}
+
+#[test]
+fn flags_known_bit_is_written_by_the_engine_and_checked_against_the_records() {
+    let d = scratch();
+    flag_bits_cache(d.path());
+    let image = IndexImage::decode(&fs::read(d.path().join("index")).unwrap()).unwrap();
+    let bits: Vec<(u32, bool)> = image
+        .placed
+        .iter()
+        .map(|e| (e.first_uid.get(), e.flags_known()))
+        .collect();
+    assert_eq!(bits, [(10, true), (40, false), (80, true)]);
+    assert!(check(d.path()).unwrap().is_clean());
+    let before = dump(d.path()).unwrap();
+
+    // Set over records whose flags are all in the overlay but one: damage, at the word.
+    rewrite_index(d.path(), |m| {
+        m.placed[1] = m.placed[1].with_flags_known(true)
+    });
+    let r = check(d.path()).unwrap();
+    let p = find(&r, "IndexEntry", "flags");
+    assert_eq!(
+        (p.file.as_path(), p.offset, p.severity),
+        (Path::new("index"), 96 + 32 + 28, Severity::Damage)
+    );
+    assert!(p.found.contains("UID 42"), "{}", p.found);
+    // Repair clears the bit and keeps every record.
+    let report = repair(d.path()).unwrap();
+    assert!(report.repairs.iter().any(|a| matches!(
+        a,
+        uidcache_fsck::RepairAction::ClearedFlagsKnown {
+            first_uid: 40,
+            last_uid: 42,
+            ..
+        }
+    )));
+    assert!(check(d.path()).unwrap().is_clean());
+    assert_eq!(dump(d.path()).unwrap(), before);
+    let image = IndexImage::decode(&fs::read(d.path().join("index")).unwrap()).unwrap();
+    let bits: Vec<bool> = image.placed.iter().map(IndexEntry::flags_known).collect();
+    assert_eq!(bits, [true, false, true]);
+}
+
+#[test]
+fn flags_known_bit_covered_by_the_overlay_is_sound() {
+    let d = scratch();
+    flag_bits_cache(d.path());
+    // UID 42's flags learned too: now every record of the middle slice has flags, through
+    // the overlay, and the bit is true there.
+    {
+        let options = uidcache_engine::OpenOptions::new().checkpoint_on_drop(false);
+        let mut c = uidcache_engine::Cache::open_with(d.path(), options).unwrap();
+        let mut tx = c.transaction().unwrap();
+        let flags: &[&[u8]] = &[];
+        let update = uidcache_engine::Update {
+            flags: Some(flags),
+            modseq: None,
+        };
+        tx.update_uid(42, update).unwrap();
+        tx.commit().unwrap();
+        c.checkpoint().unwrap();
+    }
+    rewrite_index(d.path(), |m| {
+        m.placed[1] = m.placed[1].with_flags_known(true)
+    });
+    assert!(check(d.path()).unwrap().is_clean());
+    // Without the overlay entry of UID 41 it is false again: damage.
+    rewrite_index(d.path(), |m| m.overlay.retain(|r| r.uid.get() != 41));
+    let r = check(d.path()).unwrap();
+    assert!(find(&r, "IndexEntry", "flags").found.contains("UID 41"));
+}

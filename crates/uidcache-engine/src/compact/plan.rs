@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use uidcache_format::{Record, BLOCK_HEADER_SIZE, RECORD_SIZE};
+use uidcache_format::{Record, BLOCK_HEADER_SIZE, FLAGS_UNKNOWN, RECORD_SIZE};
 
 use super::MIN_SLICE_RECORDS;
 use crate::blocks::{RecordSource, MAX_BLOCK_RECORDS};
@@ -210,6 +210,7 @@ impl Cache {
                     seq,
                     first_uid: chunk.first().map_or(0, |r| r.uid.get()),
                     last_uid: chunk.last().map_or(0, |r| r.uid.get()),
+                    flags_known: self.flags_known_in(chunk),
                 });
                 if placed {
                     seq += chunk.len() as u32;
@@ -220,6 +221,20 @@ impl Cache {
         }
         out.extend_from_slice(slices.get(at..).unwrap_or_default());
         Ok(out)
+    }
+
+    /// Whether every record of `chunk`, a rewritten slice, has known FLAGS in the state that
+    /// will use it: its own, or an overlay entry's that stays (a step folds nothing). The
+    /// records are in memory already; only those without flags cost an overlay lookup.
+    fn flags_known_in(&self, chunk: &[Record]) -> bool {
+        chunk.iter().all(|r| {
+            r.flags.get() != FLAGS_UNKNOWN
+                || self
+                    .state
+                    .overlay
+                    .get(&r.uid.get())
+                    .is_some_and(|m| m.flags != FLAGS_UNKNOWN)
+        })
     }
 }
 

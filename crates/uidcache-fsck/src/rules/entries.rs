@@ -1,5 +1,6 @@
-//! Index rules that need no block: FORMAT.md 4.8 rules 1–9, reserved fields, and no two
-//! entries claiming the same records of a block.
+//! Index rules that need no block: FORMAT.md 4.8 rules 1–9, and no two entries claiming
+//! the same records of a block. (An entry's `flags` word is checked by decoding, which
+//! refuses undefined bits, and against its records in `slices.rs`.)
 
 use uidcache_format::{IndexEntry, SEQ_UNPLACED};
 
@@ -23,7 +24,7 @@ pub(crate) fn describe(e: &IndexEntry) -> String {
     )
 }
 
-/// Rules 1, 2, 3 and reserved; `false` when the entry is too broken to check further.
+/// Rules 1, 2, 3; `false` when the entry is too broken to check further.
 fn common(loc: &mut Locator<'_>, t: Target, e: &IndexEntry) -> bool {
     let name = describe(e);
     let (len, first, last) = (e.len.get(), e.first_uid.get(), e.last_uid.get());
@@ -63,9 +64,6 @@ fn common(loc: &mut Locator<'_>, t: Target, e: &IndexEntry) -> bool {
             format_args!("below the header's next_block_id {next}"),
             &name,
         );
-    }
-    if e.reserved.get() != 0 {
-        loc.report(Damage, t, 28, "IndexEntry", "reserved", 0, e.reserved.get());
     }
     sound
 }

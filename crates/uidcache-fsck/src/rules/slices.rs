@@ -6,7 +6,10 @@
 use std::path::Path;
 
 use uidcache_engine::tools::block_path;
-use uidcache_format::{known, IndexEntry, Record, BLOCK_HEADER_SIZE, FLAGS_UNKNOWN, RECORD_SIZE};
+use uidcache_format::{
+    known, IndexEntry, Record, BLOCK_HEADER_SIZE, FLAGS_UNKNOWN, INDEX_ENTRY_FLAGS_OFFSET,
+    RECORD_SIZE,
+};
 
 use super::entries::describe;
 use super::{Locator, Target};
@@ -145,6 +148,32 @@ fn slice_rules(
             && !flagsets.get(flags as usize).copied().unwrap_or(false)
             && !overridden(r.uid.get())
     });
+    if e.flags_known() {
+        // The bit lets a sync skip fetching these flags: it must be true.
+        let unknown = recs
+            .iter()
+            .position(|r| r.flags.get() == FLAGS_UNKNOWN && !overridden(r.uid.get()));
+        if let Some((k, r)) = unknown.and_then(|k| recs.get(k).map(|r| (k, r))) {
+            let bit = match t {
+                Target::Unplaced(j) => Target::UnplacedFlagsKnown(j),
+                Target::Placed(i) => Target::PlacedFlagsKnown(i),
+                other => other,
+            };
+            loc.report(
+                Damage,
+                bit,
+                INDEX_ENTRY_FLAGS_OFFSET as u64,
+                "IndexEntry",
+                "flags",
+                "bit 0 (FLAGS known) only when every record has FLAGS, in its block or the overlay",
+                format_args!(
+                    "bit 0 set, but record {} (UID {}) has none ({name})",
+                    base + k as u64,
+                    r.uid.get()
+                ),
+            );
+        }
+    }
     if let Some((k, r)) = bad_flags.and_then(|k| recs.get(k).map(|r| (k, r))) {
         let flags = r.flags.get();
         let at = record_offset(base + k as u64) + 4;
