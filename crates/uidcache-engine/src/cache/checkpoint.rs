@@ -24,6 +24,12 @@ impl Cache {
     /// journal of the new generation (temp, fsync, rename; the syncer fsyncs the directory),
     /// then dead block files go. Three fsyncs on the calling thread.
     pub(crate) fn write_checkpoint(&mut self) -> Result<()> {
+        self.publish_checkpoint()?;
+        self.publish_journal_later()
+    }
+
+    /// Steps 0–4 and 6 of the checkpoint; step 5 is the caller's.
+    fn publish_checkpoint(&mut self) -> Result<()> {
         // A checkpoint writes temporary files (index, journal).
         self.leave_clean()?;
         self.blocks_durable_for_checkpoint()?;
@@ -42,8 +48,7 @@ impl Cache {
         self.upkeep.touched = true;
         self.upkeep.wrote_since_checkpoint = false;
         self.store.clear_inline();
-        self.remove_dead_blocks()?;
-        self.publish_journal_later()
+        self.remove_dead_blocks()
     }
 
     /// Step 5 of the checkpoint, off the calling thread: the directory fsync that makes the
@@ -61,24 +66,25 @@ impl Cache {
     }
 
     /// The checkpoint of a close or drop: the protocol's steps 0–9, so that the next open
-    /// finds `clean` and lists no directory.
+    /// finds `clean` and lists no directory. Step 5's directory fsync is step 9's: until it
+    /// is done a crash may bring back the old journal, stale, beside which `clean` is not
+    /// trusted (8.5), so one fsync makes both the journal's rename and `clean` durable.
     pub(crate) fn closing_checkpoint(&mut self) -> Result<()> {
         self.writable()?;
-        self.write_checkpoint()
+        self.publish_checkpoint()
             .and_then(|()| self.finish_close())
             .map_err(|e| self.poison(e))
     }
 
-    /// Steps 7–9 after a checkpoint with no frame since: the journal rename and the unlinks
-    /// durable, then `clean`. Nothing unnamed is left: say so, for the next open, once the
-    /// removals themselves are durable (an undone unlink would bring a file back under the
-    /// marker).
+    /// Steps 7–9 after a checkpoint with no frame since: the unlinks durable, then `clean`
+    /// (and, with its directory fsync, the journal's rename). Nothing unnamed is left: say
+    /// so, for the next open, once the removals themselves are durable (an undone unlink
+    /// would bring a file back under the marker).
     pub(crate) fn finish_close(&mut self) -> Result<()> {
         if let Some(writer) = self.writer.as_mut() {
             writer.syncer.wait_all()?;
         }
         self.fs.sync_dir(&self.dir.join(BLOCKS_DIR))?;
-        self.fs.sync_dir(&self.dir)?;
         self.put_clean()
     }
 
