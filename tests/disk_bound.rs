@@ -108,6 +108,8 @@ fn options() -> OpenOptions {
         .durability(Durability::NoSync)
         .journal_limit(JOURNAL_LIMIT)
         .vfs(Arc::new(NoFsync(StdVfs)))
+        // The syncer inline: the same files, but none renamed while `du` lists them.
+        .background_sync(false)
 }
 
 /// Bytes allocated on disk under `dir`, and the number of block files.

@@ -41,7 +41,10 @@ fn vfs(fs: &Arc<SimFs>) -> Arc<dyn Vfs> {
 
 fn options(fs: &Arc<SimFs>) -> OpenOptions {
     // The last commits stay in the journal, so that a frame can be damaged.
-    OpenOptions::new().vfs(vfs(fs)).checkpoint_on_drop(false)
+    OpenOptions::new()
+        .vfs(vfs(fs))
+        .checkpoint_on_drop(false)
+        .background_sync(false)
 }
 
 fn content(fs: &Arc<SimFs>, ctx: &str) -> Content {

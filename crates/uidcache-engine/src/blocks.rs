@@ -172,12 +172,14 @@ impl BlockStore {
 
     /// Makes `records`, carried by a journal frame (an `InlineBlock` op), readable as block
     /// `id` until a checkpoint writes them out: after a commit that wrote the frame, and
-    /// during a replay of it.
-    pub(crate) fn register_inline(&self, id: u64, records: Vec<Record>) {
+    /// during a replay of it. Returns them shared, for the syncer to write out.
+    pub(crate) fn register_inline(&self, id: u64, records: Vec<Record>) -> Arc<Vec<Record>> {
+        let records = Arc::new(records);
         let mut inline = self.lock_inline();
-        inline.insert(id, Arc::new(records));
+        inline.insert(id, Arc::clone(&records));
         self.has_inline
             .store(true, std::sync::atomic::Ordering::Release);
+        records
     }
 
     /// Forgets inline blocks once their files exist (after a checkpoint).

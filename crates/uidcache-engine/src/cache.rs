@@ -3,6 +3,8 @@
 //! `recovery.rs`, checkpoints and the clean marker in `checkpoint.rs`, compaction in
 //! `crate::compact`.
 
+mod background;
+pub(crate) use background::Candidate;
 mod checkpoint;
 mod open;
 mod recovery;
@@ -10,7 +12,7 @@ mod recovery;
 use std::path::{Path, PathBuf};
 
 use crate::blocks::{BlockStore, WithPending};
-use crate::dirfs::{Fs, BLOCKS_DIR};
+use crate::dirfs::Fs;
 use crate::error::{Error, ErrorKind, Result};
 use crate::journal::JournalWriter;
 use crate::options::OpenOptions;
@@ -19,17 +21,28 @@ use crate::view::View;
 
 /// The writer's exclusive resources.
 pub(crate) struct Writer {
+    /// First, so that dropping a writer finishes its background jobs before the lock goes.
+    pub(crate) syncer: crate::syncer::Syncer,
     _lock: crate::vfs::LockGuard,
     pub(crate) journal: JournalWriter,
-    /// `CLEAN_FILE` exists (this writer created it or found it standing).
+    /// `CLEAN_FILE` exists (this writer created it).
     clean_marker: bool,
+    /// The syncer's job that removes the `clean` marker this writer's open trusted, until
+    /// a block or temporary file waited for it.
+    marker_removal: Option<u64>,
+    /// The open trusted a `clean` marker (so a drop that changed nothing may put it back).
+    clean_at_open: bool,
 }
 
 /// Counters of what the handle did, for monitoring and benchmarks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// fsync calls (files and directories) made through this handle.
+    /// fsync calls (files and directories) made by this handle on the calling thread: a
+    /// commit's, a checkpoint's, a close's.
     pub fsyncs: u64,
+    /// fsync calls made by the writer's background syncer (FORMAT.md 7.4), or inline on its
+    /// behalf with `OpenOptions::background_sync(false)`.
+    pub background_fsyncs: u64,
     /// Commits that wrote a journal frame.
     pub commits: u64,
     /// Index checkpoints.
@@ -74,8 +87,6 @@ pub struct Cache {
     pub(crate) fs: Fs,
     pub(crate) stats: Stats,
     poisoned: bool,
-    /// Blocks written by no-sync commits and not yet fsynced.
-    unsynced_blocks: Vec<u64>,
     /// Size of the flag tables after this handle last collected them (0: never), so that a
     /// collection runs again only once they have doubled (FORMAT.md 4.7).
     flag_bytes_after_gc: u64,
@@ -103,13 +114,28 @@ impl Cache {
         let frames = self.writer.as_ref().map_or(0, |w| w.journal.frames());
         // Unpublished compaction steps are worth a checkpoint too (else their work is lost).
         let steps = !self.upkeep.compacted_unsynced.is_empty();
-        if (frames == 0 && !steps) || self.poisoned {
+        if self.poisoned {
             return Ok(());
         }
-        if compact && self.is_fragmented() {
-            return self.compact().map(|_| ());
+        if frames == 0 && !steps {
+            // Nothing to publish, but only a closing checkpoint leaves `clean`. Files
+            // written since the last checkpoint (a dropped transaction's) want a new one to
+            // unlink them; after a checkpoint, its closing steps are enough; untouched since
+            // the open, the marker it trusted goes back.
+            return if self.upkeep.wrote_since_checkpoint {
+                self.closing_checkpoint()
+            } else if self.upkeep.touched {
+                self.finish_close().map_err(|e| self.poison(e))
+            } else {
+                self.restore_clean()
+            };
         }
-        self.checkpoint()
+        if compact && self.is_fragmented() {
+            // Its checkpoint published everything; what is left is the closing part.
+            self.compact()?;
+            return self.finish_close();
+        }
+        self.closing_checkpoint()
     }
 }
 
@@ -168,6 +194,7 @@ impl Cache {
     pub fn stats(&self) -> Stats {
         Stats {
             fsyncs: self.fs.syncs(),
+            background_fsyncs: self.writer.as_ref().map_or(0, |w| w.syncer.syncs()),
             ..self.stats
         }
     }
@@ -236,17 +263,13 @@ impl Cache {
             .map_err(|e| self.poison(e))
     }
 
-    /// fsyncs the blocks of earlier no-sync commits (and their directory), before anything
-    /// durable refers to them.
+    /// Waits until the blocks of earlier no-sync commits (and their directory), and the
+    /// last checkpoint's journal rename, are durable, before a durable frame refers to them.
     pub(crate) fn sync_unsynced_blocks(&mut self) -> Result<()> {
-        if self.unsynced_blocks.is_empty() {
-            return Ok(());
+        match self.writer.as_mut() {
+            Some(writer) => writer.syncer.wait_barrier(),
+            None => Ok(()),
         }
-        for id in std::mem::take(&mut self.unsynced_blocks) {
-            // One unlinked by a compaction since is missing: nothing refers to it any more.
-            self.sync_block_file(id, true)?;
-        }
-        self.fs.sync_dir(&self.dir.join(BLOCKS_DIR))
     }
 
     /// fdatasyncs block file `id`, written earlier without; a missing file is an error
@@ -260,9 +283,15 @@ impl Cache {
         }
     }
 
-    /// Remembers block `id`, written without fsync by a no-sync commit, for the next
-    /// durable commit, sync or checkpoint to fsync before anything durable refers to it.
-    pub(crate) fn defer_block_sync(&mut self, id: u64) {
-        self.unsynced_blocks.push(id);
+    /// Hands block `id`, written without fsync by a no-sync commit, to the syncer: the next
+    /// durable commit, sync or checkpoint waits for it before anything durable refers to it.
+    pub(crate) fn defer_block_sync(&mut self, id: u64) -> Result<()> {
+        match self.writer.as_mut() {
+            Some(writer) => writer
+                .syncer
+                .submit(crate::syncer::Job::Sync(id), true)
+                .map(drop),
+            None => Ok(()),
+        }
     }
 }

@@ -116,6 +116,7 @@ impl Cache {
             self.write_block_file(*id, records, durable)?;
             if !durable {
                 self.upkeep.compacted_unsynced.push(*id);
+                self.sync_step_block_later(*id);
             }
             stats.blocks_written += 1;
             stats.records_rewritten += records.len() as u64;

@@ -58,16 +58,28 @@ impl JournalWriter {
     /// Publishes `image` as the index of `dir`, then an empty journal of its generation, each
     /// durably and in that order (FORMAT.md "Checkpoint"); returns the new journal open.
     pub(crate) fn after_index(fs: &Fs, dir: &Path, image: &IndexImage) -> Result<JournalWriter> {
+        let journal = Self::after_index_unpublished(fs, dir, image)?;
+        fs.sync_dir(dir)?;
+        Ok(journal)
+    }
+
+    /// [`JournalWriter::after_index`] without the last directory fsync: the new journal's
+    /// rename is not yet durable, so a crash may bring back the old journal, one generation
+    /// behind the index (stale and ignored, FORMAT.md 8.3). The caller has that fsync done
+    /// before it appends a durable frame (FORMAT.md 7.4).
+    pub(crate) fn after_index_unpublished(
+        fs: &Fs,
+        dir: &Path,
+        image: &IndexImage,
+    ) -> Result<JournalWriter> {
         fs.replace_file(&dir.join(INDEX_FILE), &image.encode(), true)?;
         fs.sync_dir(dir)?;
-        let journal = Self::create(
+        Self::create(
             fs,
             &dir.join(JOURNAL_FILE),
             image.generation,
             image.cache_id,
-        )?;
-        fs.sync_dir(dir)?;
-        Ok(journal)
+        )
     }
 
     /// Continues an existing journal whose valid frames end at `end`; anything after `end`

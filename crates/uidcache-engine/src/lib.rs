@@ -72,6 +72,7 @@ mod seqindex;
 mod slice;
 mod stale;
 mod state;
+mod syncer;
 #[doc(hidden)]
 pub mod tools;
 mod tracker;

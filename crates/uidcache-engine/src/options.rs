@@ -44,6 +44,7 @@ pub struct OpenOptions {
     pub(crate) auto_compact: bool,
     pub(crate) checkpoint_on_drop: bool,
     pub(crate) compact_on_drop: bool,
+    pub(crate) background_sync: bool,
     pub(crate) vfs: Option<Arc<dyn Vfs>>,
 }
 
@@ -59,6 +60,7 @@ impl Default for OpenOptions {
             vfs: None,
             checkpoint_on_drop: true,
             compact_on_drop: false,
+            background_sync: true,
         }
     }
 }
@@ -135,6 +137,18 @@ impl OpenOptions {
     #[must_use]
     pub fn compact_on_drop(mut self, yes: bool) -> Self {
         self.compact_on_drop = yes;
+        self
+    }
+
+    /// Whether a writer's fdatasyncs of block files that a later checkpoint or durable
+    /// commit needs (compaction steps' blocks, NoSync commits' blocks, inline blocks written
+    /// out to files) run on a background thread, soon after each block is created, so that
+    /// the checkpoint or commit usually finds them done (FORMAT.md 7.4). Off, each runs at
+    /// once on the calling thread: the same order of file operations every time, which crash
+    /// tests need. Default: true.
+    #[must_use]
+    pub fn background_sync(mut self, on: bool) -> Self {
+        self.background_sync = on;
         self
     }
 

@@ -80,7 +80,7 @@ impl Pending {
             if durable {
                 cache.sync_block_file(id, false)?;
             } else {
-                cache.defer_block_sync(id);
+                cache.defer_block_sync(id)?;
             }
         }
         Ok(any)

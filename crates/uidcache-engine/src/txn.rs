@@ -565,24 +565,28 @@ impl<'c> Transaction<'c> {
             })
             .count();
         let change = (fragmenting as u64, self.pending.records() as u64);
-        if let Err(e) = self.publish(durable) {
-            return Err(self.cache.poison(e));
-        }
+        let checkpoint = match self.publish(durable) {
+            Ok(checkpoint) => checkpoint,
+            Err(e) => return Err(self.cache.poison(e)),
+        };
         self.cache.stats.commits += 1;
-        self.cache
-            .after_commit(change)
-            .map_err(|e| ErrorKind::AfterCommit(e).into())
+        match self.cache.after_commit(change, checkpoint) {
+            Ok(()) => Ok(()),
+            // A durable commit followed by a checkpoint relies on its index, not on an
+            // fsync of its own frame: without the checkpoint it may not be durable.
+            Err(e) if checkpoint && durable => Err(self.cache.poison(e)),
+            Err(e) => Err(self.cache.poison(ErrorKind::AfterCommit(e).into())),
+        }
     }
 
-    fn publish(&mut self, durable: bool) -> Result<()> {
+    /// Writes the commit's blocks and frame; returns whether a checkpoint must follow
+    /// ([`Cache::checkpoint_follows`]). A durable commit that a checkpoint follows writes
+    /// them without fsync (its blocks go to the syncer, which the checkpoint waits for):
+    /// the checkpoint's index makes it durable, for 3 fsyncs in all (FORMAT.md 7.1).
+    fn publish(&mut self, durable: bool) -> Result<bool> {
         let cache = &mut *self.cache;
-        if durable {
-            // A durable frame makes every earlier frame durable too, so the blocks of
-            // earlier no-sync commits must reach the disk first.
-            cache.sync_unsynced_blocks()?;
-        }
         // A small commit carries its new records in its frame: one fsync instead of three
-        // (block, directory, journal). A checkpoint writes them out as block files.
+        // (block, directory, journal). The syncer writes them out as a block file.
         let inline = self.pending.all_in_memory() && self.pending.records() <= INLINE_RECORDS;
         let mut payload = Vec::new();
         if inline {
@@ -592,19 +596,6 @@ impl<'c> Transaction<'c> {
                     records: records.clone(),
                 }
                 .encode(&mut payload);
-            }
-        } else {
-            let spilled = self.pending.publish_spilled(cache, durable)?;
-            for (id, records) in &self.pending.blocks {
-                cache.write_block_file(*id, records, durable)?;
-                if !durable {
-                    cache.defer_block_sync(*id);
-                }
-            }
-            if durable && (spilled || !self.pending.blocks.is_empty()) {
-                cache
-                    .fs
-                    .sync_dir(&cache.dir.join(crate::dirfs::BLOCKS_DIR))?;
             }
         }
         for op in &self.ops {
@@ -617,16 +608,38 @@ impl<'c> Transaction<'c> {
             }
             .into());
         }
+        let checkpoint = cache.checkpoint_follows(payload.len());
+        let sync_now = durable && !checkpoint;
+        if sync_now {
+            // A durable frame makes every earlier frame durable too, so the blocks of
+            // earlier no-sync commits must reach the disk first.
+            cache.sync_unsynced_blocks()?;
+        }
+        if !inline {
+            let spilled = self.pending.publish_spilled(cache, sync_now)?;
+            for (id, records) in &self.pending.blocks {
+                cache.write_block_file(*id, records, sync_now)?;
+                if !sync_now {
+                    cache.defer_block_sync(*id)?;
+                }
+            }
+            if sync_now && (spilled || !self.pending.blocks.is_empty()) {
+                cache
+                    .fs
+                    .sync_dir(&cache.dir.join(crate::dirfs::BLOCKS_DIR))?;
+            }
+        }
         let writer = cache
             .writer
             .as_mut()
             .ok_or_else(|| Error::from(ErrorKind::ReadOnly))?;
-        writer.journal.append(&cache.fs, &payload, durable)?;
+        writer.journal.append(&cache.fs, &payload, sync_now)?;
         if inline {
             for (id, records) in self.pending.blocks.drain(..) {
-                cache.store.register_inline(id, records);
+                let records = cache.store.register_inline(id, records);
+                cache.write_inline_later(id, records);
             }
         }
-        Ok(())
+        Ok(checkpoint)
     }
 }

@@ -66,7 +66,7 @@ fn expected_shape() -> Vec<String> {
         }
     }
     for peer in ["floor", "rename", "uidcache"] {
-        for figure in ["mean", "max"] {
+        for figure in ["background_mean", "mean", "max"] {
             want.push(format!("mixed_day_fsyncs.{peer}.{figure}: number"));
         }
     }

@@ -55,8 +55,12 @@ pub trait Peer {
     fn set_flags(&mut self, seq: u32, flags: u32, modseq: u64) -> Result<(), BenchError>;
     /// Makes everything since the last commit one atomic, durable (if configured) change.
     fn commit(&mut self) -> Result<(), BenchError>;
-    /// fsync calls so far, where the peer can count them.
+    /// fsync calls so far on the committing thread, where the peer can count them.
     fn fsyncs(&self) -> Option<u64>;
+    /// fsync calls so far on a peer's background thread (uidcache's syncer), if it has one.
+    fn background_fsyncs(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// How to build a peer on a directory.

@@ -21,6 +21,9 @@ pub(crate) struct CommitLog {
     pub(crate) max_fsyncs: Option<(u64, &'static str)>,
     /// fsyncs of all the commits, where the peer counts them.
     pub(crate) fsyncs: Option<u64>,
+    /// fsyncs of the peer's background thread from the first commit's start to the last
+    /// one's end, where it has one.
+    pub(crate) background_fsyncs: Option<u64>,
 }
 
 impl CommitLog {
@@ -29,6 +32,7 @@ impl CommitLog {
         self.latency.merge(&other.latency);
         self.max_fsyncs = self.max_fsyncs.max(other.max_fsyncs);
         self.fsyncs = sum_of(self.fsyncs, other.fsyncs);
+        self.background_fsyncs = sum_of(self.background_fsyncs, other.background_fsyncs);
     }
 }
 
@@ -47,6 +51,8 @@ pub(crate) struct Timed {
     label: &'static str,
     /// When the pending transaction's first change was made.
     started: Option<Instant>,
+    /// The background fsyncs counted into `log` so far.
+    background_seen: Option<u64>,
 }
 
 impl Timed {
@@ -56,6 +62,16 @@ impl Timed {
             log: CommitLog::default(),
             label: "",
             started: None,
+            background_seen: None,
+        }
+    }
+
+    /// Adds the background fsyncs since `before` (the last count) to the log.
+    fn count_background(&mut self, before: Option<u64>) {
+        if let (Some(b), Some(a)) = (before, self.inner.background_fsyncs()) {
+            let n = a.saturating_sub(b);
+            self.log.background_fsyncs = sum_of(self.log.background_fsyncs, Some(n));
+            self.background_seen = Some(a);
         }
     }
 
@@ -118,6 +134,7 @@ impl Peer for Timed {
 
     fn commit(&mut self) -> Result<(), BenchError> {
         let before = self.inner.fsyncs();
+        let bg_before = self.background_seen.or(self.inner.background_fsyncs());
         let start = self.started.take().unwrap_or_else(Instant::now);
         self.inner.commit()?;
         let secs = start.elapsed().as_secs_f64();
@@ -127,6 +144,7 @@ impl Peer for Timed {
             self.log.max_fsyncs = self.log.max_fsyncs.max(Some((n, self.label)));
             self.log.fsyncs = sum_of(self.log.fsyncs, Some(n));
         }
+        self.count_background(bg_before);
         Ok(())
     }
 

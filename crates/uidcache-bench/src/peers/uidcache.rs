@@ -120,6 +120,10 @@ impl Peer for Uidcache {
     fn fsyncs(&self) -> Option<u64> {
         Some(self.cache.stats().fsyncs)
     }
+
+    fn background_fsyncs(&self) -> Option<u64> {
+        Some(self.cache.stats().background_fsyncs)
+    }
 }
 
 fn to_msg(m: Message) -> Msg {

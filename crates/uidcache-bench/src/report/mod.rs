@@ -56,6 +56,10 @@ pub struct FsyncFigure {
     /// What that commit was (table only).
     #[serde(skip)]
     pub max_commit: &'static str,
+    /// fsyncs of the peer's background thread (uidcache's syncer, FORMAT.md 7.4) over the
+    /// same commits, per commit: not in `mean` and `max`, which count the committing
+    /// thread's. 0 for a peer without one.
+    pub background_mean: f64,
 }
 
 impl Report {
@@ -81,10 +85,12 @@ impl Report {
         if workload == HEADLINE_DURABLE && commits > 0 {
             if let (Some(total), Some((max, max_commit))) = (log.fsyncs, log.max_fsyncs) {
                 let mean = total as f64 / commits as f64;
+                let background = log.background_fsyncs.unwrap_or(0);
                 let figure = FsyncFigure {
                     mean,
                     max,
                     max_commit,
+                    background_mean: background as f64 / commits as f64,
                 };
                 self.mixed_day_fsyncs.insert(peer.to_string(), figure);
             }

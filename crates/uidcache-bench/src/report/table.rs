@@ -66,13 +66,17 @@ impl Report {
             );
         }
         for (p, f) in &self.fsyncs_per_commit {
-            let _ = writeln!(out, "fsyncs per durable one-expunge commit, {p}: {f:.2}");
+            let _ = writeln!(
+                out,
+                "fsyncs per durable one-expunge commit on the committing thread, {p}: {f:.2}"
+            );
         }
         for (p, f) in &self.mixed_day_fsyncs {
             let _ = writeln!(
                 out,
-                "fsyncs per {HEADLINE_DURABLE} commit, {p}: mean {:.2}, max {} ({})",
-                f.mean, f.max, f.max_commit
+                "fsyncs per {HEADLINE_DURABLE} commit on the committing thread, {p}: mean {:.2}, \
+                 max {} ({}); background syncer: mean {:.2}",
+                f.mean, f.max, f.max_commit, f.background_mean
             );
         }
         for (p, bytes) in &self.disk_bytes {

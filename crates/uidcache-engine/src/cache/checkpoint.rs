@@ -19,48 +19,90 @@ impl Cache {
         self.write_checkpoint().map_err(|e| self.poison(e))
     }
 
-    /// The checkpoint protocol of FORMAT.md "Checkpoint": new index (temp, fsync, rename,
-    /// fsync dir), then a new journal of the new generation, then dead block files go.
+    /// The checkpoint protocol of FORMAT.md "Checkpoint", steps 0–6: blocks the index names
+    /// are durable (the syncer's), new index (temp, fsync, rename, fsync dir), then a new
+    /// journal of the new generation (temp, fsync, rename; the syncer fsyncs the directory),
+    /// then dead block files go. Three fsyncs on the calling thread.
     pub(crate) fn write_checkpoint(&mut self) -> Result<()> {
-        // A checkpoint writes temporary files (index, journal) and maybe block files.
+        self.publish_checkpoint()?;
+        self.publish_journal_later()
+    }
+
+    /// Steps 0–4 and 6 of the checkpoint; step 5 is the caller's.
+    fn publish_checkpoint(&mut self) -> Result<()> {
+        // A checkpoint writes temporary files (index, journal).
         self.leave_clean()?;
-        // Compaction steps' blocks that the new index names. One that a later step replaced
-        // is named by nothing durable (steps write no journal op), so it needs no fsync:
-        // step 6 unlinks it with the other dead blocks.
-        let named = self.state.live_blocks();
-        for id in std::mem::take(&mut self.upkeep.compacted_unsynced) {
-            if named.contains(&id) {
-                self.defer_block_sync(id);
-            }
-        }
-        self.sync_unsynced_blocks()?;
-        // Records that live in journal frames must be in block files before the journal
-        // that holds them is replaced.
-        let mut wrote = false;
-        for (id, records) in self.store.inline_blocks() {
-            if named.contains(&id) {
-                self.write_block_file(id, &records, true)?;
-                wrote = true;
-            }
-        }
-        if wrote {
-            self.fs.sync_dir(&self.dir.join(BLOCKS_DIR))?;
-        }
+        self.blocks_durable_for_checkpoint()?;
+        // From here on the index may name the steps' blocks: a drop after a failure must
+        // not unlink them as unpublished.
+        self.upkeep.compacted_unsynced.clear();
         self.collect_flags()?;
         let generation = self.generation + 1;
         let image = to_image(&self.state, generation);
-        let journal = JournalWriter::after_index(&self.fs, &self.dir, &image)?;
+        let journal = JournalWriter::after_index_unpublished(&self.fs, &self.dir, &image)?;
         if let Some(writer) = self.writer.as_mut() {
             writer.journal = journal;
         }
         self.generation = generation;
         self.stats.checkpoints += 1;
+        self.upkeep.touched = true;
+        self.upkeep.wrote_since_checkpoint = false;
         self.store.clear_inline();
-        self.remove_dead_blocks()?;
-        // Nothing unnamed is left: say so, for the next open, once the removals themselves
-        // are durable (an undone unlink would bring a file back under the marker).
+        self.remove_dead_blocks()
+    }
+
+    /// Step 5 of the checkpoint, off the calling thread: the directory fsync that makes the
+    /// new journal's rename durable. Until it is done a crash can bring back the old journal,
+    /// one generation behind the index (stale, ignored: FORMAT.md 8.3), so the only thing
+    /// that must wait for it is the next durable frame, which waits for the barrier.
+    fn publish_journal_later(&mut self) -> Result<()> {
+        match self.writer.as_mut() {
+            Some(writer) => writer
+                .syncer
+                .submit(crate::syncer::Job::SyncDir, true)
+                .map(drop),
+            None => Ok(()),
+        }
+    }
+
+    /// The checkpoint of a close or drop: the protocol's steps 0–9, so that the next open
+    /// finds `clean` and lists no directory. Step 5's directory fsync is step 9's: until it
+    /// is done a crash may bring back the old journal, stale, beside which `clean` is not
+    /// trusted (8.5), so one fsync makes both the journal's rename and `clean` durable.
+    pub(crate) fn closing_checkpoint(&mut self) -> Result<()> {
+        self.writable()?;
+        self.publish_checkpoint()
+            .and_then(|()| self.finish_close())
+            .map_err(|e| self.poison(e))
+    }
+
+    /// Steps 7–9 after a checkpoint with no frame since: the unlinks durable, then `clean`
+    /// (and, with its directory fsync, the journal's rename). Nothing unnamed is left: say
+    /// so, for the next open, once the removals themselves are durable (an undone unlink
+    /// would bring a file back under the marker).
+    pub(crate) fn finish_close(&mut self) -> Result<()> {
+        if let Some(writer) = self.writer.as_mut() {
+            writer.syncer.wait_all()?;
+        }
         self.fs.sync_dir(&self.dir.join(BLOCKS_DIR))?;
-        self.fs.sync_dir(&self.dir)?;
+        self.put_clean()
+    }
+
+    /// A writer dropped with nothing written since its open trusted `clean` (and its syncer
+    /// removed it): the directory is as that open found it, so the marker goes back.
+    pub(crate) fn restore_clean(&mut self) -> Result<()> {
+        let Some(writer) = self.writer.as_mut() else {
+            return Ok(());
+        };
+        if !writer.clean_at_open || writer.clean_marker {
+            return Ok(());
+        }
+        writer.syncer.wait_all()?;
+        writer.marker_removal = None;
+        self.put_clean()
+    }
+
+    fn put_clean(&mut self) -> Result<()> {
         let marker = self.dir.join(CLEAN_FILE);
         self.fs
             .vfs
@@ -137,11 +179,15 @@ impl Cache {
     }
 
     /// Removes the clean marker, durably, before this writer writes a block or temporary
-    /// file: a crash after that write must leave a directory that the next open lists.
-    fn leave_clean(&mut self) -> Result<()> {
+    /// file: a crash after that write must leave a directory that the next open lists. The
+    /// marker an open trusted is removed by the syncer; this waits for that.
+    pub(crate) fn leave_clean(&mut self) -> Result<()> {
         let Some(writer) = self.writer.as_mut() else {
             return Ok(());
         };
+        if let Some(ticket) = writer.marker_removal.take() {
+            writer.syncer.wait_for(ticket)?;
+        }
         if !writer.clean_marker {
             return Ok(());
         }
@@ -160,7 +206,11 @@ impl Cache {
         self.leave_clean()?;
         // Known before the write: a failed write's leftover is unlinked at a checkpoint too.
         self.upkeep.wrote(id, records.len());
-        self.store.write_block(&self.fs, id, records, durable)
+        // A failed write can leave a `.tmp` that no checkpoint removes (7.2 step 6): no
+        // checkpoint, and so no `clean`, may follow it.
+        self.store
+            .write_block(&self.fs, id, records, durable)
+            .map_err(|e| self.poison(e))
     }
 }
 

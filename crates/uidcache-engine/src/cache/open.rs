@@ -78,10 +78,22 @@ impl Cache {
                 if !clean {
                     let _ = remove_unnamed(&fs, &dir, &loaded_named, &store);
                 }
+                let mut syncer =
+                    crate::syncer::Syncer::new(Arc::clone(&fs.vfs), &dir, options.background_sync);
+                // The marker this open trusted goes before this writer's first file, in the
+                // background: nothing waits for it but that file (FORMAT.md 8.5).
+                let marker_removal = if clean {
+                    Some(syncer.submit(crate::syncer::Job::LeaveClean, false)?)
+                } else {
+                    None
+                };
                 Some(Writer {
+                    syncer,
                     _lock: lock,
                     journal,
-                    clean_marker: clean,
+                    clean_marker: false,
+                    marker_removal,
+                    clean_at_open: clean,
                 })
             }
         };
@@ -95,7 +107,6 @@ impl Cache {
             fs,
             stats: Stats::default(),
             poisoned: false,
-            unsynced_blocks: Vec::new(),
             flag_bytes_after_gc: 0,
             upkeep: crate::compact::Upkeep::default(),
             tracker: None,

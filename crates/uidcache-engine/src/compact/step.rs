@@ -47,9 +47,17 @@ pub(crate) struct Upkeep {
     /// named at open, and every one written since. A checkpoint unlinks those that its
     /// state does not name (FORMAT.md 7.2 step 6) without listing `blocks/`.
     pub(crate) known_blocks: HashSet<u64>,
-    /// Blocks written by steps since the last checkpoint, not yet fsynced: no frame names
-    /// them, so only the checkpoint that publishes them syncs them.
+    /// Blocks written by steps since the last checkpoint: no frame names them, so only the
+    /// checkpoint that publishes them needs them durable (the syncer fdatasyncs them).
     pub(crate) compacted_unsynced: Vec<u64>,
+    /// This writer wrote a file or checkpointed since its open (a drop may then not put
+    /// back a `clean` marker the open trusted).
+    pub(crate) touched: bool,
+    /// Blocks a checkpoint will need durable, not yet handed to the syncer
+    /// (`cache/background.rs`).
+    pub(crate) candidates: Vec<crate::cache::Candidate>,
+    /// This writer wrote a file since its last checkpoint.
+    pub(crate) wrote_since_checkpoint: bool,
     /// Records in a block file, learnt from its writer or one `stat` (see `block_use`).
     pub(crate) block_len: HashMap<u64, u64>,
     /// Compaction credit, in records.
@@ -61,18 +69,37 @@ pub(crate) struct Upkeep {
 impl Upkeep {
     /// Remembers a block file written by this handle, with its record count.
     pub(crate) fn wrote(&mut self, id: u64, records: usize) {
+        self.touched = true;
+        self.wrote_since_checkpoint = true;
         self.known_blocks.insert(id);
         self.block_len.insert(id, records as u64);
     }
 }
 
 impl Cache {
-    /// Runs after every commit of `ops` ops that learned `records` records:
-    /// earns and spends compaction credit (with `auto_compact`), then checkpoints once the
-    /// journal outgrows both its limit and the index (so that a checkpoint, which writes
-    /// the whole index, costs O(1) per journal byte), or steps have left many dead blocks
-    /// or `UNSYNCED_STEP_BLOCKS` blocks for it to fdatasync.
-    pub(crate) fn after_commit(&mut self, (ops, records): (u64, u64)) -> Result<()> {
+    /// Whether the commit about to append a frame of `payload` bytes must be followed by a
+    /// checkpoint: the journal would outgrow both its limit and the index (so that a
+    /// checkpoint, which writes the whole index, costs O(1) per journal byte), or earlier
+    /// steps left many dead blocks or `UNSYNCED_STEP_BLOCKS` blocks to publish. Decided
+    /// before the frame is written, so that a durable commit leaves its durability to the
+    /// checkpoint's index instead of paying its own fsyncs too (FORMAT.md 7.1 step 5).
+    pub(crate) fn checkpoint_follows(&mut self, payload: usize) -> bool {
+        let frame = (uidcache_format::FRAME_HEADER_SIZE + payload) as u64;
+        let journal = self.writer.as_ref().map_or(0, |w| w.journal.len()) + frame;
+        let limit = self.options.journal_limit.max(self.index_bytes());
+        let unsynced = self.unsynced_step_blocks() >= UNSYNCED_STEP_BLOCKS;
+        journal > limit || unsynced || std::mem::take(&mut self.upkeep.checkpoint_due)
+    }
+
+    /// Runs after every commit of `ops` ops that learned `records` records: earns and
+    /// spends compaction credit (with `auto_compact`), then checkpoints when
+    /// [`Cache::checkpoint_follows`] said so before the commit's frame. What this commit's
+    /// step leaves due waits for the next commit's decision.
+    pub(crate) fn after_commit(
+        &mut self,
+        (ops, records): (u64, u64),
+        checkpoint: bool,
+    ) -> Result<()> {
         if self.options.auto_compact {
             let earned = ops
                 .saturating_mul(STEP_CREDIT_PER_CHANGE)
@@ -93,13 +120,11 @@ impl Cache {
                 };
             }
         }
-        let journal = self.writer.as_ref().map_or(0, |w| w.journal.len());
-        let limit = self.options.journal_limit.max(self.index_bytes());
-        let unsynced = self.unsynced_step_blocks() >= UNSYNCED_STEP_BLOCKS;
-        if journal > limit || unsynced || std::mem::take(&mut self.upkeep.checkpoint_due) {
-            self.write_checkpoint()?;
+        if checkpoint {
+            self.write_checkpoint()
+        } else {
+            self.hand_over_old_blocks()
         }
-        Ok(())
     }
 
     /// Step blocks the next checkpoint must fdatasync. One that a later step replaced is
