@@ -5,7 +5,10 @@
 //! commit that needs them usually finds them done instead of paying one fsync each.
 //!
 //! Jobs run in submission order and get increasing tickets; a ticket counts as done once its
-//! job ran and, for block jobs, `blocks/` was fsynced after it. Waiting for a ticket is the
+//! job ran. The `blocks/` fsync that block jobs also need is one job of its own, queued only
+//! when someone waits for them (a checkpoint, a durable commit after NoSync blocks): each
+//! directory fsync is a whole file-system journal commit, which the committing thread's own
+//! fsyncs would queue behind, so there is one per wait, not one per batch. Waiting is the
 //! only way the foreground depends on the syncer, so every ordering rule of FORMAT.md 7 is
 //! kept by waiting before the step that needs it. With `OpenOptions::background_sync(false)`
 //! (crash tests, whose simulated file system must see one deterministic order) each job runs
@@ -39,11 +42,13 @@ pub(crate) enum Job {
     /// Remove the `clean` marker that a writer's open trusted, and fsync the directory
     /// (FORMAT.md 8.5): before this writer's first block or temporary file.
     LeaveClean,
+    /// fsync `blocks/`: the names of the blocks written before it durable.
+    SyncBlocksDir,
 }
 
 impl Job {
     fn touches_blocks(&self) -> bool {
-        !matches!(self, Job::SyncDir | Job::LeaveClean)
+        matches!(self, Job::Write { .. } | Job::Sync(_))
     }
 
     fn run(self, fs: &Fs, dir: &Path) -> Result<()> {
@@ -63,6 +68,7 @@ impl Job {
             }
             Job::SyncDir => fs.sync_dir(dir),
             Job::LeaveClean => fs.leave_clean(dir),
+            Job::SyncBlocksDir => fs.sync_dir(&dir.join(BLOCKS_DIR)),
         }
     }
 }
@@ -107,6 +113,9 @@ pub(crate) struct Syncer {
     barrier: u64,
     /// Blocks that a `Write` job was submitted for since the last checkpoint.
     written: std::collections::HashSet<u64>,
+    /// Block jobs were queued since the last `SyncBlocksDir`; `barrier_blocks`: barrier ones.
+    blocks_dirty: bool,
+    barrier_blocks: bool,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -143,6 +152,8 @@ impl Syncer {
             submitted: 0,
             barrier: 0,
             written: Default::default(),
+            blocks_dirty: false,
+            barrier_blocks: false,
             thread,
         }
     }
@@ -162,12 +173,12 @@ impl Syncer {
         if let Job::Write { id, .. } = &job {
             self.written.insert(*id);
         }
+        if job.touches_blocks() {
+            self.blocks_dirty = true;
+            self.barrier_blocks |= barrier;
+        }
         if self.thread.is_none() {
-            let blocks = job.touches_blocks();
             job.run(&self.fs, &self.dir)?;
-            if blocks {
-                self.fs.sync_dir(&self.dir.join(BLOCKS_DIR))?;
-            }
             self.shared.lock().done = self.submitted;
             return Ok(self.submitted);
         }
@@ -182,16 +193,31 @@ impl Syncer {
         self.written.contains(&id)
     }
 
-    /// Waits until every job a durable commit depends on is done.
+    /// Waits until every job a durable commit depends on is done, `blocks/` included.
     pub(crate) fn wait_barrier(&mut self) -> Result<()> {
+        if self.barrier_blocks {
+            self.sync_blocks_dir(true)?;
+        }
         self.wait_for(self.barrier)
     }
 
-    /// Waits until every job submitted so far is done (a checkpoint, before its index names
-    /// any of their blocks), and starts the next checkpoint's list of written blocks.
+    /// Waits until every job submitted so far is done, `blocks/` included (a checkpoint,
+    /// before its index names any of their blocks), and starts the next checkpoint's list
+    /// of written blocks.
     pub(crate) fn wait_all(&mut self) -> Result<()> {
+        if self.blocks_dirty {
+            self.sync_blocks_dir(false)?;
+        }
         self.wait_for(self.submitted)?;
         self.written.clear();
+        Ok(())
+    }
+
+    /// Queues the `blocks/` fsync that makes every block job before it complete.
+    fn sync_blocks_dir(&mut self, barrier: bool) -> Result<()> {
+        self.submit(Job::SyncBlocksDir, barrier)?;
+        self.blocks_dirty = false;
+        self.barrier_blocks = false;
         Ok(())
     }
 
@@ -228,8 +254,7 @@ impl Drop for Syncer {
     }
 }
 
-/// The thread: takes every queued job, runs them, fsyncs `blocks/` once for the batch, and
-/// marks the batch done. After a failure it runs nothing more (the writer is poisoned at its
+/// The thread: takes every queued job, runs them, and marks the batch done. After a failure it runs nothing more (the writer is poisoned at its
 /// next wait), but still marks tickets done so that no waiter hangs.
 fn work(shared: &Shared, fs: &Fs, dir: &Path) {
     loop {
@@ -263,13 +288,8 @@ fn work(shared: &Shared, fs: &Fs, dir: &Path) {
 }
 
 fn run_batch(batch: VecDeque<(u64, Job)>, fs: &Fs, dir: &Path) -> Result<()> {
-    let mut blocks = false;
     for (_, job) in batch {
-        blocks |= job.touches_blocks();
         job.run(fs, dir)?;
-    }
-    if blocks {
-        fs.sync_dir(&dir.join(BLOCKS_DIR))?;
     }
     Ok(())
 }
