@@ -83,6 +83,7 @@ fn small_bench_reports_latency_close_fsyncs_and_disk_for_every_peer() {
     let fsyncs = &json["mixed_day_fsyncs"]["uidcache"];
     assert!(fsyncs["mean"].as_f64().unwrap() >= 1.0, "{fsyncs}");
     assert!(fsyncs["max"].as_u64().unwrap() >= 1, "{fsyncs}");
+    assert!(fsyncs["background_mean"].as_f64().is_some(), "{fsyncs}");
     // The UID→seq floor: a sorted Vec<u32>, measured beside the peers.
     assert!(json["workloads"]["lookup_uid"]["vec_u32"]
         .as_f64()
@@ -101,8 +102,12 @@ fn small_bench_reports_latency_close_fsyncs_and_disk_for_every_peer() {
             && table.contains("vanished "),
         "{table}"
     );
+    // The committing thread's fsyncs, with the background syncer's beside them.
     assert!(
-        table.contains("fsyncs per mixed_day_durable commit, uidcache: mean"),
+        table.contains(
+            "fsyncs per mixed_day_durable commit on the committing thread, uidcache: mean"
+        ),
         "{table}"
     );
+    assert!(table.contains("background syncer: mean"), "{table}");
 }
