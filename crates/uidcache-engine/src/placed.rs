@@ -466,4 +466,21 @@ mod tests {
         assert_eq!(placed.index().find(12), Ok(0));
         assert!(placed.clone().built_index().is_none());
     }
+
+    #[test]
+    fn flag_proofs_survive_a_change_and_a_clone_only_for_their_slices() {
+        let mut placed = Placed::from(vec![slice(1, 10), slice(11, 10), slice(21, 5)]);
+        placed.index().prove_flags_known(1);
+        assert!(!placed.flags_known(0) && placed.flags_known(1) && !placed.flags_known(2));
+        assert!(placed.clone().get(1).is_some_and(|s| s.flags_known));
+        placed.remove(0);
+        assert!(placed.built_index().is_none());
+        assert!(placed.flags_known(0), "the proven slice kept its proof");
+        assert!(!placed.flags_known(1));
+        // A proof made against the new slices points at the new positions.
+        placed.index().prove_flags_known(1);
+        placed.insert(0, slice(1, 1));
+        let known: Vec<bool> = (0..3).map(|i| placed.flags_known(i)).collect();
+        assert_eq!(known, [false, true, true]);
+    }
 }
