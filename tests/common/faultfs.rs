@@ -12,7 +12,7 @@
 
 use std::io;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use uidcache_engine::tools::{BlockBytes, LockGuard, PathKind, StdVfs, Vfs, VfsFile};
 
@@ -27,7 +27,15 @@ pub struct FaultVfs {
     fail: Mutex<Vec<(String, i32)>>,
     /// Every path passed to `read`, in order.
     reads: Mutex<Vec<String>>,
+    /// The background syncer's directory fsyncs wait while this is set (`hold_syncer`).
+    held: Mutex<bool>,
+    released: Condvar,
+    /// Directory fsyncs the background syncer finished.
+    syncer_dir_syncs: Mutex<u64>,
 }
+
+/// The name of the engine's background syncer thread (`crate::syncer` in the engine).
+const SYNCER_THREAD: &str = "uidcache-sync";
 
 impl FaultVfs {
     /// A file system that fails nothing yet.
@@ -48,6 +56,19 @@ impl FaultVfs {
             .iter()
             .filter(|p| p.ends_with(suffix))
             .count()
+    }
+
+    /// From now on (`true`) or no longer (`false`), a directory fsync on the engine's
+    /// background syncer thread waits until the hold is released: every later job of the
+    /// syncer waits behind it, as behind a slow disk.
+    pub fn hold_syncer(&self, hold: bool) {
+        *self.held.lock().unwrap() = hold;
+        self.released.notify_all();
+    }
+
+    /// Directory fsyncs the background syncer has finished so far.
+    pub fn syncer_dir_syncs(&self) -> u64 {
+        *self.syncer_dir_syncs.lock().unwrap()
     }
 
     fn check(&self, path: &Path) -> io::Result<()> {
@@ -97,7 +118,17 @@ impl Vfs for FaultVfs {
         StdVfs.list_dir(path)
     }
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        StdVfs.sync_dir(path)
+        if std::thread::current().name() != Some(SYNCER_THREAD) {
+            return StdVfs.sync_dir(path);
+        }
+        let mut held = self.held.lock().unwrap();
+        while *held {
+            held = self.released.wait(held).unwrap();
+        }
+        drop(held);
+        StdVfs.sync_dir(path)?;
+        *self.syncer_dir_syncs.lock().unwrap() += 1;
+        Ok(())
     }
     fn file_len(&self, path: &Path) -> io::Result<u64> {
         self.check(path)?;

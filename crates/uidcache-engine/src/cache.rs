@@ -47,6 +47,9 @@ pub struct Stats {
     pub commits: u64,
     /// Index checkpoints.
     pub checkpoints: u64,
+    /// Non-durable commits whose due checkpoint was left to a later commit because the
+    /// background syncer had not yet made its blocks durable (FORMAT.md 7.4).
+    pub checkpoints_postponed: u64,
     /// Compactions, full ones and steps.
     pub compactions: u64,
     /// Records copied by compactions (full ones and steps).

@@ -213,6 +213,28 @@ impl Syncer {
         Ok(())
     }
 
+    /// Queues what [`Syncer::wait_all`] would wait for (the `blocks/` fsync) without
+    /// waiting, and returns the ticket that `wait_all` would wait for: a non-durable
+    /// commit's due checkpoint is postponed until [`Syncer::is_done`] says so.
+    pub(crate) fn start_all(&mut self) -> Result<u64> {
+        if self.blocks_dirty {
+            self.sync_blocks_dir(false)?;
+        }
+        Ok(self.submitted)
+    }
+
+    /// Whether job `ticket` (and every one before) is done, or a job failed (the next
+    /// wait reports it).
+    pub(crate) fn is_done(&self, ticket: u64) -> bool {
+        let progress = self.shared.lock();
+        progress.failed || progress.done >= ticket
+    }
+
+    /// Whether jobs run on the syncer's own thread (else inline: nothing is ever waited for).
+    pub(crate) fn background(&self) -> bool {
+        self.thread.is_some()
+    }
+
     /// Queues the `blocks/` fsync that makes every block job before it complete.
     fn sync_blocks_dir(&mut self, barrier: bool) -> Result<()> {
         self.submit(Job::SyncBlocksDir, barrier)?;

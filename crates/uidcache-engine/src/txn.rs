@@ -570,7 +570,7 @@ impl<'c> Transaction<'c> {
             Err(e) => return Err(self.cache.poison(e)),
         };
         self.cache.stats.commits += 1;
-        match self.cache.after_commit(change, checkpoint) {
+        match self.cache.after_commit(change, checkpoint, durable) {
             Ok(()) => Ok(()),
             // A durable commit followed by a checkpoint relies on its index, not on an
             // fsync of its own frame: without the checkpoint it may not be durable.

@@ -19,6 +19,10 @@ use crate::syncer::Job;
 /// once per this many commits.
 const SYNC_AGE: u64 = 16;
 
+/// Non-durable commits a due checkpoint may be postponed by, at most, before one waits for
+/// the syncer as a durable commit's does (FORMAT.md 7.4, 11.5).
+pub(crate) const POSTPONE_MAX: u32 = 64;
+
 /// A block that a checkpoint will need durable, not yet handed to the syncer.
 #[derive(Debug)]
 pub(crate) struct Candidate {
@@ -72,6 +76,55 @@ impl Cache {
     /// block replayed at this writer's open is one too) and waits until it has done all
     /// it was given, `blocks/` included.
     pub(crate) fn blocks_durable_for_checkpoint(&mut self) -> Result<()> {
+        self.hand_over_all()?;
+        match self.writer.as_mut() {
+            Some(writer) => writer.syncer.wait_all(),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether a non-durable commit's due checkpoint waits for a later commit (FORMAT.md
+    /// 7.4): the syncer still has blocks to make durable that the checkpoint would wait
+    /// for, and neither cap is reached (`POSTPONE_MAX` commits, the journal at twice the
+    /// size that made the checkpoint due). The first time, and each time the syncer has
+    /// caught up, everything the checkpoint needs is handed over; the checkpoint runs once
+    /// the syncer has done all of it. Postponing is always safe (the journal still holds
+    /// every change); the caps bound the disk the journal and the blocks take meanwhile.
+    /// Never with the syncer inline: its jobs are done before anyone could wait.
+    pub(crate) fn postpone_checkpoint(&mut self) -> Result<bool> {
+        let limit = self.options.journal_limit.max(self.index_bytes());
+        let Some(writer) = self.writer.as_ref() else {
+            return Ok(false);
+        };
+        if !writer.syncer.background()
+            || self.upkeep.postponed >= POSTPONE_MAX
+            || writer.journal.len() > limit.saturating_mul(2)
+        {
+            return Ok(false);
+        }
+        let waiting = self
+            .upkeep
+            .postponed_until
+            .is_some_and(|ticket| !writer.syncer.is_done(ticket));
+        if !waiting {
+            self.hand_over_all()?;
+            let Some(writer) = self.writer.as_mut() else {
+                return Ok(false);
+            };
+            let ticket = writer.syncer.start_all()?;
+            if writer.syncer.is_done(ticket) {
+                return Ok(false);
+            }
+            self.upkeep.postponed_until = Some(ticket);
+        }
+        self.upkeep.postponed += 1;
+        self.stats.checkpoints_postponed += 1;
+        Ok(true)
+    }
+
+    /// Hands every candidate still in use, and every inline block not yet given, to the
+    /// syncer.
+    fn hand_over_all(&mut self) -> Result<()> {
         let mut all = std::mem::take(&mut self.upkeep.candidates);
         for (id, records) in self.store.inline_blocks() {
             let given = self.writer.as_ref().is_some_and(|w| w.syncer.wrote(id));
@@ -83,11 +136,7 @@ impl Cache {
                 });
             }
         }
-        self.hand_over(all)?;
-        match self.writer.as_mut() {
-            Some(writer) => writer.syncer.wait_all(),
-            None => Ok(()),
-        }
+        self.hand_over(all)
     }
 
     fn hand_over(&mut self, candidates: Vec<Candidate>) -> Result<()> {

@@ -33,6 +33,8 @@ impl Cache {
         // A checkpoint writes temporary files (index, journal).
         self.leave_clean()?;
         self.blocks_durable_for_checkpoint()?;
+        self.upkeep.postponed = 0;
+        self.upkeep.postponed_until = None;
         // From here on the index may name the steps' blocks: a drop after a failure must
         // not unlink them as unpublished.
         self.upkeep.compacted_unsynced.clear();

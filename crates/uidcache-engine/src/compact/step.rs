@@ -64,6 +64,11 @@ pub(crate) struct Upkeep {
     credit: u64,
     /// A step found many dead blocks waiting for a checkpoint to unlink them.
     checkpoint_due: bool,
+    /// Non-durable commits since a checkpoint became due and was postponed
+    /// (`Cache::postpone_checkpoint`); 0: none is.
+    pub(crate) postponed: u32,
+    /// The syncer ticket a postponed checkpoint waits for before it is tried again.
+    pub(crate) postponed_until: Option<u64>,
 }
 
 impl Upkeep {
@@ -88,18 +93,28 @@ impl Cache {
         let journal = self.writer.as_ref().map_or(0, |w| w.journal.len()) + frame;
         let limit = self.options.journal_limit.max(self.index_bytes());
         let unsynced = self.unsynced_step_blocks() >= UNSYNCED_STEP_BLOCKS;
-        journal > limit || unsynced || std::mem::take(&mut self.upkeep.checkpoint_due)
+        journal > limit
+            || unsynced
+            || std::mem::take(&mut self.upkeep.checkpoint_due)
+            || self.upkeep.postponed > 0
     }
 
     /// Runs after every commit of `ops` ops that learned `records` records: earns and
     /// spends compaction credit (with `auto_compact`), then checkpoints when
-    /// [`Cache::checkpoint_follows`] said so before the commit's frame. What this commit's
-    /// step leaves due waits for the next commit's decision.
+    /// [`Cache::checkpoint_follows`] said so before the commit's frame, unless a
+    /// non-durable commit may postpone it ([`Cache::postpone_checkpoint`]). What this
+    /// commit's step leaves due waits for the next commit's decision. While a checkpoint
+    /// is postponed no step runs (the credit is kept): the steps' blocks would be more for
+    /// the checkpoint to wait for, and their dead ones more disk until it runs.
     pub(crate) fn after_commit(
         &mut self,
         (ops, records): (u64, u64),
         checkpoint: bool,
+        durable: bool,
     ) -> Result<()> {
+        if checkpoint && !durable && self.postpone_checkpoint()? {
+            return self.hand_over_old_blocks();
+        }
         if self.options.auto_compact {
             let earned = ops
                 .saturating_mul(STEP_CREDIT_PER_CHANGE)
@@ -143,7 +158,7 @@ impl Cache {
     }
 
     /// About what the next checkpoint's index will weigh (entries, overlay, flag tables).
-    fn index_bytes(&self) -> u64 {
+    pub(crate) fn index_bytes(&self) -> u64 {
         let entries = (self.state.placed.len() + self.state.unplaced.len()) as u64;
         32 * entries + 16 * self.state.overlay.len() as u64 + self.state.flags.bytes()
     }
