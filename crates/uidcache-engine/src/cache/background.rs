@@ -20,8 +20,10 @@ use crate::syncer::Job;
 const SYNC_AGE: u64 = 16;
 
 /// Non-durable commits a due checkpoint may be postponed by, at most, before one waits for
-/// the syncer as a durable commit's does (FORMAT.md 7.4, 11.5).
-pub(crate) const POSTPONE_MAX: u32 = 64;
+/// the syncer as a durable commit's does (FORMAT.md 7.4, 11.5). Large: a stream of NoSync
+/// commits takes microseconds each, far less than one fsync under load, so the journal cap
+/// is the one that usually ends a long postponement.
+pub(crate) const POSTPONE_MAX: u32 = 1024;
 
 /// A block that a checkpoint will need durable, not yet handed to the syncer.
 #[derive(Debug)]
