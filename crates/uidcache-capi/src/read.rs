@@ -10,6 +10,7 @@
 )]
 
 use std::ffi::c_void;
+use std::mem::MaybeUninit;
 
 use uidcache::{FlagSetId, Segment, View};
 
@@ -129,16 +130,21 @@ fn message_at_slow(
     let h = boundary::handle(cache)?;
     let out = boundary::out(out, "out")?;
     let found = boundary::out(found, "found")?;
-    match boundary::engine(h)?.view().message_at(seq)? {
-        Some(m) => {
-            out.write(UidcacheMessage::from(m));
-            found.write(true);
-        }
-        None => {
-            found.write(false);
-        }
-    }
+    write_found(out, found, boundary::engine(h)?.view().message_at(seq)?);
     Ok(())
+}
+
+/// Writes `message` to `out` when there is one, and whether there is to `found`: the
+/// outputs of every call that looks one message up.
+fn write_found(
+    out: &mut MaybeUninit<UidcacheMessage>,
+    found: &mut MaybeUninit<bool>,
+    message: Option<uidcache::Message>,
+) {
+    if let Some(m) = message {
+        out.write(UidcacheMessage::from(m));
+    }
+    found.write(message.is_some());
 }
 
 /// Where UID `uid` stands (see `UIDCACHE_POSITION_*`).
@@ -167,15 +173,7 @@ pub extern "C" fn uidcache_unplaced_message(
     with_view(cache, |view| {
         let out = boundary::out(out, "out")?;
         let found = boundary::out(found, "found")?;
-        match view.unplaced_message(uid)? {
-            Some(m) => {
-                out.write(UidcacheMessage::from(m));
-                found.write(true);
-            }
-            None => {
-                found.write(false);
-            }
-        }
+        write_found(out, found, view.unplaced_message(uid)?);
         Ok(())
     })
 }
