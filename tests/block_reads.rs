@@ -118,14 +118,15 @@ fn a_block_read_again_after_its_copy_made_way_is_mapped_not_read_again() {
     let dir = tmp.path().join("mbox");
     fill(&dir);
     let vfs = FaultVfs::new();
-    let cache = reopen(&dir, &vfs);
-    let view = cache.view();
+    let mut cache = reopen(&dir, &vfs);
+    // A transaction's lookups build no read index: only the kept copies spare mappings.
+    let tx = cache.transaction().unwrap();
     // Two passes over every block, the second in the other order: the first blocks of the
     // first pass are long out of the kept copies when the second pass comes back to them.
     let pass = |seqs: &mut dyn Iterator<Item = u32>| {
         for seq in seqs {
             let uid = uid_of(seq);
-            assert_eq!(view.position_of_uid(uid).unwrap(), UidPosition::Placed(seq));
+            assert_eq!(tx.position_of_uid(uid).unwrap(), UidPosition::Placed(seq));
         }
     };
     let seqs: Vec<u32> = (1..=MESSAGES).step_by(EVERY as usize).collect();
@@ -145,4 +146,30 @@ fn a_block_read_again_after_its_copy_made_way_is_mapped_not_read_again() {
         mapped < BLOCKS as usize,
         "every block mapped: the second pass must answer the last blocks from their copies"
     );
+}
+
+#[test]
+fn a_read_index_maps_a_block_at_its_second_read_to_remember_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("mbox");
+    fill(&dir);
+    let vfs = FaultVfs::new();
+    let cache = reopen(&dir, &vfs);
+    let view = cache.view();
+    // A view's lookups build a read index, which keeps (pins) the records of the blocks it
+    // reads again: mapped, since a pinned copy would hold its whole block on the heap.
+    for _ in 0..2 {
+        for seq in (1..=MESSAGES).step_by(EVERY as usize) {
+            assert_eq!(view.message_at(seq).unwrap().unwrap().uid, uid_of(seq));
+        }
+    }
+    let all = uses(&dir, &vfs);
+    for (name, reads, maps) in &all {
+        assert_eq!(*reads, 1, "{name}: read {reads} times");
+        assert_eq!(*maps, 1, "{name}: mapped {maps} times");
+    }
+    let answered = (1..=MESSAGES)
+        .filter(|seq| view.peek_message_at(*seq).is_some())
+        .count();
+    assert_eq!(answered, MESSAGES as usize, "every block read twice is pinned");
 }

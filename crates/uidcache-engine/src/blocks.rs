@@ -48,7 +48,13 @@ pub(crate) const RECENT_COPIES: usize = 32;
 struct KnownBlocks {
     by_id: IdMap<Known>,
     copies: VecDeque<u64>,
+    /// Buffers of copies no longer kept, for the next first reads: a fresh 32 KiB buffer
+    /// costs a malloc and the page faults of its first touch.
+    spare: Vec<Vec<u8>>,
 }
+
+/// Most buffers kept in [`KnownBlocks::spare`].
+const SPARE_BUFFERS: usize = 4;
 
 impl KnownBlocks {
     fn insert(&mut self, id: u64, known: Known) {
@@ -59,9 +65,15 @@ impl KnownBlocks {
         if let Known::Copied(..) = known {
             if self.copies.len() >= RECENT_COPIES {
                 if let Some(oldest) = self.copies.pop_front() {
-                    if let Some(Known::Copied(_, count)) = self.by_id.get(&oldest) {
-                        let count = *count;
+                    if let Some(Known::Copied(bytes, count)) = self.by_id.remove(&oldest) {
                         self.by_id.insert(oldest, Known::Checked(count));
+                        // A reader may still hold the copy: then it is freed with its
+                        // last holder, as before.
+                        if let Ok(buf) = Arc::try_unwrap(bytes) {
+                            if self.spare.len() < SPARE_BUFFERS {
+                                self.spare.push(buf);
+                            }
+                        }
                     }
                 }
             }
@@ -69,6 +81,15 @@ impl KnownBlocks {
             self.copies.push_back(id);
         }
         self.by_id.insert(id, known);
+    }
+
+    /// Block `id` is answered from its copy no more.
+    fn drop_copy(&mut self, id: u64) {
+        if let Some(Known::Copied(_, count)) = self.by_id.get(&id) {
+            let count = *count;
+            self.by_id.insert(id, Known::Checked(count));
+            self.copies.retain(|c| *c != id);
+        }
     }
 
     fn remove(&mut self, id: u64) {
@@ -136,6 +157,9 @@ impl Deref for Records<'_> {
 pub(crate) trait RecordSource {
     /// The records of block `id`.
     fn records(&self, id: u64) -> Result<Records<'_>>;
+    /// Block `id`, whose records a read index wants to keep, is mapped at its next read
+    /// instead of answered from a copy.
+    fn map_at_next_read(&self, _id: u64) {}
     /// The file of block `id`, for error messages.
     fn block_file(&self, id: u64) -> PathBuf;
 }
@@ -302,7 +326,10 @@ impl BlockStore {
     fn check(&self, id: u64, path: &Path) -> Result<(Vec<u8>, usize)> {
         // Through read(2), not the mapping: reading mapped pages would make the whole block
         // resident in this process, while a lookup needs one page of it.
-        let bytes = self.vfs.read(path).map_err(Error::io("read block", path))?;
+        let mut bytes = self.lock_cache().spare.pop().unwrap_or_default();
+        self.vfs
+            .read_into(path, &mut bytes)
+            .map_err(Error::io("read block", path))?;
         let count = checked_count(&bytes, id, self.cache_id(), path)?;
         Ok((bytes, count))
     }
@@ -378,6 +405,10 @@ impl RecordSource for BlockStore {
         self.published(id)
     }
 
+    fn map_at_next_read(&self, id: u64) {
+        self.lock_cache().drop_copy(id);
+    }
+
     fn block_file(&self, id: u64) -> PathBuf {
         block_path(&self.dir, id)
     }
@@ -396,6 +427,10 @@ impl RecordSource for WithPending<'_> {
             Some((_, records)) => Ok(Records::Borrowed(records)),
             None => self.store.records(id),
         }
+    }
+
+    fn map_at_next_read(&self, id: u64) {
+        self.store.map_at_next_read(id);
     }
 
     fn block_file(&self, id: u64) -> PathBuf {
