@@ -171,5 +171,8 @@ fn a_read_index_maps_a_block_at_its_second_read_to_remember_it() {
     let answered = (1..=MESSAGES)
         .filter(|seq| view.peek_message_at(*seq).is_some())
         .count();
-    assert_eq!(answered, MESSAGES as usize, "every block read twice is pinned");
+    assert_eq!(
+        answered, MESSAGES as usize,
+        "every block read twice is pinned"
+    );
 }
