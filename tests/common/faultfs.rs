@@ -27,6 +27,8 @@ pub struct FaultVfs {
     fail: Mutex<Vec<(String, i32)>>,
     /// Every path passed to `read`, in order.
     reads: Mutex<Vec<String>>,
+    /// Every path passed to `map_block`, in order.
+    maps: Mutex<Vec<String>>,
     /// The background syncer's directory fsyncs wait while this is set (`hold_syncer`).
     held: Mutex<bool>,
     released: Condvar,
@@ -51,6 +53,16 @@ impl FaultVfs {
     /// How many times a path ending in `suffix` was read with `Vfs::read`.
     pub fn reads_of(&self, suffix: &str) -> usize {
         self.reads
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| p.ends_with(suffix))
+            .count()
+    }
+
+    /// How many times a path ending in `suffix` was mapped with `Vfs::map_block`.
+    pub fn maps_of(&self, suffix: &str) -> usize {
+        self.maps
             .lock()
             .unwrap()
             .iter()
@@ -135,6 +147,10 @@ impl Vfs for FaultVfs {
         StdVfs.file_len(path)
     }
     fn map_block(&self, path: &Path) -> io::Result<Box<dyn BlockBytes>> {
+        self.maps
+            .lock()
+            .unwrap()
+            .push(path.to_string_lossy().into_owned());
         self.check(path)?;
         StdVfs.map_block(path)
     }

@@ -1,6 +1,6 @@
 //! Block files: writing new ones, and mapping, checking and caching published ones.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -31,6 +31,72 @@ enum Known {
     /// off at once, and one step costs about two thirds of a checked copy plus a later
     /// mapping: 12 µs against 10 + 7–9 µs for a 32 KiB block, BENCHMARKS.md).
     Written,
+    /// Checked by one of the last [`RECENT_COPIES`] first reads, whose copy answers the
+    /// reads that follow it: a sorted run of lookups (a VANISHED set, a sync's changes)
+    /// reads each block many times in a row, and mapping it at its second read cost more
+    /// than the copy itself (open, stat, mmap, page faults, and the munmap later).
+    Copied(Arc<Vec<u8>>, usize),
+}
+
+/// First reads whose copies are kept (32 KiB each, so about 1 MiB): enough for the blocks
+/// a sorted run of lookups is inside at once, too few to cost a phone's memory.
+pub(crate) const RECENT_COPIES: usize = 32;
+
+/// What the store knows of its published blocks, and which of them hold a copy (oldest
+/// first), under one lock.
+#[derive(Default)]
+struct KnownBlocks {
+    by_id: IdMap<Known>,
+    copies: VecDeque<u64>,
+    /// Buffers of copies no longer kept, for the next first reads: a fresh 32 KiB buffer
+    /// costs a malloc and the page faults of its first touch.
+    spare: Vec<Vec<u8>>,
+}
+
+/// Most buffers kept in [`KnownBlocks::spare`].
+const SPARE_BUFFERS: usize = 4;
+
+impl KnownBlocks {
+    fn insert(&mut self, id: u64, known: Known) {
+        if self.by_id.len() >= MAPPED_CACHE_LIMIT {
+            self.by_id.clear();
+            self.copies.clear();
+        }
+        if let Known::Copied(..) = known {
+            if self.copies.len() >= RECENT_COPIES {
+                if let Some(oldest) = self.copies.pop_front() {
+                    if let Some(Known::Copied(bytes, count)) = self.by_id.remove(&oldest) {
+                        self.by_id.insert(oldest, Known::Checked(count));
+                        // A reader may still hold the copy: then it is freed with its
+                        // last holder, as before.
+                        if let Ok(buf) = Arc::try_unwrap(bytes) {
+                            if self.spare.len() < SPARE_BUFFERS {
+                                self.spare.push(buf);
+                            }
+                        }
+                    }
+                }
+            }
+            self.copies.retain(|c| *c != id);
+            self.copies.push_back(id);
+        }
+        self.by_id.insert(id, known);
+    }
+
+    /// Block `id` is answered from its copy no more.
+    fn drop_copy(&mut self, id: u64) {
+        if let Some(Known::Copied(_, count)) = self.by_id.get(&id) {
+            let count = *count;
+            self.by_id.insert(id, Known::Checked(count));
+            self.copies.retain(|c| *c != id);
+        }
+    }
+
+    fn remove(&mut self, id: u64) {
+        if let Some(Known::Copied(..)) = self.by_id.remove(&id) {
+            self.copies.retain(|c| *c != id);
+        }
+    }
 }
 
 /// Where a block stands before a read: checked already (with its record count), or not.
@@ -68,7 +134,7 @@ pub(crate) enum Records<'a> {
     Mapped(Arc<MappedBlock>),
     Inline(Arc<Vec<Record>>),
     /// A whole block file as read (and checked) by read(2): header, then records.
-    Copied(Vec<u8>),
+    Copied(Arc<Vec<u8>>),
 }
 
 impl Deref for Records<'_> {
@@ -91,6 +157,9 @@ impl Deref for Records<'_> {
 pub(crate) trait RecordSource {
     /// The records of block `id`.
     fn records(&self, id: u64) -> Result<Records<'_>>;
+    /// Block `id`, whose records a read index wants to keep, is mapped at its next read
+    /// instead of answered from a copy.
+    fn map_at_next_read(&self, _id: u64) {}
     /// The file of block `id`, for error messages.
     fn block_file(&self, id: u64) -> PathBuf;
 }
@@ -122,7 +191,7 @@ type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
 pub(crate) struct BlockStore {
     dir: PathBuf,
     vfs: Arc<dyn Vfs>,
-    mapped: Mutex<IdMap<Known>>,
+    mapped: Mutex<KnownBlocks>,
     /// Blocks whose records live in journal frames until a checkpoint writes them out.
     inline: Mutex<IdMap<Arc<Vec<Record>>>>,
     /// Whether `inline` may hold anything: spares reads the second lock when it does not.
@@ -137,7 +206,7 @@ impl BlockStore {
         BlockStore {
             dir: dir.to_path_buf(),
             vfs,
-            mapped: Mutex::new(IdMap::default()),
+            mapped: Mutex::new(KnownBlocks::default()),
             inline: Mutex::new(IdMap::default()),
             has_inline: std::sync::atomic::AtomicBool::new(false),
             cache_id: std::sync::atomic::AtomicU64::new(uidcache_format::NO_IDENTITY),
@@ -191,14 +260,16 @@ impl BlockStore {
     }
 
     /// The records of published block `id`. The first read checks the whole file (magic,
-    /// version, ID, length, CRC) on a copy read with read(2) and answers from that copy; a
-    /// later read maps the file (its check stands: published blocks never change). A block
-    /// read once, as after a reopen, so leaves nothing mapped, and one read often is mapped
-    /// once. A block this handle wrote is checked at its first read too, but on the
+    /// version, ID, length, CRC) on a copy read with read(2) and answers from that copy,
+    /// which is kept for the reads that follow while it is one of the last
+    /// [`RECENT_COPIES`]; a read after that maps the file (its check stands: published
+    /// blocks never change). A block read in one burst, as a sorted run of lookups after a
+    /// reopen does, so leaves nothing mapped, and one read often is mapped once. A block this handle wrote is checked at its first read too, but on the
     /// mapping, which it keeps: the writer just learned those records and reads them back.
     fn published(&self, id: u64) -> Result<Records<'static>> {
-        let count = match self.lock_cache().get(&id) {
+        let count = match self.lock_cache().by_id.get(&id) {
             Some(Known::Mapped(block)) => return Ok(Records::Mapped(Arc::clone(block))),
+            Some(Known::Copied(bytes, _)) => return Ok(Records::Copied(Arc::clone(bytes))),
             Some(Known::Checked(count)) => FirstRead::Done(*count),
             Some(Known::Written) => FirstRead::Written,
             None => FirstRead::Pending,
@@ -215,7 +286,8 @@ impl BlockStore {
             FirstRead::Done(count) => count,
             FirstRead::Written | FirstRead::Pending => {
                 let (bytes, count) = self.check(id, &block_path(&self.dir, id))?;
-                self.remember(id, Known::Checked(count));
+                let bytes = Arc::new(bytes);
+                self.remember(id, Known::Copied(Arc::clone(&bytes), count));
                 return Ok(Records::Copied(bytes));
             }
         };
@@ -254,25 +326,24 @@ impl BlockStore {
     fn check(&self, id: u64, path: &Path) -> Result<(Vec<u8>, usize)> {
         // Through read(2), not the mapping: reading mapped pages would make the whole block
         // resident in this process, while a lookup needs one page of it.
-        let bytes = self.vfs.read(path).map_err(Error::io("read block", path))?;
+        let mut bytes = self.lock_cache().spare.pop().unwrap_or_default();
+        self.vfs
+            .read_into(path, &mut bytes)
+            .map_err(Error::io("read block", path))?;
         let count = checked_count(&bytes, id, self.cache_id(), path)?;
         Ok((bytes, count))
     }
 
     fn remember(&self, id: u64, known: Known) {
-        let mut cache = self.lock_cache();
-        if cache.len() >= MAPPED_CACHE_LIMIT {
-            cache.clear();
-        }
-        cache.insert(id, known);
+        self.lock_cache().insert(id, known);
     }
 
-    /// Forgets cached mappings of blocks that are about to be unlinked.
+    /// Forgets cached mappings and copies of blocks that are about to be unlinked.
     pub(crate) fn evict(&self, id: u64) {
-        self.lock_cache().remove(&id);
+        self.lock_cache().remove(id);
     }
 
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, IdMap<Known>> {
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, KnownBlocks> {
         // A panic while holding this lock cannot leave the map inconsistent (plain inserts).
         self.mapped
             .lock()
@@ -334,6 +405,10 @@ impl RecordSource for BlockStore {
         self.published(id)
     }
 
+    fn map_at_next_read(&self, id: u64) {
+        self.lock_cache().drop_copy(id);
+    }
+
     fn block_file(&self, id: u64) -> PathBuf {
         block_path(&self.dir, id)
     }
@@ -352,6 +427,10 @@ impl RecordSource for WithPending<'_> {
             Some((_, records)) => Ok(Records::Borrowed(records)),
             None => self.store.records(id),
         }
+    }
+
+    fn map_at_next_read(&self, id: u64) {
+        self.store.map_at_next_read(id);
     }
 
     fn block_file(&self, id: u64) -> PathBuf {

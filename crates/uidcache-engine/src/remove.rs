@@ -74,28 +74,37 @@ pub(crate) fn remove_uids(
             tests::STEPS.with(|s| s.set(s.get() + 1));
             // The transaction's own lookups: a view's would build the read index that the
             // next removal drops, O(slices) per UID.
-            let next = if let UidPosition::InHole { first, last } = tx.position_of_uid(uid)? {
-                // A run of UIDs in one hole shrinks it once per UID: done in bulk.
-                let end = tx.placed_uid_above(uid)?.map_or(b, |n| b.min(n - 1));
-                let stop = shrink_hole(tx, uid, end, (first, last), &mut removed)?;
-                stop.checked_add(1)
-            } else {
-                match tx.remove_uid(uid)? {
-                    Removal::Placed(_) => removed.placed += 1,
-                    Removal::Hole(_) => removed.from_holes += 1,
-                    Removal::Unplaced => removed.unplaced += 1,
-                    // An absent UID lies between adjacent known positions (or outside the
-                    // known ends), so no hole can hold a UID below the next known one:
-                    // skip there. This is what keeps the cost off the ranges' width.
-                    Removal::Absent => {
-                        match known_uid_above(tx, uid)? {
-                            Some(next) => uid = next,
-                            None => break,
-                        }
-                        continue;
-                    }
+            let next = match tx.position_of_uid(uid)? {
+                UidPosition::InHole { first, last } => {
+                    // A run of UIDs in one hole shrinks it once per UID: done in bulk.
+                    let end = tx.placed_uid_above(uid)?.map_or(b, |n| b.min(n - 1));
+                    let stop = shrink_hole(tx, uid, end, (first, last), &mut removed)?;
+                    stop.checked_add(1)
                 }
-                uid.checked_add(1)
+                // Found already: `remove_uid` would look it up once more.
+                UidPosition::Placed(seq) => {
+                    tx.remove_placed(uid, seq)?;
+                    removed.placed += 1;
+                    uid.checked_add(1)
+                }
+                _ => {
+                    match tx.remove_uid(uid)? {
+                        Removal::Placed(_) => removed.placed += 1,
+                        Removal::Hole(_) => removed.from_holes += 1,
+                        Removal::Unplaced => removed.unplaced += 1,
+                        // An absent UID lies between adjacent known positions (or outside the
+                        // known ends), so no hole can hold a UID below the next known one:
+                        // skip there. This is what keeps the cost off the ranges' width.
+                        Removal::Absent => {
+                            match known_uid_above(tx, uid)? {
+                                Some(next) => uid = next,
+                                None => break,
+                            }
+                            continue;
+                        }
+                    }
+                    uid.checked_add(1)
+                }
             };
             match next {
                 Some(next) => uid = next,

@@ -182,24 +182,30 @@ impl SeqIndex {
     /// block's. Blocks of an open transaction (borrowed records) are not remembered: they
     /// are not published yet. A block too short for the slice is not remembered either;
     /// damage is left to the caller's own read, which reports it.
-    pub(crate) fn remember(&self, i: usize, slice: &Slice, records: &Records<'_>) {
+    ///
+    /// Returns whether the records were a copy that this index would have remembered: the
+    /// caller then asks the store to map the block at its next read, which is remembered
+    /// (a pinned copy would hold 32 KiB of heap, a mapping only the pages read).
+    #[must_use]
+    pub(crate) fn remember(&self, i: usize, slice: &Slice, records: &Records<'_>) -> bool {
         if self.pinned.slice(i).is_some()
             || self.remembered.load(Ordering::Relaxed) >= REMEMBERED_LIMIT
         {
-            return;
+            return false;
         }
         let block = match records {
             Records::Mapped(m) => PinnedRecords::new(Arc::clone(m), MappedBlock::records),
             Records::Inline(r) => PinnedRecords::new(Arc::clone(r), Vec::as_slice),
-            // A block's first read is a copy; the next one maps it and is remembered.
-            Records::Borrowed(_) | Records::Copied(_) => return,
+            Records::Borrowed(_) => return false,
+            Records::Copied(_) => return true,
         };
         let Some(records) = block.narrow(slice.first_record as usize, slice.len as usize) else {
-            return;
+            return false;
         };
         if self.pinned.pin(i, slice.seq, records) {
             self.remembered.fetch_add(1, Ordering::Relaxed);
         }
+        false
     }
 }
 
@@ -242,7 +248,7 @@ mod tests {
             assert_eq!(index.record_at(seq), None, "nothing pinned yet");
         }
         for (i, s) in placed.iter().enumerate() {
-            index.remember(i, s, &records);
+            assert!(!index.remember(i, s, &records));
         }
         for seq in 0..seq + 5 {
             let expected = match search(&placed, seq) {

@@ -122,7 +122,9 @@ impl State {
             return Ok(None);
         };
         let records = src.records(s.block)?;
-        index.remember(i, &s, &records);
+        if index.remember(i, &s, &records) {
+            src.map_at_next_read(s.block);
+        }
         let view = s.view_of(records, src)?;
         Ok(view.records().get((seq - s.seq) as usize).copied())
     }
@@ -183,8 +185,8 @@ impl State {
             return Ok(seq_of(found));
         }
         let records = src.records(s.block)?;
-        if let Some(index) = index {
-            index.remember(i, &s, &records);
+        if index.is_some_and(|index| index.remember(i, &s, &records)) {
+            src.map_at_next_read(s.block);
         }
         let records = s.view_of(records, src)?;
         Ok(seq_of(position_within(
@@ -533,7 +535,7 @@ impl State {
 
     fn remove_uid(&mut self, uid: u32, src: &dyn RecordSource) -> Result<()> {
         if let Some(seq) = self.seq_of_uid(uid, src)? {
-            return self.expunge(seq, src);
+            return self.remove_placed_at(seq, src);
         }
         self.drop_unplaced(uid, uid, src)?;
         self.overlay.remove(&uid);
@@ -541,6 +543,12 @@ impl State {
             self.expunge(hole, src)?;
         }
         Ok(())
+    }
+
+    /// `Op::RemoveUid` of a UID placed at `seq`, which the caller has just looked up: the
+    /// same as `apply` of that op, without the lookup.
+    pub(crate) fn remove_placed_at(&mut self, seq: u32, src: &dyn RecordSource) -> Result<()> {
+        self.expunge(seq, src)
     }
 
     fn forget_uid(&mut self, uid: u32, src: &dyn RecordSource) -> Result<()> {

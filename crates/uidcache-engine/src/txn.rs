@@ -4,14 +4,14 @@ use std::ops::RangeInclusive;
 
 use uidcache_format::{HeaderField, Op, Record, FLAGS_UNKNOWN, MODSEQ_UNKNOWN};
 
-use crate::blocks::WithPending;
+use crate::blocks::{RecordSource, WithPending};
 use crate::cache::Cache;
 use crate::error::{Error, ErrorKind, InvalidOp, Result};
 use crate::options::Durability;
 use crate::pending::Pending;
 use crate::remove::Removed;
 use crate::slice::uids_leave_room;
-use crate::state::Meta;
+use crate::state::{Meta, State};
 use crate::view::{UidPosition, View};
 
 /// Commits that learn at most this many new records keep them in the journal frame
@@ -115,6 +115,18 @@ impl<'c> Transaction<'c> {
     }
 
     fn push(&mut self, op: Op) -> Result<()> {
+        self.push_applied(op, |state, op, src| state.apply(op, src))
+    }
+
+    /// [`Transaction::push`] with `apply` in place of `State::apply`: for a caller that has
+    /// already looked up what the op will touch, and whose `apply` has the same effect as
+    /// `State::apply(op)` on the current state (the journal records `op`, and a replay
+    /// applies it the ordinary way).
+    fn push_applied(
+        &mut self,
+        op: Op,
+        apply: impl FnOnce(&mut State, &Op, &dyn RecordSource) -> Result<()>,
+    ) -> Result<()> {
         if self.broken {
             return Err(ErrorKind::Poisoned.into());
         }
@@ -126,7 +138,7 @@ impl<'c> Transaction<'c> {
             Some(t) => t.before(&self.cache.state, &op, &src)?,
             None => None,
         };
-        match self.cache.state.apply(&op, &src) {
+        match apply(&mut self.cache.state, &op, &src) {
             Ok(()) => {
                 self.ops.push(op);
                 if let (Some(t), Some(before)) = (self.cache.tracker.as_mut(), unplaced_before) {
@@ -471,10 +483,23 @@ impl<'c> Transaction<'c> {
         } else {
             Removal::Absent
         };
-        if removal != Removal::Absent {
-            self.push(Op::RemoveUid { uid })?;
+        match removal {
+            Removal::Absent => {}
+            // `State::apply` of this op would look the UID up again (a block read and a
+            // binary search) to find the same sequence number: a VANISHED set after a
+            // reopen spends most of its time on lookups.
+            Removal::Placed(seq) => self.remove_placed(uid, seq)?,
+            _ => self.push(Op::RemoveUid { uid })?,
         }
         Ok(removal)
+    }
+
+    /// [`Transaction::remove_uid`] of `uid`, which the caller has just found placed at `seq`.
+    pub(crate) fn remove_placed(&mut self, uid: u32, seq: u32) -> Result<()> {
+        self.check_open()?;
+        self.push_applied(Op::RemoveUid { uid }, |state, _, src| {
+            state.remove_placed_at(seq, src)
+        })
     }
 
     /// Removes every message whose UID lies in one of `ranges` (an unsolicited `VANISHED`),

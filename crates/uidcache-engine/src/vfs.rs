@@ -31,6 +31,12 @@ pub type LockGuard = Box<dyn Any + Send + Sync>;
 pub trait Vfs: Send + Sync + fmt::Debug {
     /// The whole content of a file.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// The whole content of a file, into `buf` (emptied first), whose allocation a file
+    /// system may reuse: block reads recycle the buffers of copies they no longer keep.
+    fn read_into(&self, path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
+        *buf = self.read(path)?;
+        Ok(())
+    }
     /// Whether a file or directory exists.
     fn exists(&self, path: &Path) -> bool;
     /// Creates a directory and its parents.
@@ -166,15 +172,17 @@ impl NotARegularFile {
 /// device can have side effects: the type is checked before the open (stat), and again on
 /// the open file (fstat), since the name can be replaced in between. `O_NONBLOCK` makes the
 /// open of a FIFO swapped in at that moment return at once, so the second check refuses it
-/// instead of hanging; on a regular file the flag changes nothing.
-pub(crate) fn open_regular(path: &Path) -> io::Result<File> {
+/// instead of hanging; on a regular file the flag changes nothing. Returns the file and
+/// its length, from that fstat.
+pub(crate) fn open_regular(path: &Path) -> io::Result<(File, u64)> {
     NotARegularFile::check(fs::metadata(path)?.file_type())?;
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)?;
-    NotARegularFile::check(file.metadata()?.file_type())?;
-    Ok(file)
+    let meta = file.metadata()?;
+    NotARegularFile::check(meta.file_type())?;
+    Ok((file, meta.len()))
 }
 
 /// The real file system.
@@ -200,8 +208,21 @@ impl VfsFile for StdFile {
 impl Vfs for StdVfs {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         let mut bytes = Vec::new();
-        open_regular(path)?.read_to_end(&mut bytes)?;
+        self.read_into(path, &mut bytes)?;
         Ok(bytes)
+    }
+
+    fn read_into(&self, path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
+        let (file, len) = open_regular(path)?;
+        // The length the open saw sizes the buffer (one byte more, so that the read that
+        // finds the end needs no growth); `File`'s own `read_to_end` would ask the kernel
+        // again (a statx and an lseek, a fifth of a small block's first read). A file that
+        // grew meanwhile is still read to its end.
+        let len = usize::try_from(len).unwrap_or(0);
+        buf.clear();
+        buf.reserve(len.saturating_add(1));
+        (&file).take(u64::MAX).read_to_end(buf)?;
+        Ok(())
     }
 
     fn exists(&self, path: &Path) -> bool {
@@ -262,8 +283,7 @@ impl Vfs for StdVfs {
     }
 
     fn map_block(&self, path: &Path) -> io::Result<Box<dyn BlockBytes>> {
-        let file = open_regular(path)?;
-        let len = file.metadata()?.len();
+        let (file, len) = open_regular(path)?;
         Ok(Box::new(Mapping::map_block_file(&file, len)?))
     }
 

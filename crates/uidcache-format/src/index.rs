@@ -209,24 +209,40 @@ pub fn unplaced_entry_offset(placed: usize, j: usize) -> u64 {
 impl IndexImage {
     /// Encodes the complete index file.
     pub fn encode(&self) -> Vec<u8> {
-        let mut body = Vec::new();
-        body.extend_from_slice(self.placed.as_bytes());
-        body.extend_from_slice(self.unplaced.as_bytes());
-        body.extend_from_slice(self.overlay.as_bytes());
+        // One buffer of the exact size, the body written after room for the header: at
+        // 10M messages a fragmented index is megabytes, and growing a body and then copying
+        // it behind the header cost 2-3 times the bytes in copies and page faults.
+        let atoms: usize = self.atoms.iter().map(|a| 4 + a.len()).sum();
+        let sets: usize = self
+            .flagsets
+            .iter()
+            .map(|s| 4 + s.as_ref().map_or(0, |s| 4 * s.len()))
+            .sum();
+        let body_len = self.placed.as_bytes().len()
+            + self.unplaced.as_bytes().len()
+            + self.overlay.as_bytes().len()
+            + atoms
+            + sets;
+        let mut out = Vec::with_capacity(INDEX_HEADER_SIZE + body_len);
+        out.resize(INDEX_HEADER_SIZE, 0);
+        out.extend_from_slice(self.placed.as_bytes());
+        out.extend_from_slice(self.unplaced.as_bytes());
+        out.extend_from_slice(self.overlay.as_bytes());
         for atom in &self.atoms {
-            body.extend_from_slice(&count_u32(atom.len()).get().to_le_bytes());
-            body.extend_from_slice(atom);
+            out.extend_from_slice(&count_u32(atom.len()).get().to_le_bytes());
+            out.extend_from_slice(atom);
         }
         for set in &self.flagsets {
             let Some(set) = set else {
-                body.extend_from_slice(&FLAGSET_FREE.to_le_bytes());
+                out.extend_from_slice(&FLAGSET_FREE.to_le_bytes());
                 continue;
             };
-            body.extend_from_slice(&count_u32(set.len()).get().to_le_bytes());
+            out.extend_from_slice(&count_u32(set.len()).get().to_le_bytes());
             for id in set {
-                body.extend_from_slice(&id.to_le_bytes());
+                out.extend_from_slice(&id.to_le_bytes());
             }
         }
+        let body = out.get(INDEX_HEADER_SIZE..).unwrap_or_default();
         let mut header = IndexHeader {
             magic: INDEX_MAGIC,
             version: U32::new(version_for(self.cache_id)),
@@ -243,7 +259,7 @@ impl IndexImage {
             atom_count: count_u32(self.atoms.len()),
             flagset_count: count_u32(self.flagsets.len()),
             body_len: U64::new(body.len() as u64),
-            body_crc32: U32::new(crc32(&[&body])),
+            body_crc32: U32::new(crc32(&[body])),
             cache_id: U64::new(self.cache_id),
             header_crc32: U32::new(0),
         };
@@ -252,9 +268,9 @@ impl IndexImage {
             .get(..INDEX_HEADER_CRC_OFFSET)
             .unwrap_or_default();
         header.header_crc32 = U32::new(crc32(&[covered]));
-        let mut out = Vec::with_capacity(INDEX_HEADER_SIZE + body.len());
-        out.extend_from_slice(header.as_bytes());
-        out.extend_from_slice(&body);
+        if let Some(room) = out.get_mut(..INDEX_HEADER_SIZE) {
+            room.copy_from_slice(header.as_bytes());
+        }
         out
     }
 
