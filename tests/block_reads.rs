@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use common::faultfs::FaultVfs;
-use uidcache::{Cache, Durability, OpenOptions, UidPosition};
+use uidcache::{Cache, Durability, OpenOptions, SelectResult, UidPosition};
 
 /// Records per block file (the engine's `MAX_BLOCK_RECORDS`).
 const BLOCK: u32 = 2048;
@@ -175,4 +175,50 @@ fn a_read_index_maps_a_block_at_its_second_read_to_remember_it() {
         answered, MESSAGES as usize,
         "every block read twice is pinned"
     );
+}
+
+#[test]
+fn a_qresync_select_reads_only_the_blocks_of_its_vanished_uids() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("mbox");
+    fill(&dir);
+    let vfs = FaultVfs::new();
+    let mut cache = reopen(&dir, &vfs);
+    // One vanished UID in every fourth block: a SELECT (QRESYNC) reporting them must find
+    // their positions from the slices' UID extents and those blocks alone (a bisection by
+    // position reads a block at each of its steps, nearly every block of the mailbox).
+    let hit: Vec<u32> = (0..BLOCKS).step_by(4).collect();
+    let vanished: Vec<std::ops::RangeInclusive<u32>> = hit
+        .iter()
+        .map(|b| uid_of(b * BLOCK + 100)..=uid_of(b * BLOCK + 100))
+        .collect();
+    let left = MESSAGES - hit.len() as u32;
+    let mut tx = cache.transaction().unwrap();
+    let out = tx
+        .record_select(&SelectResult::new().exists(left).qresync(&vanished))
+        .unwrap();
+    assert_eq!(out.kept, left);
+    let read = uses(&dir, &vfs)
+        .iter()
+        .filter(|(_, r, m)| r + m > 0)
+        .count();
+    assert_eq!(
+        read,
+        hit.len(),
+        "blocks read for {} vanished UIDs",
+        hit.len()
+    );
+    tx.commit().unwrap();
+    let view = cache.view();
+    assert_eq!(view.exists(), Some(left));
+    for b in &hit {
+        let uid = uid_of(b * BLOCK + 100);
+        assert_eq!(view.position_of_uid(uid).unwrap(), UidPosition::Absent);
+        let next = uid_of(b * BLOCK + 101);
+        let shift = hit.iter().filter(|h| *h <= b).count() as u32;
+        assert_eq!(
+            view.position_of_uid(next).unwrap(),
+            UidPosition::Placed(b * BLOCK + 101 - shift)
+        );
+    }
 }

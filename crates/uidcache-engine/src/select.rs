@@ -190,25 +190,21 @@ impl Transaction<'_> {
 
     /// The run of known positions from 1 that a QRESYNC SELECT proves: its length after the
     /// `vanished` UIDs are removed, and the sequence ranges of those UIDs within it
-    /// (ascending, disjoint). Costs a binary search per range, not a walk of the UIDs.
+    /// (ascending, disjoint). Costs a search of the slices' UID extents and one block read
+    /// per range end, not a walk of the UIDs.
     fn proven_prefix(&self, vanished: &[RangeInclusive<u32>]) -> Result<(u32, Vec<(u32, u32)>)> {
         let view = self.view();
         let prefix = match view.segments().first() {
             Some(Segment::Known(1, last)) => *last,
             _ => return Ok((0, Vec::new())),
         };
-        // The UIDs at 1..=prefix ascend, so the first position whose UID is at least `uid`
-        // is found by bisection.
+        // The first position whose UID is at least `uid`, or `prefix + 1`. Placed UIDs
+        // ascend with their positions, so the slices' UID extents find the one block to
+        // search: a bisection by position read a block at each of its ~24 steps (300
+        // expunges at 10M opened 2,500 block files and mapped most of them).
         let first_at_least = |uid: u32| -> Result<u32> {
-            let (mut lo, mut hi) = (1u32, prefix + 1);
-            while lo < hi {
-                let mid = lo + (hi - lo) / 2;
-                match view.message_at(mid)? {
-                    Some(m) if m.uid < uid => lo = mid + 1,
-                    _ => hi = mid,
-                }
-            }
-            Ok(lo)
+            let at = view.state.placed_seq_at_least(uid, &view.src)?;
+            Ok(at.map_or(prefix + 1, |seq| seq.min(prefix + 1)))
         };
         let mut gone: Vec<(u32, u32)> = Vec::new();
         for range in vanished {

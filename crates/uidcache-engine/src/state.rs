@@ -213,6 +213,27 @@ impl State {
         Ok(records.get(k).map(|r| r.uid.get()))
     }
 
+    /// The sequence number of the first placed record whose UID is at least `uid`, found by
+    /// the slices' UID extents and one search in one block (no read index); `None` when
+    /// every placed UID is below it.
+    pub(crate) fn placed_seq_at_least(
+        &self,
+        uid: u32,
+        src: &dyn RecordSource,
+    ) -> Result<Option<u32>> {
+        let i = self.placed.partition_point(|s| s.last_uid < uid);
+        let Some(s) = self.placed.get(i) else {
+            return Ok(None);
+        };
+        if s.first_uid >= uid {
+            return Ok(Some(s.seq));
+        }
+        let records = src.records(s.block)?;
+        let view = s.view_of(records, src)?;
+        let (Ok(k) | Err(k)) = position_within(view.records(), uid, (s.first_uid, s.last_uid));
+        Ok(Some(s.seq + k as u32))
+    }
+
     /// Where an unknown `uid` must lie: the hole between its placed neighbours, if any.
     /// `None` when placed knowledge proves there is no room for it.
     pub(crate) fn hole_for_uid(&self, uid: u32) -> Option<(u32, u32)> {
