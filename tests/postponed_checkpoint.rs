@@ -58,6 +58,9 @@ fn a_nosync_commit_postpones_a_due_checkpoint_while_the_syncer_is_held() {
         .unwrap();
     append(&mut cache, 0, Durability::Durable);
     cache.checkpoint().unwrap();
+    // The checkpoint's directory fsync runs on the syncer: done before the hold, so that
+    // the count read below cannot move unless a held job runs.
+    cache.sync().unwrap();
     vfs.hold_syncer(true);
     let held_at = vfs.syncer_dir_syncs();
 
@@ -83,24 +86,26 @@ fn a_nosync_commit_postpones_a_due_checkpoint_while_the_syncer_is_held() {
         .unwrap();
         cache
     });
-    let (checkpointed, postponed, appends) = report
-        .recv_timeout(HANG)
-        .expect("a NoSync commit waited for the held syncer");
+    let reported = report.recv_timeout(HANG);
+    let syncs_while_held = vfs.syncer_dir_syncs();
+    // Released before any assertion: a failed test must not leave the worker's cache, whose
+    // drop waits for the syncer, waiting for ever on the hold.
+    vfs.hold_syncer(false);
+    let (checkpointed, postponed, appends) =
+        reported.expect("a NoSync commit waited for the held syncer");
+    let mut cache = worker.join().unwrap();
     assert!(postponed > 0, "no checkpoint became due");
     assert_eq!(
         checkpointed, 0,
         "a checkpoint ran while the syncer was held"
     );
     assert_eq!(
-        vfs.syncer_dir_syncs(),
-        held_at,
+        syncs_while_held, held_at,
         "the held job ran before the hold was released"
     );
-    let mut cache = worker.join().unwrap();
 
     // Released: the syncer catches up, and a later commit (one with no block of its own)
     // runs the checkpoint, well before the cap that would make it wait.
-    vfs.hold_syncer(false);
     let checkpoints = cache.stats().checkpoints;
     let mut commits = 0;
     while cache.stats().checkpoints == checkpoints {
