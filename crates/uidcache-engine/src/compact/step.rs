@@ -36,6 +36,10 @@ const CREDIT_MAX: u64 = 64 * MAX_BLOCK_RECORDS as u64;
 /// is due, so that no checkpoint pays for more than this many (plus one commit's steps).
 const UNSYNCED_STEP_BLOCKS: usize = 32;
 
+/// Steps' blocks kept in memory until the next checkpoint (`keep_step_block`), at most, in
+/// journal limits: past this the checkpoint is due, which bounds a writer's memory.
+const STEP_MEMORY_LIMITS: u64 = 4;
+
 /// A step is worth its copying only when what it gains (plan.rs's units, records' worth)
 /// times this is at least the records it copies.
 const GAIN_RATIO: u64 = 4;
@@ -47,9 +51,15 @@ pub(crate) struct Upkeep {
     /// named at open, and every one written since. A checkpoint unlinks those that its
     /// state does not name (FORMAT.md 7.2 step 6) without listing `blocks/`.
     pub(crate) known_blocks: HashSet<u64>,
-    /// Blocks written by steps since the last checkpoint: no frame names them, so only the
-    /// checkpoint that publishes them needs them durable (the syncer fdatasyncs them).
+    /// Blocks made by steps since the last checkpoint: no frame names them, so only the
+    /// checkpoint that publishes them needs their files (the syncer writes them).
     pub(crate) compacted_unsynced: Vec<u64>,
+    /// Record bytes of the blocks steps made since the last checkpoint, which the store
+    /// keeps in memory until it (see `keep_step_block`).
+    pub(crate) step_bytes_in_memory: u64,
+    /// The length of `compacted_unsynced` after its last pruning (see
+    /// `unsynced_step_blocks`): it is pruned again only once it has grown past that.
+    pub(crate) unsynced_pruned: usize,
     /// This writer wrote a file or checkpointed since its open (a drop may then not put
     /// back a `clean` marker the open trusted).
     pub(crate) touched: bool,
@@ -146,15 +156,21 @@ impl Cache {
     /// named by nothing durable and costs no fsync (FORMAT.md 7.2 step 0), so it is dropped
     /// from the count: steps that keep rewriting the same tail (small appends) would
     /// otherwise make a checkpoint due every `UNSYNCED_STEP_BLOCKS` steps for nothing.
-    /// The O(slices) pass runs only once the list is that long, as often as a step's.
+    /// The O(slices) pass runs only once the list is that long and has grown since it was
+    /// last pruned (only a step adds to it), so at most once per step: while a due
+    /// checkpoint is postponed, every commit asks again, and a pass per commit was most of
+    /// an expunge storm's time. A block that stops being named without a step (its last
+    /// records expunged) is counted until the next pruning: the checkpoint is due early,
+    /// never late.
     fn unsynced_step_blocks(&mut self) -> usize {
-        if self.upkeep.compacted_unsynced.len() >= UNSYNCED_STEP_BLOCKS {
+        let upkeep = &mut self.upkeep;
+        let len = upkeep.compacted_unsynced.len();
+        if len >= UNSYNCED_STEP_BLOCKS && len > upkeep.unsynced_pruned {
             let named = self.state.live_blocks();
-            self.upkeep
-                .compacted_unsynced
-                .retain(|id| named.contains(id));
+            upkeep.compacted_unsynced.retain(|id| named.contains(id));
+            upkeep.unsynced_pruned = upkeep.compacted_unsynced.len();
         }
-        self.upkeep.compacted_unsynced.len()
+        upkeep.compacted_unsynced.len()
     }
 
     /// About what the next checkpoint's index will weigh (entries, overlay, flag tables).
@@ -181,7 +197,10 @@ impl Cache {
             full: false,
         };
         let blocks = self.block_use();
-        if self.dead_bytes(&blocks) > self.options.journal_limit {
+        let limit = self.options.journal_limit;
+        if self.dead_bytes(&blocks) > limit
+            || self.upkeep.step_bytes_in_memory > STEP_MEMORY_LIMITS.saturating_mul(limit)
+        {
             self.upkeep.checkpoint_due = true;
         }
         let mut groups = self.groups(true, policy, &blocks);
@@ -216,6 +235,25 @@ impl Cache {
         let stats = self.replace_groups(&placed, &unplaced, None, false)?;
         self.stats.compactions += 1;
         Ok(stats)
+    }
+
+    /// Makes a step's new block `id` part of the layout without writing its file: the store
+    /// serves its records from memory, as it does an inline block's, and the syncer writes
+    /// and fdatasyncs the file once the block has lived a few commits, or before the
+    /// checkpoint that publishes it (FORMAT.md 7.4, 11.5). Creating a file was most of a
+    /// step's time (a new inode each), and a block that a later step replaces first never
+    /// gets one. Nothing durable names the block before that checkpoint, so a crash loses
+    /// only the step's work, and a file the syncer wrote is an orphan the next open unlinks.
+    pub(super) fn keep_step_block(&mut self, id: u64, records: Vec<uidcache_format::Record>) {
+        let count = records.len() as u64;
+        self.upkeep.block_len.insert(id, count);
+        self.upkeep.compacted_unsynced.push(id);
+        self.upkeep.step_bytes_in_memory = self
+            .upkeep
+            .step_bytes_in_memory
+            .saturating_add(count * uidcache_format::RECORD_SIZE as u64);
+        let records = self.store.register_inline(id, records);
+        self.write_inline_later(id, records);
     }
 
     /// Disk space (whole pages) of the block files that no slice uses any more and that wait
