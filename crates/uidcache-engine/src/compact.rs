@@ -13,8 +13,8 @@ use crate::cache::Cache;
 use crate::dirfs::BLOCKS_DIR;
 use crate::error::Result;
 use plan::{Group, Policy};
-pub(crate) use step::Upkeep;
-pub use step::{STEP_CREDIT_PER_CHANGE, STEP_MAX_RECORDS};
+pub(crate) use step::{Change, Upkeep};
+pub use step::{STEP_CREDIT_PER_CHANGE, STEP_CREDIT_PER_REMOVAL, STEP_MAX_RECORDS};
 
 /// Slices shorter than this are merged with contiguous neighbours by compaction.
 pub const MIN_SLICE_RECORDS: u32 = (MAX_BLOCK_RECORDS / 4) as u32;

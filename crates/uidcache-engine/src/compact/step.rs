@@ -11,10 +11,44 @@ use crate::blocks::MAX_BLOCK_RECORDS;
 use crate::cache::Cache;
 use crate::error::Result;
 
-/// Records of compaction a commit earns per op: enough to keep up with what an op can have
-/// fragmented (an expunge kills one record and adds at most one slice, and a block is
-/// rewritten once it holds about eight slices: 2,048 records copied per seven splits).
+/// Records of compaction a commit earns per op that can fragment the layout (other than a
+/// one-record removal): enough to keep up with what such an op can have fragmented (a
+/// range removal or a learn adds a slice and may leave a sparse block).
 pub const STEP_CREDIT_PER_CHANGE: u64 = 64;
+
+/// Records of compaction a commit earns per one-record removal (`Expunge`, `RemoveUid`,
+/// `ForgetUid`). Such an op costs the layout one dead 16-byte record and at most one more
+/// index entry (32 bytes), nothing else. With this credit the steps keep up once the
+/// densest runs hold about `2048 / 32 + 1` slices per block's worth of records (a step
+/// copies a block's worth to save that many entries): the index settles at about one entry
+/// per 32 live records or fewer (1 byte per 16-byte record), where 64 settled at about one
+/// per 62. The disk bound stays as it was (a block still goes once it is half dead), and an
+/// expunge storm pays half the copying, step blocks and checkpoints. Less credit (16 was
+/// measured) saves more copying but makes every later op slower: an expunge moves a third
+/// of the index entries in memory, and they grow (BENCHMARKS.md, "Cheaper expunge
+/// storms").
+pub const STEP_CREDIT_PER_REMOVAL: u64 = 32;
+
+/// What one commit changed, for the credit it earns.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Change {
+    /// Ops that can fragment the layout, other than one-record removals.
+    pub(crate) ops: u64,
+    /// One-record removals.
+    pub(crate) removals: u64,
+    /// Records learned.
+    pub(crate) records: u64,
+}
+
+impl Change {
+    /// The compaction credit this change earns, in records.
+    fn credit(&self) -> u64 {
+        self.ops
+            .saturating_mul(STEP_CREDIT_PER_CHANGE)
+            .saturating_add(self.removals.saturating_mul(STEP_CREDIT_PER_REMOVAL))
+            .saturating_add(self.records.saturating_mul(STEP_CREDIT_PER_RECORD))
+    }
+}
 
 /// Records of compaction a commit earns per record it learned: its records arrive as one
 /// short slice, which merging copies a few times before it is part of a full block.
@@ -25,8 +59,10 @@ const STEP_CREDIT_PER_RECORD: u64 = 4;
 pub const STEP_MAX_RECORDS: u64 = 8 * MAX_BLOCK_RECORDS as u64;
 
 /// Credit a step waits for before it looks for work: looking means a pass over the index in
-/// memory (O(slices)), paid once per this many records of credit.
-const STEP_MIN_CREDIT: u64 = MAX_BLOCK_RECORDS as u64;
+/// memory (O(slices), with hash maps of the blocks), paid once per this many records of
+/// credit. Four blocks' worth: in a storm of one-expunge commits the passes, not the copying,
+/// were most of a step's time, and one pass per block copied was four times as many.
+const STEP_MIN_CREDIT: u64 = 4 * MAX_BLOCK_RECORDS as u64;
 
 /// Credit saved for later steps, at most (so that a long quiet history does not buy one
 /// long step: each step is capped at `STEP_MAX_RECORDS` anyway).
@@ -109,7 +145,7 @@ impl Cache {
             || self.upkeep.postponed > 0
     }
 
-    /// Runs after every commit of `ops` ops that learned `records` records: earns and
+    /// Runs after every commit that made `change`: earns and
     /// spends compaction credit (with `auto_compact`), then checkpoints when
     /// [`Cache::checkpoint_follows`] said so before the commit's frame, unless a
     /// non-durable commit may postpone it ([`Cache::postpone_checkpoint`]). What this
@@ -118,7 +154,7 @@ impl Cache {
     /// the checkpoint to wait for, and their dead ones more disk until it runs.
     pub(crate) fn after_commit(
         &mut self,
-        (ops, records): (u64, u64),
+        change: Change,
         checkpoint: bool,
         durable: bool,
     ) -> Result<()> {
@@ -126,9 +162,7 @@ impl Cache {
             return self.hand_over_old_blocks();
         }
         if self.options.auto_compact {
-            let earned = ops
-                .saturating_mul(STEP_CREDIT_PER_CHANGE)
-                .saturating_add(records.saturating_mul(STEP_CREDIT_PER_RECORD));
+            let earned = change.credit();
             self.upkeep.credit = self.upkeep.credit.saturating_add(earned).min(CREDIT_MAX);
             if self.upkeep.credit >= STEP_MIN_CREDIT {
                 let budget = self
