@@ -47,8 +47,8 @@ fn every_uid(cache: &Cache) -> Vec<u32> {
     placed.iter().map(|(_, m)| m.uid).collect()
 }
 
-/// Credit a step waits for (`STEP_MIN_CREDIT` in the engine: four full blocks' worth).
-const STEP_MIN_CREDIT: u64 = 4 * 2048;
+/// Credit a step waits for (`STEP_MIN_CREDIT` in the engine: a full block's worth).
+const STEP_MIN_CREDIT: u64 = 2048;
 
 /// A filled cache (NoSync, no automatic steps) whose blocks `count` random expunges, in
 /// one commit, split many times over; with the generator and the message count after.
@@ -81,8 +81,8 @@ fn expunge_one_by_one(cache: &mut Cache, rng: &mut Rng, exists: &mut u32, count:
 
 /// On a layout with plenty of short slices to merge, one-expunge commits earn
 /// `STEP_CREDIT_PER_REMOVAL` records each: the first step runs at the commit whose credit
-/// reaches `STEP_MIN_CREDIT` (the 256th), not earlier as it did at 64 records per op (the
-/// 128th), and over a long storm the steps copy no more than the commits earned.
+/// reaches `STEP_MIN_CREDIT` (the 64th), not earlier as it did at 64 records per op (the
+/// 32nd), and over a long storm the steps copy no more than the commits earned.
 #[test]
 fn a_one_expunge_storm_earns_the_removal_credit_only() {
     let dir = tempfile::tempdir().unwrap();

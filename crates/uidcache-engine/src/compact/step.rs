@@ -59,10 +59,10 @@ const STEP_CREDIT_PER_RECORD: u64 = 4;
 pub const STEP_MAX_RECORDS: u64 = 8 * MAX_BLOCK_RECORDS as u64;
 
 /// Credit a step waits for before it looks for work: looking means a pass over the index in
-/// memory (O(slices), with hash maps of the blocks), paid once per this many records of
-/// credit. Four blocks' worth: in a storm of one-expunge commits the passes, not the copying,
-/// were most of a step's time, and one pass per block copied was four times as many.
-const STEP_MIN_CREDIT: u64 = 4 * MAX_BLOCK_RECORDS as u64;
+/// memory (O(slices)), paid once per this many records of credit. (Four blocks' worth halved
+/// the passes of an expunge storm, but the durable appends that followed it in the bench
+/// had twice the p99.9: BENCHMARKS.md, "Cheaper expunge storms".)
+const STEP_MIN_CREDIT: u64 = MAX_BLOCK_RECORDS as u64;
 
 /// Credit saved for later steps, at most (so that a long quiet history does not buy one
 /// long step: each step is capped at `STEP_MAX_RECORDS` anyway).
