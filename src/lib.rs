@@ -60,7 +60,7 @@ pub use uidcache_engine::{
     QresyncParam, Removal, Removed, Result, Segment, SelectOutcome, SelectResult, StaleSnapshot,
     Stats, TrackedChanges, Transaction, UidPosition, UidSet, UnknownFlags, Update, View, MAX_FLAGS,
     MAX_FLAG_BYTES, MAX_HOLE_REMOVALS, MAX_MESSAGES, PENDING_BLOCKS_IN_MEMORY,
-    STEP_CREDIT_PER_CHANGE, STEP_MAX_RECORDS,
+    STEP_CREDIT_PER_CHANGE, STEP_CREDIT_PER_REMOVAL, STEP_MAX_RECORDS,
 };
 // `ErrorKind::Corrupt` carries these: what is wrong with a file, and where.
 pub use uidcache_format::{FormatError, FormatErrorKind};

@@ -13,8 +13,8 @@ use crate::cache::Cache;
 use crate::dirfs::BLOCKS_DIR;
 use crate::error::Result;
 use plan::{Group, Policy};
-pub(crate) use step::Upkeep;
-pub use step::{STEP_CREDIT_PER_CHANGE, STEP_MAX_RECORDS};
+pub(crate) use step::{Change, Upkeep};
+pub use step::{STEP_CREDIT_PER_CHANGE, STEP_CREDIT_PER_REMOVAL, STEP_MAX_RECORDS};
 
 /// Slices shorter than this are merged with contiguous neighbours by compaction.
 pub const MIN_SLICE_RECORDS: u32 = (MAX_BLOCK_RECORDS / 4) as u32;
@@ -84,8 +84,9 @@ impl Cache {
 
     /// Copies the chosen runs of the placed and unplaced lists into new blocks, and makes
     /// the state use them. `durable` (a full compaction, whose checkpoint follows): fold the
-    /// overlay entries they carry, and fdatasync each block and `blocks/` now; otherwise (a
-    /// step) no folding, and the next checkpoint syncs them before its index names them.
+    /// overlay entries they carry, and write and fdatasync each block and `blocks/` now;
+    /// otherwise (a step) no folding, and the blocks stay in memory for the syncer to write
+    /// out before the next checkpoint's index names them ([`Cache::keep_step_block`]).
     fn replace_groups(
         &mut self,
         placed: &[Group],
@@ -112,17 +113,18 @@ impl Cache {
             self.state.cache_id = id;
             self.store.set_cache_id(id);
         }
-        for (id, records) in &new_blocks {
-            self.write_block_file(*id, records, durable)?;
-            if !durable {
-                self.upkeep.compacted_unsynced.push(*id);
-                self.sync_step_block_later(*id);
-            }
+        let written = new_blocks.last().map(|(id, _)| *id);
+        for (id, records) in new_blocks {
             stats.blocks_written += 1;
             stats.records_rewritten += records.len() as u64;
             self.stats.compacted_records += records.len() as u64;
+            if durable {
+                self.write_block_file(id, &records, true)?;
+            } else {
+                self.keep_step_block(id, records);
+            }
         }
-        if durable && !new_blocks.is_empty() {
+        if durable && written.is_some() {
             self.fs.sync_dir(&self.dir.join(BLOCKS_DIR))?;
         }
         if !placed.is_empty() {
@@ -131,7 +133,7 @@ impl Cache {
         if !unplaced.is_empty() {
             self.state.unplaced = new_unplaced;
         }
-        if let Some((last, _)) = new_blocks.last() {
+        if let Some(last) = written {
             self.state.next_block_id = self.state.next_block_id.max(last + 1);
         }
         for uid in folded {

@@ -83,7 +83,9 @@ mod view;
 mod walked;
 
 pub use cache::{Cache, LayoutInfo, Stats};
-pub use compact::{CompactStats, STEP_CREDIT_PER_CHANGE, STEP_MAX_RECORDS};
+pub use compact::{
+    CompactStats, STEP_CREDIT_PER_CHANGE, STEP_CREDIT_PER_REMOVAL, STEP_MAX_RECORDS,
+};
 pub use error::{Error, ErrorKind, FlagTableError, InvalidOp, Invariant, Result};
 pub use flags::{check_flag_list, FlagSetId, MAX_FLAGS, MAX_FLAG_BYTES};
 pub use gaps::{Holes, UnknownFlags};

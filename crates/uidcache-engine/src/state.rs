@@ -2,11 +2,12 @@
 //! it. A transaction and journal replay both go through `apply`, so what a commit did and
 //! what recovery redoes cannot differ.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 
 use uidcache_format::{HeaderField, Op, Record, FLAGS_UNKNOWN, MODSEQ_UNKNOWN};
 
-use crate::blocks::{BlockStore, RecordSource};
+use crate::blocks::{BlockStore, IdHasher, RecordSource};
 use crate::error::{ErrorKind, InvalidOp, Invariant, Result};
 use crate::flags::FlagTable;
 use crate::placed::Placed;
@@ -70,6 +71,14 @@ pub(crate) struct State {
     pub(crate) cache_id: u64,
 }
 
+/// A set of block IDs, hashed by `IdHasher` (a multiply): the sets of every block the
+/// layout uses are built often (steps, checkpoints, the syncer's hand-over), and SipHash
+/// made them most of a small commit's time in an expunge storm.
+pub(crate) type IdSet = HashSet<u64, BuildHasherDefault<IdHasher>>;
+
+/// A map keyed by block ID, hashed as [`IdSet`].
+pub(crate) type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+
 fn out_of_range(seq: u64, exists: u32) -> InvalidOp {
     InvalidOp::SeqOutOfRange { seq, exists }
 }
@@ -80,7 +89,7 @@ impl State {
     }
 
     /// The blocks that placed or unplaced slices use.
-    pub(crate) fn live_blocks(&self) -> std::collections::HashSet<u64> {
+    pub(crate) fn live_blocks(&self) -> IdSet {
         self.placed
             .iter()
             .chain(&self.unplaced)

@@ -575,21 +575,24 @@ impl<'c> Transaction<'c> {
         }
         // What the commit changed, which sets what compaction it pays for.
         // Flag, header and flag-table ops fragment nothing (the overlay is not a step's
-        // business, FORMAT.md 11.5), so they earn no compaction credit.
-        let fragmenting = self
-            .ops
-            .iter()
-            .filter(|op| {
-                !matches!(
-                    op,
-                    Op::SetMeta { .. }
-                        | Op::SetHeader { .. }
-                        | Op::DefineAtom { .. }
-                        | Op::DefineFlagSet { .. }
-                )
-            })
-            .count();
-        let change = (fragmenting as u64, self.pending.records() as u64);
+        // business, FORMAT.md 11.5), so they earn no compaction credit; a one-record
+        // removal earns less than the others (see `STEP_CREDIT_PER_REMOVAL`).
+        let mut change = crate::compact::Change {
+            records: self.pending.records() as u64,
+            ..Default::default()
+        };
+        for op in &self.ops {
+            match op {
+                Op::SetMeta { .. }
+                | Op::SetHeader { .. }
+                | Op::DefineAtom { .. }
+                | Op::DefineFlagSet { .. } => {}
+                Op::Expunge { .. } | Op::RemoveUid { .. } | Op::ForgetUid { .. } => {
+                    change.removals += 1;
+                }
+                _ => change.ops += 1,
+            }
+        }
         let checkpoint = match self.publish(durable) {
             Ok(checkpoint) => checkpoint,
             Err(e) => return Err(self.cache.poison(e)),

@@ -1,7 +1,7 @@
 //! What the writer hands to its background syncer (`crate::syncer`, FORMAT.md 7.4), and
-//! when: a block that a checkpoint will need durable (a compaction step's block, an inline
-//! block that must become a file) is handed over once it has lived `SYNC_AGE` commits and
-//! is still in use. Most such blocks die young (the next steps merge a short slice again
+//! when: a block that a checkpoint will need as a durable file (an inline block, whether a
+//! journal frame carries it or a compaction step made it) is handed over once it has lived
+//! `SYNC_AGE` commits and is still in use. Most such blocks die young (the next steps merge a short slice again
 //! and again until its block is full), and syncing them would cost the disk fsyncs for
 //! nothing, which the committing thread's own fsyncs then queue behind. The checkpoint hands
 //! over the young ones that are still in use and waits for the syncer.
@@ -31,29 +31,19 @@ pub(crate) struct Candidate {
     id: u64,
     /// The commit count when it was created.
     born: u64,
-    /// An inline block's records (the syncer writes its file); `None`: a step block's file
-    /// exists and wants an fdatasync.
-    records: Option<Arc<Vec<Record>>>,
+    /// Its records: the syncer writes its file.
+    records: Arc<Vec<Record>>,
 }
 
 impl Cache {
-    /// Inline block `id` (whose records a journal frame carries) must become a durable file
-    /// before the checkpoint that replaces that frame.
+    /// Inline block `id` (whose records a journal frame carries, or a compaction step made)
+    /// must become a durable file before the checkpoint that replaces that frame or
+    /// publishes that step.
     pub(crate) fn write_inline_later(&mut self, id: u64, records: Arc<Vec<Record>>) {
         self.upkeep.candidates.push(Candidate {
             id,
             born: self.stats.commits,
-            records: Some(records),
-        });
-    }
-
-    /// Compaction step block `id`, written without fdatasync, must be durable before the
-    /// checkpoint that publishes it.
-    pub(crate) fn sync_step_block_later(&mut self, id: u64) {
-        self.upkeep.candidates.push(Candidate {
-            id,
-            born: self.stats.commits,
-            records: None,
+            records,
         });
     }
 
@@ -134,7 +124,7 @@ impl Cache {
                 all.push(Candidate {
                     id,
                     born: 0,
-                    records: Some(records),
+                    records,
                 });
             }
         }
@@ -151,22 +141,17 @@ impl Cache {
             if !named.contains(&c.id) {
                 continue;
             }
-            let job = match c.records {
-                Some(records) => {
-                    // A marker this writer created (none of an open's: the syncer removes
-                    // that one before any job queued after it) goes first, durably.
-                    if self.writer.as_ref().is_some_and(|w| w.clean_marker) {
-                        self.leave_clean()?;
-                    }
-                    // Known before the write: a dead one is unlinked at a checkpoint too.
-                    self.upkeep.wrote(c.id, records.len());
-                    Job::Write {
-                        id: c.id,
-                        records,
-                        cache_id,
-                    }
-                }
-                None => Job::Sync(c.id),
+            // A marker this writer created (none of an open's: the syncer removes that one
+            // before any job queued after it) goes first, durably.
+            if self.writer.as_ref().is_some_and(|w| w.clean_marker) {
+                self.leave_clean()?;
+            }
+            // Known before the write: a dead one is unlinked at a checkpoint too.
+            self.upkeep.wrote(c.id, c.records.len());
+            let job = Job::Write {
+                id: c.id,
+                records: c.records,
+                cache_id,
             };
             if let Some(writer) = self.writer.as_mut() {
                 writer.syncer.submit(job, false)?;

@@ -38,6 +38,8 @@ impl Cache {
         // From here on the index may name the steps' blocks: a drop after a failure must
         // not unlink them as unpublished.
         self.upkeep.compacted_unsynced.clear();
+        self.upkeep.unsynced_pruned = 0;
+        self.upkeep.step_bytes_in_memory = 0;
         self.collect_flags()?;
         let generation = self.generation + 1;
         let image = to_image(&self.state, generation);
@@ -177,6 +179,11 @@ impl Cache {
             self.upkeep.known_blocks.remove(&id);
             self.upkeep.block_len.remove(&id);
         }
+        // A step's block that died before the syncer wrote it never became a known file.
+        let known = &self.upkeep.known_blocks;
+        self.upkeep
+            .block_len
+            .retain(|id, _| known.contains(id) || live.contains(id));
         Ok(())
     }
 

@@ -2,8 +2,6 @@
 //! chosen ones (FORMAT.md 11.5). A full compaction takes every run; a step takes the runs
 //! that gain most per record copied, up to its budget.
 
-use std::collections::{HashMap, HashSet};
-
 use uidcache_format::{Record, BLOCK_HEADER_SIZE, FLAGS_UNKNOWN, RECORD_SIZE};
 
 use super::MIN_SLICE_RECORDS;
@@ -12,7 +10,7 @@ use crate::cache::Cache;
 use crate::dirfs::block_path;
 use crate::error::Result;
 use crate::slice::Slice;
-use crate::state::Meta;
+use crate::state::{IdMap, IdSet, Meta};
 
 /// What a rewrite gains, in records' worth: a dead record freed is 1, an overlay entry
 /// folded is `OVERLAY_GAIN` (it costs 16 bytes of every checkpoint until folded), an index
@@ -25,8 +23,8 @@ const FILE_GAIN: u64 = 256;
 /// What the slices say about the blocks they use: live records per block, and the dead
 /// records of sparse blocks (fewer than half of their records still referenced).
 pub(super) struct BlockUse {
-    pub(super) live: HashMap<u64, u64>,
-    pub(super) sparse: HashMap<u64, u64>,
+    pub(super) live: IdMap<u64>,
+    pub(super) sparse: IdMap<u64>,
 }
 
 /// A run of adjacent slices of one list (`placed` or not), `start..end`, to rewrite as one.
@@ -54,11 +52,11 @@ impl Cache {
     /// per handle (from its writer or one `stat`), and only for blocks with fewer live
     /// records than half a full block: no other block can be sparse.
     pub(super) fn block_use(&mut self) -> BlockUse {
-        let mut live: HashMap<u64, u64> = HashMap::new();
+        let mut live: IdMap<u64> = IdMap::default();
         for s in self.state.placed.iter().chain(&self.state.unplaced) {
             *live.entry(s.block).or_default() += u64::from(s.len);
         }
-        let mut sparse = HashMap::new();
+        let mut sparse = IdMap::default();
         for (id, used) in &live {
             if used * 2 >= MAX_BLOCK_RECORDS as u64 {
                 continue;
@@ -243,7 +241,7 @@ fn gain(group: &[Slice], folded: u64, blocks: &BlockUse) -> u64 {
     let records: u64 = group.iter().map(|s| u64::from(s.len)).sum();
     let new_blocks = records.div_ceil(MAX_BLOCK_RECORDS as u64).max(1);
     let mut dead = 0;
-    let mut whole: HashSet<u64> = HashSet::new();
+    let mut whole = IdSet::default();
     for s in group {
         let live = blocks.live.get(&s.block).copied().unwrap_or(0).max(1);
         if let Some(d) = blocks.sparse.get(&s.block) {

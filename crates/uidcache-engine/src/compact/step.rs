@@ -11,10 +11,44 @@ use crate::blocks::MAX_BLOCK_RECORDS;
 use crate::cache::Cache;
 use crate::error::Result;
 
-/// Records of compaction a commit earns per op: enough to keep up with what an op can have
-/// fragmented (an expunge kills one record and adds at most one slice, and a block is
-/// rewritten once it holds about eight slices: 2,048 records copied per seven splits).
+/// Records of compaction a commit earns per op that can fragment the layout (other than a
+/// one-record removal): enough to keep up with what such an op can have fragmented (a
+/// range removal or a learn adds a slice and may leave a sparse block).
 pub const STEP_CREDIT_PER_CHANGE: u64 = 64;
+
+/// Records of compaction a commit earns per one-record removal (`Expunge`, `RemoveUid`,
+/// `ForgetUid`). Such an op costs the layout one dead 16-byte record and at most one more
+/// index entry (32 bytes), nothing else. With this credit the steps keep up once the
+/// densest runs hold about `2048 / 32 + 1` slices per block's worth of records (a step
+/// copies a block's worth to save that many entries): the index settles at about one entry
+/// per 32 live records or fewer (1 byte per 16-byte record), where 64 settled at about one
+/// per 62. The disk bound stays as it was (a block still goes once it is half dead), and an
+/// expunge storm pays half the copying, step blocks and checkpoints. Less credit (16 was
+/// measured) saves more copying but makes every later op slower: an expunge moves a third
+/// of the index entries in memory, and they grow (BENCHMARKS.md, "Cheaper expunge
+/// storms").
+pub const STEP_CREDIT_PER_REMOVAL: u64 = 32;
+
+/// What one commit changed, for the credit it earns.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Change {
+    /// Ops that can fragment the layout, other than one-record removals.
+    pub(crate) ops: u64,
+    /// One-record removals.
+    pub(crate) removals: u64,
+    /// Records learned.
+    pub(crate) records: u64,
+}
+
+impl Change {
+    /// The compaction credit this change earns, in records.
+    fn credit(&self) -> u64 {
+        self.ops
+            .saturating_mul(STEP_CREDIT_PER_CHANGE)
+            .saturating_add(self.removals.saturating_mul(STEP_CREDIT_PER_REMOVAL))
+            .saturating_add(self.records.saturating_mul(STEP_CREDIT_PER_RECORD))
+    }
+}
 
 /// Records of compaction a commit earns per record it learned: its records arrive as one
 /// short slice, which merging copies a few times before it is part of a full block.
@@ -25,7 +59,9 @@ const STEP_CREDIT_PER_RECORD: u64 = 4;
 pub const STEP_MAX_RECORDS: u64 = 8 * MAX_BLOCK_RECORDS as u64;
 
 /// Credit a step waits for before it looks for work: looking means a pass over the index in
-/// memory (O(slices)), paid once per this many records of credit.
+/// memory (O(slices)), paid once per this many records of credit. (Four blocks' worth halved
+/// the passes of an expunge storm, but the durable appends that followed it in the bench
+/// had twice the p99.9: BENCHMARKS.md, "Cheaper expunge storms".)
 const STEP_MIN_CREDIT: u64 = MAX_BLOCK_RECORDS as u64;
 
 /// Credit saved for later steps, at most (so that a long quiet history does not buy one
@@ -35,6 +71,10 @@ const CREDIT_MAX: u64 = 64 * MAX_BLOCK_RECORDS as u64;
 /// Step blocks waiting for a checkpoint's fdatasync, at most: past this many the checkpoint
 /// is due, so that no checkpoint pays for more than this many (plus one commit's steps).
 const UNSYNCED_STEP_BLOCKS: usize = 32;
+
+/// Steps' blocks kept in memory until the next checkpoint (`keep_step_block`), at most, in
+/// journal limits: past this the checkpoint is due, which bounds a writer's memory.
+const STEP_MEMORY_LIMITS: u64 = 4;
 
 /// A step is worth its copying only when what it gains (plan.rs's units, records' worth)
 /// times this is at least the records it copies.
@@ -47,9 +87,15 @@ pub(crate) struct Upkeep {
     /// named at open, and every one written since. A checkpoint unlinks those that its
     /// state does not name (FORMAT.md 7.2 step 6) without listing `blocks/`.
     pub(crate) known_blocks: HashSet<u64>,
-    /// Blocks written by steps since the last checkpoint: no frame names them, so only the
-    /// checkpoint that publishes them needs them durable (the syncer fdatasyncs them).
+    /// Blocks made by steps since the last checkpoint: no frame names them, so only the
+    /// checkpoint that publishes them needs their files (the syncer writes them).
     pub(crate) compacted_unsynced: Vec<u64>,
+    /// Record bytes of the blocks steps made since the last checkpoint, which the store
+    /// keeps in memory until it (see `keep_step_block`).
+    pub(crate) step_bytes_in_memory: u64,
+    /// The length of `compacted_unsynced` after its last pruning (see
+    /// `unsynced_step_blocks`): it is pruned again only once it has grown past that.
+    pub(crate) unsynced_pruned: usize,
     /// This writer wrote a file or checkpointed since its open (a drop may then not put
     /// back a `clean` marker the open trusted).
     pub(crate) touched: bool,
@@ -99,7 +145,7 @@ impl Cache {
             || self.upkeep.postponed > 0
     }
 
-    /// Runs after every commit of `ops` ops that learned `records` records: earns and
+    /// Runs after every commit that made `change`: earns and
     /// spends compaction credit (with `auto_compact`), then checkpoints when
     /// [`Cache::checkpoint_follows`] said so before the commit's frame, unless a
     /// non-durable commit may postpone it ([`Cache::postpone_checkpoint`]). What this
@@ -108,7 +154,7 @@ impl Cache {
     /// the checkpoint to wait for, and their dead ones more disk until it runs.
     pub(crate) fn after_commit(
         &mut self,
-        (ops, records): (u64, u64),
+        change: Change,
         checkpoint: bool,
         durable: bool,
     ) -> Result<()> {
@@ -116,9 +162,7 @@ impl Cache {
             return self.hand_over_old_blocks();
         }
         if self.options.auto_compact {
-            let earned = ops
-                .saturating_mul(STEP_CREDIT_PER_CHANGE)
-                .saturating_add(records.saturating_mul(STEP_CREDIT_PER_RECORD));
+            let earned = change.credit();
             self.upkeep.credit = self.upkeep.credit.saturating_add(earned).min(CREDIT_MAX);
             if self.upkeep.credit >= STEP_MIN_CREDIT {
                 let budget = self
@@ -146,15 +190,21 @@ impl Cache {
     /// named by nothing durable and costs no fsync (FORMAT.md 7.2 step 0), so it is dropped
     /// from the count: steps that keep rewriting the same tail (small appends) would
     /// otherwise make a checkpoint due every `UNSYNCED_STEP_BLOCKS` steps for nothing.
-    /// The O(slices) pass runs only once the list is that long, as often as a step's.
+    /// The O(slices) pass runs only once the list is that long and has grown since it was
+    /// last pruned (only a step adds to it), so at most once per step: while a due
+    /// checkpoint is postponed, every commit asks again, and a pass per commit was most of
+    /// an expunge storm's time. A block that stops being named without a step (its last
+    /// records expunged) is counted until the next pruning: the checkpoint is due early,
+    /// never late.
     fn unsynced_step_blocks(&mut self) -> usize {
-        if self.upkeep.compacted_unsynced.len() >= UNSYNCED_STEP_BLOCKS {
+        let upkeep = &mut self.upkeep;
+        let len = upkeep.compacted_unsynced.len();
+        if len >= UNSYNCED_STEP_BLOCKS && len > upkeep.unsynced_pruned {
             let named = self.state.live_blocks();
-            self.upkeep
-                .compacted_unsynced
-                .retain(|id| named.contains(id));
+            upkeep.compacted_unsynced.retain(|id| named.contains(id));
+            upkeep.unsynced_pruned = upkeep.compacted_unsynced.len();
         }
-        self.upkeep.compacted_unsynced.len()
+        upkeep.compacted_unsynced.len()
     }
 
     /// About what the next checkpoint's index will weigh (entries, overlay, flag tables).
@@ -181,7 +231,10 @@ impl Cache {
             full: false,
         };
         let blocks = self.block_use();
-        if self.dead_bytes(&blocks) > self.options.journal_limit {
+        let limit = self.options.journal_limit;
+        if self.dead_bytes(&blocks) > limit
+            || self.upkeep.step_bytes_in_memory > STEP_MEMORY_LIMITS.saturating_mul(limit)
+        {
             self.upkeep.checkpoint_due = true;
         }
         let mut groups = self.groups(true, policy, &blocks);
@@ -216,6 +269,25 @@ impl Cache {
         let stats = self.replace_groups(&placed, &unplaced, None, false)?;
         self.stats.compactions += 1;
         Ok(stats)
+    }
+
+    /// Makes a step's new block `id` part of the layout without writing its file: the store
+    /// serves its records from memory, as it does an inline block's, and the syncer writes
+    /// and fdatasyncs the file once the block has lived a few commits, or before the
+    /// checkpoint that publishes it (FORMAT.md 7.4, 11.5). Creating a file was most of a
+    /// step's time (a new inode each), and a block that a later step replaces first never
+    /// gets one. Nothing durable names the block before that checkpoint, so a crash loses
+    /// only the step's work, and a file the syncer wrote is an orphan the next open unlinks.
+    pub(super) fn keep_step_block(&mut self, id: u64, records: Vec<uidcache_format::Record>) {
+        let count = records.len() as u64;
+        self.upkeep.block_len.insert(id, count);
+        self.upkeep.compacted_unsynced.push(id);
+        self.upkeep.step_bytes_in_memory = self
+            .upkeep
+            .step_bytes_in_memory
+            .saturating_add(count * uidcache_format::RECORD_SIZE as u64);
+        let records = self.store.register_inline(id, records);
+        self.write_inline_later(id, records);
     }
 
     /// Disk space (whole pages) of the block files that no slice uses any more and that wait
