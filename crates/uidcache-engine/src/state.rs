@@ -208,18 +208,10 @@ impl State {
     /// The lowest placed UID above `uid`, found by the slices' UID extents and one binary
     /// search in one block (no read index).
     pub(crate) fn placed_uid_above(&self, uid: u32, src: &dyn RecordSource) -> Result<Option<u32>> {
-        let i = self.placed.partition_point(|s| s.last_uid <= uid);
-        let Some(s) = self.placed.get(i) else {
+        let Some(above) = uid.checked_add(1) else {
             return Ok(None);
         };
-        if s.first_uid > uid {
-            return Ok(Some(s.first_uid));
-        }
-        let records = src.records(s.block)?;
-        let view = s.view_of(records, src)?;
-        let records = view.records();
-        let k = records.partition_point(|r| r.uid.get() <= uid);
-        Ok(records.get(k).map(|r| r.uid.get()))
+        Ok(self.first_placed_at_least(above, src)?.map(|(_, uid)| uid))
     }
 
     /// The sequence number of the first placed record whose UID is at least `uid`, found by
@@ -230,17 +222,28 @@ impl State {
         uid: u32,
         src: &dyn RecordSource,
     ) -> Result<Option<u32>> {
+        Ok(self.first_placed_at_least(uid, src)?.map(|(seq, _)| seq))
+    }
+
+    /// The sequence number and UID of the first placed record whose UID is at least `uid`.
+    /// Placed UIDs ascend with their positions, so the slices' UID extents name the one
+    /// slice to search.
+    fn first_placed_at_least(
+        &self,
+        uid: u32,
+        src: &dyn RecordSource,
+    ) -> Result<Option<(u32, u32)>> {
         let i = self.placed.partition_point(|s| s.last_uid < uid);
         let Some(s) = self.placed.get(i) else {
             return Ok(None);
         };
         if s.first_uid >= uid {
-            return Ok(Some(s.seq));
+            return Ok(Some((s.seq, s.first_uid)));
         }
         let records = src.records(s.block)?;
         let view = s.view_of(records, src)?;
         let (Ok(k) | Err(k)) = position_within(view.records(), uid, (s.first_uid, s.last_uid));
-        Ok(Some(s.seq + k as u32))
+        Ok(Some((s.seq + k as u32, view.uid(k as u32))))
     }
 
     /// Where an unknown `uid` must lie: the hole between its placed neighbours, if any.
