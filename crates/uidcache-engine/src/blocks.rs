@@ -48,13 +48,7 @@ pub(crate) const RECENT_COPIES: usize = 32;
 struct KnownBlocks {
     by_id: IdMap<Known>,
     copies: VecDeque<u64>,
-    /// Buffers of copies no longer kept, for the next first reads: a fresh 32 KiB buffer
-    /// costs a malloc and the page faults of its first touch.
-    spare: Vec<Vec<u8>>,
 }
-
-/// Most buffers kept in [`KnownBlocks::spare`].
-const SPARE_BUFFERS: usize = 4;
 
 impl KnownBlocks {
     fn insert(&mut self, id: u64, known: Known) {
@@ -65,16 +59,7 @@ impl KnownBlocks {
         if let Known::Copied(..) = known {
             if self.copies.len() >= RECENT_COPIES {
                 if let Some(oldest) = self.copies.pop_front() {
-                    if let Some(Known::Copied(bytes, count)) = self.by_id.remove(&oldest) {
-                        self.by_id.insert(oldest, Known::Checked(count));
-                        // A reader may still hold the copy: then it is freed with its
-                        // last holder, as before.
-                        if let Ok(buf) = Arc::try_unwrap(bytes) {
-                            if self.spare.len() < SPARE_BUFFERS {
-                                self.spare.push(buf);
-                            }
-                        }
-                    }
+                    self.drop_copy(oldest);
                 }
             }
             self.copies.retain(|c| *c != id);
@@ -185,7 +170,13 @@ impl std::hash::Hasher for IdHasher {
     }
 }
 
-type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
+/// A map keyed by block ID, hashed by [`IdHasher`].
+pub(crate) type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// A set of block IDs, hashed by [`IdHasher`]: the sets of every block the layout uses are
+/// built often (steps, checkpoints, the syncer's hand-over), and SipHash made them most of
+/// a small commit's time in an expunge storm.
+pub(crate) type IdSet = std::collections::HashSet<u64, std::hash::BuildHasherDefault<IdHasher>>;
 
 /// The published block files of one mailbox directory.
 pub(crate) struct BlockStore {
@@ -264,8 +255,9 @@ impl BlockStore {
     /// which is kept for the reads that follow while it is one of the last
     /// [`RECENT_COPIES`]; a read after that maps the file (its check stands: published
     /// blocks never change). A block read in one burst, as a sorted run of lookups after a
-    /// reopen does, so leaves nothing mapped, and one read often is mapped once. A block this handle wrote is checked at its first read too, but on the
-    /// mapping, which it keeps: the writer just learned those records and reads them back.
+    /// reopen does, so leaves nothing mapped, and one read often is mapped once. A block
+    /// this handle wrote is checked at its first read too, but on the mapping, which it
+    /// keeps: the writer just learned those records and reads them back.
     fn published(&self, id: u64) -> Result<Records<'static>> {
         let count = match self.lock_cache().by_id.get(&id) {
             Some(Known::Mapped(block)) => return Ok(Records::Mapped(Arc::clone(block))),
@@ -326,10 +318,7 @@ impl BlockStore {
     fn check(&self, id: u64, path: &Path) -> Result<(Vec<u8>, usize)> {
         // Through read(2), not the mapping: reading mapped pages would make the whole block
         // resident in this process, while a lookup needs one page of it.
-        let mut bytes = self.lock_cache().spare.pop().unwrap_or_default();
-        self.vfs
-            .read_into(path, &mut bytes)
-            .map_err(Error::io("read block", path))?;
+        let bytes = self.vfs.read(path).map_err(Error::io("read block", path))?;
         let count = checked_count(&bytes, id, self.cache_id(), path)?;
         Ok((bytes, count))
     }

@@ -2,12 +2,11 @@
 //! it. A transaction and journal replay both go through `apply`, so what a commit did and
 //! what recovery redoes cannot differ.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::BuildHasherDefault;
+use std::collections::BTreeMap;
 
 use uidcache_format::{HeaderField, Op, Record, FLAGS_UNKNOWN, MODSEQ_UNKNOWN};
 
-use crate::blocks::{BlockStore, IdHasher, RecordSource};
+use crate::blocks::{BlockStore, IdSet, RecordSource};
 use crate::error::{ErrorKind, InvalidOp, Invariant, Result};
 use crate::flags::FlagTable;
 use crate::placed::Placed;
@@ -70,14 +69,6 @@ pub(crate) struct State {
     /// The cache identity (`uidcache_format::NO_IDENTITY` for a format-v1 cache).
     pub(crate) cache_id: u64,
 }
-
-/// A set of block IDs, hashed by `IdHasher` (a multiply): the sets of every block the
-/// layout uses are built often (steps, checkpoints, the syncer's hand-over), and SipHash
-/// made them most of a small commit's time in an expunge storm.
-pub(crate) type IdSet = HashSet<u64, BuildHasherDefault<IdHasher>>;
-
-/// A map keyed by block ID, hashed as [`IdSet`].
-pub(crate) type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
 fn out_of_range(seq: u64, exists: u32) -> InvalidOp {
     InvalidOp::SeqOutOfRange { seq, exists }
@@ -524,7 +515,7 @@ impl State {
         Ok(())
     }
 
-    fn expunge(&mut self, seq: u32, src: &dyn RecordSource) -> Result<()> {
+    pub(crate) fn expunge(&mut self, seq: u32, src: &dyn RecordSource) -> Result<()> {
         self.check_seq(seq)?;
         if let Ok(i) = self.placed_find(seq) {
             return self.expunge_placed(i, seq, src);
@@ -568,7 +559,7 @@ impl State {
 
     fn remove_uid(&mut self, uid: u32, src: &dyn RecordSource) -> Result<()> {
         if let Some(seq) = self.seq_of_uid(uid, src)? {
-            return self.remove_placed_at(seq, src);
+            return self.expunge(seq, src);
         }
         self.drop_unplaced(uid, uid, src)?;
         self.overlay.remove(&uid);
@@ -576,12 +567,6 @@ impl State {
             self.expunge(hole, src)?;
         }
         Ok(())
-    }
-
-    /// `Op::RemoveUid` of a UID placed at `seq`, which the caller has just looked up: the
-    /// same as `apply` of that op, without the lookup.
-    pub(crate) fn remove_placed_at(&mut self, seq: u32, src: &dyn RecordSource) -> Result<()> {
-        self.expunge(seq, src)
     }
 
     fn forget_uid(&mut self, uid: u32, src: &dyn RecordSource) -> Result<()> {

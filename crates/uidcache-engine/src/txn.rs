@@ -494,11 +494,12 @@ impl<'c> Transaction<'c> {
         Ok(removal)
     }
 
-    /// [`Transaction::remove_uid`] of `uid`, which the caller has just found placed at `seq`.
+    /// [`Transaction::remove_uid`] of `uid`, which the caller has just found placed at `seq`:
+    /// `State::apply` of `RemoveUid` expunges the UID's position, which is `seq`.
     pub(crate) fn remove_placed(&mut self, uid: u32, seq: u32) -> Result<()> {
         self.check_open()?;
         self.push_applied(Op::RemoveUid { uid }, |state, _, src| {
-            state.remove_placed_at(seq, src)
+            state.expunge(seq, src)
         })
     }
 

@@ -31,12 +31,6 @@ pub type LockGuard = Box<dyn Any + Send + Sync>;
 pub trait Vfs: Send + Sync + fmt::Debug {
     /// The whole content of a file.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
-    /// The whole content of a file, into `buf` (emptied first), whose allocation a file
-    /// system may reuse: block reads recycle the buffers of copies they no longer keep.
-    fn read_into(&self, path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
-        *buf = self.read(path)?;
-        Ok(())
-    }
     /// Whether a file or directory exists.
     fn exists(&self, path: &Path) -> bool;
     /// Creates a directory and its parents.
@@ -207,22 +201,15 @@ impl VfsFile for StdFile {
 
 impl Vfs for StdVfs {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        let mut bytes = Vec::new();
-        self.read_into(path, &mut bytes)?;
-        Ok(bytes)
-    }
-
-    fn read_into(&self, path: &Path, buf: &mut Vec<u8>) -> io::Result<()> {
         let (file, len) = open_regular(path)?;
         // The length the open saw sizes the buffer (one byte more, so that the read that
         // finds the end needs no growth); `File`'s own `read_to_end` would ask the kernel
         // again (a statx and an lseek, a fifth of a small block's first read). A file that
         // grew meanwhile is still read to its end.
         let len = usize::try_from(len).unwrap_or(0);
-        buf.clear();
-        buf.reserve(len.saturating_add(1));
-        (&file).take(u64::MAX).read_to_end(buf)?;
-        Ok(())
+        let mut bytes = Vec::with_capacity(len.saturating_add(1));
+        (&file).take(u64::MAX).read_to_end(&mut bytes)?;
+        Ok(bytes)
     }
 
     fn exists(&self, path: &Path) -> bool {

@@ -1,10 +1,10 @@
 //! What the writer hands to its background syncer (`crate::syncer`, FORMAT.md 7.4), and
 //! when: a block that a checkpoint will need as a durable file (an inline block, whether a
 //! journal frame carries it or a compaction step made it) is handed over once it has lived
-//! `SYNC_AGE` commits and is still in use. Most such blocks die young (the next steps merge a short slice again
-//! and again until its block is full), and syncing them would cost the disk fsyncs for
-//! nothing, which the committing thread's own fsyncs then queue behind. The checkpoint hands
-//! over the young ones that are still in use and waits for the syncer.
+//! `SYNC_AGE` commits and is still in use. Most such blocks die young (the next steps merge
+//! a short slice again and again until its block is full), and syncing them would cost the
+//! disk fsyncs for nothing, which the committing thread's own fsyncs then queue behind. The
+//! checkpoint hands over the young ones that are still in use and waits for the syncer.
 
 use std::sync::Arc;
 

@@ -5,12 +5,13 @@
 use uidcache_format::{Record, BLOCK_HEADER_SIZE, FLAGS_UNKNOWN, RECORD_SIZE};
 
 use super::MIN_SLICE_RECORDS;
+use crate::blocks::{IdMap, IdSet};
 use crate::blocks::{RecordSource, MAX_BLOCK_RECORDS};
 use crate::cache::Cache;
 use crate::dirfs::block_path;
 use crate::error::Result;
 use crate::slice::Slice;
-use crate::state::{IdMap, IdSet, Meta};
+use crate::state::Meta;
 
 /// What a rewrite gains, in records' worth: a dead record freed is 1, an overlay entry
 /// folded is `OVERLAY_GAIN` (it costs 16 bytes of every checkpoint until folded), an index
