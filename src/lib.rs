@@ -28,10 +28,15 @@
 //! # Dropping a cache
 //!
 //! Dropping a writer's [`Cache`] checkpoints its journal (so that the next open replays
-//! nothing) but never compacts, which on a large cache can take a second. [`Cache::close`]
-//! checkpoints, compacts a fragmented layout and reports errors; call it where the client
-//! can afford to wait, or opt in to compacting on drop with
-//! [`OpenOptions::compact_on_drop`].
+//! nothing) but never compacts, which on a large cache can take a second (opt in with
+//! [`OpenOptions::compact_on_drop`]). When the index that checkpoint writes is large (past
+//! [`CLOSE_IN_BACKGROUND_ABOVE`], 1 MiB: a 10M mailbox split by a day of resyncs), the drop
+//! returns at once and a background thread finishes it: every commit is already in the
+//! journal. Until then the directory is *closing*: its writer lock stays held, and in this
+//! process opening it and [`fsck`] wait for the close. Call [`wait_for_closes`] before the
+//! process exits, and [`wait_for_close`] before removing or copying the directory yourself.
+//! [`Cache::close`] checkpoints inline and reports errors; call it where the client can
+//! afford to wait.
 //!
 //! # Example
 //! ```
@@ -55,12 +60,13 @@
 use std::path::Path;
 
 pub use uidcache_engine::{
-    check_flag_list, Cache, ChangedSince, CompactStats, Durability, Error, ErrorKind, FlagSetId,
-    FlagTableError, Holes, InvalidOp, Invariant, LayoutInfo, Message, Messages, OpenOptions,
-    QresyncParam, Removal, Removed, Result, Segment, SelectOutcome, SelectResult, StaleSnapshot,
-    Stats, TrackedChanges, Transaction, UidPosition, UidSet, UnknownFlags, Update, View, MAX_FLAGS,
-    MAX_FLAG_BYTES, MAX_HOLE_REMOVALS, MAX_MESSAGES, PENDING_BLOCKS_IN_MEMORY,
-    STEP_CREDIT_PER_CHANGE, STEP_CREDIT_PER_REMOVAL, STEP_MAX_RECORDS,
+    background_closes, check_flag_list, wait_for_close, wait_for_closes, Cache, ChangedSince,
+    CompactStats, Durability, Error, ErrorKind, FlagSetId, FlagTableError, Holes, InvalidOp,
+    Invariant, LayoutInfo, Message, Messages, OpenOptions, QresyncParam, Removal, Removed, Result,
+    Segment, SelectOutcome, SelectResult, StaleSnapshot, Stats, TrackedChanges, Transaction,
+    UidPosition, UidSet, UnknownFlags, Update, View, CLOSE_IN_BACKGROUND_ABOVE,
+    MAX_BACKGROUND_CLOSES, MAX_FLAGS, MAX_FLAG_BYTES, MAX_HOLE_REMOVALS, MAX_MESSAGES,
+    PENDING_BLOCKS_IN_MEMORY, STEP_CREDIT_PER_CHANGE, STEP_CREDIT_PER_REMOVAL, STEP_MAX_RECORDS,
 };
 // `ErrorKind::Corrupt` carries these: what is wrong with a file, and where.
 pub use uidcache_format::{FormatError, FormatErrorKind};

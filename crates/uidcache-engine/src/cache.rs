@@ -6,6 +6,8 @@
 mod background;
 pub(crate) use background::Candidate;
 mod checkpoint;
+mod closing;
+pub use closing::{background_closes, wait_for_close, wait_for_closes, MAX_BACKGROUND_CLOSES};
 mod open;
 mod recovery;
 
@@ -105,6 +107,8 @@ impl Cache {
     /// (O(slices), no block is rewritten): commits have paid for compaction as they went.
     /// With `OpenOptions::compact_on_drop` (and `auto_compact`) a fragmented layout is
     /// fully compacted instead, as [`Cache::compact`] does, for as long as that takes.
+    /// Always on the calling thread, whatever the index's size (a drop may leave a large
+    /// one to a background thread: `OpenOptions::close_in_background_above`).
     pub fn close(mut self) -> Result<()> {
         let compact = self.options.auto_compact && self.options.compact_on_drop;
         let result = self.checkpoint_if_journal(compact);
@@ -145,10 +149,18 @@ impl Cache {
 impl Drop for Cache {
     /// A writer checkpoints when it goes away (unless `OpenOptions::checkpoint_on_drop` is
     /// off), so that opening the cache again reads the index instead of replaying the
-    /// journal; it compacts only with `OpenOptions::compact_on_drop`. Errors are ignored
-    /// here, as the journal still holds every commit; [`Cache::close`] reports them.
+    /// journal; it compacts only with `OpenOptions::compact_on_drop`. A large index is
+    /// written by a background thread after the drop returns
+    /// (`OpenOptions::close_in_background_above`, [`crate::wait_for_close`]). Errors are
+    /// ignored here, as the journal still holds every commit; [`Cache::close`] reports them.
     fn drop(&mut self) {
         if self.options.checkpoint_on_drop && !std::thread::panicking() {
+            if self.closes_in_background() {
+                match closing::close_in_background(self.take_for_close()) {
+                    Ok(()) => return,
+                    Err(cache) => *self = *cache,
+                }
+            }
             let compact = self.options.auto_compact && self.options.compact_on_drop;
             let _ = self.checkpoint_if_journal(compact);
         }
@@ -161,6 +173,46 @@ impl Drop for Cache {
                 .vfs
                 .remove_file(&crate::dirfs::block_path(&self.dir, id));
         }
+    }
+}
+
+impl Cache {
+    /// Whether a drop hands its closing checkpoint to a background thread: a writer whose
+    /// next index is past `OpenOptions::close_in_background_above` (FORMAT.md 7.2). Not
+    /// with the syncer inline, whose one schedule crash tests rely on, nor when poisoned
+    /// (nothing to write).
+    fn closes_in_background(&self) -> bool {
+        let Some(above) = self.options.close_in_background_above else {
+            return false;
+        };
+        self.writer.is_some()
+            && self.options.background_sync
+            && !self.poisoned
+            && self.index_bytes() > above
+    }
+
+    /// Moves the handle out of `self` for a background close, leaving an inert reader in
+    /// its place whose own drop does nothing.
+    fn take_for_close(&mut self) -> Cache {
+        let vfs = self.fs.vfs.clone();
+        let inert = Cache {
+            dir: self.dir.clone(),
+            state: State::default(),
+            store: BlockStore::new(&self.dir, vfs.clone()),
+            writer: None,
+            generation: self.generation,
+            options: OpenOptions {
+                checkpoint_on_drop: false,
+                ..self.options.clone()
+            },
+            fs: Fs::new(vfs),
+            stats: self.stats,
+            poisoned: self.poisoned,
+            flag_bytes_after_gc: self.flag_bytes_after_gc,
+            upkeep: crate::compact::Upkeep::default(),
+            tracker: None,
+        };
+        std::mem::replace(self, inert)
     }
 }
 

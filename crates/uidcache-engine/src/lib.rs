@@ -82,7 +82,10 @@ mod vfs;
 mod view;
 mod walked;
 
-pub use cache::{Cache, LayoutInfo, Stats};
+pub use cache::{
+    background_closes, wait_for_close, wait_for_closes, Cache, LayoutInfo, Stats,
+    MAX_BACKGROUND_CLOSES,
+};
 pub use compact::{
     CompactStats, STEP_CREDIT_PER_CHANGE, STEP_CREDIT_PER_REMOVAL, STEP_MAX_RECORDS,
 };
@@ -90,7 +93,7 @@ pub use error::{Error, ErrorKind, FlagTableError, InvalidOp, Invariant, Result};
 pub use flags::{check_flag_list, FlagSetId, MAX_FLAGS, MAX_FLAG_BYTES};
 pub use gaps::{Holes, UnknownFlags};
 pub use iter::{ChangedSince, Messages};
-pub use options::{Durability, OpenOptions};
+pub use options::{Durability, OpenOptions, CLOSE_IN_BACKGROUND_ABOVE};
 pub use pending::PENDING_BLOCKS_IN_MEMORY;
 pub use qresync::{QresyncParam, UidSet};
 pub use remove::{Removed, MAX_HOLE_REMOVALS};

@@ -74,6 +74,9 @@ pub fn check(dir: impl AsRef<Path>) -> Result<Report> {
 /// inject read failures there.
 pub fn check_with(dir: impl AsRef<Path>, vfs: Arc<dyn Vfs>) -> Result<Report> {
     let dir = dir.as_ref();
+    // A writer this process dropped may still be closing it in the background: check
+    // what that close leaves, as if the drop had run it inline.
+    uidcache_engine::wait_for_close(dir);
     let s = survey::survey(dir, vfs)?;
     Ok(Report {
         dir: dir.to_path_buf(),
@@ -98,5 +101,6 @@ pub fn repair(dir: impl AsRef<Path>) -> Result<Report> {
 /// [`repair`], with every file operation (the lock, reads, writes, fsyncs, renames, unlinks)
 /// going through `vfs`: tests inject read failures there, and crash a repair at any step.
 pub fn repair_with(dir: impl AsRef<Path>, vfs: Arc<dyn Vfs>) -> Result<Report> {
+    uidcache_engine::wait_for_close(dir.as_ref());
     repair::run(dir.as_ref(), vfs)
 }

@@ -153,7 +153,11 @@ so far is committed).";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match try_main(cli) {
+    let outcome = try_main(cli);
+    // Drops may have left closing checkpoints to background threads (the engine's
+    // `close_in_background_above`): let them finish rather than cut them at exit.
+    uidcache_engine::wait_for_closes();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::StdoutClosed) => ExitCode::SUCCESS,
         Err(failure) => {

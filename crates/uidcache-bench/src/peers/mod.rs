@@ -110,6 +110,15 @@ impl PeerKind {
         PeerKind::ALL.into_iter().find(|k| k.name() == name)
     }
 
+    /// Waits until the store in `dir` is settled after its handle was dropped: uidcache may
+    /// finish a large closing checkpoint on a background thread after the drop returns
+    /// (`OpenOptions::close_in_background_above`); the others close inline.
+    pub fn wait_closed(self, dir: &Path) {
+        if self == PeerKind::Uidcache {
+            uidcache_engine::wait_for_close(dir);
+        }
+    }
+
     /// Whether the peer keeps anything on disk (reopen and durability mean something).
     pub fn persistent(self) -> bool {
         self != PeerKind::Floor

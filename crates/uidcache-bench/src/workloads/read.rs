@@ -132,6 +132,9 @@ pub(super) fn close(b: &mut Bench) {
         e.close();
         b.report.record("close", e.kind.name(), e.closing);
         b.report.latency.add("close", e.kind.name(), &e.closes);
+        b.report
+            .latency
+            .add("close_settled", e.kind.name(), &e.settled);
     }
 }
 

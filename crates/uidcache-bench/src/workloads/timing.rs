@@ -21,6 +21,8 @@ pub(super) struct Entry {
     pub(super) closing: f64,
     /// Each close on its own, labelled with the workload whose handle it closed.
     pub(super) closes: Latency,
+    /// Each close until the store was settled (uidcache: its background checkpoint done).
+    pub(super) settled: Latency,
     /// The commits of the running workload on handles closed during it.
     pub(super) closed_log: CommitLog,
     /// The workload that last ran on this peer.
@@ -35,6 +37,7 @@ impl Entry {
             peer: None,
             closing: 0.0,
             closes: Latency::new(),
+            settled: Latency::new(),
             closed_log: CommitLog::default(),
             workload: "",
         }
@@ -75,6 +78,10 @@ impl Entry {
         let secs = start.elapsed().as_secs_f64();
         self.closing += secs;
         self.closes.record(secs, self.workload);
+        // What the caller no longer waits for is still work: measured, apart.
+        self.kind.wait_closed(&self.dir);
+        let settled = start.elapsed().as_secs_f64();
+        self.settled.record(settled, self.workload);
     }
 
     /// The commits of the workload that just ran, on every handle it used.

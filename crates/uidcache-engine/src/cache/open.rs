@@ -8,7 +8,7 @@ use uidcache_format::{FormatError, FormatErrorKind, IndexImage, NO_IDENTITY};
 
 use super::checkpoint::marker_at_open;
 use super::recovery::{lost_index, read_state, remove_unnamed};
-use super::{Cache, Stats, Writer};
+use super::{closing, Cache, Stats, Writer};
 use crate::blocks::BlockStore;
 use crate::dirfs::{Fs, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE, LOCK_FILE};
 use crate::error::{Error, Result};
@@ -31,6 +31,8 @@ impl Cache {
     /// Opens the cache in `dir` with `options`.
     pub fn open_with(dir: impl AsRef<Path>, options: OpenOptions) -> Result<Cache> {
         let dir = dir.as_ref().to_path_buf();
+        // A drop in this process may still be closing it: open what that close leaves.
+        closing::wait_for_close(&dir);
         let fs = Fs::new(options.vfs.clone().unwrap_or_else(|| Arc::new(StdVfs)));
         let lock = if options.read_only {
             None
