@@ -65,6 +65,12 @@ fn expected_shape() -> Vec<String> {
             }
         }
     }
+    // Each close again, until the store is settled (uidcache: its background checkpoint).
+    for peer in ["rename", "sqlite", "uidcache"] {
+        for figure in ["p50", "p99", "p999", "max"] {
+            want.push(format!("latency.close_settled.{peer}.{figure}: number"));
+        }
+    }
     for peer in ["floor", "rename", "uidcache"] {
         for figure in ["background_mean", "mean", "max"] {
             want.push(format!("mixed_day_fsyncs.{peer}.{figure}: number"));
