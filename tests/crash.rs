@@ -445,10 +445,12 @@ fn a_failed_commit_poisons_the_handle() {
                 tx.commit().unwrap();
                 cache.close().unwrap();
             }
-            // Count the operations of opening, so the failure lands inside the next commit.
-            // (not of the drop that follows: it may put back the `clean` the open removed).
+            // Count the operations of opening and beginning a transaction (which removes
+            // the `clean` the open trusted), so the failure lands inside the next commit
+            // (not of the drop that follows: it may put the marker back).
             let probe = base.snapshot();
-            let opened = Cache::open_with("/mbox", options(&probe)).unwrap();
+            let mut opened = Cache::open_with("/mbox", options(&probe)).unwrap();
+            drop(opened.transaction().unwrap());
             let open_ops = probe.ops();
             drop(opened);
             let fs = base.failing_at(open_ops + k, false);

@@ -303,6 +303,36 @@ fn the_clean_marker_skips_the_leftover_search_only_while_it_can_be_trusted() {
     assert_eq!(cache.view().exists(), Some(1_999));
 }
 
+/// A writer that only reads (a folder opened, looked at and left) leaves the directory as
+/// it found it: the marker its open trusted stands throughout, and neither the open nor the
+/// drop fsyncs anything. The marker goes at the first transaction.
+#[test]
+fn a_writer_that_only_reads_leaves_the_clean_marker_and_fsyncs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join(CLEAN_FILE);
+    three_commits(dir.path());
+    assert!(marker.exists());
+    // The syncer inline: an eager removal would be done by the time `open` returns.
+    let options = OpenOptions::new().background_sync(false);
+    let cache = Cache::open_with(dir.path(), options.clone()).unwrap();
+    assert_eq!(uids(&cache).len(), 9);
+    assert!(marker.exists(), "the open removed the marker it trusted");
+    let stats = cache.stats();
+    assert_eq!((stats.fsyncs, stats.background_fsyncs), (0, 0), "{stats:?}");
+    drop(cache);
+    assert!(marker.exists());
+
+    let mut cache = Cache::open_with(dir.path(), options).unwrap();
+    let tx = cache.transaction().unwrap();
+    assert!(!marker.exists(), "a transaction began under the marker");
+    drop(tx);
+    drop(cache);
+    assert!(
+        marker.exists(),
+        "a drop that wrote nothing puts the marker back"
+    );
+}
+
 #[test]
 fn interrupted_checkpoint_leaves_a_stale_journal_that_is_ignored() {
     let dir = tempfile::tempdir().unwrap();

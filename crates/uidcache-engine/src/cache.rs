@@ -32,6 +32,9 @@ pub(crate) struct Writer {
     /// The syncer's job that removes the `clean` marker this writer's open trusted, until
     /// a block or temporary file waited for it.
     marker_removal: Option<u64>,
+    /// The `clean` marker this writer's open trusted still stands, and no job to remove it
+    /// was asked for: the writer has begun no transaction and written no file.
+    marker_standing: bool,
     /// The open trusted a `clean` marker (so a drop that changed nothing may put it back).
     clean_at_open: bool,
 }

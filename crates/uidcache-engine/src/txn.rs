@@ -66,6 +66,7 @@ impl Cache {
     /// Starts a transaction. Fails on a read-only or poisoned handle.
     pub fn transaction(&mut self) -> Result<Transaction<'_>> {
         self.writable()?;
+        self.begin_leaving_clean().map_err(|e| self.poison(e))?;
         Ok(Transaction {
             cache: self,
             ops: Vec::new(),

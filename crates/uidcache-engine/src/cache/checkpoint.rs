@@ -98,7 +98,8 @@ impl Cache {
         let Some(writer) = self.writer.as_mut() else {
             return Ok(());
         };
-        if !writer.clean_at_open || writer.clean_marker {
+        // A marker never removed needs nothing: the directory is as the open found it.
+        if !writer.clean_at_open || writer.clean_marker || writer.marker_standing {
             return Ok(());
         }
         writer.syncer.wait_all()?;
@@ -191,6 +192,7 @@ impl Cache {
     /// file: a crash after that write must leave a directory that the next open lists. The
     /// marker an open trusted is removed by the syncer; this waits for that.
     pub(crate) fn leave_clean(&mut self) -> Result<()> {
+        self.begin_leaving_clean()?;
         let Some(writer) = self.writer.as_mut() else {
             return Ok(());
         };
@@ -202,6 +204,23 @@ impl Cache {
         }
         self.fs.leave_clean(&self.dir)?;
         writer.clean_marker = false;
+        Ok(())
+    }
+
+    /// Hands the removal of the `clean` marker this writer's open trusted to the syncer,
+    /// once: at the first transaction, so that the files the transaction may write find it
+    /// done (or at the first file, which then waits for it: [`Cache::leave_clean`]).
+    pub(crate) fn begin_leaving_clean(&mut self) -> Result<()> {
+        let Some(writer) = self.writer.as_mut() else {
+            return Ok(());
+        };
+        if writer.marker_standing {
+            writer.marker_standing = false;
+            let ticket = writer
+                .syncer
+                .submit(crate::syncer::Job::LeaveClean, false)?;
+            writer.marker_removal = Some(ticket);
+        }
         Ok(())
     }
 

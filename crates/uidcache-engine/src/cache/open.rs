@@ -80,21 +80,18 @@ impl Cache {
                 if !clean {
                     let _ = remove_unnamed(&fs, &dir, &loaded_named, &store);
                 }
-                let mut syncer =
+                // The marker this open trusted stands until the writer's first transaction
+                // (FORMAT.md 8.5): a handle that only reads leaves the directory as it found
+                // it, with no fsync at open or drop.
+                let syncer =
                     crate::syncer::Syncer::new(Arc::clone(&fs.vfs), &dir, options.background_sync);
-                // The marker this open trusted goes before this writer's first file, in the
-                // background: nothing waits for it but that file (FORMAT.md 8.5).
-                let marker_removal = if clean {
-                    Some(syncer.submit(crate::syncer::Job::LeaveClean, false)?)
-                } else {
-                    None
-                };
                 Some(Writer {
                     syncer,
                     _lock: lock,
                     journal,
                     clean_marker: false,
-                    marker_removal,
+                    marker_removal: None,
+                    marker_standing: clean,
                     clean_at_open: clean,
                 })
             }
