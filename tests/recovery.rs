@@ -311,6 +311,7 @@ fn a_writer_that_only_reads_leaves_the_clean_marker_and_fsyncs_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join(CLEAN_FILE);
     three_commits(dir.path());
+    Cache::open(dir.path()).unwrap().close().unwrap();
     assert!(marker.exists());
     // The syncer inline: an eager removal would be done by the time `open` returns.
     let options = OpenOptions::new().background_sync(false);
