@@ -14,7 +14,7 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use common::faultfs::FaultVfs;
@@ -54,24 +54,28 @@ fn drop_returns(cache: Cache) {
         .expect("the drop waited for its closing checkpoint");
 }
 
-#[test]
-fn a_drop_returns_before_its_checkpoint_and_an_open_waits_for_it() {
-    let dir = tempfile::tempdir().unwrap();
+/// A writer of `frames` commits in `dir`, dropped while its syncer is held: the closing
+/// checkpoint needs the syncer's directory fsyncs (its blocks durable, then the unlinks),
+/// so it cannot finish until the returned file system releases the hold. Returns the
+/// generation the writer had.
+fn drop_while_held(dir: &Path, frames: u32) -> (Arc<FaultVfs>, u64) {
     let vfs = FaultVfs::new();
-    let mut cache = always_background()
-        .vfs(vfs.clone())
-        .open(dir.path())
-        .unwrap();
-    commit_appends(&mut cache, 5);
+    let mut cache = always_background().vfs(vfs.clone()).open(dir).unwrap();
+    commit_appends(&mut cache, frames);
     let generation = cache.layout().generation;
-    // The closing checkpoint needs the syncer's directory fsyncs (its blocks durable, then
-    // the unlinks): held, it cannot finish.
     vfs.hold_syncer(true);
     drop_returns(cache);
     assert!(
-        !dir.path().join(CLEAN_FILE).exists(),
+        !dir.join(CLEAN_FILE).exists(),
         "the close finished while its fsyncs were held"
     );
+    (vfs, generation)
+}
+
+#[test]
+fn a_drop_returns_before_its_checkpoint_and_an_open_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (vfs, generation) = drop_while_held(dir.path(), 5);
     // A writer open with no lock wait: without waiting for the close it would find the
     // lock taken and fail.
     let path = dir.path().to_path_buf();
@@ -94,14 +98,7 @@ fn a_drop_returns_before_its_checkpoint_and_an_open_waits_for_it() {
 #[test]
 fn fsck_and_wait_for_close_see_what_the_close_leaves() {
     let dir = tempfile::tempdir().unwrap();
-    let vfs = FaultVfs::new();
-    let mut cache = always_background()
-        .vfs(vfs.clone())
-        .open(dir.path())
-        .unwrap();
-    commit_appends(&mut cache, 3);
-    vfs.hold_syncer(true);
-    drop_returns(cache);
+    let (vfs, _) = drop_while_held(dir.path(), 3);
     let path = dir.path().to_path_buf();
     let checker = std::thread::spawn(move || uidcache::fsck::check(&path).unwrap());
     std::thread::sleep(Duration::from_millis(50));
