@@ -27,19 +27,7 @@ fn uid_of(seq: u32) -> u32 {
 }
 
 fn fill(dir: &Path) {
-    let mut cache = OpenOptions::new()
-        .create(true)
-        .durability(Durability::NoSync)
-        .open(dir)
-        .unwrap();
-    let mut tx = cache.transaction().unwrap();
-    tx.set_exists(MESSAGES).unwrap();
-    for first in (1..=MESSAGES).step_by(BLOCK as usize) {
-        let uids: Vec<u32> = (first..first + BLOCK).map(uid_of).collect();
-        tx.learn_range(first, &uids).unwrap();
-    }
-    tx.commit().unwrap();
-    cache.close().unwrap();
+    common::fill_in_blocks(dir, MESSAGES, BLOCK, uid_of);
 }
 
 fn reopen(dir: &Path, vfs: &Arc<FaultVfs>) -> Cache {
@@ -52,13 +40,11 @@ fn reopen(dir: &Path, vfs: &Arc<FaultVfs>) -> Cache {
 
 /// The block files of `dir` and how often each was read with read(2) and mapped.
 fn uses(dir: &Path, vfs: &FaultVfs) -> Vec<(String, usize, usize)> {
-    std::fs::read_dir(dir.join("blocks"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".ucb"))
-        .map(|name| {
-            let suffix = format!("/{name}");
-            (name, vfs.reads_of(&suffix), vfs.maps_of(&suffix))
+    common::block_file_suffixes(dir)
+        .into_iter()
+        .map(|suffix| {
+            let (reads, maps) = (vfs.reads_of(&suffix), vfs.maps_of(&suffix));
+            (suffix, reads, maps)
         })
         .collect()
 }
@@ -99,15 +85,7 @@ fn a_sorted_run_of_removals_reads_each_block_once_and_maps_none() {
     let view = cache.view();
     let left = MESSAGES - gone.len() as u32;
     assert_eq!(view.exists(), Some(left));
-    let mut seq = 0;
-    for s in 1..=MESSAGES {
-        let uid = uid_of(s);
-        let expected = if gone.binary_search(&uid).is_ok() {
-            UidPosition::Absent
-        } else {
-            seq += 1;
-            UidPosition::Placed(seq)
-        };
+    for (uid, expected) in common::positions_after_removal(MESSAGES, uid_of, &gone) {
         assert_eq!(view.position_of_uid(uid).unwrap(), expected, "UID {uid}");
     }
 }

@@ -80,3 +80,56 @@ pub fn to_format_v1(
         })
         .collect()
 }
+
+/// A closed (checkpointed) cache in `dir` of `messages` messages, UID `uid_of(seq)`, learned
+/// `block` records at a time, so that each run is one block file of its own.
+pub fn fill_in_blocks(dir: &std::path::Path, messages: u32, block: u32, uid_of: fn(u32) -> u32) {
+    let mut cache = uidcache::OpenOptions::new()
+        .create(true)
+        .durability(uidcache::Durability::NoSync)
+        .open(dir)
+        .unwrap();
+    let mut tx = cache.transaction().unwrap();
+    tx.set_exists(messages).unwrap();
+    for first in (1..=messages).step_by(block as usize) {
+        let uids: Vec<u32> = (first..(first + block).min(messages + 1))
+            .map(uid_of)
+            .collect();
+        tx.learn_range(first, &uids).unwrap();
+    }
+    tx.commit().unwrap();
+    cache.close().unwrap();
+}
+
+/// `/NAME` of every block file of the cache in `dir`: the suffixes that
+/// `faultfs::FaultVfs` counts reads and mappings by.
+pub fn block_file_suffixes(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir.join(uidcache::tools::BLOCKS_DIR))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".ucb"))
+        .map(|name| format!("/{name}"))
+        .collect()
+}
+
+/// Where each UID `uid_of(1..=messages)` stands once the sorted UIDs `gone` are removed:
+/// `(uid, position)` in the order of the old sequence numbers.
+pub fn positions_after_removal(
+    messages: u32,
+    uid_of: fn(u32) -> u32,
+    gone: &[u32],
+) -> Vec<(u32, uidcache::UidPosition)> {
+    let mut seq = 0;
+    (1..=messages)
+        .map(uid_of)
+        .map(|uid| {
+            let at = if gone.binary_search(&uid).is_ok() {
+                uidcache::UidPosition::Absent
+            } else {
+                seq += 1;
+                uidcache::UidPosition::Placed(seq)
+            };
+            (uid, at)
+        })
+        .collect()
+}

@@ -8,7 +8,13 @@
 //! ```sh
 //! cargo run --release -p uidcache-bench --example vanished_floor -- 1000000
 //! cargo run --release -p uidcache-bench --example vanished_floor -- 10000000
+//! cargo run --release -p uidcache-bench --example vanished_floor -- 1000000 dense
 //! ```
+//!
+//! By default the UIDs have gaps, so that no slice is dense and every removal reads its
+//! block. With `dense` they are `1..=N`, as a mailbox that never lost a message has them:
+//! every slice is then dense (FORMAT.md 6.4) and a removal needs no block read, so the
+//! floor printed (a read of every block) is what the commit no longer pays.
 //!
 //! Each round fills nothing again: it copies the filled cache, reopens the copy, times one
 //! commit of `remove_uids` (the IMAP layer's way of applying a VANISHED set), then times
@@ -29,8 +35,12 @@ use uidcache_engine::{Cache, Durability, OpenOptions};
 
 const ROUNDS: usize = 3;
 
-/// The bench's kind of UIDs: ascending with gaps, so that no slice is dense.
-fn uids(messages: u32) -> Vec<u32> {
+/// The bench's kind of UIDs: ascending with gaps, so that no slice is dense; or, when
+/// `dense`, consecutive ones.
+fn uids(messages: u32, dense: bool) -> Vec<u32> {
+    if dense {
+        return (1..=messages).collect();
+    }
     (1..=messages).map(|k| 3 * k + (k % 2)).collect()
 }
 
@@ -93,9 +103,10 @@ fn main() {
     let messages: u32 = std::env::args()
         .nth(1)
         .map_or(1_000_000, |s| s.parse().unwrap());
+    let dense = std::env::args().nth(2).is_some_and(|s| s == "dense");
     let root = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
     let filled = root.path().join("filled");
-    let all = uids(messages);
+    let all = uids(messages, dense);
     fill(&filled, &all);
     // 1% of the UIDs, spread evenly with a seeded jitter, as single-UID ranges.
     let step = 100u64;
@@ -110,7 +121,12 @@ fn main() {
         })
         .collect();
     println!(
-        "{messages} messages, VANISHED of {} UIDs after a reopen",
+        "{messages} messages ({}), VANISHED of {} UIDs after a reopen",
+        if dense {
+            "dense UIDs"
+        } else {
+            "UIDs with gaps"
+        },
         gone.len()
     );
     for round in 0..ROUNDS {

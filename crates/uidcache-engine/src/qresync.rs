@@ -193,7 +193,7 @@ impl View<'_> {
                     k if k + 1 == s.len => s.last_uid,
                     k => {
                         if records.is_none() {
-                            records = Some(s.view(&self.src)?);
+                            records = Some(s.uids(&self.src)?);
                         }
                         records.as_ref().map_or(0, |v| v.uid(k))
                     }
@@ -265,7 +265,7 @@ impl<'v> Runs<'v> {
             let Some(s) = self.slices.next() else {
                 return Ok(None);
             };
-            if span(s.first_uid, s.last_uid) == Some(u64::from(s.len)) {
+            if s.is_dense() {
                 self.runs.push_back((s.first_uid, s.last_uid));
             } else {
                 let view = s.view(self.src)?;

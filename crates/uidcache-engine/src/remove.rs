@@ -42,10 +42,10 @@ fn unplaced_uid_above(view: &View<'_>, uid: u32) -> Result<Option<u32>> {
     if s.first_uid > uid {
         return Ok(Some(s.first_uid));
     }
-    let records = s.view(&view.src)?;
-    let records = records.records();
-    let k = records.partition_point(|r| r.uid.get() <= uid);
-    Ok(records.get(k).map(|r| r.uid.get()))
+    // `uid < s.last_uid` here, so the UID above it is in the slice.
+    let uids = s.uids(&view.src)?;
+    let k = uids.count_below(uid + 1);
+    Ok(Some(uids.uid(k)).filter(|u| *u != 0))
 }
 
 /// The smallest known UID (placed or unplaced) above `uid`.

@@ -137,7 +137,7 @@ impl State {
         match self.placed.get(i) {
             Some(s) if s.seq == seq => Ok(Some(s.first_uid)),
             Some(s) if s.seq_end() == seq => Ok(Some(s.last_uid)),
-            Some(s) => Ok(Some(s.view(src)?.uid(seq - s.seq))),
+            Some(s) => Ok(Some(s.uids(src)?.uid(seq - s.seq))),
             None => Ok(None),
         }
     }
@@ -176,6 +176,10 @@ impl State {
         let Some(s) = self.placed.get(i) else {
             return Ok(None);
         };
+        // A dense slice answers from its extent: no read, not even of the read index.
+        if let Some(found) = s.dense_position(uid) {
+            return Ok(found.ok().map(|k| s.seq + k));
+        }
         let seq_of =
             |found: std::result::Result<usize, usize>| found.ok().map(|k| s.seq + k as u32);
         // Only a read index that exists already: within `apply` and a transaction's own
@@ -231,10 +235,9 @@ impl State {
         if s.first_uid >= uid {
             return Ok(Some((s.seq, s.first_uid)));
         }
-        let records = src.records(s.block)?;
-        let view = s.view_of(records, src)?;
-        let (Ok(k) | Err(k)) = position_within(view.records(), uid, (s.first_uid, s.last_uid));
-        Ok(Some((s.seq + k as u32, view.uid(k as u32))))
+        let uids = s.uids(src)?;
+        let k = uids.count_below(uid);
+        Ok(Some((s.seq + k, uids.uid(k))))
     }
 
     /// Where an unknown `uid` must lie: the hole between its placed neighbours, if any.
@@ -541,13 +544,13 @@ impl State {
         };
         let k = seq - s.seq;
         let (gone, left, right) = {
-            let view = s.view(src)?;
-            let left = (k > 0).then(|| s.sub(&view, 0, k));
+            let uids = s.uids(src)?;
+            let left = (k > 0).then(|| s.sub(&uids, 0, k));
             let right = (k + 1 < s.len).then(|| Slice {
                 seq,
-                ..s.sub(&view, k + 1, s.len)
+                ..s.sub(&uids, k + 1, s.len)
             });
-            (view.uid(k), left, right)
+            (uids.uid(k), left, right)
         };
         let kept = usize::from(left.is_some()) + usize::from(right.is_some());
         self.placed.replace(i, left.into_iter().chain(right));
@@ -604,11 +607,11 @@ impl State {
             self.unplaced.insert(at, s);
             return Ok(());
         }
-        let view = u.view(src)?;
-        let split = view.position(s.first_uid);
+        let uids = u.uids(src)?;
+        let split = uids.position(s.first_uid);
         match split {
-            Err(p) if u.first_uid < s.first_uid && view.uid(p) > s.last_uid => {
-                let (left, right) = (u.sub(&view, 0, p), u.sub(&view, p, u.len));
+            Err(p) if u.first_uid < s.first_uid && uids.uid(p) > s.last_uid => {
+                let (left, right) = (u.sub(&uids, 0, p), u.sub(&uids, p, u.len));
                 self.unplaced.splice(at..=at, [left, s, right]);
                 Ok(())
             }
@@ -631,9 +634,9 @@ impl State {
             return Ok(());
         };
         if s.seq < seq {
-            let view = s.view(src)?;
+            let uids = s.uids(src)?;
             let k = seq - s.seq;
-            let (left, right) = (s.sub(&view, 0, k), s.sub(&view, k, s.len));
+            let (left, right) = (s.sub(&uids, 0, k), s.sub(&uids, k, s.len));
             self.placed.replace(i, [left, right]);
         }
         Ok(())
@@ -657,16 +660,17 @@ impl State {
             if s.first_uid > hi {
                 break;
             }
-            let view = s.view(src)?;
-            let recs = view.records();
-            let a = recs.partition_point(|r| r.uid.get() < lo) as u32;
-            let b = recs.partition_point(|r| r.uid.get() <= hi) as u32;
+            let uids = s.uids(src)?;
+            let a = uids.count_below(lo);
+            let b = hi
+                .checked_add(1)
+                .map_or(s.len, |above| uids.count_below(above));
             let mut keep = Vec::with_capacity(2);
             if a > 0 {
-                keep.push(s.sub(&view, 0, a));
+                keep.push(s.sub(&uids, 0, a));
             }
             if b < s.len {
-                keep.push(s.sub(&view, b, s.len));
+                keep.push(s.sub(&uids, b, s.len));
             }
             let kept = keep.len();
             self.unplaced.splice(i..=i, keep);
