@@ -204,6 +204,17 @@ impl BlockStore {
         }
     }
 
+    /// How many blocks are mapped now (each costs an munmap when the store goes).
+    pub(crate) fn mapped_count(&self) -> usize {
+        self.mapped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .by_id
+            .values()
+            .filter(|k| matches!(k, Known::Mapped(_)))
+            .count()
+    }
+
     /// Sets the identity that blocks are checked against and written with (from the index
     /// as it is loaded, or a new one when a format-v1 cache is upgraded).
     pub(crate) fn set_cache_id(&self, cache_id: u64) {
