@@ -450,11 +450,20 @@ impl Placed {
             return;
         };
         let before = run.len();
-        let pieces = pieces.into_iter().map(|mut s| {
+        let mut pieces = pieces.into_iter().map(|mut s| {
             s.seq = s.seq.wrapping_add(h.shift);
             s
         });
-        if let Some(old) = run.splice(k..=k, pieces).next() {
+        // The first piece takes the old slice's place and the others (one at most, from
+        // `State`) are inserted after it: cheaper than a `splice` for so few.
+        let old = match pieces.next() {
+            Some(first) => run.get_mut(k).map(|s| std::mem::replace(s, first)),
+            None => (k < run.len()).then(|| run.remove(k)),
+        };
+        for (p, s) in pieces.enumerate() {
+            run.insert(k + 1 + p, s);
+        }
+        if let Some(old) = old {
             gone(Placed::settled(h, old));
         }
         let after = run.len();
