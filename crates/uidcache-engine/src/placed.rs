@@ -22,10 +22,13 @@
 //!
 //! Reads by position (`get`, `len`) find their run from a finger (the run last used) or by a
 //! binary search of the heads, and `partition_point` gallops from the finger over the runs'
-//! last slices, O(log distance): a run of removals in order looks up the slice next to the
-//! one it just changed. Readers that need every slice as one `&[Slice]` (views, checkpoints,
-//! compaction) go through `Deref`, which collects the slices once per change; the read
-//! index is built from that. Any change drops both, so no stale copy can be read.
+//! last slices and inside the run, O(log distance): a run of removals in order looks up the
+//! slice next to the one it just changed. Readers that need every slice as one `&[Slice]`
+//! (views, checkpoints, compaction steps) go through `Deref`, which collects the slices once
+//! per change (the gap buffer could lend its left part when the gap was at the end; a copy
+//! of 15,000 slices is about 0.5 MB, small beside a step's own passes over them); the read
+//! index is built from that, and `get` reads that copy while it exists. Any change drops
+//! both, so no stale copy can be read.
 
 use std::ops::{Deref, Range};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,7 +41,8 @@ use crate::slice::Slice;
 /// up to a third of the heads: at 1M messages (10,000–17,000 slices, 250–450 runs) about
 /// 30 slices and 100 heads instead of 5,000 slices. 64 rather than 128: a sorted batch
 /// (a VANISHED set) moves half a run per removal, where the gap buffer moved nothing, and at
-/// 128 that made a 1M VANISHED commit 1–1.5 ms slower; at 64 it is as fast as before.
+/// 128 that made a 1M VANISHED commit 1–1.5 ms slower; at 64 the difference is within the
+/// noise of the measurement (BENCHMARKS.md, "Expunge storms: the gap move").
 const MAX_RUN: usize = 64;
 
 /// Where a run starts and how far its stored sequence numbers lie above the true ones
