@@ -76,6 +76,10 @@ pub(crate) struct Placed {
     runs: Vec<Vec<Slice>>,
     /// One per run; exact before `gap`, `pending` short of it from `gap` on.
     heads: Vec<Head>,
+    /// Each run's last slice as stored, in one array: a search probes a run by its last
+    /// slice, and reading it through the run's own allocation missed the cache once more
+    /// per probe.
+    lasts: Vec<Slice>,
     gap: usize,
     /// What the heads from `gap` on lack: removals and insertions before them (as a
     /// wrapping change of `start`) and sequence numbers lowered before them (`shift`).
@@ -115,6 +119,10 @@ impl Placed {
         }
         Placed {
             gap: runs.len(),
+            lasts: runs
+                .iter()
+                .filter_map(|r: &Vec<Slice>| r.last().copied())
+                .collect(),
             runs,
             heads,
             pending: Head::default(),
@@ -246,9 +254,8 @@ impl Placed {
         let finger = self.finger.load(Ordering::Relaxed);
         // The first run whose last slice fails `pred`.
         let c = first_failing(runs, finger, |c| {
-            self.runs
+            self.lasts
                 .get(c)
-                .and_then(|r| r.last())
                 .is_some_and(|s| !pred(&Placed::settled(self.head(c), *s)))
         });
         let Some(run) = self.runs.get(c) else {
@@ -293,6 +300,16 @@ impl Placed {
         }
     }
 
+    /// Copies run `c`'s last slice into `lasts` after a change to the run.
+    fn refresh_last(&mut self, c: usize) {
+        if let (Some(last), Some(s)) = (
+            self.lasts.get_mut(c),
+            self.runs.get(c).and_then(|r| r.last()),
+        ) {
+            *last = *s;
+        }
+    }
+
     /// Records `added` slices in place of `removed` inside run `c` (the gap at `c + 1`).
     fn resized(&mut self, added: usize, removed: usize) {
         self.len = self.len + added - removed;
@@ -307,6 +324,7 @@ impl Placed {
         if c < self.runs.len() {
             self.runs.remove(c);
             self.heads.remove(c);
+            self.lasts.remove(c);
             self.gap -= 1;
             if self.gap == self.heads.len() {
                 self.pending = Head::default();
@@ -327,7 +345,11 @@ impl Placed {
                 self.work += tail.len();
             }
             let h = self.heads.get(c).copied().unwrap_or_default();
+            if let Some(last) = tail.last() {
+                self.lasts.insert(c + 1, *last);
+            }
             self.runs.insert(c + 1, tail);
+            self.refresh_last(c);
             self.heads.insert(
                 c + 1,
                 Head {
@@ -378,6 +400,7 @@ impl Placed {
                 s
             }));
         }
+        self.refresh_last(c);
         self.remove_run(c + 1);
     }
 
@@ -386,6 +409,7 @@ impl Placed {
         self.drop_derived();
         self.runs.clear();
         self.heads.clear();
+        self.lasts.clear();
         self.gap = 0;
         self.pending = Head::default();
         self.len = 0;
@@ -404,6 +428,7 @@ impl Placed {
         if self.runs.is_empty() {
             self.runs.push(Vec::new());
             self.heads.push(Head::default());
+            self.lasts.push(s);
             self.gap = 0;
         }
         self.settle_to(c + 1);
@@ -421,6 +446,7 @@ impl Placed {
                 },
             );
         }
+        self.refresh_last(c);
         self.resized(1, 0);
         self.split(c);
     }
@@ -475,6 +501,7 @@ impl Placed {
         {
             self.work += after - k;
         }
+        self.refresh_last(c);
         self.resized(after, before);
         self.split(c);
         self.tidy(c);
@@ -520,14 +547,17 @@ impl Placed {
             if let Some(h) = self.heads.get_mut(c1) {
                 h.start = h0.start + rest;
             }
+            self.refresh_last(c1);
             self.runs.drain(c0 + 1..c1);
             self.heads.drain(c0 + 1..c1);
+            self.lasts.drain(c0 + 1..c1);
             self.gap -= c1 - c0 - 1;
         }
         #[cfg(test)]
         {
             self.work += out.len();
         }
+        self.refresh_last(c0);
         self.resized(0, out.len());
         if c0 != c1 {
             self.tidy(c0 + 1);
@@ -556,6 +586,7 @@ impl Placed {
                     s.seq = s.seq.wrapping_sub(1);
                 }
             }
+            self.refresh_last(c);
         }
         if self.gap < self.heads.len() {
             self.pending.shift = self.pending.shift.wrapping_add(1);
@@ -700,10 +731,12 @@ mod tests {
     /// (through the gap) starts where the runs before it end.
     fn check_runs(placed: &Placed) {
         assert_eq!(placed.runs.len(), placed.heads.len());
+        assert_eq!(placed.runs.len(), placed.lasts.len());
         assert!(placed.gap <= placed.heads.len());
         let mut start = 0;
         for (c, run) in placed.runs.iter().enumerate() {
             assert!(!run.is_empty() && run.len() <= placed.max_run, "run {c}");
+            assert_eq!(run.last(), placed.lasts.get(c), "run {c}'s last slice");
             assert_eq!(placed.head(c).start, start, "run {c}");
             start += run.len();
         }
