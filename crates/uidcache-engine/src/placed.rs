@@ -1,51 +1,142 @@
-//! The placed slices, kept as a gap buffer with a lazily applied sequence shift, so that a
-//! run of removals costs O(slices + removals) rather than O(slices) each (issue 12).
+//! The placed slices, kept in short runs with lazily applied sequence shifts, so that one
+//! change costs O(run + runs/3) instead of O(slices), and a sorted batch of changes
+//! O(runs + changes × run) (issue 12).
 //!
 //! A removal replaces one slice by zero, one or two pieces and lowers the sequence number of
 //! every later slice by one. In one vector that is a move of the vector's tail and a pass
 //! over it per removal: 100,000 removals (a VANISHED (EARLIER) of 1% of a 10M mailbox) took
-//! 9 to 16 s in `mixed_day`. Here the slices before the gap (`left`) carry their sequence
-//! numbers; those after it (`right`, stored last first) carry theirs plus `lag`, the
-//! removals made before them since they moved there. A change at slice `i` moves the gap to
-//! `i` (O(distance), each slice moved once) and is then O(1) at the gap, and lowering every
-//! later slice is one addition to `lag`. Removals in ascending order (a VANISHED set, an
-//! expunge range, journal replay of either) move the gap across the slices at most once.
+//! 9 to 16 s in `mixed_day`. A gap buffer over the slices made sorted batches cheap, but a
+//! single expunge at a random place moved the gap across a third of the slices (10,000 to
+//! 17,000 entries at 1M messages): a third of `expunge_storm_nosync`'s CPU time.
 //!
-//! This is chosen over a bulk path that applies a run of ops in one pass because nothing
-//! changes above it: a transaction and journal replay still apply one op at a time through
-//! `State::apply` (state.rs), with the same checks and the same results, and callers that
-//! remove one UID at a time get the speed-up without batching. The price: a single change
-//! far from the gap moves it there, and an append then moves it back to the end, where a
-//! vector moved its tail once.
+//! Here the slices are cut into runs of at most `max_run` (64) slices, each run a vector of
+//! its own with a `Head`: the index of its first slice and its `shift`, the amount by which
+//! its stored `seq`s lie above the true ones. A change inside a run moves at most the run's
+//! tail; lowering every later slice is a decrement of that run's tail and one more `shift`
+//! for every later run. The heads keep that last step lazy too, as the gap buffer did for
+//! slices: heads before `gap` are exact, those from `gap` on lack `pending`, and a change
+//! at run `c` moves `gap` to `c + 1` by settling the heads in between (O(distance) in runs,
+//! 16 bytes each). A run that grows past `max_run` is split in two; one that falls below a
+//! quarter of it joins a neighbour that has room, so runs stay between a few and `max_run`
+//! slices and the heads number about slices / 40.
 //!
-//! Reads by position (`get`, `len`) see through the gap at O(1), and `partition_point` at
-//! O(log distance from the gap). Readers that need every slice as one `&[Slice]` (views, checkpoints,
-//! compaction) go through `Deref`, which collects the slices once per change; the read
-//! index is built from that. Any change drops both, so no stale copy can be read.
+//! Reads by position (`get`, `len`) find their run from a finger (the run last used) or by a
+//! binary search of the heads, and `partition_point` gallops from the finger over the runs'
+//! last slices and inside the run, O(log distance): a run of removals in order looks up the
+//! slice next to the one it just changed. Readers that need every slice as one `&[Slice]`
+//! (views, checkpoints, compaction steps) go through `Deref`, which collects the slices once
+//! per change (the gap buffer could lend its left part when the gap was at the end; a copy
+//! of 15,000 slices is about 0.5 MB, small beside a step's own passes over them); the read
+//! index is built from that, and `get` reads that copy while it exists. Any change drops
+//! both, so no stale copy can be read.
 
 use std::ops::{Deref, Range};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use crate::seqindex::SeqIndex;
 use crate::slice::Slice;
 
+/// Slices per run at most, by default. A change moves up to a run within it and settles
+/// up to a third of the heads: at 1M messages (10,000–17,000 slices, 250–450 runs) about
+/// 30 slices and 100 heads instead of 5,000 slices. 64 rather than 128: a sorted batch
+/// (a VANISHED set) moves half a run per removal, where the gap buffer moved nothing, and at
+/// 128 that made a 1M VANISHED commit 1–1.5 ms slower; at 64 the difference is within the
+/// noise of the measurement (BENCHMARKS.md, "Expunge storms: the gap move").
+const MAX_RUN: usize = 64;
+
+/// Where a run starts and how far its stored sequence numbers lie above the true ones
+/// (both wrapping: heads from the gap on are stored without `pending`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Head {
+    start: usize,
+    shift: u32,
+}
+
+impl Head {
+    fn plus(self, d: Head) -> Head {
+        Head {
+            start: self.start.wrapping_add(d.start),
+            shift: self.shift.wrapping_add(d.shift),
+        }
+    }
+
+    fn minus(self, d: Head) -> Head {
+        Head {
+            start: self.start.wrapping_sub(d.start),
+            shift: self.shift.wrapping_sub(d.shift),
+        }
+    }
+}
+
 /// The placed slices (ascending, disjoint sequence ranges) with their lazily built
 /// [`SeqIndex`]. See the module docs.
-#[derive(Default)]
 pub(crate) struct Placed {
-    /// The slices before the gap, in order, with their sequence numbers.
-    left: Vec<Slice>,
-    /// The slices after the gap, last first, each `seq` being `lag` above its own
-    /// (wrapping: only the difference matters).
-    right: Vec<Slice>,
-    /// Removals before the slices of `right` not yet subtracted from their `seq`.
-    lag: u32,
-    /// All slices in order, collected for `Deref` while `right` is not empty.
+    /// The slices in order, in runs of 1 to `max_run` (no empty run).
+    runs: Vec<Vec<Slice>>,
+    /// One per run; exact before `gap`, `pending` short of it from `gap` on.
+    heads: Vec<Head>,
+    /// Each run's last slice as stored, in one array: a search probes a run by its last
+    /// slice, and reading it through the run's own allocation missed the cache once more
+    /// per probe.
+    lasts: Vec<Slice>,
+    gap: usize,
+    /// What the heads from `gap` on lack: removals and insertions before them (as a
+    /// wrapping change of `start`) and sequence numbers lowered before them (`shift`).
+    pending: Head,
+    len: usize,
+    max_run: usize,
+    /// The run of the last lookup, and the place in it: where the next one starts (hints,
+    /// any value is safe).
+    finger: AtomicUsize,
+    finger_at: AtomicUsize,
+    /// Heads settled and slices moved or renumbered, to test the bound per change.
+    #[cfg(test)]
+    work: usize,
+    /// All slices in order, collected for `Deref`.
     flat: OnceLock<Vec<Slice>>,
     index: OnceLock<SeqIndex>,
 }
 
+impl Default for Placed {
+    fn default() -> Placed {
+        Placed::with_max_run(Vec::new(), MAX_RUN)
+    }
+}
+
 impl Placed {
+    /// `slices` in runs of at most `max_run` (at least 4), half full.
+    fn with_max_run(slices: Vec<Slice>, max_run: usize) -> Placed {
+        let max_run = max_run.max(4);
+        let (mut runs, mut heads) = (Vec::new(), Vec::new());
+        let len = slices.len();
+        for (k, run) in slices.chunks(max_run / 2).enumerate() {
+            runs.push(run.to_vec());
+            heads.push(Head {
+                start: k * (max_run / 2),
+                shift: 0,
+            });
+        }
+        Placed {
+            gap: runs.len(),
+            lasts: runs
+                .iter()
+                .filter_map(|r: &Vec<Slice>| r.last().copied())
+                .collect(),
+            runs,
+            heads,
+            pending: Head::default(),
+            len,
+            max_run,
+            finger: AtomicUsize::new(0),
+            finger_at: AtomicUsize::new(0),
+            #[cfg(test)]
+            work: 0,
+            flat: OnceLock::new(),
+            index: OnceLock::new(),
+        }
+    }
+
     /// The read index, built now if no read built it since the last change. For reads
     /// through a `View`: code that changes the state does not build it.
     pub(crate) fn index(&self) -> &SeqIndex {
@@ -76,197 +167,500 @@ impl Placed {
         if !index.any_flags_proved() {
             return;
         }
-        let split = self.left.len();
-        for (i, s) in self.left.iter_mut().enumerate() {
+        for (i, s) in self.runs.iter_mut().flatten().enumerate() {
             s.flags_known |= index.flags_proved(i);
-        }
-        let r = self.right.len();
-        for (k, s) in self.right.iter_mut().enumerate() {
-            s.flags_known |= index.flags_proved(split + r - 1 - k);
         }
     }
 
     /// Number of slices.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.left.len() + self.right.len()
+        self.len
     }
 
-    /// A slice of `right` as it stands (its `seq` with the lag taken off).
+    /// Run `c`'s head as it stands.
     #[inline]
-    fn settled(&self, mut s: Slice) -> Slice {
-        s.seq = s.seq.wrapping_sub(self.lag);
+    fn head(&self, c: usize) -> Head {
+        let h = self.heads.get(c).copied().unwrap_or_default();
+        if c < self.gap {
+            h
+        } else {
+            h.plus(self.pending)
+        }
+    }
+
+    /// Slice `s` of a run whose head is `h`, as it stands.
+    #[inline]
+    fn settled(h: Head, mut s: Slice) -> Slice {
+        s.seq = s.seq.wrapping_sub(h.shift);
         s
+    }
+
+    /// The run holding slice `i` (`i < len`) and `i`'s place in it.
+    fn locate(&self, i: usize) -> Option<(usize, usize)> {
+        let holds = |c: usize| {
+            let start = self.head(c).start;
+            let n = self.runs.get(c).map_or(0, Vec::len);
+            (i >= start && i - start < n).then_some(i - start)
+        };
+        let f = self.finger.load(Ordering::Relaxed);
+        for c in [f, f + 1] {
+            if let Some(at) = holds(c) {
+                self.finger.store(c, Ordering::Relaxed);
+                return Some((c, at));
+            }
+        }
+        // The number of runs starting at or before `i`, the exact heads first.
+        let gap = self.gap.min(self.heads.len());
+        let (exact, lagging) = self.heads.split_at(gap);
+        let mut c = exact.partition_point(|h| h.start <= i);
+        if c == gap {
+            c += lagging.partition_point(|h| h.plus(self.pending).start <= i);
+        }
+        let c = c.checked_sub(1)?;
+        let at = holds(c)?;
+        self.finger.store(c, Ordering::Relaxed);
+        Some((c, at))
     }
 
     /// Slice `i`.
     #[inline]
     pub(crate) fn get(&self, i: usize) -> Option<Slice> {
-        match i.checked_sub(self.left.len()) {
-            None => self.left.get(i).copied(),
-            Some(j) => {
-                let k = self.right.len().checked_sub(j + 1)?;
-                self.right.get(k).map(|s| self.settled(*s))
-            }
+        // Reads through a built index have the slices collected already.
+        if let Some(all) = self.flat.get() {
+            return all.get(i).copied();
         }
+        let (c, at) = self.locate(i)?;
+        let s = *self.runs.get(c)?.get(at)?;
+        Some(Placed::settled(self.head(c), s))
     }
 
     /// The last slice.
     pub(crate) fn last(&self) -> Option<Slice> {
-        self.len().checked_sub(1).and_then(|i| self.get(i))
+        let c = self.runs.len().checked_sub(1)?;
+        let s = *self.runs.get(c)?.last()?;
+        Some(Placed::settled(self.head(c), s))
     }
 
     /// The number of leading slices for which `pred` holds (`pred` holds for a prefix), as
     /// `<[Slice]>::partition_point` says, without collecting the slices.
     ///
-    /// The search gallops outwards from the gap, O(log distance): a run of removals in
-    /// order looks up the slice next to the one it just changed, and a binary search of
+    /// The search gallops over the runs from the finger, O(log distance): a run of removals
+    /// in order looks up the slice next to the one it just changed, and a binary search of
     /// tens of thousands of slices misses the cache on most of its steps (a quarter of a
-    /// 10M VANISHED's time, three lookups per UID, before this).
+    /// 10M VANISHED's time, three lookups per UID, before the gap buffer did this).
     pub(crate) fn partition_point(&self, mut pred: impl FnMut(&Slice) -> bool) -> usize {
-        let left = &self.left;
-        if let Some(mut hi) = left.len().checked_sub(1).filter(|&i| {
-            // `pred` fails at the last slice before the gap: the answer is before it.
-            left.get(i).is_some_and(|s| !pred(s))
-        }) {
-            let mut step = 1;
-            let lo = loop {
-                match hi.checked_sub(step) {
-                    Some(i) if left.get(i).is_some_and(|s| !pred(s)) => {
-                        hi = i;
-                        step *= 2;
-                    }
-                    Some(i) => break i + 1,
-                    None => break 0,
-                }
-            };
-            return lo + left.get(lo..hi).unwrap_or_default().partition_point(pred);
-        }
-        // The answer is at the gap or after it. `right` holds those slices last first: the
-        // `j`-th after the gap is `right[r - 1 - j]`.
-        let r = self.right.len();
-        let holds = |pred: &mut dyn FnMut(&Slice) -> bool, j: usize| {
-            self.right
-                .get(r - 1 - j)
-                .is_some_and(|s| pred(&self.settled(*s)))
+        let runs = self.runs.len();
+        let finger = self.finger.load(Ordering::Relaxed);
+        // The first run whose last slice fails `pred`.
+        let c = first_failing(runs, finger, |c| {
+            self.lasts
+                .get(c)
+                .is_some_and(|s| !pred(&Placed::settled(self.head(c), *s)))
+        });
+        let Some(run) = self.runs.get(c) else {
+            return self.len;
         };
-        let (mut lo, mut step) = (0, 1);
-        let hi = loop {
-            let j = lo + step - 1;
-            if j >= r {
-                break r;
-            }
-            if !holds(&mut pred, j) {
-                break j;
-            }
-            lo = j + 1;
-            step *= 2;
+        // Inside it, from where the last search in it ended.
+        let hint = if c == finger {
+            self.finger_at.load(Ordering::Relaxed)
+        } else {
+            run.len() / 2
         };
-        // `pred` holds after the gap for `lo..` and fails at `hi` (or `hi` is the end); in
-        // `right[r - hi..r - lo]` (reversed) it fails on a prefix.
-        let between = self.right.get(r - hi..r - lo).unwrap_or_default();
-        let failing = between.partition_point(|s| !pred(&self.settled(*s)));
-        left.len() + lo + (between.len() - failing)
+        let h = self.head(c);
+        let at = first_failing(run.len(), hint, |k| {
+            run.get(k).is_some_and(|s| !pred(&Placed::settled(h, *s)))
+        });
+        self.finger.store(c, Ordering::Relaxed);
+        self.finger_at.store(at, Ordering::Relaxed);
+        h.start + at
     }
 
-    /// Moves the gap to just before slice `at` (or the end): O(distance).
-    fn gap_to(&mut self, at: usize) {
-        self.drop_derived();
-        let lag = self.lag;
-        // One `extend` of a `drain` per move rather than a pop and a push per slice: a
-        // single expunge at a random place and the append after it each move the gap across
-        // a third of the slices on average, and this loop is most of their CPU time.
-        let l = self.left.len();
-        if l > at {
-            let moved = self.left.drain(at..).rev().map(|mut s| {
-                s.seq = s.seq.wrapping_add(lag);
-                s
-            });
-            self.right.extend(moved);
-        } else if l < at {
-            let r = self.right.len();
-            let from = r - (at - l).min(r);
-            let moved = self.right.drain(from..).rev().map(|mut s| {
-                s.seq = s.seq.wrapping_sub(lag);
-                s
-            });
-            self.left.extend(moved);
+    /// Makes the heads before `g` exact (and those from it on lag by `pending`):
+    /// O(distance from the old gap).
+    fn settle_to(&mut self, g: usize) {
+        let g = g.min(self.heads.len());
+        let pending = self.pending;
+        if g > self.gap {
+            for h in self.heads.get_mut(self.gap..g).unwrap_or_default() {
+                *h = h.plus(pending);
+            }
+        } else {
+            for h in self.heads.get_mut(g..self.gap).unwrap_or_default() {
+                *h = h.minus(pending);
+            }
         }
-        if self.right.is_empty() {
-            self.lag = 0;
+        #[cfg(test)]
+        {
+            self.work += g.abs_diff(self.gap);
         }
+        self.gap = g;
+        if g == self.heads.len() {
+            self.pending = Head::default();
+        }
+    }
+
+    /// Copies run `c`'s last slice into `lasts` after a change to the run.
+    fn refresh_last(&mut self, c: usize) {
+        if let (Some(last), Some(s)) = (
+            self.lasts.get_mut(c),
+            self.runs.get(c).and_then(|r| r.last()),
+        ) {
+            *last = *s;
+        }
+    }
+
+    /// Records `added` slices in place of `removed` inside run `c` (the gap at `c + 1`).
+    fn resized(&mut self, added: usize, removed: usize) {
+        self.len = self.len + added - removed;
+        self.pending.start = self.pending.start.wrapping_add(added).wrapping_sub(removed);
+        if self.gap == self.heads.len() {
+            self.pending = Head::default();
+        }
+    }
+
+    /// Removes run `c` (before the gap, empty or merged into a neighbour).
+    fn remove_run(&mut self, c: usize) {
+        if c < self.runs.len() {
+            self.runs.remove(c);
+            self.heads.remove(c);
+            self.lasts.remove(c);
+            self.gap -= 1;
+            if self.gap == self.heads.len() {
+                self.pending = Head::default();
+            }
+        }
+    }
+
+    /// Splits run `c` (before the gap) until no piece is longer than `max_run`.
+    fn split(&mut self, mut c: usize) {
+        let half = self.max_run / 2;
+        while self.runs.get(c).is_some_and(|r| r.len() > self.max_run) {
+            let Some(run) = self.runs.get_mut(c) else {
+                return;
+            };
+            let tail = run.split_off(half);
+            #[cfg(test)]
+            {
+                self.work += tail.len();
+            }
+            let h = self.heads.get(c).copied().unwrap_or_default();
+            if let Some(last) = tail.last() {
+                self.lasts.insert(c + 1, *last);
+            }
+            self.runs.insert(c + 1, tail);
+            self.refresh_last(c);
+            self.heads.insert(
+                c + 1,
+                Head {
+                    start: h.start + half,
+                    shift: h.shift,
+                },
+            );
+            self.gap += 1;
+            c += 1;
+        }
+    }
+
+    /// Joins run `c` (before the gap) to a neighbour if it fell below a quarter of
+    /// `max_run` and one has room (three quarters), or drops it if it is empty.
+    fn tidy(&mut self, c: usize) {
+        let Some(n) = self.runs.get(c).map(Vec::len) else {
+            return;
+        };
+        if n >= self.max_run / 4 {
+            return;
+        }
+        let room = self.max_run * 3 / 4;
+        let fits = |r: Option<&Vec<Slice>>| r.is_some_and(|r| r.len() + n <= room);
+        if c > 0 && fits(self.runs.get(c - 1)) {
+            self.merge(c - 1);
+        } else if fits(self.runs.get(c + 1)) {
+            self.settle_to(c + 2);
+            self.merge(c);
+        } else if n == 0 {
+            self.remove_run(c);
+        }
+    }
+
+    /// Appends run `c + 1` to run `c` (both before the gap), renumbered to `c`'s shift.
+    fn merge(&mut self, c: usize) {
+        let (Some(a), Some(b)) = (self.heads.get(c).copied(), self.heads.get(c + 1).copied())
+        else {
+            return;
+        };
+        let moved = self.runs.get_mut(c + 1).map(std::mem::take);
+        if let (Some(run), Some(moved)) = (self.runs.get_mut(c), moved) {
+            #[cfg(test)]
+            {
+                self.work += moved.len();
+            }
+            run.extend(moved.into_iter().map(|mut s| {
+                s.seq = s.seq.wrapping_sub(b.shift).wrapping_add(a.shift);
+                s
+            }));
+        }
+        self.refresh_last(c);
+        self.remove_run(c + 1);
     }
 
     /// Removes every slice.
     pub(crate) fn clear(&mut self) {
-        self.gap_to(0);
-        self.right.clear();
-        self.lag = 0;
+        self.drop_derived();
+        self.runs.clear();
+        self.heads.clear();
+        self.lasts.clear();
+        self.gap = 0;
+        self.pending = Head::default();
+        self.len = 0;
     }
 
     /// Inserts `s` as slice `at`.
     pub(crate) fn insert(&mut self, at: usize, s: Slice) {
-        self.gap_to(at);
-        self.left.push(s);
+        self.drop_derived();
+        let at = at.min(self.len);
+        // Slice `at`'s run, or the last run for the end.
+        let (c, k) = match at.checked_sub(1).filter(|_| at == self.len) {
+            Some(last) => self.locate(last).map(|(c, k)| (c, k + 1)),
+            None => self.locate(at),
+        }
+        .unwrap_or((0, 0));
+        if self.runs.is_empty() {
+            self.runs.push(Vec::new());
+            self.heads.push(Head::default());
+            self.lasts.push(s);
+            self.gap = 0;
+        }
+        self.settle_to(c + 1);
+        let shift = self.heads.get(c).map_or(0, |h| h.shift);
+        if let Some(run) = self.runs.get_mut(c) {
+            #[cfg(test)]
+            {
+                self.work += run.len() - k;
+            }
+            run.insert(
+                k,
+                Slice {
+                    seq: s.seq.wrapping_add(shift),
+                    ..s
+                },
+            );
+        }
+        self.refresh_last(c);
+        self.resized(1, 0);
+        self.split(c);
     }
 
     /// Removes slice `at` and returns it.
     pub(crate) fn remove(&mut self, at: usize) -> Option<Slice> {
-        self.gap_to(at);
-        let s = self.right.pop()?;
-        let s = self.settled(s);
-        if self.right.is_empty() {
-            self.lag = 0;
-        }
-        Some(s)
+        let mut gone = None;
+        self.replace_with(at, std::iter::empty(), |s| gone = Some(s));
+        gone
     }
 
     /// Replaces slice `at` with `pieces` (none, one or more); the caller keeps the order.
     pub(crate) fn replace(&mut self, at: usize, pieces: impl IntoIterator<Item = Slice>) {
-        if self.remove(at).is_some() {
-            self.left.extend(pieces);
+        self.replace_with(at, pieces, |_| ());
+    }
+
+    /// `replace`, handing the replaced slice to `gone`.
+    fn replace_with(
+        &mut self,
+        at: usize,
+        pieces: impl IntoIterator<Item = Slice>,
+        gone: impl FnOnce(Slice),
+    ) {
+        let Some((c, k)) = self.locate(at) else {
+            return;
+        };
+        self.drop_derived();
+        self.settle_to(c + 1);
+        let h = self.heads.get(c).copied().unwrap_or_default();
+        let Some(run) = self.runs.get_mut(c) else {
+            return;
+        };
+        let before = run.len();
+        let mut pieces = pieces.into_iter().map(|mut s| {
+            s.seq = s.seq.wrapping_add(h.shift);
+            s
+        });
+        // The first piece takes the old slice's place and the others (one at most, from
+        // `State`) are inserted after it: cheaper than a `splice` for so few.
+        let old = match pieces.next() {
+            Some(first) => run.get_mut(k).map(|s| std::mem::replace(s, first)),
+            None => (k < run.len()).then(|| run.remove(k)),
+        };
+        for (p, s) in pieces.enumerate() {
+            run.insert(k + 1 + p, s);
         }
+        if let Some(old) = old {
+            gone(Placed::settled(h, old));
+        }
+        let after = run.len();
+        #[cfg(test)]
+        {
+            self.work += after - k;
+        }
+        self.refresh_last(c);
+        self.resized(after, before);
+        self.split(c);
+        self.tidy(c);
     }
 
     /// Removes slices `range` and returns them in order.
     pub(crate) fn drain(&mut self, range: Range<usize>) -> Vec<Slice> {
-        self.gap_to(range.end);
-        let from = range.start.min(self.left.len());
-        self.left.split_off(from)
+        let end = range.end.min(self.len);
+        let start = range.start.min(end);
+        let (Some((c0, k0)), Some((c1, k1))) = (
+            self.locate(start).filter(|_| start < end),
+            end.checked_sub(1).and_then(|last| self.locate(last)),
+        ) else {
+            return Vec::new();
+        };
+        self.drop_derived();
+        self.settle_to(c1 + 1);
+        let mut out = Vec::with_capacity(end - start);
+        let head = |p: &Placed, c: usize| p.heads.get(c).copied().unwrap_or_default();
+        let settle = |h: Head| move |s: Slice| Placed::settled(h, s);
+        let h0 = head(self, c0);
+        if c0 == c1 {
+            if let Some(run) = self.runs.get_mut(c0) {
+                out.extend(run.drain(k0..=k1).map(settle(h0)));
+            }
+        } else {
+            for c in c0..=c1 {
+                let h = head(self, c);
+                let Some(run) = self.runs.get_mut(c) else {
+                    continue;
+                };
+                let cut = if c == c0 {
+                    k0..run.len()
+                } else if c == c1 {
+                    0..k1 + 1
+                } else {
+                    0..run.len()
+                };
+                out.extend(run.drain(cut).map(settle(h)));
+            }
+            // The runs in between are empty; the last one now starts after run `c0`'s rest.
+            let rest = self.runs.get(c0).map_or(0, Vec::len);
+            if let Some(h) = self.heads.get_mut(c1) {
+                h.start = h0.start + rest;
+            }
+            self.refresh_last(c1);
+            self.runs.drain(c0 + 1..c1);
+            self.heads.drain(c0 + 1..c1);
+            self.lasts.drain(c0 + 1..c1);
+            self.gap -= c1 - c0 - 1;
+        }
+        #[cfg(test)]
+        {
+            self.work += out.len();
+        }
+        self.refresh_last(c0);
+        self.resized(0, out.len());
+        if c0 != c1 {
+            self.tidy(c0 + 1);
+        }
+        self.tidy(c0);
+        out
     }
 
     /// Lowers the sequence number of slice `from` and every later one by one.
     pub(crate) fn lower_seqs_from(&mut self, from: usize) {
-        self.gap_to(from);
-        if !self.right.is_empty() {
-            self.lag = self.lag.wrapping_add(1);
+        let Some((c, k)) = self.locate(from) else {
+            return;
+        };
+        self.drop_derived();
+        if k == 0 {
+            // The whole run lowers: one more shift for it too.
+            self.settle_to(c);
+        } else {
+            self.settle_to(c + 1);
+            if let Some(run) = self.runs.get_mut(c) {
+                #[cfg(test)]
+                {
+                    self.work += run.len() - k;
+                }
+                for s in run.get_mut(k..).unwrap_or_default() {
+                    s.seq = s.seq.wrapping_sub(1);
+                }
+            }
+            self.refresh_last(c);
+        }
+        if self.gap < self.heads.len() {
+            self.pending.shift = self.pending.shift.wrapping_add(1);
         }
     }
 }
 
+/// The first `i` in `0..n` for which `fails` holds (`n` if none), `fails` being false on a
+/// prefix: galloping out from `hint`, O(log distance).
+fn first_failing(n: usize, hint: usize, mut fails: impl FnMut(usize) -> bool) -> usize {
+    let Some(last) = n.checked_sub(1) else {
+        return 0;
+    };
+    let f = hint.min(last);
+    // The answer lies in `lo..=hi`.
+    let (mut lo, mut hi);
+    let mut step = 1;
+    if fails(f) {
+        hi = f;
+        lo = loop {
+            match f.checked_sub(step) {
+                Some(i) if fails(i) => {
+                    hi = i;
+                    step *= 2;
+                }
+                Some(i) => break i + 1,
+                None => break 0,
+            }
+        };
+    } else {
+        lo = f + 1;
+        hi = loop {
+            let i = f + step;
+            if i >= n {
+                break n;
+            }
+            if fails(i) {
+                break i;
+            }
+            lo = i + 1;
+            step *= 2;
+        };
+    }
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if fails(mid) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    lo
+}
+
 impl From<Vec<Slice>> for Placed {
     fn from(slices: Vec<Slice>) -> Placed {
-        Placed {
-            left: slices,
-            ..Placed::default()
-        }
+        Placed::with_max_run(slices, MAX_RUN)
     }
 }
 
 impl Deref for Placed {
     type Target = [Slice];
-    /// All slices in order: the left part as it is when the gap is at the end (after
-    /// appends and after removals that reached the last slice), else a copy collected once
-    /// per change.
+    /// All slices in order, collected once per change.
     #[inline]
     fn deref(&self) -> &[Slice] {
-        if self.right.is_empty() {
-            return &self.left;
+        if self.len == 0 {
+            return &[];
         }
         self.flat.get_or_init(|| {
-            let mut all = Vec::with_capacity(self.len());
-            all.extend_from_slice(&self.left);
-            all.extend(self.right.iter().rev().map(|s| self.settled(*s)));
+            let mut all = Vec::with_capacity(self.len);
+            for (c, run) in self.runs.iter().enumerate() {
+                let h = self.head(c);
+                all.extend(run.iter().map(|s| Placed::settled(h, *s)));
+            }
             all
         })
     }
@@ -279,7 +673,7 @@ impl Clone for Placed {
         if let Some(index) = self.index.get() {
             index.fold_flags_proved(&mut slices);
         }
-        Placed::from(slices)
+        Placed::with_max_run(slices, self.max_run)
     }
 }
 
@@ -320,12 +714,12 @@ mod tests {
     }
 
     fn change() -> impl Strategy<Value = Change> {
-        let at = 0..64usize;
+        let at = 0..256usize;
         prop_oneof![
             (at.clone(), 1..1000u32).prop_map(|(a, s)| Change::Insert(a, s)),
             at.clone().prop_map(Change::Remove),
-            (at.clone(), 0..3u8).prop_map(|(a, n)| Change::Replace(a, n)),
-            (at.clone(), 0..5usize).prop_map(|(a, n)| Change::Drain(a, n)),
+            (at.clone(), 0..4u8).prop_map(|(a, n)| Change::Replace(a, n)),
+            (at.clone(), 0..40usize).prop_map(|(a, n)| Change::Drain(a, n)),
             at.clone().prop_map(Change::Lower),
             at.prop_map(Change::Lower),
             Just(Change::Read),
@@ -333,15 +727,39 @@ mod tests {
         ]
     }
 
+    /// The runs hold every slice, none empty or longer than `max_run`, and each head
+    /// (through the gap) starts where the runs before it end.
+    fn check_runs(placed: &Placed) {
+        assert_eq!(placed.runs.len(), placed.heads.len());
+        assert_eq!(placed.runs.len(), placed.lasts.len());
+        assert!(placed.gap <= placed.heads.len());
+        let mut start = 0;
+        for (c, run) in placed.runs.iter().enumerate() {
+            assert!(!run.is_empty() && run.len() <= placed.max_run, "run {c}");
+            assert_eq!(run.last(), placed.lasts.get(c), "run {c}'s last slice");
+            assert_eq!(placed.head(c).start, start, "run {c}");
+            start += run.len();
+        }
+        assert_eq!(start, placed.len());
+    }
+
     /// Every way of reading the slices agrees with the plain vector.
     fn check(placed: &Placed, model: &[Slice]) {
+        check_runs(placed);
         assert_eq!(placed.len(), model.len());
         assert_eq!(&placed[..], model);
         for i in 0..=model.len() {
             assert_eq!(placed.get(i), model.get(i).copied(), "slice {i}");
         }
         assert_eq!(placed.last(), model.last().copied());
-        for key in 0..1100u32 {
+        // Keys up, then down: the search gallops from wherever the last one left off.
+        let top = model
+            .last()
+            .map_or(0, |s| s.seq.wrapping_add(s.len))
+            .min(1 << 20)
+            + 2;
+        let step = (top / 1_100).max(1) as usize;
+        for key in (0..top).step_by(step).chain((0..top).step_by(step).rev()) {
             assert_eq!(
                 placed.partition_point(|s| s.seq < key),
                 model.partition_point(|s| s.seq < key),
@@ -350,20 +768,44 @@ mod tests {
         }
     }
 
+    /// `expunge` of slice `at`'s first record, as `State` makes it: the slice shrinks (or
+    /// goes), and every later slice moves down by one. Keeps the order of `seq`.
+    fn expunge_first(placed: &mut Placed, model: &mut Vec<Slice>, at: usize) {
+        let s = model[at];
+        let pieces: Vec<Slice> = (s.len > 1)
+            .then(|| Slice {
+                len: s.len - 1,
+                first_uid: s.first_uid + 1,
+                ..s
+            })
+            .into_iter()
+            .collect();
+        let kept = pieces.len();
+        model.splice(at..=at, pieces.iter().copied());
+        for later in model.get_mut(at + kept..).unwrap_or_default() {
+            later.seq -= 1;
+        }
+        placed.replace(at, pieces);
+        placed.lower_seqs_from(at + kept);
+    }
+
     proptest! {
-        /// The gap buffer reads as the `Vec<Slice>` it replaced after any run of changes
-        /// (the sequence numbers need not stay ordered for that), and once they are ordered
-        /// again its searches agree with the vector's.
+        /// The runs read as the `Vec<Slice>` they replaced after any run of changes (the
+        /// sequence numbers need not stay ordered for that), with runs of 4 to 11 slices
+        /// so that changes split, join and drop runs; and after changes that keep the
+        /// sequence numbers ordered, searches agree with the vector's.
         #[test]
-        fn the_gap_buffer_reads_as_the_vector_it_replaces(
-            start in proptest::collection::vec(1..1000u32, 0..40),
-            changes in proptest::collection::vec(change(), 0..80),
-            cut in 0..64usize,
+        fn the_runs_read_as_the_vector_they_replace(
+            start in proptest::collection::vec(1..1000u32, 0..200),
+            changes in proptest::collection::vec(change(), 0..120),
+            expunges in proptest::collection::vec(0..256usize, 0..60),
+            max_run in 4..12usize,
+            cut in 0..256usize,
         ) {
             let mut sorted = start;
             sorted.sort_unstable();
             let mut model: Vec<Slice> = sorted.iter().map(|&s| slice(s, 1)).collect();
-            let mut placed = Placed::from(model.clone());
+            let mut placed = Placed::with_max_run(model.clone(), max_run);
             for c in changes {
                 let n = model.len();
                 match c {
@@ -408,51 +850,109 @@ mod tests {
                     }
                     _ => {}
                 }
-                // Through the gap, without collecting.
+                // Through the runs, without collecting.
+                check_runs(&placed);
                 prop_assert_eq!(placed.len(), model.len());
                 for i in 0..=model.len() {
                     prop_assert_eq!(placed.get(i), model.get(i).copied());
                 }
             }
             prop_assert_eq!(&placed[..], &model[..]);
-            // With the sequence numbers in order again, searches agree too.
-            model.sort_by_key(|s| s.seq);
-            // The gap anywhere with a lag: the slices after it stored one too high, then
-            // lowered; searches gallop from there both ways.
-            let mid = cut % (model.len() + 1);
-            let mut shifted = model.clone();
-            for s in shifted.get_mut(mid..).unwrap_or_default() {
-                s.seq = s.seq.wrapping_add(1);
+            // Ordered again: slices of three, two apart, then expunges at random places
+            // that leave lazy shifts behind; searches gallop through them both ways.
+            let mut model: Vec<Slice> = (0..model.len() as u32).map(|k| slice(1 + 3 * k, 3)).collect();
+            let mut placed = Placed::with_max_run(model.clone(), max_run);
+            for at in expunges {
+                if !model.is_empty() {
+                    let at = at % model.len();
+                    expunge_first(&mut placed, &mut model, at);
+                }
             }
-            let mut placed = Placed::from(shifted);
-            placed.lower_seqs_from(mid);
             check(&placed, &model);
+            // And a change right after a search (the finger anywhere).
+            if !model.is_empty() {
+                let at = cut % model.len();
+                let _ = placed.get(cut % model.len());
+                expunge_first(&mut placed, &mut model, at);
+                check(&placed, &model);
+            }
+        }
+    }
+
+    /// The LCG of the tests that need many positions, not a proptest's few.
+    fn positions(seed: u64) -> impl FnMut(usize) -> usize {
+        let mut x = seed;
+        move |n| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((x >> 33) as usize) % n.max(1)
         }
     }
 
     #[test]
-    fn searches_see_through_the_gap() {
-        // Ten slices of two, then removals in ascending order that leave the gap in the
-        // middle with a lag, as a VANISHED run does.
-        let mut model: Vec<Slice> = (0..10).map(|k| slice(1 + 2 * k, 2)).collect();
+    fn an_expunge_touches_a_run_and_some_heads_not_a_third_of_the_slices() {
+        // 20,000 slices (more than `expunge_storm_nosync` leaves at 1M messages), 3,000
+        // expunges at random places: the gap buffer moved a third of the slices for each
+        // (about 6,700); the runs move at most two runs' worth plus the heads between two
+        // changes.
+        let mut model: Vec<Slice> = (0..20_000u32).map(|k| slice(1 + 3 * k, 3)).collect();
         let mut placed = Placed::from(model.clone());
-        for at in [2usize, 5, 7] {
-            model[at].len -= 1;
-            let s = model[at];
-            placed.replace(at, [s]);
-            for later in &mut model[at + 1..] {
-                later.seq -= 1;
-            }
-            placed.lower_seqs_from(at + 1);
-            check(&placed, &model);
+        let mut at = positions(7);
+        let (mut total, mut most) = (0, 0);
+        for _ in 0..3_000 {
+            let before = placed.work;
+            let i = at(model.len());
+            expunge_first(&mut placed, &mut model, i);
+            let work = placed.work - before;
+            total += work;
+            most = most.max(work);
         }
-        assert!(!placed.right.is_empty(), "the gap is inside");
-        assert_eq!(placed.lag, 3);
-        placed.gap_to(3);
+        let bound = 2 * MAX_RUN + placed.runs.len();
+        assert!(most <= bound, "{most} > {bound}");
+        assert!(total / 3_000 <= 400, "mean {}", total / 3_000);
         check(&placed, &model);
-        placed.gap_to(placed.len());
-        assert_eq!(placed.lag, 0, "no lag once the gap is at the end");
+    }
+
+    #[test]
+    fn removals_in_order_settle_each_head_once() {
+        // Every 7th slice's first record, in ascending order, as a VANISHED set removes
+        // them: the heads are settled once in all, each removal moves within its run.
+        let mut model: Vec<Slice> = (0..20_000u32).map(|k| slice(1 + 3 * k, 3)).collect();
+        let mut placed = Placed::from(model.clone());
+        let runs = placed.runs.len();
+        let before = placed.work;
+        let mut removals = 0;
+        for at in (0..model.len()).step_by(7) {
+            expunge_first(&mut placed, &mut model, at);
+            removals += 1;
+        }
+        let work = placed.work - before;
+        let bound = runs + removals * MAX_RUN;
+        assert!(work <= bound, "{work} > {bound}");
         check(&placed, &model);
+    }
+
+    #[test]
+    fn runs_split_and_join_as_slices_come_and_go() {
+        // Appends one at a time, then removals of most of them from the front.
+        let mut model = Vec::new();
+        let mut placed = Placed::default();
+        for k in 0..1_000u32 {
+            model.push(slice(1 + 2 * k, 2));
+            placed.insert(placed.len(), slice(1 + 2 * k, 2));
+        }
+        check(&placed, &model);
+        assert!(placed.runs.len() >= 1_000 / MAX_RUN);
+        let mut at = positions(11);
+        while model.len() > 10 {
+            let i = at(model.len());
+            let gone = model.remove(i);
+            assert_eq!(placed.remove(i), Some(gone));
+            check_runs(&placed);
+        }
+        check(&placed, &model);
+        assert_eq!(placed.runs.len(), 1, "the few left share one run");
     }
 
     #[test]
