@@ -533,9 +533,9 @@ impl State {
     }
 
     /// `expunge` of `seq`, a record of placed slice `i`: the slice's records before and after
-    /// it (none, one or two slices) replace the slice at the gap of [`Placed`], then the
+    /// it (none, one or two slices) replace the slice in its run of [`Placed`], then the
     /// later slices shift down lazily (placed.rs). The general path (split twice, cut)
-    /// would move the gap around the slice three times and read the block twice.
+    /// would change the run three times and read the block twice.
     fn expunge_placed(&mut self, i: usize, seq: u32, src: &dyn RecordSource) -> Result<()> {
         let Some(s) = self.placed.get(i) else {
             return Err(
