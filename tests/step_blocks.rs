@@ -30,16 +30,6 @@ fn fill(dir: &Path, options: OpenOptions) -> Cache {
     cache
 }
 
-fn block_files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir.join("blocks"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".ucb"))
-        .collect();
-    names.sort();
-    names
-}
-
 fn every_uid(cache: &Cache) -> Vec<u32> {
     let view = cache.view();
     let placed = view.placed_messages().unwrap();
@@ -124,14 +114,18 @@ fn a_compaction_step_creates_no_file_until_a_checkpoint_publishes_it() {
     let dir = tempfile::tempdir().unwrap();
     let (mut cache, _, _) = fragmented(dir.path(), 2_000);
     let uids = every_uid(&cache);
-    let files = block_files(dir.path());
+    let files = common::block_file_suffixes(dir.path());
     let stats = cache.compact_step(1 << 20).unwrap();
     assert!(stats.blocks_written > 0, "the step found nothing to do");
-    assert_eq!(block_files(dir.path()), files, "a step wrote a file");
+    assert_eq!(
+        common::block_file_suffixes(dir.path()),
+        files,
+        "a step wrote a file"
+    );
     // Its blocks are read from memory meanwhile.
     assert_eq!(every_uid(&cache), uids);
     cache.checkpoint().unwrap();
-    let after = block_files(dir.path());
+    let after = common::block_file_suffixes(dir.path());
     let new = after.iter().filter(|n| !files.contains(n)).count();
     assert_eq!(new, stats.blocks_written, "{after:?}");
     let gone = files.iter().filter(|n| !after.contains(n)).count();

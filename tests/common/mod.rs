@@ -101,15 +101,17 @@ pub fn fill_in_blocks(dir: &std::path::Path, messages: u32, block: u32, uid_of: 
     cache.close().unwrap();
 }
 
-/// `/NAME` of every block file of the cache in `dir`: the suffixes that
+/// `/NAME` of every block file of the cache in `dir`, sorted: the suffixes that
 /// `faultfs::FaultVfs` counts reads and mappings by.
 pub fn block_file_suffixes(dir: &std::path::Path) -> Vec<String> {
-    std::fs::read_dir(dir.join(uidcache::tools::BLOCKS_DIR))
+    let mut names: Vec<String> = std::fs::read_dir(dir.join(uidcache::tools::BLOCKS_DIR))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|name| name.ends_with(".ucb"))
         .map(|name| format!("/{name}"))
-        .collect()
+        .collect();
+    names.sort();
+    names
 }
 
 /// Where each UID `uid_of(1..=messages)` stands once the sorted UIDs `gone` are removed:

@@ -29,14 +29,23 @@ pub(crate) struct Writer {
     pub(crate) journal: JournalWriter,
     /// `CLEAN_FILE` exists (this writer created it).
     clean_marker: bool,
-    /// The syncer's job that removes the `clean` marker this writer's open trusted, until
-    /// a block or temporary file waited for it.
-    marker_removal: Option<u64>,
-    /// The `clean` marker this writer's open trusted still stands, and no job to remove it
-    /// was asked for: the writer has begun no transaction and written no file.
-    marker_standing: bool,
+    /// Where the `clean` marker this writer's open trusted stands (FORMAT.md 8.5).
+    trusted_marker: TrustedMarker,
     /// The open trusted a `clean` marker (so a drop that changed nothing may put it back).
     clean_at_open: bool,
+}
+
+/// The `clean` marker a writer's open trusted, from the open to its removal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TrustedMarker {
+    /// It stands, and no removal was asked for: the writer has begun no transaction and
+    /// written no file.
+    Standing,
+    /// The syncer's job with this ticket removes it; no block or temporary file has
+    /// waited for that yet.
+    Removing(u64),
+    /// Removed (or never trusted): nothing to wait for.
+    Gone,
 }
 
 /// Counters of what the handle did, for monitoring and benchmarks.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use uidcache_format::Record;
 
-use super::Cache;
+use super::{Cache, TrustedMarker};
 use crate::dirfs::{Fs, BLOCKS_DIR, CLEAN_FILE};
 use crate::error::{Error, Result};
 use crate::image::to_image;
@@ -99,11 +99,14 @@ impl Cache {
             return Ok(());
         };
         // A marker never removed needs nothing: the directory is as the open found it.
-        if !writer.clean_at_open || writer.clean_marker || writer.marker_standing {
+        if !writer.clean_at_open
+            || writer.clean_marker
+            || writer.trusted_marker == TrustedMarker::Standing
+        {
             return Ok(());
         }
         writer.syncer.wait_all()?;
-        writer.marker_removal = None;
+        writer.trusted_marker = TrustedMarker::Gone;
         self.put_clean()
     }
 
@@ -196,7 +199,8 @@ impl Cache {
         let Some(writer) = self.writer.as_mut() else {
             return Ok(());
         };
-        if let Some(ticket) = writer.marker_removal.take() {
+        if let TrustedMarker::Removing(ticket) = writer.trusted_marker {
+            writer.trusted_marker = TrustedMarker::Gone;
             writer.syncer.wait_for(ticket)?;
         }
         if !writer.clean_marker {
@@ -214,12 +218,12 @@ impl Cache {
         let Some(writer) = self.writer.as_mut() else {
             return Ok(());
         };
-        if writer.marker_standing {
-            writer.marker_standing = false;
+        if writer.trusted_marker == TrustedMarker::Standing {
+            writer.trusted_marker = TrustedMarker::Gone;
             let ticket = writer
                 .syncer
                 .submit(crate::syncer::Job::LeaveClean, false)?;
-            writer.marker_removal = Some(ticket);
+            writer.trusted_marker = TrustedMarker::Removing(ticket);
         }
         Ok(())
     }

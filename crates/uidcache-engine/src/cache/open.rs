@@ -8,7 +8,7 @@ use uidcache_format::{FormatError, FormatErrorKind, IndexImage, NO_IDENTITY};
 
 use super::checkpoint::marker_at_open;
 use super::recovery::{lost_index, read_state, remove_unnamed};
-use super::{closing, Cache, Stats, Writer};
+use super::{closing, Cache, Stats, TrustedMarker, Writer};
 use crate::blocks::BlockStore;
 use crate::dirfs::{Fs, BLOCKS_DIR, INDEX_FILE, JOURNAL_FILE, LOCK_FILE};
 use crate::error::{Error, Result};
@@ -90,8 +90,11 @@ impl Cache {
                     _lock: lock,
                     journal,
                     clean_marker: false,
-                    marker_removal: None,
-                    marker_standing: clean,
+                    trusted_marker: if clean {
+                        TrustedMarker::Standing
+                    } else {
+                        TrustedMarker::Gone
+                    },
                     clean_at_open: clean,
                 })
             }
