@@ -192,6 +192,46 @@ impl Model {
         }
     }
 
+    /// `remove_uids` of a set (FORMAT.md 6.2, "A set of UIDs"): with no unplaced record and
+    /// a known count, every UID is classed against the model as it is before the set (placed,
+    /// in a hole, absent), a hole gives at most its size, and only then do the positions go;
+    /// otherwise one `remove_uid` per UID, ascending.
+    fn remove_set(&mut self, uids: &BTreeSet<u32>) -> uidcache::Removed {
+        let mut removed = uidcache::Removed::default();
+        if !self.unplaced.is_empty() || self.exists.is_none() {
+            for &uid in uids {
+                match self.remove_uid(uid) {
+                    Removal::Placed(_) => removed.placed += 1,
+                    Removal::Hole(_) => removed.from_holes += 1,
+                    Removal::Unplaced => removed.unplaced += 1,
+                    Removal::Absent => {}
+                }
+            }
+            return removed;
+        }
+        let mut gone: Vec<u32> = Vec::new();
+        let mut holes: BTreeMap<u32, (u32, u32)> = BTreeMap::new();
+        for &uid in uids {
+            if let Some(s) = self.seq_of(uid) {
+                gone.push(s);
+                removed.placed += 1;
+            } else if let Some((lo, hi)) = self.hole_for(uid) {
+                let (_, taken) = holes.entry(lo).or_insert((hi, 0));
+                *taken += 1;
+            }
+        }
+        for (lo, (hi, taken)) in holes {
+            let take = taken.min(hi - lo + 1);
+            gone.extend(lo..lo + take);
+            removed.from_holes += u64::from(take);
+        }
+        gone.sort_unstable_by(|a, b| b.cmp(a));
+        for s in gone {
+            self.expunge(s);
+        }
+        removed
+    }
+
     fn forget_uid(&mut self, uid: u32) -> bool {
         if let Some(s) = self.seq_of(uid) {
             self.seqs[s as usize - 1] = None;
@@ -644,25 +684,20 @@ impl Case {
                 let bulk = rng.below(2) == 0;
                 self.log
                     .push(format!("removal run (bulk {bulk}): {uids:?}"));
-                let mut expected = uidcache::Removed::default();
-                for &uid in &uids {
-                    let removal = model.remove_uid(uid);
-                    match removal {
-                        Removal::Placed(_) => expected.placed += 1,
-                        Removal::Hole(_) => expected.from_holes += 1,
-                        Removal::Unplaced => expected.unplaced += 1,
-                        Removal::Absent => {}
-                    }
-                    if !bulk {
-                        assert_eq!(tx.remove_uid(uid).unwrap(), removal, "remove_uid({uid})");
-                    }
-                    truth.uids.retain(|u| *u != uid);
-                }
                 if bulk {
-                    let ranges: Vec<_> = uids.iter().map(|&u| u..=u).collect();
+                    let expected = model.remove_set(&uids);
+                    // Unsorted, as a server may list them: the order must not matter.
+                    let mut ranges: Vec<_> = uids.iter().map(|&u| u..=u).collect();
+                    ranges.reverse();
                     let got = tx.remove_uids(&ranges).unwrap();
                     assert_eq!(got, expected, "remove_uids({uids:?})");
+                } else {
+                    for &uid in &uids {
+                        let removal = model.remove_uid(uid);
+                        assert_eq!(tx.remove_uid(uid).unwrap(), removal, "remove_uid({uid})");
+                    }
                 }
+                truth.uids.retain(|u| !uids.contains(u));
             }
             _ => {
                 let seq = if exists == 0 {

@@ -114,6 +114,7 @@ impl MappedBlock {
 
 /// The records of one block, borrowed (a block of the open transaction), shared (mapped or
 /// inline), or a copy (the block's first read, which checked it).
+#[derive(Clone)]
 pub(crate) enum Records<'a> {
     Borrowed(&'a [Record]),
     Mapped(Arc<MappedBlock>),

@@ -87,6 +87,21 @@ pub enum Invariant {
         /// The sequence number.
         seq: u32,
     },
+    /// A removal found by a walk over the placed slices names no record there (the walk
+    /// and the state it walked disagree).
+    #[error("removal of UID {uid} at position {position} of placed slice {slice}: no such record")]
+    RemovalMisplaced {
+        /// The slice's index.
+        slice: usize,
+        /// The position in the slice.
+        position: u32,
+        /// The UID the walk found there.
+        uid: u32,
+    },
+    /// A thread that read blocks for a removal ended without an answer (it panicked: a
+    /// bug).
+    #[error("a block-reading thread of a removal ended without an answer")]
+    ReaderThreadFailed,
     /// Two unplaced slices hold interleaving UIDs.
     #[error("unplaced UIDs {first_uid}..={last_uid} interleave with unplaced UIDs {other_first_uid}..={other_last_uid}")]
     UnplacedInterleave {

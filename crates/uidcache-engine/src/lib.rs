@@ -65,6 +65,7 @@ mod pending;
 mod placed;
 mod qresync;
 mod ranges;
+mod removal_plan;
 mod remove;
 mod safeopen;
 mod select;

@@ -64,11 +64,23 @@ pub(crate) fn remove_uids(
     tx: &mut Transaction<'_>,
     ranges: &[RangeInclusive<u32>],
 ) -> Result<Removed> {
+    let plan = {
+        let v = tx.view();
+        crate::removal_plan::plan(v.state, &v.src, ranges)?
+    };
+    if let Some(plan) = plan {
+        tx.apply_plan(&plan)?;
+        return Ok(Removed {
+            placed: plan.hits.len() as u64,
+            from_holes: plan.hole_positions(),
+            unplaced: 0,
+        });
+    }
+    // Unplaced records (or an unknown count): one UID at a time, in ascending order (each
+    // UID once, whatever order and overlaps the ranges came in).
     let mut removed = Removed::default();
-    for range in ranges {
-        let (a, b) = (*range.start(), *range.end());
-        // UID 0 names no message.
-        let mut uid = a.max(1);
+    for (a, b) in crate::removal_plan::normalized(ranges) {
+        let mut uid = a;
         while uid <= b {
             #[cfg(test)]
             tests::STEPS.with(|s| s.set(s.get() + 1));

@@ -468,7 +468,9 @@ impl<'c> Transaction<'c> {
         self.push(Op::Expunge { seq })
     }
 
-    /// Removes the message with `uid` (VANISHED): see [`Removal`] for the cases.
+    /// Removes the message with `uid` (VANISHED): see [`Removal`] for the cases. The case is
+    /// decided against the state as it is now: for a set of UIDs (a whole VANISHED
+    /// response) use [`Transaction::remove_uids`], which decides them all before removing any.
     pub fn remove_uid(&mut self, uid: u32) -> Result<Removal> {
         self.check_open()?;
         if uid == 0 {
@@ -504,6 +506,73 @@ impl<'c> Transaction<'c> {
         })
     }
 
+    /// Applies a removal plan (`removal_plan.rs`) found in this transaction's state: its
+    /// steps one op each, highest sequence number first, or, for a large plan, all of them
+    /// in one pass ([`State::apply_plan`]) with the same ops journaled for a replay.
+    pub(crate) fn apply_plan(&mut self, plan: &crate::removal_plan::Plan) -> Result<()> {
+        use crate::removal_plan::Step;
+        self.check_open()?;
+        if !plan.one_pass {
+            for step in plan.steps() {
+                match step {
+                    Step::Record(h) => self.remove_placed(h.uid, h.seq)?,
+                    Step::Hole(t) if t.trailing => {
+                        let count = self.cache.state.exists().saturating_sub(t.count);
+                        self.set_exists(count)?;
+                    }
+                    Step::Hole(t) => {
+                        for _ in 0..t.count {
+                            self.expunge(t.first_seq)?;
+                        }
+                    }
+                }
+            }
+            return Ok(());
+        }
+        if self.broken {
+            return Err(ErrorKind::Poisoned.into());
+        }
+        let src = WithPending {
+            store: &self.cache.store,
+            pending: &self.pending.blocks,
+        };
+        let result = (|| {
+            if let Some(t) = self.cache.tracker.as_mut() {
+                // No unplaced records (the plan's precondition): nothing for `after`.
+                for h in &plan.hits {
+                    t.before(&self.cache.state, &Op::RemoveUid { uid: h.uid }, &src)?;
+                }
+            }
+            self.cache.state.apply_plan(plan)
+        })();
+        if let Err(e) = result {
+            self.broken = true;
+            return Err(e);
+        }
+        let mut exists = self.cache.state.exists() + plan.hits.len() as u32;
+        exists += plan.hole_positions() as u32;
+        for step in plan.steps() {
+            match step {
+                Step::Record(h) => {
+                    self.ops.push(Op::RemoveUid { uid: h.uid });
+                    exists -= 1;
+                }
+                Step::Hole(t) if t.trailing => {
+                    exists -= t.count;
+                    self.ops.push(Op::SetExists { count: exists });
+                }
+                Step::Hole(t) => {
+                    exists -= t.count;
+                    self.ops.extend(std::iter::repeat_n(
+                        Op::Expunge { seq: t.first_seq },
+                        t.count as usize,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Removes every message whose UID lies in one of `ranges` (an unsolicited `VANISHED`),
     /// as [`Transaction::remove_uid`] does for each: placed records go and later messages
     /// shift down; an unknown UID that must lie in a hole takes one of its positions;
@@ -514,6 +583,13 @@ impl<'c> Transaction<'c> {
     /// the end of the mailbox). A hole inside the mailbox shrinks one op per position, at
     /// most [`crate::MAX_HOLE_REMOVALS`] per call
     /// ([`InvalidOp::TooManyHoleRemovals`] beyond).
+    ///
+    /// Every UID is decided against the state before the set (FORMAT.md 6.2, "A set of
+    /// UIDs"): a UID between two records of a slice is absent even once they are removed,
+    /// so the order of the ranges does not matter. Use it, not a loop of
+    /// [`Transaction::remove_uid`], for a `VANISHED` response: a removal changes what the
+    /// next single removal can prove. A large set is applied in one pass over the slices,
+    /// its blocks read once each, by a few threads when there are many.
     ///
     /// An error leaves part of the ranges removed, so it breaks the transaction: drop it.
     pub fn remove_uids(&mut self, ranges: &[RangeInclusive<u32>]) -> Result<Removed> {

@@ -93,14 +93,24 @@ impl Peer for Uidcache {
 
     fn commit(&mut self) -> Result<(), BenchError> {
         let mut tx = self.cache.transaction()?;
+        // Consecutive removals by UID are one VANISHED response: applied as the IMAP layer
+        // applies one (`uidcache-imap`'s apply.rs), with one `remove_uids` of its ranges.
+        let mut vanished: Vec<std::ops::RangeInclusive<u32>> = Vec::new();
         for change in self.pending.drain(..) {
+            if let Change::Remove(uid) = change {
+                vanished.push(uid..=uid);
+                continue;
+            }
+            if !vanished.is_empty() {
+                tx.remove_uids(&vanished)?;
+                vanished.clear();
+            }
             match change {
                 Change::Exists(n) => tx.set_exists(n)?,
                 Change::Learn(seq, uids) => tx.learn_range(seq, &uids)?,
                 Change::Expunge(seq) => tx.expunge(seq)?,
-                Change::Remove(uid) => {
-                    tx.remove_uid(uid)?;
-                }
+                // Gathered into `vanished` above.
+                Change::Remove(_) => {}
                 Change::Flags(seq, flags, modseq) => {
                     let names = FLAG_SETS.get(flags as usize % FLAG_SETS.len()).copied();
                     tx.update_seq(
@@ -112,6 +122,9 @@ impl Peer for Uidcache {
                     )?;
                 }
             }
+        }
+        if !vanished.is_empty() {
+            tx.remove_uids(&vanished)?;
         }
         tx.commit()?;
         Ok(())
