@@ -182,7 +182,9 @@ fn probes(
                 .and_then(|p| placed.get(p))
                 .map_or(1, |p| u64::from(p.last_uid) + 1);
             let next = placed.get(j);
-            let before_next = next.map_or(u64::from(u32::MAX), |s| u64::from(s.first_uid) - 1);
+            let before_next = next.map_or(u64::from(u32::MAX), |s| {
+                u64::from(s.first_uid).saturating_sub(1)
+            });
             let (lo, hi) = (u64::from(a).max(after_prev), u64::from(b).min(before_next));
             if lo <= hi && hole_before(placed, j, exists).is_some() {
                 match in_holes.last_mut() {
