@@ -38,6 +38,9 @@ pub fn bench(messages: u32, quick: bool, json: bool, peers: &str) -> Result<(), 
         ..Options::default()
     };
     let mut report = run(&options).map_err(bench_failure)?;
+    // The last handles' background closes still hold the stores' locks; a probe that
+    // opened one before they end failed ("locked by another process").
+    uidcache_engine::wait_for_closes();
     let exe = std::env::current_exe().map_err(|e| Failure::Io(format!("own executable: {e}")))?;
     report.rss_bytes.clear();
     for kind in peers.into_iter().filter(|k| k.persistent()) {
