@@ -18,23 +18,15 @@
     reason = "a measuring tool"
 )]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use common::{draws, quantiles};
 use uidcache_engine::{Cache, Durability, OpenOptions, Stats, Update};
 
 const STORM: u32 = 10_000;
-
-/// A deterministic draw below `n` (an LCG), so that runs compare.
-fn draws(seed: u64) -> impl FnMut(u32) -> u32 {
-    let mut x = seed;
-    move |n| {
-        x = x
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        ((x >> 33) % u64::from(n.max(1))) as u32
-    }
-}
 
 /// What a commit ran besides its change, from the handle's counters around it.
 fn kind(before: &Stats, after: &Stats) -> &'static str {
@@ -51,35 +43,10 @@ fn kind(before: &Stats, after: &Stats) -> &'static str {
     }
 }
 
-/// p50, p99, p99.9 and max of `secs`, in ms.
-fn quantiles(mut secs: Vec<f64>) -> String {
-    secs.sort_by(f64::total_cmp);
-    let q = |p: f64| secs[((secs.len() - 1) as f64 * p) as usize] * 1e3;
-    format!(
-        "p50 {:.4} p99 {:.4} p99.9 {:.4} max {:.3} ms",
-        q(0.5),
-        q(0.99),
-        q(0.999),
-        q(1.0)
-    )
-}
-
+/// The bench's fill, then the 200 commits of 1,000 flag changes before its storms.
 fn fill(cache: &mut Cache, uids: &[u32], draw: &mut impl FnMut(u32) -> u32) {
+    common::fill(cache, uids, draw);
     let n = uids.len() as u32;
-    let mut ranges: Vec<u32> = (0..n).step_by(2_000).collect();
-    for i in (1..ranges.len()).rev() {
-        ranges.swap(i, draw(i as u32 + 1) as usize);
-    }
-    let mut tx = cache.transaction().unwrap();
-    tx.set_exists(n).unwrap();
-    tx.commit().unwrap();
-    for &s in &ranges {
-        let e = (s + 2_000).min(n);
-        let mut tx = cache.transaction().unwrap();
-        tx.learn_range(s + 1, &uids[s as usize..e as usize])
-            .unwrap();
-        tx.commit().unwrap();
-    }
     for modseq in (1..=200_000u64).step_by(1_000) {
         let mut tx = cache.transaction().unwrap();
         for m in modseq..modseq + 1_000 {
@@ -106,12 +73,7 @@ fn main() {
             .unwrap()
     };
     let mut draw = draws(0x9E37_79B9_7F4A_7C15);
-    let mut uids = Vec::with_capacity(n as usize);
-    let mut next = 0u32;
-    for _ in 0..n {
-        next += 1 + draw(3);
-        uids.push(next);
-    }
+    let (mut uids, next) = common::mailbox(n, &mut draw);
     fill(&mut open(), &uids, &mut draw);
     let mut exists = n;
     {
@@ -127,15 +89,7 @@ fn main() {
     let mut cache = open();
     let seqs: Vec<u32> = (0..STORM).map(|i| 1 + draw(exists - i)).collect();
     // With STORM_PERF=FILE, perf records this process during the storm only.
-    let perf = std::env::var("STORM_PERF").ok().map(|out| {
-        let pid = std::process::id().to_string();
-        let child = std::process::Command::new("perf")
-            .args(["record", "-g", "-F", "4000", "-o", &out, "-p", &pid])
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        child
-    });
+    let perf = common::perf_start("STORM_PERF", &["-g", "-F", "4000"]);
     let mut kinds = BTreeMap::<&str, (usize, f64)>::new();
     let mut lat = Vec::with_capacity(seqs.len());
     let start = Instant::now();
@@ -152,14 +106,7 @@ fn main() {
         e.1 += secs;
     }
     let total = start.elapsed().as_secs_f64();
-    if let Some(mut child) = perf {
-        let pid = child.id().to_string();
-        std::process::Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap();
-        child.wait().unwrap();
-    }
+    common::perf_stop(perf);
     println!("storm {total:.4} s; {}", quantiles(lat));
     for (k, (count, secs)) in &kinds {
         println!("  {k}: {count} commits, {secs:.4} s");

@@ -27,8 +27,12 @@
 //! (views, checkpoints, compaction steps) go through `Deref`, which collects the slices once
 //! per change (the gap buffer could lend its left part when the gap was at the end; a copy
 //! of 15,000 slices is about 0.5 MB, small beside a step's own passes over them); the read
-//! index is built from that, and `get` reads that copy while it exists. Any change drops
-//! both, so no stale copy can be read.
+//! index is built from that, and `get` and `partition_point` read that copy while it exists.
+//! Any change drops both, so no stale copy can be read. Lookups collect the copy too, once
+//! those since the last change number a quarter of the slices: a flag storm's 100,000
+//! change only the overlay, and search the copy at a third of the cost, while an expunge
+//! storm's few per change never collect (copying every slice per commit is what the runs
+//! were made to avoid).
 
 use std::ops::{Deref, Range};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -44,6 +48,14 @@ use crate::slice::Slice;
 /// 128 that made a 1M VANISHED commit 1–1.5 ms slower; at 64 the difference is within the
 /// noise of the measurement (BENCHMARKS.md, "Expunge storms: the gap move").
 const MAX_RUN: usize = 64;
+
+/// Slices per lookup through the runs, since the last change, at which a lookup collects
+/// the slices for the next ones: a search of the collected copy costs 18 ns where the runs
+/// cost 51 (500 slices) or 39 ns against 94 (15,000), and collecting costs 1.4 ns a slice,
+/// so lookups that run to a quarter of the slices pay for it (a flag storm's 100,000, after
+/// 125 at 1M messages), and a copy dropped at once costs at most 5.6 ns per lookup before
+/// it. An expunge storm makes a few lookups per change and never collects.
+const SLICES_PER_LOOKUP: usize = 4;
 
 /// Where a run starts and how far its stored sequence numbers lie above the true ones
 /// (both wrapping: heads from the gap on are stored without `pending`).
@@ -90,6 +102,8 @@ pub(crate) struct Placed {
     /// any value is safe).
     finger: AtomicUsize,
     finger_at: AtomicUsize,
+    /// Lookups through the runs since the last change (see [`SLICES_PER_LOOKUP`]).
+    lookups: AtomicUsize,
     /// Heads settled and slices moved or renumbered, to test the bound per change.
     #[cfg(test)]
     work: usize,
@@ -130,6 +144,7 @@ impl Placed {
             max_run,
             finger: AtomicUsize::new(0),
             finger_at: AtomicUsize::new(0),
+            lookups: AtomicUsize::new(0),
             #[cfg(test)]
             work: 0,
             flat: OnceLock::new(),
@@ -161,6 +176,7 @@ impl Placed {
     /// must not let them name other slices). O(slices), once per index that holds a proof.
     fn drop_derived(&mut self) {
         self.flat.take();
+        *self.lookups.get_mut() = 0;
         let Some(index) = self.index.take() else {
             return;
         };
@@ -243,13 +259,32 @@ impl Placed {
     }
 
     /// The number of leading slices for which `pred` holds (`pred` holds for a prefix), as
-    /// `<[Slice]>::partition_point` says, without collecting the slices.
+    /// `<[Slice]>::partition_point` says.
     ///
     /// The search gallops over the runs from the finger, O(log distance): a run of removals
     /// in order looks up the slice next to the one it just changed, and a binary search of
     /// tens of thousands of slices misses the cache on most of its steps (a quarter of a
-    /// 10M VANISHED's time, three lookups per UID, before the gap buffer did this).
-    pub(crate) fn partition_point(&self, mut pred: impl FnMut(&Slice) -> bool) -> usize {
+    /// 10M VANISHED's time, three lookups per UID, before the gap buffer did this). Many
+    /// lookups without a change between them (a flag storm's, which change only the
+    /// overlay) search the collected copy instead, collected by one of them when there is
+    /// none (see [`SLICES_PER_LOOKUP`]; BENCHMARKS.md, "Durable flag storms after placed
+    /// runs").
+    pub(crate) fn partition_point(&self, pred: impl FnMut(&Slice) -> bool) -> usize {
+        if let Some(all) = self.flat.get() {
+            return all.partition_point(pred);
+        }
+        // A plain load and store, not an atomic add: a count that a reader on another
+        // thread loses only collects later.
+        let lookups = self.lookups.load(Ordering::Relaxed) + 1;
+        if lookups.saturating_mul(SLICES_PER_LOOKUP) >= self.len && self.len > 0 {
+            return self.deref().partition_point(pred);
+        }
+        self.lookups.store(lookups, Ordering::Relaxed);
+        self.search_runs(pred)
+    }
+
+    /// `partition_point` through the runs.
+    fn search_runs(&self, mut pred: impl FnMut(&Slice) -> bool) -> usize {
         let runs = self.runs.len();
         let finger = self.finger.load(Ordering::Relaxed);
         // The first run whose last slice fails `pred`.
@@ -743,11 +778,26 @@ mod tests {
         assert_eq!(start, placed.len());
     }
 
-    /// Every way of reading the slices agrees with the plain vector.
+    /// Every way of reading the slices agrees with the plain vector: through the runs (if
+    /// no read collected them already), then through the collected copy (which this leaves
+    /// behind, for the next change to drop).
     fn check(placed: &Placed, model: &[Slice]) {
         check_runs(placed);
         assert_eq!(placed.len(), model.len());
+        let collected = placed.flat.get().is_some();
+        check_reads(placed, model, !collected);
+        assert_eq!(
+            placed.flat.get().is_some(),
+            collected,
+            "a read collected the slices"
+        );
         assert_eq!(&placed[..], model);
+        check_reads(placed, model, false);
+    }
+
+    /// `get`, `last` and `partition_point` agree with the plain vector's; `through_runs`
+    /// searches the runs whatever the count of lookups.
+    fn check_reads(placed: &Placed, model: &[Slice], through_runs: bool) {
         for i in 0..=model.len() {
             assert_eq!(placed.get(i), model.get(i).copied(), "slice {i}");
         }
@@ -760,11 +810,12 @@ mod tests {
             + 2;
         let step = (top / 1_100).max(1) as usize;
         for key in (0..top).step_by(step).chain((0..top).step_by(step).rev()) {
-            assert_eq!(
-                placed.partition_point(|s| s.seq < key),
-                model.partition_point(|s| s.seq < key),
-                "key {key}"
-            );
+            let found = if through_runs {
+                placed.search_runs(|s| s.seq < key)
+            } else {
+                placed.partition_point(|s| s.seq < key)
+            };
+            assert_eq!(found, model.partition_point(|s| s.seq < key), "key {key}");
         }
     }
 
@@ -953,6 +1004,115 @@ mod tests {
         }
         check(&placed, &model);
         assert_eq!(placed.runs.len(), 1, "the few left share one run");
+    }
+
+    #[test]
+    fn a_search_after_a_change_does_not_read_the_copy_collected_before_it() {
+        // A flag storm's lookups read the collected copy; a search after any kind of change
+        // must read the runs again. Slices of one, two apart, so that each change below
+        // keeps the sequence numbers ascending.
+        let mut model: Vec<Slice> = (0..500u32).map(|k| slice(10 + 2 * k, 1)).collect();
+        let mut placed = Placed::from(model.clone());
+        for round in 0..6 {
+            let at = [0, 137, 300, 499 - 10 * round, 64, 250][round];
+            let keys: Vec<u32> = [at.saturating_sub(1), at, at + 1]
+                .iter()
+                .filter_map(|&i| model.get(i))
+                .flat_map(|s| [s.seq, s.seq + 1])
+                .collect();
+            let search = |p: &Placed, m: &[Slice]| {
+                for &k in &keys {
+                    let found = p.partition_point(|s| s.seq < k);
+                    assert_eq!(
+                        found,
+                        m.partition_point(|s| s.seq < k),
+                        "key {k}, round {round}"
+                    );
+                }
+            };
+            assert_eq!(&placed[..], &model[..]);
+            search(&placed, &model);
+            match round {
+                0 => {
+                    let s = model.remove(at);
+                    assert_eq!(placed.remove(at), Some(s));
+                }
+                1 => {
+                    let s = Slice {
+                        len: 1,
+                        ..model[at]
+                    };
+                    model.insert(at, s);
+                    placed.insert(at, s);
+                }
+                2 | 3 => {
+                    for s in &mut model[at..] {
+                        s.seq -= 1;
+                    }
+                    placed.lower_seqs_from(at);
+                }
+                4 => {
+                    let gone: Vec<Slice> = model.drain(at..at + 70).collect();
+                    assert_eq!(placed.drain(at..at + 70), gone);
+                }
+                _ => {
+                    let piece = Slice {
+                        seq: model[at].seq + 1,
+                        ..model[at]
+                    };
+                    model[at] = piece;
+                    placed.replace(at, [piece]);
+                }
+            }
+            assert!(placed.flat.get().is_none(), "round {round}");
+            search(&placed, &model);
+        }
+        check(&placed, &model);
+    }
+
+    #[test]
+    fn lookups_collect_the_slices_once_they_pay_for_the_copy_not_between_changes() {
+        let mut model: Vec<Slice> = (0..2_000u32).map(|k| slice(1 + 3 * k, 3)).collect();
+        let mut placed = Placed::from(model.clone());
+        let mut at = positions(5);
+        let mut lookup = |p: &Placed, m: &[Slice]| {
+            let key = 1 + at(3 * m.len()) as u32;
+            let found = p.partition_point(|s| s.seq_end() < key);
+            assert_eq!(found, m.partition_point(|s| s.seq_end() < key), "key {key}");
+        };
+        let mut draw = positions(6);
+        // An expunge storm: three lookups per change, 6,000 in all, never collect.
+        for _ in 0..2_000 {
+            for _ in 0..3 {
+                lookup(&placed, &model);
+                assert!(placed.flat.get().is_none());
+            }
+            let i = draw(model.len());
+            expunge_first(&mut placed, &mut model, i);
+        }
+        // A flag storm: lookups and no change; a quarter of the slices' worth collects.
+        let quarter = placed.len().div_ceil(SLICES_PER_LOOKUP);
+        for _ in 1..quarter {
+            lookup(&placed, &model);
+        }
+        assert!(placed.flat.get().is_none());
+        lookup(&placed, &model);
+        assert!(
+            placed.flat.get().is_some(),
+            "collected after {quarter} lookups"
+        );
+        assert_eq!(&placed[..], &model[..]);
+        for _ in 0..1_000 {
+            lookup(&placed, &model);
+        }
+        // And a change starts the count over.
+        expunge_first(&mut placed, &mut model, 0);
+        let quarter = placed.len().div_ceil(SLICES_PER_LOOKUP);
+        for _ in 1..quarter {
+            lookup(&placed, &model);
+        }
+        assert!(placed.flat.get().is_none());
+        check(&placed, &model);
     }
 
     #[test]
