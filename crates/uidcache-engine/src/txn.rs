@@ -574,9 +574,9 @@ impl<'c> Transaction<'c> {
     }
 
     /// Removes every message whose UID lies in one of `ranges` (an unsolicited `VANISHED`),
-    /// as [`Transaction::remove_uid`] does for each: placed records go and later messages
-    /// shift down; an unknown UID that must lie in a hole takes one of its positions;
-    /// unplaced records go. UIDs the cache proves absent are skipped.
+    /// with the cases of [`Removal`]: placed records go and later messages shift down; an
+    /// unknown UID that must lie in a hole takes one of its positions (a hole gives at most
+    /// its size); unplaced records go. UIDs the cache proves absent are skipped.
     ///
     /// The cost grows with the number of ranges and the records they meet, not with their
     /// width: `1..=4294967295` over ten records is ten removals (plus one op for a hole at
