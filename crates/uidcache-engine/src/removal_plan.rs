@@ -39,6 +39,7 @@ use crate::placed::Placed;
 use crate::remove::MAX_HOLE_REMOVALS;
 use crate::slice::{Slice, SliceUids};
 use crate::state::State;
+use uidcache_format::Record;
 
 /// Fewest removed records for the one-pass application: below it the pass's copy of the
 /// slices would be most of the work.
@@ -54,7 +55,9 @@ const OVERLAY_WALK_PER_HIT: usize = 32;
 
 /// A placed record that the set removes: position `k` of placed slice `slice`, at `seq`,
 /// with the UIDs beside it in the slice (0 at its ends), which are the new pieces' extents:
-/// the pass that cuts the slices then reads no block again.
+/// the pass that cuts the slices then reads no block again. `record` is the block's record
+/// when the walk read it (not for a dense slice), for the change tracker, which would
+/// otherwise look each one up again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Hit {
     pub(crate) slice: usize,
@@ -63,6 +66,7 @@ pub(crate) struct Hit {
     pub(crate) uid: u32,
     pub(crate) uid_before: u32,
     pub(crate) uid_after: u32,
+    pub(crate) record: Option<Record>,
 }
 
 /// Positions of the hole `first_seq..` that UIDs of the set take, one each (at most the
@@ -252,9 +256,9 @@ fn hits(placed: &Placed, src: &WithPending<'_>, probes: &[Probe]) -> Result<Vec<
         .iter()
         .map(|p| placed.get(p.slice).ok_or_else(|| misplaced(p.slice, 0, 0)))
         .collect::<Result<_>>()?;
-    let mut order: Vec<usize> = (0..probes.len()).collect();
-    order.sort_by_key(|&p| slices.get(p).map_or(0, |s| s.block));
     let block_of = |p: &usize| slices.get(*p).map_or(0, |s| s.block);
+    let mut order: Vec<usize> = (0..probes.len()).collect();
+    order.sort_by_key(block_of);
     let blocks = order.chunk_by(|a, b| block_of(a) == block_of(b)).count();
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
@@ -335,6 +339,10 @@ fn read_hits(
             };
             SliceUids::Read(s.view_of(records, src)?)
         };
+        let record = |k: u32| match &uids {
+            SliceUids::Read(view) => view.records().get(k as usize).copied(),
+            SliceUids::Dense { .. } => None,
+        };
         let from = uids.count_below(probe.first_uid);
         let to = probe
             .last_uid
@@ -350,6 +358,7 @@ fn read_hits(
                     uid: uids.uid(k),
                     uid_before: k.checked_sub(1).map_or(0, |b| uids.uid(b)),
                     uid_after: uids.uid(k + 1),
+                    record: record(k),
                 },
             ));
         }
@@ -713,12 +722,19 @@ mod tests {
                 ranges.push(a..=a + w);
             }
             let (want, placed, from_holes) = model(&positions(&pass), &ranges);
+            // The one pass remembers the records it read for the change tracker; one op at
+            // a time looks each up: both must count the same.
+            pass.track_changes();
+            step.track_changes();
             let passes = ONE_PASS.with(Cell::get);
             let got = remove(&mut pass, &ranges, false);
             let one_pass = ONE_PASS.with(Cell::get) > passes;
             prop_assert_eq!(remove(&mut step, &ranges, true), got);
             prop_assert_eq!((got.placed, got.from_holes, got.unplaced), (placed, from_holes, 0));
             prop_assert_eq!(positions(&pass), want);
+            let tracked = pass.tracked_changes().unwrap().unwrap();
+            prop_assert_eq!(Some(tracked), step.tracked_changes().unwrap());
+            prop_assert_eq!((tracked.gone, tracked.new), (placed, 0));
             let state = snapshot(&pass);
             prop_assert_eq!(&state, &snapshot(&step));
             if got.placed >= 32 && got.placed * 8 >= step.state.placed.len() as u64 + got.placed {

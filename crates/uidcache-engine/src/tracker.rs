@@ -92,6 +92,18 @@ impl Tracker {
         self.records_at_start == 0 || self.cleared
     }
 
+    /// What `record` holds, remembered as its UID's first-seen state (unless one is): for a
+    /// caller that has just read the record, where [`Tracker::before`] would look it up
+    /// again. Called before the change, like `before`.
+    pub(crate) fn remember_record(&mut self, state: &State, record: &Record) {
+        if self.all_new() {
+            return;
+        }
+        if let Entry::Vacant(e) = self.before.entry(record.uid.get()) {
+            e.insert(digest(state, record));
+        }
+    }
+
     fn remember(&mut self, state: &State, uid: u32, src: &dyn RecordSource) -> Result<()> {
         if let Entry::Vacant(e) = self.before.entry(uid) {
             e.insert(held(state, uid, src)?);

@@ -536,11 +536,19 @@ impl<'c> Transaction<'c> {
             store: &self.cache.store,
             pending: &self.pending.blocks,
         };
+        let mut exists = self.cache.state.exists();
         let result = (|| {
             if let Some(t) = self.cache.tracker.as_mut() {
-                // No unplaced records (the plan's precondition): nothing for `after`.
+                // No unplaced records (the plan's precondition): nothing for `after`. The
+                // records the plan read are remembered as they are; only a dense slice's
+                // are looked up.
                 for h in &plan.hits {
-                    t.before(&self.cache.state, &Op::RemoveUid { uid: h.uid }, &src)?;
+                    match &h.record {
+                        Some(r) => t.remember_record(&self.cache.state, r),
+                        None => {
+                            t.before(&self.cache.state, &Op::RemoveUid { uid: h.uid }, &src)?;
+                        }
+                    }
                 }
             }
             self.cache.state.apply_plan(plan)
@@ -549,8 +557,6 @@ impl<'c> Transaction<'c> {
             self.broken = true;
             return Err(e);
         }
-        let mut exists = self.cache.state.exists() + plan.hits.len() as u32;
-        exists += plan.hole_positions() as u32;
         for step in plan.steps() {
             match step {
                 Step::Record(h) => {
