@@ -75,13 +75,33 @@ impl Fs {
     /// fsync (when `durable`), rename. The caller fsyncs the directory before relying on
     /// the name.
     pub(crate) fn replace_file(&self, path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
+        self.replace_file_parts(path, &[bytes], durable)
+    }
+
+    /// [`Fs::replace_file`] of the bytes of `parts` one after another, written as they lie
+    /// (an index is megabytes of entries that need no copy into one buffer first).
+    pub(crate) fn replace_file_parts(
+        &self,
+        path: &Path,
+        parts: &[&[u8]],
+        durable: bool,
+    ) -> Result<()> {
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(TMP_SUFFIX);
         let tmp = PathBuf::from(tmp);
+        let (first, rest): (&[u8], &[&[u8]]) = match parts.split_first() {
+            Some((first, rest)) => (first, rest),
+            None => (&[], &[]),
+        };
         let file = self
             .vfs
-            .write_file(&tmp, bytes)
+            .write_file(&tmp, first)
             .map_err(Error::io("write", &tmp))?;
+        let mut at = first.len() as u64;
+        for part in rest {
+            file.write_at(part, at).map_err(Error::io("write", &tmp))?;
+            at += part.len() as u64;
+        }
         if durable {
             self.sync_file(file.as_ref(), &tmp)?;
         }

@@ -50,6 +50,9 @@ pub(crate) fn to_image(state: &State, generation: u64) -> IndexImage {
             bits |= bit;
         }
     }
+    // What `Placed::flags_known` says per slice, without its lookup of the slice again.
+    let index = state.placed.built_index();
+    let proved = |i: usize| index.is_some_and(|x| x.flags_proved(i));
     IndexImage {
         cache_id: state.cache_id,
         known: bits,
@@ -63,7 +66,7 @@ pub(crate) fn to_image(state: &State, generation: u64) -> IndexImage {
             .placed
             .iter()
             .enumerate()
-            .map(|(i, s)| entry_of(s, s.seq, state.placed.flags_known(i)))
+            .map(|(i, s)| entry_of(s, s.seq, s.flags_known || proved(i)))
             .collect(),
         unplaced: state
             .unplaced

@@ -72,7 +72,7 @@ impl JournalWriter {
         dir: &Path,
         image: &IndexImage,
     ) -> Result<JournalWriter> {
-        fs.replace_file(&dir.join(INDEX_FILE), &image.encode(), true)?;
+        fs.replace_file_parts(&dir.join(INDEX_FILE), &image.encode_parts().parts(), true)?;
         fs.sync_dir(dir)?;
         Self::create(
             fs,

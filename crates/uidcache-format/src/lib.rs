@@ -44,11 +44,12 @@ pub use checksum::crc32;
 pub use error::{FormatError, FormatErrorKind};
 pub use identity::{cache_tag, FORMAT_VERSION_V1, NO_IDENTITY};
 pub use index::{
-    entry_flags, known, placed_entry_offset, unplaced_entry_offset, IndexEntry, IndexHeader,
-    IndexImage, FLAGSET_FREE, INDEX_BODY_CRC_OFFSET, INDEX_BODY_LEN_OFFSET, INDEX_CACHE_ID_OFFSET,
-    INDEX_ENTRY_FIRST_UID_OFFSET, INDEX_ENTRY_FLAGS_OFFSET, INDEX_ENTRY_LEN_OFFSET,
-    INDEX_ENTRY_SEQ_START_OFFSET, INDEX_ENTRY_SIZE, INDEX_HEADER_CRC_OFFSET, INDEX_HEADER_SIZE,
-    INDEX_KNOWN_OFFSET, INDEX_MAGIC, INDEX_VERSION_OFFSET, SEQ_UNPLACED,
+    entry_flags, known, placed_entry_offset, unplaced_entry_offset, EncodedIndex, IndexEntry,
+    IndexHeader, IndexImage, FLAGSET_FREE, INDEX_BODY_CRC_OFFSET, INDEX_BODY_LEN_OFFSET,
+    INDEX_CACHE_ID_OFFSET, INDEX_ENTRY_FIRST_UID_OFFSET, INDEX_ENTRY_FLAGS_OFFSET,
+    INDEX_ENTRY_LEN_OFFSET, INDEX_ENTRY_SEQ_START_OFFSET, INDEX_ENTRY_SIZE,
+    INDEX_HEADER_CRC_OFFSET, INDEX_HEADER_SIZE, INDEX_KNOWN_OFFSET, INDEX_MAGIC,
+    INDEX_VERSION_OFFSET, SEQ_UNPLACED,
 };
 pub use journal::{
     encode_frame, encode_journal_header, journal_identity, parse_journal_header, scan_journal,
