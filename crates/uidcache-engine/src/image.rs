@@ -177,7 +177,7 @@ pub(crate) fn from_image(image: IndexImage, path: &Path) -> Result<State> {
             ),
         )
     })?;
-    let mut overlay = std::collections::BTreeMap::new();
+    let mut overlay = crate::overlay::Overlay::default();
     for r in &image.overlay {
         let flags_ok = r.flags.get() == FLAGS_UNKNOWN || flags.is_defined(r.flags.get());
         if r.uid.get() == 0 || !flags_ok || overlay.insert(r.uid.get(), Meta::of(r)).is_some() {

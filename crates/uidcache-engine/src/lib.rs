@@ -61,6 +61,7 @@ mod lock;
 )]
 mod mmap;
 mod options;
+mod overlay;
 mod pending;
 mod placed;
 mod qresync;

@@ -2,13 +2,12 @@
 //! it. A transaction and journal replay both go through `apply`, so what a commit did and
 //! what recovery redoes cannot differ.
 
-use std::collections::BTreeMap;
-
 use uidcache_format::{HeaderField, Op, Record, FLAGS_UNKNOWN, MODSEQ_UNKNOWN};
 
 use crate::blocks::{BlockStore, IdSet, RecordSource};
 use crate::error::{ErrorKind, InvalidOp, Invariant, Result};
 use crate::flags::FlagTable;
+use crate::overlay::Overlay;
 use crate::placed::Placed;
 use crate::slice::{uids_leave_room, Slice};
 use crate::uid_search::position_within;
@@ -63,7 +62,7 @@ pub(crate) struct State {
     pub(crate) placed: Placed,
     /// Ascending, disjoint UID ranges.
     pub(crate) unplaced: Vec<Slice>,
-    pub(crate) overlay: BTreeMap<u32, Meta>,
+    pub(crate) overlay: Overlay,
     pub(crate) flags: FlagTable,
     pub(crate) next_block_id: u64,
     /// The cache identity (`uidcache_format::NO_IDENTITY` for a format-v1 cache).
