@@ -134,3 +134,37 @@ fn a_compaction_step_creates_no_file_until_a_checkpoint_publishes_it() {
     let cache = Cache::open(dir.path()).unwrap();
     assert_eq!(every_uid(&cache), uids);
 }
+
+/// A checkpoint writes the whole index, so no cause makes one due before it weighs an
+/// index's worth (FORMAT.md 7.1 step 5). Here the journal limit (16 KiB) is 30 times below
+/// the index, and the causes are the steps' replaced blocks (whole files of sparse blocks,
+/// a few per step): under the journal limit alone one came due at about every other step
+/// (46 checkpoints for 94 steps in this storm); at the index's scale, about every fourth.
+#[test]
+fn a_checkpoint_waits_for_an_index_worth_of_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cache, mut rng, mut exists) = fragmented(dir.path(), 20_000);
+    cache.close().unwrap();
+    // The syncer inline: no checkpoint is postponed, each one runs when it is due.
+    let options = OpenOptions::new()
+        .durability(Durability::NoSync)
+        .journal_limit(16 << 10)
+        .background_sync(false);
+    let mut cache = Cache::open_with(dir.path(), options).unwrap();
+    let index = 32 * cache.layout().placed_entries as u64;
+    assert!(index > 16 * (16 << 10), "index of {index} bytes: too small");
+    let before = cache.stats();
+    expunge_one_by_one(&mut cache, &mut rng, &mut exists, 6_000);
+    let after = cache.stats();
+    let checkpoints = after.checkpoints - before.checkpoints;
+    let steps = after.compactions - before.compactions;
+    assert!(steps > 50, "{steps} steps");
+    assert!(
+        checkpoints * 3 <= steps,
+        "{checkpoints} checkpoints for {steps} steps, against a {index}-byte index"
+    );
+    let uids = every_uid(&cache);
+    drop(cache);
+    let cache = Cache::open(dir.path()).unwrap();
+    assert_eq!(every_uid(&cache), uids);
+}

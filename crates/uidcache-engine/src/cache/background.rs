@@ -84,7 +84,7 @@ impl Cache {
     /// every change); the caps bound the disk the journal and the blocks take meanwhile.
     /// Never with the syncer inline: its jobs are done before anyone could wait.
     pub(crate) fn postpone_checkpoint(&mut self) -> Result<bool> {
-        let limit = self.options.journal_limit.max(self.index_bytes());
+        let limit = self.checkpoint_scale();
         let Some(writer) = self.writer.as_ref() else {
             return Ok(false);
         };

@@ -68,13 +68,19 @@ const STEP_MIN_CREDIT: u64 = MAX_BLOCK_RECORDS as u64;
 /// long step: each step is capped at `STEP_MAX_RECORDS` anyway).
 const CREDIT_MAX: u64 = 64 * MAX_BLOCK_RECORDS as u64;
 
-/// Step blocks waiting for a checkpoint's fdatasync, at most: past this many the checkpoint
-/// is due, so that no checkpoint pays for more than this many (plus one commit's steps).
+/// Step blocks waiting for a checkpoint's fdatasync, at least as many as this before they
+/// make the checkpoint due (more with a large index: `Cache::checkpoint_scale`), so that no
+/// checkpoint pays for more than that many (plus one commit's steps).
 const UNSYNCED_STEP_BLOCKS: usize = 32;
 
 /// Steps' blocks kept in memory until the next checkpoint (`keep_step_block`), at most, in
-/// journal limits: past this the checkpoint is due, which bounds a writer's memory.
+/// units of `Cache::checkpoint_scale`: past this the checkpoint is due, which bounds a
+/// writer's memory.
 const STEP_MEMORY_LIMITS: u64 = 4;
+
+/// Bytes of a full block's records, the unit in which step blocks are set against the
+/// checkpoint's scale.
+const FULL_BLOCK_BYTES: u64 = MAX_BLOCK_RECORDS as u64 * uidcache_format::RECORD_SIZE as u64;
 
 /// A step is worth its copying only when what it gains (plan.rs's units, records' worth)
 /// times this is at least the records it copies.
@@ -137,8 +143,8 @@ impl Cache {
     pub(crate) fn checkpoint_follows(&mut self, payload: usize) -> bool {
         let frame = (uidcache_format::FRAME_HEADER_SIZE + payload) as u64;
         let journal = self.writer.as_ref().map_or(0, |w| w.journal.len()) + frame;
-        let limit = self.options.journal_limit.max(self.index_bytes());
-        let unsynced = self.unsynced_step_blocks() >= UNSYNCED_STEP_BLOCKS;
+        let limit = self.checkpoint_scale();
+        let unsynced = self.unsynced_step_blocks() >= self.unsynced_step_limit();
         journal > limit
             || unsynced
             || std::mem::take(&mut self.upkeep.checkpoint_due)
@@ -197,14 +203,31 @@ impl Cache {
     /// records expunged) is counted until the next pruning: the checkpoint is due early,
     /// never late.
     fn unsynced_step_blocks(&mut self) -> usize {
+        let limit = self.unsynced_step_limit();
         let upkeep = &mut self.upkeep;
         let len = upkeep.compacted_unsynced.len();
-        if len >= UNSYNCED_STEP_BLOCKS && len > upkeep.unsynced_pruned {
+        if len >= limit && len > upkeep.unsynced_pruned {
             let named = self.state.live_blocks();
             upkeep.compacted_unsynced.retain(|id| named.contains(id));
             upkeep.unsynced_pruned = upkeep.compacted_unsynced.len();
         }
         upkeep.compacted_unsynced.len()
+    }
+
+    /// What a cause must weigh, in bytes, before it makes a checkpoint due: the journal
+    /// limit, or the index the checkpoint writes if that is larger. A checkpoint writes the
+    /// whole index, so each rule that calls for one (journal bytes, dead blocks' bytes, step
+    /// blocks in memory or waiting for their fdatasync) waits for at least an index's worth:
+    /// at 10M messages after a day of VANISHED resyncs the index is 9–18 MB, and 32 step
+    /// blocks (1 MiB) made a checkpoint due every few dozen commits.
+    pub(crate) fn checkpoint_scale(&self) -> u64 {
+        self.options.journal_limit.max(self.index_bytes())
+    }
+
+    /// Step blocks waiting for their fdatasync that make a checkpoint due.
+    fn unsynced_step_limit(&self) -> usize {
+        let blocks = self.checkpoint_scale() / FULL_BLOCK_BYTES;
+        UNSYNCED_STEP_BLOCKS.max(usize::try_from(blocks).unwrap_or(usize::MAX))
     }
 
     /// About what the next checkpoint's index will weigh (entries, overlay, flag tables).
@@ -231,7 +254,7 @@ impl Cache {
             full: false,
         };
         let blocks = self.block_use();
-        let limit = self.options.journal_limit;
+        let limit = self.checkpoint_scale();
         if self.dead_bytes(&blocks) > limit
             || self.upkeep.step_bytes_in_memory > STEP_MEMORY_LIMITS.saturating_mul(limit)
         {
