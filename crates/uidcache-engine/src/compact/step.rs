@@ -100,7 +100,7 @@ pub(crate) struct Upkeep {
     /// keeps in memory until it (see `keep_step_block`).
     pub(crate) step_bytes_in_memory: u64,
     /// The length of `compacted_unsynced` after its last pruning (see
-    /// `unsynced_step_blocks`): it is pruned again only once it has grown past that.
+    /// `step_blocks_due`): it is pruned again only once it has grown past that.
     pub(crate) unsynced_pruned: usize,
     /// This writer wrote a file or checkpointed since its open (a drop may then not put
     /// back a `clean` marker the open trusted).
@@ -137,14 +137,14 @@ impl Cache {
     /// Whether the commit about to append a frame of `payload` bytes must be followed by a
     /// checkpoint: the journal would outgrow both its limit and the index (so that a
     /// checkpoint, which writes the whole index, costs O(1) per journal byte), or earlier
-    /// steps left many dead blocks or `UNSYNCED_STEP_BLOCKS` blocks to publish. Decided
+    /// steps left many dead blocks or step blocks to publish (`unsynced_step_limit`). Decided
     /// before the frame is written, so that a durable commit leaves its durability to the
     /// checkpoint's index instead of paying its own fsyncs too (FORMAT.md 7.1 step 5).
     pub(crate) fn checkpoint_follows(&mut self, payload: usize) -> bool {
         let frame = (uidcache_format::FRAME_HEADER_SIZE + payload) as u64;
         let journal = self.writer.as_ref().map_or(0, |w| w.journal.len()) + frame;
         let limit = self.checkpoint_scale();
-        let unsynced = self.unsynced_step_blocks() >= self.unsynced_step_limit();
+        let unsynced = self.step_blocks_due(unsynced_step_limit(limit));
         journal > limit
             || unsynced
             || std::mem::take(&mut self.upkeep.checkpoint_due)
@@ -195,15 +195,14 @@ impl Cache {
     /// Step blocks the next checkpoint must fdatasync. One that a later step replaced is
     /// named by nothing durable and costs no fsync (FORMAT.md 7.2 step 0), so it is dropped
     /// from the count: steps that keep rewriting the same tail (small appends) would
-    /// otherwise make a checkpoint due every `UNSYNCED_STEP_BLOCKS` steps for nothing.
+    /// otherwise make a checkpoint due every few dozen steps for nothing.
     /// The O(slices) pass runs only once the list is that long and has grown since it was
     /// last pruned (only a step adds to it), so at most once per step: while a due
     /// checkpoint is postponed, every commit asks again, and a pass per commit was most of
     /// an expunge storm's time. A block that stops being named without a step (its last
     /// records expunged) is counted until the next pruning: the checkpoint is due early,
-    /// never late.
-    fn unsynced_step_blocks(&mut self) -> usize {
-        let limit = self.unsynced_step_limit();
+    /// never late. Whether they number at least `limit`.
+    fn step_blocks_due(&mut self, limit: usize) -> bool {
         let upkeep = &mut self.upkeep;
         let len = upkeep.compacted_unsynced.len();
         if len >= limit && len > upkeep.unsynced_pruned {
@@ -211,7 +210,7 @@ impl Cache {
             upkeep.compacted_unsynced.retain(|id| named.contains(id));
             upkeep.unsynced_pruned = upkeep.compacted_unsynced.len();
         }
-        upkeep.compacted_unsynced.len()
+        upkeep.compacted_unsynced.len() >= limit
     }
 
     /// What a cause must weigh, in bytes, before it makes a checkpoint due: the journal
@@ -222,12 +221,6 @@ impl Cache {
     /// blocks (1 MiB) made a checkpoint due every few dozen commits.
     pub(crate) fn checkpoint_scale(&self) -> u64 {
         self.options.journal_limit.max(self.index_bytes())
-    }
-
-    /// Step blocks waiting for their fdatasync that make a checkpoint due.
-    fn unsynced_step_limit(&self) -> usize {
-        let blocks = self.checkpoint_scale() / FULL_BLOCK_BYTES;
-        UNSYNCED_STEP_BLOCKS.max(usize::try_from(blocks).unwrap_or(usize::MAX))
     }
 
     /// About what the next checkpoint's index will weigh (entries, overlay, flag tables).
@@ -358,4 +351,11 @@ impl Cache {
             ..g
         })
     }
+}
+
+/// Step blocks waiting for their fdatasync that make a checkpoint due, at a checkpoint
+/// scale of `scale` bytes ([`Cache::checkpoint_scale`]).
+fn unsynced_step_limit(scale: u64) -> usize {
+    let blocks = scale / FULL_BLOCK_BYTES;
+    UNSYNCED_STEP_BLOCKS.max(usize::try_from(blocks).unwrap_or(usize::MAX))
 }
